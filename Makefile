@@ -1,0 +1,30 @@
+# Every target installs what it needs first, so each is one command on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	# tensorflow-serving-api pins the full `tensorflow` wheel; its protos are all we need.
+	$(PY) -m pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(VENV)/bin/s2v demo --out demo_out
+
+bench: install
+	$(PY) -m keras_s2v.benchmarks --out BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache build *.egg-info
