@@ -1,0 +1,5 @@
+import sys
+
+from keras_s2v.cli import main
+
+sys.exit(main())

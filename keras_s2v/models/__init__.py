@@ -1,0 +1,3 @@
+from keras_s2v.models.presets import SPEECH2VID_PRESETS, SYNCNET_PRESETS
+from keras_s2v.models.speech2vid import build_speech2vid
+from keras_s2v.models.syncnet import SyncProbability, build_syncnet, embedding_models

@@ -1,0 +1,21 @@
+"""Named model sizes. `seed` is the generator of architecture.md §2, layer for layer."""
+
+# `width` scales every conv filter count and dense width; the 98 -> (7, 7, 2)
+# bottleneck and the 15 output channels stay fixed so the topology is unchanged.
+SPEECH2VID_PRESETS = {
+    "seed": {"width": 1.0, "description": "the seed model summary, exactly (35.5M parameters)"},
+    "small": {"width": 0.25, "description": "1/4 widths, same topology, for CPU training"},
+    "tiny": {"width": 1 / 16, "description": "1/16 widths, for tests"},
+}
+
+SYNCNET_PRESETS = {
+    "base": {"width": 1.0, "embedding": 512, "description": "full expert for real data"},
+    "small": {"width": 0.5, "embedding": 256, "description": "expert for the synthetic corpus on CPU"},
+    "tiny": {"width": 0.125, "embedding": 32, "description": "for tests"},
+}
+
+
+def get_preset(presets, name, kind):
+    if name not in presets:
+        raise ValueError(f"unknown {kind} preset {name!r}; choose one of {sorted(presets)}")
+    return presets[name]

@@ -1,0 +1,211 @@
+"""Video front-end: frames at 25 fps by timestamp, still images, H.264 + AAC output."""
+
+import dataclasses
+import os
+import tempfile
+
+import av
+import cv2
+import numpy as np
+
+from keras_s2v.audio import SAMPLE_RATE, VIDEO_FPS
+from keras_s2v.errors import MediaError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+_TIME_EPSILON = 1e-6
+
+
+@dataclasses.dataclass
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    source_fps: float
+    duration: float
+    has_audio: bool
+    is_image: bool = False
+
+    @property
+    def num_frames(self):
+        """Frames at 25 fps."""
+        return 1 if self.is_image else max(1, int(round(self.duration * VIDEO_FPS)))
+
+
+def is_image(path):
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def _require_file(path):
+    if not os.path.isfile(path):
+        raise MediaError(path, "no such file")
+
+
+def _open(path):
+    _require_file(path)
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise MediaError(path, "not a video or image file that can be decoded") from None
+    if not container.streams.video:
+        container.close()
+        raise MediaError(path, "the file has no video stream")
+    return container
+
+
+def read_image(path):
+    """A still image as one (H, W, 3) uint8 RGB frame."""
+    path = os.fspath(path)
+    _require_file(path)
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise MediaError(path, "not an image file that can be decoded")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def probe(path):
+    """What the file holds: size, frame rate, duration, and whether it has an audio track."""
+    path = os.fspath(path)
+    if is_image(path):
+        height, width = read_image(path).shape[:2]
+        return VideoInfo(path, width, height, 0.0, 1.0 / VIDEO_FPS, False, is_image=True)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or VIDEO_FPS)
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = (stream.frames or 0) / rate
+        return VideoInfo(
+            path,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            rate,
+            duration,
+            bool(container.streams.audio),
+        )
+
+
+def iter_frames(path, fps=VIDEO_FPS):
+    """Yield RGB uint8 frames resampled to `fps` by timestamp.
+
+    Output frame i shows the source frame on screen at time i / fps, so constant
+    and variable frame rates alike come out at `fps`. A still image yields one frame.
+    """
+    path = os.fspath(path)
+    if is_image(path):
+        yield read_image(path)
+        return
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or fps)
+        previous, start, last_time, emitted, decoded = None, None, 0.0, 0, 0
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                time = frame.time if frame.time is not None else index / rate
+                start = time if start is None else start
+                time -= start
+                while previous is not None and emitted / fps < time - _TIME_EPSILON:
+                    yield previous
+                    emitted += 1
+                previous, last_time = frame.to_ndarray(format="rgb24"), time
+                decoded += 1
+        except av.error.FFmpegError as error:
+            if decoded == 0:
+                raise MediaError(path, f"cannot decode the video ({error.strerror})") from None
+            # A truncated file: keep the frames decoded so far.
+        if previous is None:
+            raise MediaError(path, "the video has no frames")
+        end = last_time + 1.0 / rate
+        while emitted == 0 or emitted / fps < end - _TIME_EPSILON:
+            yield previous
+            emitted += 1
+
+
+def read_frames(path, fps=VIDEO_FPS):
+    """All frames at `fps` as one (N, H, W, 3) uint8 array."""
+    return np.stack(list(iter_frames(path, fps)))
+
+
+class VideoWriter:
+    """Writes an H.264 + AAC mp4 to a temporary file and renames it on success.
+
+    Use as a context manager; on an exception the partial file is removed.
+    """
+
+    def __init__(self, path, width, height, fps=VIDEO_FPS, audio=None, sample_rate=SAMPLE_RATE, crf=20):
+        self.path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise MediaError(self.path, f"the output folder {folder} does not exist")
+        self.width, self.height = width - width % 2, height - height % 2  # yuv420p needs even sizes
+        handle, self._tmp_path = tempfile.mkstemp(suffix=".mp4", prefix=".s2v-", dir=folder)
+        os.close(handle)
+        self._container = av.open(self._tmp_path, "w", format="mp4")
+        self._video = self._container.add_stream("libx264", rate=fps)
+        self._video.width, self._video.height = self.width, self.height
+        self._video.pix_fmt = "yuv420p"
+        self._video.options = {"crf": str(crf), "preset": "veryfast"}
+        self._audio = audio
+        self._audio_stream = None
+        if audio is not None:
+            self._audio_stream = self._container.add_stream("aac", rate=sample_rate)
+            self._audio_stream.layout = "mono"
+        self.frames_written = 0
+
+    def write(self, frame):
+        frame = np.ascontiguousarray(frame[: self.height, : self.width])
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        self._container.mux(self._video.encode(video_frame))
+        self.frames_written += 1
+
+    def _write_audio(self):
+        stream = self._audio_stream
+        samples = np.asarray(self._audio, np.float32)
+        chunk = stream.codec_context.frame_size or 1024
+        for offset in range(0, len(samples), chunk):
+            piece = samples[offset : offset + chunk]
+            audio_frame = av.AudioFrame.from_ndarray(piece[None, :], format="fltp", layout="mono")
+            audio_frame.sample_rate = stream.codec_context.sample_rate
+            audio_frame.pts = offset
+            self._container.mux(stream.encode(audio_frame))
+        self._container.mux(stream.encode(None))
+
+    def close(self):
+        self._container.mux(self._video.encode(None))
+        if self._audio_stream is not None:
+            self._write_audio()
+        self._container.close()
+        os.replace(self._tmp_path, self.path)
+
+    def abort(self):
+        try:
+            self._container.close()
+        except Exception:
+            pass
+        if os.path.exists(self._tmp_path):
+            os.remove(self._tmp_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+def write_video(path, frames, audio=None, fps=VIDEO_FPS, sample_rate=SAMPLE_RATE):
+    """Write RGB uint8 frames (and mono float32 audio) as an H.264 + AAC mp4."""
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
+    with VideoWriter(path, width, height, fps, audio, sample_rate) as writer:
+        writer.write(first)
+        for frame in frames:
+            writer.write(frame)
+    return path
