@@ -63,6 +63,27 @@ def run_info(args):
     return 0
 
 
+# --------------------------------------------------------------------------- probe
+def _add_probe_arguments(parser):
+    parser.add_argument("path", help="a video, still image or audio file")
+    parser.add_argument(
+        "--face-detector", default="haar", metavar="SPEC",
+        help="'haar' (OpenCV frontal face, default) or 'cascade:PATH' for another cascade XML, e.g. an anime-face one",
+    )
+
+
+@command("probe", "show what a media file holds as keras-s2v sees it")
+@arguments(_add_probe_arguments)
+def run_probe(args):
+    """Show what a video, image or audio file holds as keras-s2v sees it: size, frames at
+    25 fps, faces found, audio track. Exits with code 2 if the file cannot be used."""
+    from keras_s2v.media import describe
+
+    for key, value in describe(args.path, args.face_detector).items():
+        print(f"{key:16s} {value}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 def build_parser():
     from keras_s2v import __version__

@@ -33,8 +33,11 @@ class HaarDetector:
         self.cascade_path = os.fspath(cascade_path)
         if not os.path.isfile(self.cascade_path):
             raise MediaError(self.cascade_path, "no such cascade file")
-        self._cascade = cv2.CascadeClassifier(self.cascade_path)
-        if self._cascade.empty():
+        try:
+            self._cascade = cv2.CascadeClassifier(self.cascade_path)
+        except (cv2.error, SystemError):  # OpenCV raises on malformed XML
+            self._cascade = None
+        if self._cascade is None or self._cascade.empty():
             raise MediaError(self.cascade_path, "not an OpenCV cascade XML file")
         self.detect_size = detect_size
         self.scale_factor = scale_factor
@@ -91,19 +94,23 @@ def detect_boxes(frames, detector, every=1):
         if box is not None:
             boxes[index] = box
     if every > 1:
-        boxes = _interpolate_between(boxes, searched)
+        boxes = fill_gaps(boxes, max_gap=every - 1)
     return boxes
 
 
-def _interpolate_between(boxes, searched):
-    """Fill frames that were not searched from their searched neighbours that have a face."""
-    out = boxes.copy()
-    for left, right in zip(searched[:-1], searched[1:]):
-        if right - left < 2 or np.isnan(boxes[left]).any() or np.isnan(boxes[right]).any():
-            continue
-        weights = (np.arange(left + 1, right) - left) / (right - left)
-        out[left + 1 : right] = boxes[left] + weights[:, None] * (boxes[right] - boxes[left])
-    return out
+def fill_gaps(boxes, max_gap=12):
+    """Interpolate runs of up to `max_gap` frames without a face between two detections.
+
+    Detectors miss single frames (an open mouth, a blink); a face does not vanish
+    for half a second. Longer runs, and runs at either end, stay NaN.
+    """
+    boxes = np.asarray(boxes, np.float64).copy()
+    found = np.flatnonzero(~np.isnan(boxes).any(axis=1))
+    for left, right in zip(found[:-1], found[1:]):
+        if 1 < right - left <= max_gap + 1:
+            weights = (np.arange(left + 1, right) - left) / (right - left)
+            boxes[left + 1 : right] = boxes[left] + weights[:, None] * (boxes[right] - boxes[left])
+    return boxes
 
 
 def smooth_boxes(boxes, window=5):

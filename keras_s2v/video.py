@@ -118,8 +118,9 @@ def iter_frames(path, fps=VIDEO_FPS):
             # A truncated file: keep the frames decoded so far.
         if previous is None:
             raise MediaError(path, "the video has no frames")
-        end = last_time + 1.0 / rate
-        while emitted == 0 or emitted / fps < end - _TIME_EPSILON:
+        # Container timestamps are rounded (often to 1 ms): round the duration to whole frames.
+        total = max(1, int(round((last_time + 1.0 / rate) * fps)))
+        while emitted < total:
             yield previous
             emitted += 1
 

@@ -1,0 +1,38 @@
+"""What a media file holds, as the pipeline will see it: frames, faces, audio windows."""
+
+import os
+
+import numpy as np
+
+from keras_s2v import audio, faces, video
+from keras_s2v.errors import MediaError
+
+FACE_SAMPLES = 50  # frames searched for faces when describing a file
+
+
+def describe(path, detector="haar"):
+    """A dict describing the file. Raises MediaError (or a subclass) for unusable input."""
+    path = os.fspath(path)
+    try:
+        info = video.probe(path)
+    except MediaError as error:
+        if "no video stream" not in error.reason:
+            raise
+        waveform = audio.load_audio(path)
+        audio.require_window(waveform, path)
+        return {"path": path, "kind": "audio", "duration_s": len(waveform) / audio.SAMPLE_RATE}
+    frames = video.read_frames(path)
+    picked = np.unique(np.linspace(0, len(frames) - 1, min(FACE_SAMPLES, len(frames))).astype(int))
+    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
+    boxes = faces.detect_boxes(frames[picked], detector)
+    faces.require_faces(boxes, path)
+    summary = {
+        "path": path,
+        "kind": "image" if info.is_image else "video",
+        "size": f"{info.width}x{info.height}",
+        "frames_at_25fps": len(frames),
+        "faces_found": f"{int((~np.isnan(boxes).any(axis=1)).sum())} of {len(picked)} frames searched",
+    }
+    if not info.is_image:
+        summary.update(source_fps=round(info.source_fps, 3), duration_s=round(info.duration, 3), audio_track=info.has_audio)
+    return summary

@@ -1,0 +1,57 @@
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from keras_s2v.synth import Look, draw_face
+from tests.media import make_video, write_audio
+
+
+def s2v(*args):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLI must silence TF itself
+    return subprocess.run([sys.executable, "-m", "keras_s2v", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_help_lists_the_commands():
+    result = s2v("--help")
+    assert result.returncode == 0
+    assert "info" in result.stdout and "probe" in result.stdout
+
+
+def test_info_lists_presets_with_parameter_counts():
+    result = s2v("info")
+    assert result.returncode == 0, result.stderr
+    assert "35,484,337" in next(line for line in result.stdout.splitlines() if line.strip().startswith("seed"))
+    assert "tensorflow" in result.stdout
+    assert result.stderr == ""  # no TensorFlow start-up logs
+
+
+def test_probe_describes_a_face_image(tmp_path):
+    image, _ = draw_face((256, 256), (128, 128), Look(radius=60))
+    path = tmp_path / "face.png"
+    cv2.imwrite(str(path), image[:, :, ::-1])
+    result = s2v("probe", path)
+    assert result.returncode == 0, result.stderr
+    assert "image" in result.stdout and "1 of 1 frames searched" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.mp4", "missing.mp4: no such file"),
+        (lambda d: (d / "junk.mp4").write_bytes(b"junk" * 99) and d / "junk.mp4", "junk.mp4: not a video or image file"),
+        (lambda d: cv2.imwrite(str(d / "blank.png"), np.zeros((99, 99, 3), np.uint8)) and d / "blank.png", "blank.png: no face found"),
+        (lambda d: make_video(d / "noface.mp4", num_frames=10), "noface.mp4: no face found"),
+        (lambda d: write_audio(d / "short.wav", np.zeros(800, np.float32)), "short.wav: audio is 0.050 s long"),
+    ],
+    ids=["missing", "not-media", "image-without-face", "video-without-face", "short-audio"],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, make, message):
+    result = s2v("probe", make(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert message in result.stderr and result.stderr.startswith("s2v: error: ")
+    assert "Traceback" not in result.stderr

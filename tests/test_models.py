@@ -1,0 +1,152 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_s2v.models import build_speech2vid, build_syncnet, embedding_models
+
+# architecture.md §2, row by row: (layer name, class, output shape, parameters).
+SEED_TABLE = [
+    ("mfcc", "InputLayer", (12, 20, 1), 0),
+    ("audio_1_conv", "Conv2D", (12, 20, 64), 640),
+    ("audio_1_bn", "BatchNormalization", (12, 20, 64), 256),
+    ("audio_1_relu", "ReLU", (12, 20, 64), 0),
+    ("audio_2_conv", "Conv2D", (12, 20, 128), 73856),
+    ("audio_2_bn", "BatchNormalization", (12, 20, 128), 512),
+    ("audio_2_relu", "ReLU", (12, 20, 128), 0),
+    ("audio_pool_1", "MaxPooling2D", (12, 10, 128), 0),
+    ("audio_3_conv", "Conv2D", (12, 10, 256), 295168),
+    ("audio_3_bn", "BatchNormalization", (12, 10, 256), 1024),
+    ("audio_3_relu", "ReLU", (12, 10, 256), 0),
+    ("audio_4_conv", "Conv2D", (12, 10, 256), 590080),
+    ("audio_4_bn", "BatchNormalization", (12, 10, 256), 1024),
+    ("audio_4_relu", "ReLU", (12, 10, 256), 0),
+    ("audio_5_conv", "Conv2D", (12, 10, 512), 1180160),
+    ("audio_5_bn", "BatchNormalization", (12, 10, 512), 2048),
+    ("audio_5_relu", "ReLU", (12, 10, 512), 0),
+    ("audio_pool_2", "MaxPooling2D", (6, 5, 512), 0),
+    ("audio_flatten", "Flatten", (15360,), 0),
+    ("audio_dense", "Dense", (512,), 7864832),
+    ("audio_embedding", "Dense", (256,), 131328),
+    ("identity", "InputLayer", (112, 112, 15), 0),
+    ("identity_1_conv", "Conv2D", (56, 56, 96), 70656),
+    ("identity_1_bn", "BatchNormalization", (56, 56, 96), 384),
+    ("identity_1_relu", "ReLU", (56, 56, 96), 0),
+    ("identity_pool_1", "MaxPooling2D", (28, 28, 96), 0),
+    ("identity_2_conv", "Conv2D", (14, 14, 256), 614656),
+    ("identity_2_bn", "BatchNormalization", (14, 14, 256), 1024),
+    ("identity_2_relu", "ReLU", (14, 14, 256), 0),
+    ("identity_pool_2", "MaxPooling2D", (7, 7, 256), 0),
+    ("identity_3_conv", "Conv2D", (7, 7, 512), 1180160),
+    ("identity_3_bn", "BatchNormalization", (7, 7, 512), 2048),
+    ("identity_3_relu", "ReLU", (7, 7, 512), 0),
+    ("identity_4_conv", "Conv2D", (7, 7, 512), 2359808),
+    ("identity_4_bn", "BatchNormalization", (7, 7, 512), 2048),
+    ("identity_4_relu", "ReLU", (7, 7, 512), 0),
+    ("identity_5_conv", "Conv2D", (7, 7, 512), 2359808),
+    ("identity_5_bn", "BatchNormalization", (7, 7, 512), 2048),
+    ("identity_5_relu", "ReLU", (7, 7, 512), 0),
+    ("identity_flatten", "Flatten", (25088,), 0),
+    ("identity_dense", "Dense", (512,), 12845568),
+    ("identity_embedding", "Dense", (256,), 131328),
+    ("embedding_concat", "Concatenate", (512,), 0),
+    ("bottleneck", "Dense", (98,), 50274),
+    ("bottleneck_reshape", "Reshape", (7, 7, 2), 0),
+    ("decoder_1_conv", "Conv2DTranspose", (7, 7, 512), 37376),
+    ("decoder_1_bn", "BatchNormalization", (7, 7, 512), 2048),
+    ("decoder_1_relu", "ReLU", (7, 7, 512), 0),
+    ("decoder_2_conv", "Conv2DTranspose", (7, 7, 256), 3277056),
+    ("decoder_2_bn", "BatchNormalization", (7, 7, 256), 1024),
+    ("decoder_2_relu", "ReLU", (7, 7, 256), 0),
+    ("skip3_concat", "Concatenate", (7, 7, 512), 0),
+    ("decoder_3_conv", "Conv2DTranspose", (14, 14, 96), 1228896),
+    ("decoder_3_bn", "BatchNormalization", (14, 14, 96), 384),
+    ("decoder_3_relu", "ReLU", (14, 14, 96), 0),
+    ("skip2_concat", "Concatenate", (14, 14, 352), 0),
+    ("decoder_4_conv", "Conv2DTranspose", (28, 28, 96), 844896),
+    ("decoder_4_bn", "BatchNormalization", (28, 28, 96), 384),
+    ("decoder_4_relu", "ReLU", (28, 28, 96), 0),
+    ("skip1_concat", "Concatenate", (28, 28, 192), 0),
+    ("decoder_5_conv", "Conv2DTranspose", (56, 56, 64), 307264),
+    ("decoder_5_bn", "BatchNormalization", (56, 56, 64), 256),
+    ("decoder_5_relu", "ReLU", (56, 56, 64), 0),
+    ("frames", "Conv2DTranspose", (112, 112, 15), 24015),
+]
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return build_speech2vid("seed")
+
+
+def test_seed_preset_is_the_layer_table(seed):
+    assert len(seed.layers) == len(SEED_TABLE) == 64
+    for name, cls, shape, params in SEED_TABLE:
+        layer = seed.get_layer(name)
+        assert type(layer).__name__ == cls, name
+        assert tuple(layer.output.shape[1:]) == shape, name
+        assert layer.count_params() == params, name
+    assert seed.count_params() == 35_484_337
+    assert sum(int(np.prod(w.shape)) for w in seed.non_trainable_weights) == 8_256
+
+
+def test_seed_settings_and_skips(seed):
+    for layer in seed.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            assert layer.padding == "same", layer.name
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert layer.momentum == 0.8, layer.name
+    assert seed.get_layer("frames").activation.__name__ == "sigmoid"
+    assert seed.get_layer("audio_pool_1").strides == (1, 2)
+    inbound = {l.name: [t._keras_history.operation.name for t in l._inbound_nodes[0].input_tensors] for l in seed.layers if "concat" in l.name}
+    assert inbound["skip3_concat"] == ["decoder_2_relu", "identity_pool_2"]
+    assert inbound["skip2_concat"] == ["decoder_3_relu", "identity_2_relu"]
+    assert inbound["skip1_concat"] == ["decoder_4_relu", "identity_pool_1"]
+    assert inbound["embedding_concat"] == ["audio_embedding", "identity_embedding"]
+
+
+@pytest.mark.parametrize("preset", ["small", "tiny"])
+def test_smaller_presets_keep_the_topology(seed, preset):
+    model = build_speech2vid(preset)
+    assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in seed.layers]
+    assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
+    assert model.get_layer("frames").output.shape[1:] == (112, 112, 15)
+    assert model.count_params() < seed.count_params() / 10
+
+
+def test_generator_outputs_frames_in_unit_range():
+    model = build_speech2vid("tiny")
+    frames = model.predict({"mfcc": np.random.randn(2, 12, 20, 1), "identity": np.random.rand(2, 112, 112, 15)}, verbose=0)
+    assert frames.shape == (2, 112, 112, 15) and frames.min() >= 0 and frames.max() <= 1
+
+
+def test_syncnet_gives_a_probability_and_exposes_its_embeddings():
+    model = build_syncnet("tiny")
+    rng = np.random.default_rng(0)
+    inputs = {"mfcc": rng.standard_normal((3, 12, 20, 1)), "mouths": rng.random((3, 56, 112, 15))}
+    p_sync = model.predict(inputs, verbose=0)
+    assert p_sync.shape == (3, 1) and (p_sync >= 0).all() and (p_sync <= 1).all()
+    audio_encoder, video_encoder = embedding_models(model)
+    s = audio_encoder.predict(inputs["mfcc"], verbose=0)
+    v = video_encoder.predict(inputs["mouths"], verbose=0)
+    assert s.shape == v.shape and (s >= 0).all() and (v >= 0).all()
+    cosine = (s * v).sum(1) / np.maximum(np.linalg.norm(s, axis=1) * np.linalg.norm(v, axis=1), 1e-8)
+    np.testing.assert_allclose(p_sync[:, 0], cosine, atol=1e-5)
+
+
+@pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_syncnet("tiny")], ids=["speech2vid", "syncnet"])
+def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
+    model = build()
+    rng = np.random.default_rng(1)
+    inputs = {t.name: rng.random((2, *t.shape[1:])).astype("float32") for t in model.inputs}
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+    assert not any(isinstance(l, keras.layers.Lambda) for l in loaded._flatten_layers())
+
+
+def test_unknown_presets_are_refused_with_the_received_value():
+    with pytest.raises(ValueError, match="'huge'"):
+        build_speech2vid("huge")
+    with pytest.raises(ValueError, match="'huge'"):
+        build_syncnet("huge")

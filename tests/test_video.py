@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from keras_s2v import video
+from keras_s2v.audio import load_audio
+from keras_s2v.errors import MediaError
+from tests.media import frame_index, make_video, speech_like
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30, 60])
+def test_constant_frame_rates_resample_to_25_by_timestamp(tmp_path, fps):
+    path = make_video(tmp_path / f"clip{fps}.mp4", fps=fps, num_frames=fps)  # one second
+    frames = video.read_frames(path)
+    assert frames.shape[0] == 25
+    # Output frame i shows the source frame on screen at i / 25 s.
+    expected = [int(np.floor(i * fps / 25 + 1e-6)) for i in range(25)]
+    assert [frame_index(frame) for frame in frames] == expected
+
+
+def test_variable_frame_rate_follows_timestamps(tmp_path):
+    times = [0.0, 0.01, 0.10, 0.11, 0.30, 0.31, 0.33, 0.50]  # irregular gaps
+    path = make_video(tmp_path / "vfr.mp4", fps=25, num_frames=len(times), times=times)
+    frames = video.read_frames(path)
+    shown = [frame_index(frame) for frame in frames]
+    for i, index in enumerate(shown):
+        on_screen = max(j for j, t in enumerate(times) if t <= i / 25 + 1e-6)
+        assert index == on_screen, (i, shown)
+
+
+def test_probe_reports_audio_track_and_rate(tmp_path):
+    with_audio = make_video(tmp_path / "a.mp4", fps=30, num_frames=30, audio=speech_like(1.0))
+    without = make_video(tmp_path / "b.mp4", fps=30, num_frames=30)
+    info = video.probe(with_audio)
+    assert info.has_audio and not video.probe(without).has_audio
+    assert info.source_fps == pytest.approx(30, abs=0.1)
+    assert (info.width, info.height) == (96, 64)
+    assert info.num_frames == 25
+
+
+def test_still_image_reads_as_one_frame(tmp_path):
+    import cv2
+
+    image = np.zeros((40, 50, 3), np.uint8)
+    image[:, :, 0] = 200  # red in RGB
+    cv2.imwrite(str(tmp_path / "face.png"), image[:, :, ::-1])
+    frames = video.read_frames(tmp_path / "face.png")
+    assert frames.shape == (1, 40, 50, 3) and frames[0, 0, 0, 0] == 200
+    info = video.probe(tmp_path / "face.png")
+    assert info.is_image and info.num_frames == 1 and not info.has_audio
+
+
+def test_bad_video_inputs_raise_one_line_errors(tmp_path):
+    with pytest.raises(MediaError, match="nope.mp4: no such file"):
+        video.read_frames(tmp_path / "nope.mp4")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
+    with pytest.raises(MediaError, match="corrupt.mp4: not a video or image file"):
+        video.read_frames(corrupt)
+    broken_image = tmp_path / "broken.png"
+    broken_image.write_bytes(b"not a png")
+    with pytest.raises(MediaError, match="broken.png: not an image file"):
+        video.read_frames(broken_image)
+    audio_only = tmp_path / "speech.wav"
+    import soundfile
+
+    soundfile.write(str(audio_only), speech_like(0.5), 16000)
+    with pytest.raises(MediaError, match="speech.wav: the file has no video stream"):
+        video.read_frames(audio_only)
+
+
+def test_writer_round_trip_keeps_frames_duration_and_audio(tmp_path):
+    from tests.media import index_frame
+
+    speech = speech_like(2.0)
+    frames = [index_frame(i) for i in range(50)]
+    out = video.write_video(tmp_path / "out.mp4", frames, audio=speech)
+    info = video.probe(out)
+    assert info.has_audio and info.num_frames == 50
+    decoded = video.read_frames(out)
+    assert [frame_index(frame) for frame in decoded] == list(range(50))
+    assert abs(len(load_audio(out)) - len(speech)) < 2048  # AAC priming adds < 1 frame
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # no temporary file left
+
+
+def test_writer_leaves_nothing_behind_on_error(tmp_path):
+    with pytest.raises(RuntimeError):
+        with video.VideoWriter(tmp_path / "out.mp4", 64, 48) as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(MediaError, match="does not exist"):
+        video.VideoWriter(tmp_path / "missing" / "out.mp4", 64, 48)
