@@ -30,6 +30,10 @@ def arguments(add):
     return decorate
 
 
+class UsageError(Exception):
+    """A bad option value: reported like argparse's own errors."""
+
+
 def _quiet_tensorflow():
     import logging
     import warnings
@@ -84,6 +88,64 @@ def run_probe(args):
     return 0
 
 
+# --------------------------------------------------------------------------- synth
+def _add_synth_arguments(parser):
+    parser.add_argument("--out", required=True, help="folder for the clips (created; split into train/val/test)")
+    parser.add_argument("--speakers", type=int, default=12, help="number of identities (default 12)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each clip in seconds (default 8)")
+    parser.add_argument("--clips-per-speaker", type=int, default=2, help="clips per identity (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default 0)")
+
+
+@command("synth", "write the built-in synthetic talking-face corpus")
+@arguments(_add_synth_arguments)
+def run_synth(args):
+    """Write procedurally drawn talking faces with matching speech-like audio as H.264 + AAC
+    mp4 files, each with a JSON sidecar (face box per frame, mouth shapes, phone script).
+    Speakers are split into train/val/test by identity."""
+    from keras_s2v.synth import write_corpus
+
+    try:
+        paths = write_corpus(args.out, args.speakers, args.seconds, args.clips_per_speaker, args.seed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {len(paths)} clips to {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- preprocess
+def _add_preprocess_arguments(parser):
+    parser.add_argument("--videos", required=True, help="folder of videos (searched recursively)")
+    parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json")
+    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default 1)")
+    parser.add_argument(
+        "--face-detector", default="haar", metavar="SPEC",
+        help="haar (default), cascade:PATH (any OpenCV cascade XML, e.g. anime faces), "
+        "or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes)",
+    )
+
+
+@command("preprocess", "turn talking-face videos into TFRecord shards for training")
+@arguments(_add_preprocess_arguments)
+def run_preprocess(args):
+    """Decode each video at 25 fps, find and smooth the face, crop it to 112x112, extract
+    16 kHz audio and its MFCC, and write one TFRecord shard per clip plus manifest.json.
+    A second run skips finished clips; unusable files are skipped with their reason."""
+    _quiet_tensorflow()
+    from keras_s2v.data.preprocess import preprocess
+
+    try:
+        manifest = preprocess(args.videos, args.out, args.workers, args.face_detector)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    for skipped in manifest["skipped"]:
+        print(f"skipped {skipped['source']}: {skipped['reason']}")
+    windows = ", ".join(f"{split} {count}" for split, count in manifest["windows"].items())
+    print(f"{len(manifest['clips'])} clips preprocessed, {len(manifest['skipped'])} skipped; windows: {windows}")
+    print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 def build_parser():
     from keras_s2v import __version__
@@ -114,7 +176,7 @@ def main(argv=None):
         return 2
     try:
         return args.run(args) or 0
-    except S2VError as error:
+    except (S2VError, UsageError) as error:
         print(f"s2v: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -179,6 +179,9 @@ class VideoWriter:
         if self._audio_stream is not None:
             self._write_audio()
         self._container.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp_path, 0o666 & ~umask)  # mkstemp creates 0600
         os.replace(self._tmp_path, self.path)
 
     def abort(self):

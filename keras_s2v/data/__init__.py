@@ -1,0 +1,1 @@
+"""Preprocessing of videos into TFRecord shards, and the tf.data pipelines that read them."""

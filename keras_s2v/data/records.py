@@ -1,0 +1,71 @@
+"""The TFRecord schema: one tf.train.Example per clip (JPEG face crops, MFCC map, metadata)."""
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from keras_s2v.audio import NUM_MFCC, WINDOW_FRAMES, num_windows
+
+FEATURES = {
+    "clip_id": tf.io.FixedLenFeature([], tf.string),
+    "split": tf.io.FixedLenFeature([], tf.string),
+    "num_frames": tf.io.FixedLenFeature([], tf.int64),
+    "mfcc_steps": tf.io.FixedLenFeature([], tf.int64),
+    "frames": tf.io.VarLenFeature(tf.string),  # JPEG, one per frame at 25 fps
+    "has_face": tf.io.VarLenFeature(tf.int64),
+    "windows": tf.io.VarLenFeature(tf.int64),  # start frames of the usable windows
+    "mfcc": tf.io.VarLenFeature(tf.float32),  # (12, T) row-major
+}
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def window_starts(has_face, mfcc_steps):
+    """Start frames of the windows that fit the audio and have a face in all 5 frames."""
+    has_face = np.asarray(has_face, bool)
+    count = num_windows(mfcc_steps, len(has_face))
+    return np.array([f for f in range(count) if has_face[f : f + WINDOW_FRAMES].all()], np.int64)
+
+
+def encode_clip(clip_id, split, crops, has_face, mfcc_map, jpeg_quality=92):
+    """Serialize one clip: crops (N, 112, 112, 3) uint8 RGB, has_face (N,), mfcc_map (12, T)."""
+    jpegs = [
+        cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes() for crop in crops
+    ]
+    feature = {
+        "clip_id": _bytes([clip_id.encode()]),
+        "split": _bytes([split.encode()]),
+        "num_frames": _ints([len(crops)]),
+        "mfcc_steps": _ints([mfcc_map.shape[1]]),
+        "frames": _bytes(jpegs),
+        "has_face": _ints(np.asarray(has_face, np.int64).tolist()),
+        "windows": _ints(window_starts(has_face, mfcc_map.shape[1]).tolist()),
+        "mfcc": tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(mfcc_map, np.float32).ravel())),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_clip(serialized, decode_frames=True):
+    """A dict of tensors: frames (N, 112, 112, 3) uint8, has_face (N,) bool, mfcc (12, T) float32."""
+    parsed = tf.io.parse_single_example(serialized, FEATURES)
+    clip = {
+        "clip_id": parsed["clip_id"],
+        "num_frames": tf.cast(parsed["num_frames"], tf.int32),
+        "has_face": tf.sparse.to_dense(parsed["has_face"]) > 0,
+        "windows": tf.cast(tf.sparse.to_dense(parsed["windows"]), tf.int32),
+        "mfcc": tf.reshape(tf.sparse.to_dense(parsed["mfcc"]), [NUM_MFCC, -1]),
+    }
+    if decode_frames:
+        jpegs = tf.sparse.to_dense(parsed["frames"])
+        clip["frames"] = tf.map_fn(
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            jpegs,
+            fn_output_signature=tf.TensorSpec([112, 112, 3], tf.uint8),
+        )
+    return clip
