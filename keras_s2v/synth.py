@@ -103,9 +103,14 @@ def random_script(rng, seconds):
 
 
 def _fit_script(script, seconds):
-    """Trim or pad the final pause so the script lasts exactly `seconds`."""
-    spoken = sum(duration for _, duration in script[:-1])
-    return script[:-1] + [("pause", max(0.05, seconds - spoken))]
+    """Cut the script at `seconds` and end it with a pause, so the clip lasts exactly that long."""
+    fitted, total = [], 0.0
+    for phone, duration in script[:-1]:
+        if total + duration > seconds - 0.1:
+            break
+        fitted.append((phone, duration))
+        total += duration
+    return fitted + [("pause", seconds - total)]
 
 
 def _resonate(signal, frequency, bandwidth, sr):
@@ -201,8 +206,9 @@ def sample_speaker(index, split, seed):
     skin = np.array([235, 200, 170]) * (1 - tone) + np.array([120, 80, 55]) * tone
     look = Look(
         skin=tuple(int(c) for c in skin),
-        background=tuple(int(c) for c in rng.integers(0, 256, 3)),
-        hair=tuple(int(c) for c in rng.integers(10, 120, 3)),
+        # Darker than the skin, as in most footage: cascade detectors key on that contrast.
+        background=tuple(int(c) for c in rng.integers(10, 110, 3)),
+        hair=tuple(int(c) for c in rng.integers(10, 70, 3)),
         lips=tuple(int(c) for c in (rng.uniform(130, 190), rng.uniform(40, 80), rng.uniform(50, 90))),
         radius=float(rng.uniform(40, 56)),
     )

@@ -1,0 +1,168 @@
+"""tf.data pipelines over the preprocessed shards.
+
+syncnet_dataset   -> ((mfcc, mouths), label), balanced positives and negatives
+generator_dataset -> ((mfcc, identity), target)
+"""
+
+import glob
+import os
+
+import tensorflow as tf
+
+from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.data.records import parse_clip
+from keras_s2v.errors import MediaError
+from keras_s2v.windows import mask_lower_half, mouths, stack_frames
+
+AUTOTUNE = tf.data.AUTOTUNE
+MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from the mouths
+
+
+def shard_files(shards_dir, split):
+    """The shards of one split, from a `s2v preprocess --out` folder."""
+    files = sorted(glob.glob(os.path.join(shards_dir, "shards", split, "*.tfrecord")))
+    if not files:
+        raise MediaError(shards_dir, f"no {split} shards (expected shards/{split}/*.tfrecord from `s2v preprocess`)")
+    return files
+
+
+def _clips(files, shuffle, seed, deterministic, decode_frames=True):
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset, cycle_length=min(4, len(files)), num_parallel_calls=AUTOTUNE, deterministic=deterministic
+    )
+    return dataset.map(lambda record: parse_clip(record, decode_frames), AUTOTUNE, deterministic=deterministic)
+
+
+def _frame_window(frames, start):
+    return tf.cast(stack_frames(frames[start : start + WINDOW_FRAMES]), tf.uint8)
+
+
+def _mfcc_window(mfcc, start):
+    return mfcc[:, STEPS_PER_FRAME * start : STEPS_PER_FRAME * start + WINDOW_STEPS, None]
+
+
+def _shifted_starts(starts, max_start, seed):
+    """For each start f, a start g in [0, max_start] with |g - f| >= 5, uniform; and whether one exists."""
+    lower = tf.maximum(0, starts - MIN_NEGATIVE_SHIFT + 1)
+    upper = tf.minimum(max_start, starts + MIN_NEGATIVE_SHIFT - 1)
+    excluded = upper - lower + 1
+    allowed = max_start + 1 - excluded
+    draw = tf.random.stateless_uniform(tf.shape(starts), seed, 0.0, 1.0)
+    pick = tf.cast(tf.floor(draw * tf.cast(tf.maximum(allowed, 1), tf.float32)), tf.int32)
+    shifted = tf.where(pick < lower, pick, pick + excluded)
+    return shifted, allowed > 0
+
+
+def _seeds(seed):
+    """A stream of stateless-random seeds: fixed for a given `seed`, fresh when None."""
+    return tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+
+
+def augment(images, seed, max_shift=4):
+    """Brightness and colour jitter and a small shift, the same for all 5 frames of a window.
+
+    images: (B, H, W, 15) float32 in [0, 1]; seed: a stateless-random seed of shape (2,).
+    """
+    brightness_seed, colour_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    batch = tf.shape(images)[0]
+    brightness = tf.random.stateless_uniform([batch, 1, 1, 1], brightness_seed, -0.08, 0.08)
+    gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, 3], colour_seed, 0.9, 1.1), [1, 1, 1, 5])
+    images = tf.clip_by_value(images * gains + brightness, 0.0, 1.0)
+    shifts = tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3))
+    ones, zeros = tf.ones([batch]), tf.zeros([batch])
+    transforms = tf.stack([ones, zeros, -shifts[:, 0], zeros, ones, -shifts[:, 1], zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="NEAREST", fill_mode="NEAREST",
+    )
+
+
+def _finish(dataset, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat):
+    if repeat:
+        dataset = dataset.repeat()
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = tf.data.Dataset.zip(dataset, _seeds(None if seed is None else seed + 2))
+    return dataset.map(lambda batch, s: to_inputs(batch, s, augment_frames), AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def syncnet_dataset(
+    shards_dir, split="train", batch_size=32, shuffle=True, augment_frames=False, foreign_fraction=0.25,
+    deterministic=False, seed=None, repeat=False, shuffle_buffer=1024,
+):
+    """((mfcc, mouths), label) batches, half positives (aligned windows) and half negatives.
+
+    A negative pairs the mouths with audio of the same clip shifted by >= 5 frames or,
+    with probability `foreign_fraction` (or when the clip is too short), audio of another clip.
+    """
+    if not 0.0 <= foreign_fraction <= 1.0:
+        raise ValueError(f"`foreign_fraction` must be in [0, 1]; received {foreign_fraction}")
+    seed = 0 if deterministic and seed is None else seed
+    files = shard_files(shards_dir, split)
+
+    def clip_windows(clip, clip_seed):
+        starts = clip["windows"]
+        max_start = (tf.shape(clip["mfcc"])[1] - WINDOW_STEPS) // STEPS_PER_FRAME
+        shifted, has_shift = _shifted_starts(starts, max_start, clip_seed)
+
+        def window(start, shift, ok):
+            frames = _frame_window(clip["frames"], start)
+            return _mfcc_window(clip["mfcc"], start), mouths(frames), _mfcc_window(clip["mfcc"], shift), ok
+
+        return tf.data.Dataset.from_tensor_slices((starts, shifted, has_shift)).map(window)
+
+    def foreign_windows(clip):
+        return tf.data.Dataset.from_tensor_slices(clip["windows"]).map(lambda start: _mfcc_window(clip["mfcc"], start))
+
+    clips = tf.data.Dataset.zip(_clips(files, shuffle, seed, deterministic), _seeds(seed))
+    windows = clips.interleave(clip_windows, cycle_length=4, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    foreign = _clips(files, True, None if seed is None else seed + 1, deterministic, decode_frames=False)
+    foreign = foreign.flat_map(foreign_windows).repeat().shuffle(256, seed=None if seed is None else seed + 1)
+
+    def pair(window, other, pick_seed):
+        mfcc, mouth_frames, shifted_mfcc, has_shift = window
+        use_foreign = tf.logical_or(tf.random.stateless_uniform([], pick_seed) < foreign_fraction, tf.logical_not(has_shift))
+        negative = tf.where(use_foreign, other, shifted_mfcc)
+        return tf.stack([mfcc, negative]), tf.stack([mouth_frames, mouth_frames]), tf.constant([1.0, 0.0])
+
+    pairs = tf.data.Dataset.zip(windows, foreign, _seeds(None if seed is None else seed + 3))
+    examples = pairs.map(pair, AUTOTUNE, deterministic=deterministic).unbatch()
+
+    def to_inputs(batch, batch_seed, augment_frames):
+        mfcc, mouth_frames, label = batch
+        mouth_frames = tf.cast(mouth_frames, tf.float32) / 255.0
+        if augment_frames:
+            mouth_frames = augment(mouth_frames, batch_seed)
+        return {"mfcc": mfcc, "mouths": mouth_frames}, label[:, None]
+
+    return _finish(examples, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat)
+
+
+def generator_dataset(
+    shards_dir, split="train", batch_size=16, shuffle=True, augment_frames=False,
+    deterministic=False, seed=None, repeat=False, shuffle_buffer=512,
+):
+    """((mfcc, identity), target) batches; identity is the target with its lower half zeroed."""
+    seed = 0 if deterministic and seed is None else seed
+    files = shard_files(shards_dir, split)
+
+    def clip_windows(clip):
+        return tf.data.Dataset.from_tensor_slices(clip["windows"]).map(
+            lambda start: (_mfcc_window(clip["mfcc"], start), _frame_window(clip["frames"], start))
+        )
+
+    clips = _clips(files, shuffle, seed, deterministic)
+    examples = clips.interleave(clip_windows, cycle_length=4, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+
+    def to_inputs(batch, batch_seed, augment_frames):
+        mfcc, frames = batch
+        target = tf.cast(frames, tf.float32) / 255.0
+        if augment_frames:
+            target = augment(target, batch_seed)
+        return {"mfcc": mfcc, "identity": mask_lower_half(target)}, target
+
+    return _finish(examples, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat)

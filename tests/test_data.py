@@ -1,0 +1,154 @@
+import json
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_s2v import audio, synth
+from keras_s2v.data.pipelines import generator_dataset, syncnet_dataset
+from keras_s2v.data.preprocess import preprocess
+from keras_s2v.data.records import parse_clip
+from keras_s2v.errors import MediaError
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """3 speakers (train/val/test) x 2 clips of 2 s, a corrupt file and a silent video, preprocessed."""
+    root = tmp_path_factory.mktemp("data")
+    videos, out = root / "videos", root / "out"
+    synth.write_corpus(videos, speakers=3, seconds=2.0, clips_per_speaker=2, seed=1, progress=False)
+    (videos / "train" / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(3000))
+    from tests.media import make_video
+
+    make_video(videos / "train" / "silent.mp4", num_frames=20)
+    manifest = preprocess(str(videos), str(out), workers=1, detector="sidecar", progress=False)
+    return videos, out, manifest
+
+
+def test_preprocess_writes_shards_and_a_manifest(corpus):
+    _, out, manifest = corpus
+    assert len(manifest["clips"]) == 6
+    assert manifest["clips_per_split"] == {"train": 2, "val": 2, "test": 2}
+    for clip in manifest["clips"]:
+        assert clip["frames"] == 50
+        record = parse_clip(next(iter(tf.data.TFRecordDataset(str(out / clip["shard"])))))
+        assert clip["windows"] == audio.num_windows(record["mfcc"].shape[1], 50) >= 45  # AAC pads a little audio
+        np.testing.assert_array_equal(record["windows"], np.arange(clip["windows"]))
+    assert json.load(open(out / "manifest.json")) == manifest
+
+
+def test_unusable_files_are_skipped_with_their_reasons(corpus):
+    reasons = {s["source"]: s["reason"] for s in corpus[2]["skipped"]}
+    assert reasons == {
+        "train/corrupt.mp4": "not a video or image file that can be decoded",
+        "train/silent.mp4": "the file has no audio track",
+    }
+
+
+def test_windows_decode_to_the_shapes_of_the_contract(corpus):
+    (inputs, label) = next(iter(syncnet_dataset(corpus[1], batch_size=8, deterministic=True)))
+    assert inputs["mfcc"].shape == (8, 12, 20, 1) and inputs["mouths"].shape == (8, 56, 112, 15)
+    assert label.shape == (8, 1)
+    (inputs, target) = next(iter(generator_dataset(corpus[1], batch_size=4, deterministic=True)))
+    assert inputs["mfcc"].shape == (4, 12, 20, 1)
+    assert inputs["identity"].shape == target.shape == (4, 112, 112, 15)
+    assert 0.0 <= float(tf.reduce_min(target)) and float(tf.reduce_max(target)) <= 1.0
+    np.testing.assert_array_equal(inputs["identity"][:, 56:], 0.0)
+    np.testing.assert_array_equal(inputs["identity"][:, :56], target[:, :56])
+
+
+def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):
+    labels, agree = [], []
+    shard_dir = corpus[1]
+    for inputs, label in syncnet_dataset(shard_dir, batch_size=16, deterministic=True, foreign_fraction=0.0):
+        labels.append(label.numpy())
+    labels = np.concatenate(labels)
+    assert abs(labels.mean() - 0.5) < 0.03
+    # Positives carry the window's own audio; with foreign_fraction=0 negatives come from
+    # the same clip, >= 5 frames (20 MFCC columns) away, so their audio is never the aligned one.
+    clip = next(iter(tf.data.TFRecordDataset(sorted(shard_dir.glob("shards/train/*.tfrecord"))[:1]).map(parse_clip)))
+    from keras_s2v.data.pipelines import _shifted_starts
+
+    starts = tf.range(40)
+    shifted, ok = _shifted_starts(starts, 45, tf.constant([1, 2]))
+    assert bool(tf.reduce_all(ok)) and int(tf.reduce_min(tf.abs(shifted - starts))) >= 5
+    assert int(tf.reduce_max(shifted)) <= 45 and int(tf.reduce_min(shifted)) >= 0
+    shifted, ok = _shifted_starts(tf.constant([2]), 5, tf.constant([1, 2]))  # a clip too short to shift
+    assert not bool(ok[0])
+    assert clip["frames"].shape[1:] == (112, 112, 3)
+
+
+def test_deterministic_mode_repeats_and_augmentation_switches(corpus):
+    def first(**kwargs):
+        return next(iter(generator_dataset(corpus[1], batch_size=4, deterministic=True, **kwargs)))[1].numpy()
+
+    np.testing.assert_array_equal(first(), first())
+    augmented = first(augment_frames=True)
+    np.testing.assert_array_equal(augmented, first(augment_frames=True))
+    assert np.abs(augmented - first()).mean() > 0.005
+
+
+def test_missing_shards_are_a_clear_error(tmp_path):
+    with pytest.raises(MediaError, match="no train shards"):
+        syncnet_dataset(tmp_path)
+
+
+def test_a_second_run_skips_finished_clips_and_resumes_after_a_kill(corpus, tmp_path):
+    videos, out, manifest = corpus
+    resumed = tmp_path / "out"
+    shutil.copytree(out, resumed)
+    # A killed run: one clip's result and shard never got written.
+    victim = manifest["clips"][0]
+    os.remove(resumed / "clips" / f"{victim['clip_id']}.json")
+    os.remove(resumed / victim["shard"])
+    stamps = {c["clip_id"]: os.path.getmtime(resumed / c["shard"]) for c in manifest["clips"][1:]}
+    again = preprocess(str(videos), str(resumed), workers=1, detector="sidecar", progress=False)
+    assert again == manifest
+    assert all(os.path.getmtime(resumed / c["shard"]) == stamps[c["clip_id"]] for c in manifest["clips"][1:])
+
+
+def test_parallel_workers_give_the_same_shards(corpus, tmp_path):
+    videos, out, manifest = corpus
+    parallel = preprocess(str(videos), str(tmp_path / "p"), workers=2, detector="sidecar", progress=False)
+    assert parallel == manifest
+    for clip in manifest["clips"]:
+        serial_clip, parallel_clip = (
+            parse_clip(next(iter(tf.data.TFRecordDataset(str(root / clip["shard"]))))) for root in (out, tmp_path / "p")
+        )
+        np.testing.assert_array_equal(serial_clip["frames"], parallel_clip["frames"])
+        # Workers run TF on one thread: the MFCC sums in another order.
+        np.testing.assert_allclose(serial_clip["mfcc"], parallel_clip["mfcc"], atol=1e-4)
+
+
+def test_haar_detector_finds_the_synthetic_faces(corpus, tmp_path):
+    videos = tmp_path / "v"
+    (videos / "train").mkdir(parents=True)
+    shutil.copy(corpus[0] / "train" / "spk000_clip0.mp4", videos / "train")
+    manifest = preprocess(str(videos), str(tmp_path / "haar"), detector="haar", progress=False)
+    assert len(manifest["clips"]) == 1 and manifest["clips"][0]["windows"] > 20
+
+
+def test_alignment_end_to_end_mouth_and_mfcc_energy_coincide(tmp_path):
+    """A clip silent for 1 s, then an open vowel: both modalities switch on at frame 25."""
+    videos = tmp_path / "videos" / "train"
+    videos.mkdir(parents=True)
+    speaker = synth.sample_speaker(0, "train", seed=3)
+    script = [("pause", 1.0), ("a", 0.6), ("pause", 0.6)]
+    synth.write_clip(str(videos / "onset.mp4"), speaker, script, seed=4)
+    preprocess(str(tmp_path / "videos"), str(tmp_path / "out"), detector="sidecar", progress=False)
+    record = next(iter(tf.data.TFRecordDataset(str(tmp_path / "out" / "shards" / "train" / "train__onset.tfrecord"))))
+    clip = parse_clip(record)
+    first = 23  # window 23 holds frames 23..27 and MFCC columns 92..111
+    mfcc_window = audio.mfcc_window(clip["mfcc"].numpy(), first)[..., 0]
+    change = np.linalg.norm(mfcc_window - mfcc_window[:, :1], axis=0)
+    column = first * 4 + np.flatnonzero(change > 0.5 * change.max())[0]
+    # Column k spans samples [160k, 160k + 400): place it at its centre.
+    sound_frame = int((column * audio.HOP_LENGTH + audio.FRAME_LENGTH / 2) / audio.SAMPLE_RATE * audio.VIDEO_FPS)
+
+    lower = np.stack([cv2.GaussianBlur(f, (7, 7), 0) for f in clip["frames"].numpy()[first : first + 5, 56:]]).astype(float)
+    opening = np.abs(lower - lower[0]).mean(axis=(1, 2, 3))
+    mouth_frame = first + np.flatnonzero(opening > 0.5 * opening.max())[0]
+    assert sound_frame == mouth_frame == 25
