@@ -146,6 +146,25 @@ def run_preprocess(args):
     return 0
 
 
+# --------------------------------------------------------------------------- demo
+def _add_demo_arguments(parser):
+    parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")
+    parser.add_argument("--speakers", type=int, default=12, help="synthetic identities (default 12)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+@command("demo", "run the whole system on the built-in synthetic corpus")
+@arguments(_add_demo_arguments)
+def run_demo(args):
+    """Run every built stage on the synthetic corpus with no other input, showing progress,
+    and print a summary and where the files are."""
+    _quiet_tensorflow()
+    from keras_s2v.demo import run_demo as demo
+
+    demo(args.out, speakers=args.speakers, seed=args.seed)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 def build_parser():
     from keras_s2v import __version__

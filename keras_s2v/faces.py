@@ -23,11 +23,13 @@ class HaarDetector:
     Any cascade XML works, e.g. an anime-face cascade.
     """
 
-    def __init__(self, cascade_path=None, detect_size=320, scale_factor=1.1, min_neighbors=5):
+    def __init__(self, cascade_path=None, detect_size=320, scale_factor=1.1, min_neighbors=5, min_face=0.15):
         if detect_size < 64:
             raise ValueError(f"`detect_size` must be at least 64; received {detect_size}")
         if scale_factor <= 1.0:
             raise ValueError(f"`scale_factor` must be > 1; received {scale_factor}")
+        if not 0.0 < min_face < 1.0:
+            raise ValueError(f"`min_face` must be in (0, 1); received {min_face}")
         if cascade_path is None:
             cascade_path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
         self.cascade_path = os.fspath(cascade_path)
@@ -42,14 +44,16 @@ class HaarDetector:
         self.detect_size = detect_size
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
+        self.min_face = min_face  # smallest face, as a fraction of the shorter image side
 
     def detect(self, frame, index=0):
         height, width = frame.shape[:2]
         scale = min(1.0, self.detect_size / max(height, width))
         small = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        smallest = max(24, int(self.min_face * min(gray.shape)))
         found = self._cascade.detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(24, 24)
+            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(smallest, smallest)
         )
         if len(found) == 0:
             return None

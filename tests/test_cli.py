@@ -55,3 +55,39 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, make, message):
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert message in result.stderr and result.stderr.startswith("s2v: error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_synth_then_preprocess_from_the_command_line(tmp_path):
+    result = s2v("synth", "--out", tmp_path / "videos", "--speakers", 3, "--seconds", 1, "--clips-per-speaker", 1)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 3 clips" in result.stdout
+    (tmp_path / "videos" / "train" / "corrupt.mp4").write_bytes(b"junk" * 50)
+    result = s2v("preprocess", "--videos", tmp_path / "videos", "--out", tmp_path / "shards", "--face-detector", "sidecar")
+    assert result.returncode == 0, result.stderr
+    assert "skipped train/corrupt.mp4: not a video or image file that can be decoded" in result.stdout
+    assert "3 clips preprocessed, 1 skipped" in result.stdout
+    assert (tmp_path / "shards" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["synth", "--out", "x", "--speakers", "0"], "need speakers >= 1"),
+        (["preprocess", "--videos", "no/such/dir", "--out", "x"], "no/such/dir: no such folder"),
+        (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "dlib"], "received 'dlib'"),
+        (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "cascade:missing.xml"], "missing.xml: no such cascade file"),
+    ],
+    ids=["no-speakers", "missing-folder", "unknown-detector", "missing-cascade"],
+)
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "keras_s2v", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # nothing half-made
+
+
+def test_demo_runs_the_built_stages(tmp_path):
+    result = s2v("demo", "--out", tmp_path / "demo", "--speakers", 3)
+    assert result.returncode == 0, result.stderr
+    assert "clips (train/val/test)" in result.stdout and "1/1/1" in result.stdout
+    assert (tmp_path / "demo" / "shards" / "manifest.json").exists()

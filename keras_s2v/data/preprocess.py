@@ -17,6 +17,7 @@ from keras_s2v import audio, faces, video
 from keras_s2v.errors import MediaError
 from keras_s2v.synth import SPLITS, sidecar_path
 
+DETECT_EVERY = 2  # frames between face searches; boxes in between are interpolated, then smoothed
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
@@ -74,7 +75,7 @@ def process_clip(path, root, out, detector="haar"):
                 raise MediaError(path, "no sidecar JSON with face boxes")
             found = faces.detect_boxes(frames, faces.FixedBoxDetector(sidecar["boxes"]))
         else:
-            found = faces.detect_boxes(frames, faces.make_detector(detector))
+            found = faces.detect_boxes(frames, faces.make_detector(detector), every=DETECT_EVERY)
         faces.require_faces(found, path)
     except MediaError as error:
         return {**result, "skipped": error.reason}
@@ -119,8 +120,10 @@ def _process_and_record(job):
 
 
 def _init_worker():
+    import cv2
     import tensorflow as tf
 
+    cv2.setNumThreads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)  # one clip per core
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
