@@ -89,5 +89,5 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
 def test_demo_runs_the_built_stages(tmp_path):
     result = s2v("demo", "--out", tmp_path / "demo", "--speakers", 3)
     assert result.returncode == 0, result.stderr
-    assert "clips (train/val/test)" in result.stdout and "1/1/1" in result.stdout
+    assert "clips (train/val/test)" in result.stdout and "2/2/2" in result.stdout  # 2 clips per speaker
     assert (tmp_path / "demo" / "shards" / "manifest.json").exists()
