@@ -5,13 +5,17 @@ class S2VError(Exception):
     """Base class: the CLI prints the message and exits with code 2."""
 
 
-class MediaError(S2VError):
-    """A file is missing, unreadable, or not the kind of media that was expected."""
+class FileError(S2VError):
+    """Something is wrong with one file: the message is `path: reason`."""
 
     def __init__(self, path, reason):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class MediaError(FileError):
+    """A file is missing, unreadable, or not the kind of media that was expected."""
 
 
 class AudioTooShortError(MediaError):
@@ -22,10 +26,5 @@ class NoFaceError(MediaError):
     """No face was found in any frame of the input."""
 
 
-class ModelError(S2VError):
+class ModelError(FileError):
     """A model file is not the kind of model that was expected."""
-
-    def __init__(self, path, reason):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
