@@ -90,7 +90,7 @@ class Voice:
 
 def random_script(rng, seconds):
     """[(phone, seconds)]: words of CV syllables separated by pauses, starting and ending in a pause."""
-    script, total = [("pause", float(rng.uniform(0.2, 0.5)))], 0.0
+    script = [("pause", float(rng.uniform(0.2, 0.5)))]
     total = script[0][1]
     while total < seconds - 0.3:
         for _ in range(int(rng.integers(1, 4))):

@@ -61,7 +61,7 @@ def test_windows_decode_to_the_shapes_of_the_contract(corpus):
 
 
 def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):
-    labels, agree = [], []
+    labels = []
     shard_dir = corpus[1]
     for inputs, label in syncnet_dataset(shard_dir, batch_size=16, deterministic=True, foreign_fraction=0.0):
         labels.append(label.numpy())
