@@ -146,6 +146,211 @@ def run_preprocess(args):
     return 0
 
 
+# --------------------------------------------------------------------------- training
+def _read_manifest(shards):
+    import json
+
+    from keras_s2v.errors import MediaError
+
+    path = os.path.join(shards, "manifest.json")
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        raise MediaError(shards, "no readable manifest.json (expected the --out folder of `s2v preprocess`)") from None
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0; received {text}")
+        return value
+
+    return parse
+
+
+def _add_length_arguments(parser):
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive(int), help="passes over the training windows (default 10)")
+    length.add_argument("--steps", type=_positive(int), help="total optimizer steps, instead of --epochs")
+    parser.add_argument("--batch-size", type=_positive(int), default=None, help="global batch size")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_train_syncnet_arguments(parser):
+    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    parser.add_argument("--out", required=True, help="the SyncNet file to write (.keras)")
+    parser.add_argument("--preset", default="small", help="SyncNet size: tiny, small (default) or base")
+    parser.add_argument("--split", default="train", help="clips to train on (default train)")
+    parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
+    parser.add_argument("--learning-rate", type=_positive(float), default=1e-3)
+    _add_length_arguments(parser)
+
+
+@command("train-syncnet", "train the SyncNet expert (or the independent evaluation SyncNet)")
+@arguments(_add_train_syncnet_arguments)
+def run_train_syncnet(args):
+    """Train a SyncNet with binary cross-entropy on P_sync: aligned windows against the
+    same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
+    accuracy are printed each epoch. For the evaluation SyncNet use another --seed and
+    other clips, e.g. `--split val --val-split test`."""
+    _quiet_tensorflow()
+    from keras_s2v.saving import save_model
+    from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
+
+    manifest = _read_manifest(args.data)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise UsageError(f"--out {args.out}: the output folder does not exist")
+    try:
+        model, _ = train_syncnet(
+            args.data, manifest, args.preset, args.split, args.val_split, args.epochs, args.steps,
+            args.batch_size or 32, args.learning_rate, args.seed,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    accuracy = sync_accuracy(model, args.data, args.val_split)
+    save_model(model, args.out)
+    print(f"held-out ({args.val_split}) accuracy, aligned vs shifted >= 5 frames: {accuracy:.3f}")
+    print(f"saved {args.out}")
+    return 0
+
+
+def _add_train_arguments(parser):
+    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    parser.add_argument("--syncnet", required=True, help="the trained expert (.keras from `s2v train-syncnet`)")
+    parser.add_argument("--out", required=True, help="the generator file to write (.keras); the run's logs go to OUT.run/")
+    parser.add_argument("--preset", default=None, help="generator size: tiny, small (default) or seed")
+    parser.add_argument("--loss", default="l1+sync", choices=["l1+sync", "sync"],
+                        help="l1+sync (default): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
+    parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default 0.03)")
+    parser.add_argument("--warmup-epochs", type=int, default=None,
+                        help="epochs with the sync weight held at 0 (default 40%% of the epochs)")
+    parser.add_argument("--mouth-weight", type=float, default=0.0, help="extra L1 weight on the lower half (default 0)")
+    parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
+                        help="tf.distribute strategy: mirrored = all GPUs of this machine; multi-worker = TF_CONFIG")
+    parser.add_argument("--mixed-precision", nargs="?", const="mixed_float16", default=None,
+                        choices=["mixed_float16", "mixed_bfloat16"], help="compute in float16 (default) or bfloat16")
+    parser.add_argument("--hparams", help="JSON from `s2v tune`; explicit options win over it")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
+    _add_length_arguments(parser)
+
+
+@command("train", "train the Speech2Vid generator through the frozen SyncNet expert")
+@arguments(_add_train_arguments)
+def run_train(args):
+    """Train the generator with model.fit and a custom train_step: its frames go through the
+    frozen SyncNet, and the loss mixes L1 with the expert's sync loss -log P_sync. Writes a
+    checkpoint every epoch, TensorBoard logs (scalars and frame grids) and a CSV log to
+    OUT.run/; stop it any time and continue with --resume."""
+    _quiet_tensorflow()
+    from keras_s2v.training.generator import read_hparams, train_generator
+
+    manifest = _read_manifest(args.data)
+    hparams = {"preset": "small", "sync_weight": 0.03, "learning_rate": 1e-3}
+    hparams.update(read_hparams(args.hparams) if args.hparams else {})
+    hparams.update({k: getattr(args, k) for k in hparams if getattr(args, k) is not None})
+    try:
+        history = train_generator(
+            args.data, manifest, args.syncnet, args.out, hparams["preset"], args.loss, hparams["sync_weight"],
+            args.mouth_weight, hparams["learning_rate"], args.epochs, args.steps, args.batch_size or 16,
+            args.warmup_epochs, strategy=args.strategy, mixed_precision=args.mixed_precision,
+            resume=args.resume, seed=args.seed,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    last = {k: f"{v[-1]:.4f}" for k, v in history.history.items() if k.startswith("val_")}
+    print("final validation: " + "  ".join(f"{k} {v}" for k, v in last.items()))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _add_tune_arguments(parser):
+    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    parser.add_argument("--syncnet", required=True, help="the trained expert (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the trials and best_hparams.json")
+    parser.add_argument("--max-trials", type=_positive(int), default=10, help="trials to run (default 10)")
+    parser.add_argument("--presets", default="tiny,small", help="generator presets to choose from (default tiny,small)")
+    _add_length_arguments(parser)
+
+
+@command("tune", "search learning rate, preset and sync weight with keras-tuner")
+@arguments(_add_tune_arguments)
+def run_tune(args):
+    """Bayesian optimisation (keras-tuner) of the learning rate, the generator preset and the
+    sync weight, minimising validation L1 + E_sync under the training expert. Writes
+    OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
+    _quiet_tensorflow()
+    from keras_s2v.training.tuning import tune
+
+    manifest = _read_manifest(args.data)
+    try:
+        best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
+                    args.batch_size or 16, args.presets.split(","), args.seed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
+    print(f"saved {os.path.join(args.out, 'best_hparams.json')}")
+    return 0
+
+
+# --------------------------------------------------------------------------- export
+def _add_export_arguments(parser):
+    parser.add_argument("--generator", required=True, help="a trained generator (.keras)")
+    parser.add_argument("--out", default="saved_models/speech2vid", help="model base path (default saved_models/speech2vid)")
+    parser.add_argument("--version", type=_positive(int), help="version folder to write (default: latest + 1)")
+    parser.add_argument("--tflite", default="fp32,fp16,int8", help="TFLite variants, comma-separated, or 'none' (default fp32,fp16,int8)")
+    parser.add_argument("--calibration", metavar="SHARDS", help="preprocessed shards: int8 becomes full-integer, calibrated on their windows")
+    parser.add_argument("--force", action="store_true", help="replace the version folder if it exists")
+
+
+@command("export", "write the SavedModel for TensorFlow Serving and TFLite/LiteRT variants")
+@arguments(_add_export_arguments)
+def run_export(args):
+    """Export a generator as OUT/<version>/ (the layout TF Serving loads) with two signatures,
+    serving_default (mfcc, identity -> frames) and from_audio (16 kHz PCM, identity -> frames),
+    plus TFLite files of both under OUT/<version>/tflite/ (built-in ops only). Writes
+    OUT/export_report.json with each file's size, latency and PSNR against Keras."""
+    _quiet_tensorflow()
+    from keras_s2v.export import export
+    from keras_s2v.saving import load_model
+
+    variants = [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
+    generator = load_model(args.generator, "generator")
+    try:
+        report = export(generator, args.out, args.version, variants, args.calibration, args.force)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(f"exported version {report['version']} to {report['path']}")
+    print(f"  {'file':38s} {'MB':>7s} {'ms (batch 1)':>13s} {'PSNR dB':>8s}")
+    for entry in report["files"]:
+        name = f"{entry['file'] if entry['file'] != '.' else 'SavedModel'} [{entry['signature']}]"
+        print(f"  {name:38s} {entry['bytes'] / 1e6:7.2f} {entry['latency_ms_batch1']:13.1f} {entry['psnr_db_vs_keras']:8.1f}")
+    print(f"report: {os.path.join(args.out, 'export_report.json')}")
+    return 0
+
+
+def _add_serve_check_arguments(parser):
+    parser.add_argument("base", help="model base path, e.g. saved_models/speech2vid")
+
+
+@command("serve-check", "show what TensorFlow Serving will load from a model base path")
+@arguments(_add_serve_check_arguments)
+def run_serve_check(args):
+    """List the versions, signatures and tensor shapes that TF Serving will see under a model
+    base path. Exits with code 2 if the layout is wrong."""
+    _quiet_tensorflow()
+    from keras_s2v.export.savedmodel import serving_layout
+
+    layout = serving_layout(args.base)
+    print(f"model base path {args.base}: versions {sorted(layout)} (TF Serving serves the latest, {max(layout)})")
+    for version, signatures in layout.items():
+        for name, (inputs, outputs) in signatures.items():
+            print(f"  {version}/{name}: " + ", ".join(f"{k} {v}" for k, v in inputs.items()) + " -> " + ", ".join(f"{k} {v}" for k, v in outputs.items()))
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 def _add_demo_arguments(parser):
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")

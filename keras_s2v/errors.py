@@ -28,3 +28,7 @@ class NoFaceError(MediaError):
 
 class ModelError(FileError):
     """A model file is not the kind of model that was expected."""
+
+
+class TrainingError(S2VError):
+    """Training cannot go on, e.g. the loss became NaN; the message says what was kept."""

@@ -1,3 +1,29 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tmp_path_factory):
+    """A tiny preprocessed synthetic corpus: 3 speakers (train/val/test) x 2 clips of 2 s."""
+    from keras_s2v.data.preprocess import preprocess
+    from keras_s2v.synth import write_corpus
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    write_corpus(root / "videos", speakers=3, seconds=2.0, clips_per_speaker=2, seed=3, progress=False)
+    manifest = preprocess(str(root / "videos"), str(root / "shards"), workers=1, detector="sidecar", progress=False)
+    return str(root / "shards"), manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_syncnet_path(tiny_shards, tmp_path_factory):
+    """A tiny SyncNet trained for a few steps, saved as .keras."""
+    from keras_s2v.saving import save_model
+    from keras_s2v.training.syncnet import train_syncnet
+
+    model, _ = train_syncnet(*tiny_shards, preset="tiny", steps=3, batch_size=8, verbose=False)
+    path = str(tmp_path_factory.mktemp("syncnet") / "expert.keras")
+    save_model(model, path)
+    return path

@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 
 from keras_s2v.synth import Look, draw_face
-from tests.media import make_video, write_audio
-
-
-def s2v(*args):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLI must silence TF itself
-    return subprocess.run([sys.executable, "-m", "keras_s2v", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+from tests.media import make_video, s2v, write_audio
 
 
 def test_help_lists_the_commands():

@@ -10,7 +10,7 @@ SPEECH2VID_PRESETS = {
 
 SYNCNET_PRESETS = {
     "base": {"width": 1.0, "embedding": 512, "description": "full expert for real data"},
-    "small": {"width": 0.5, "embedding": 256, "description": "expert for the synthetic corpus on CPU"},
+    "small": {"width": 0.25, "embedding": 128, "description": "expert for the synthetic corpus on CPU"},
     "tiny": {"width": 0.125, "embedding": 32, "description": "for tests"},
 }
 

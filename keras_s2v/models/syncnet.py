@@ -56,7 +56,8 @@ def _encoder(input_name, input_shape, stages, embedding, name):
     x = inputs
     for index, (filters, strides) in enumerate(stages):
         x = _conv_bn_relu(x, filters, 3, strides, f"{name}_stage{index}")
-        x = _residual_block(x, f"{name}_stage{index}_res")
+        if index > 0:  # no residual block at full resolution, where it would cost the most
+            x = _residual_block(x, f"{name}_stage{index}_res")
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(embedding, name=f"{name}_dense")(x)
     x = layers.ReLU(name=f"{name}_embedding")(x)
@@ -75,7 +76,8 @@ def build_syncnet(preset="small", name="syncnet"):
     def scaled(units):
         return max(4, int(round(units * width)))
 
-    video_stages = [(scaled(32), 1), (scaled(64), 2), (scaled(128), 2), (scaled(256), 2), (scaled(512), 2), (scaled(512), 2)]
+    # The first stage halves only the width: 56x112 mouths become 56x56 before any full-size work.
+    video_stages = [(scaled(32), 2), (scaled(64), 2), (scaled(128), 2), (scaled(256), 2), (scaled(512), 2)]
     audio_stages = [(scaled(32), 1), (scaled(64), 2), (scaled(128), 2), (scaled(256), (3, 5))]
     video_encoder = _encoder("mouths", MOUTHS_SHAPE, video_stages, embedding, "video_encoder")
     audio_encoder = _encoder("mfcc", MFCC_SHAPE, audio_stages, embedding, "audio_encoder")

@@ -1,0 +1,128 @@
+"""`s2v export`: the SavedModel version, its TFLite variants and export_report.json in one go.
+
+Layout under the model base path (TF Serving reads only the integer folders' SavedModels):
+
+    <base>/<version>/saved_model.pb, variables/        both signatures
+    <base>/<version>/tflite/<signature>_<variant>.tflite
+    <base>/export_report.json                          size, batch-1 latency, PSNR vs Keras
+"""
+
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from keras_s2v.export.savedmodel import SIGNATURES, check_generator, serving_functions, staged, version_folder, write_savedmodel
+from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
+
+FIDELITY_TARGETS_DB = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
+
+
+def psnr(reference, test):
+    mse = float(np.mean((np.asarray(reference, np.float64) - np.asarray(test, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def sample_inputs(shards=None, count=16, seed=0):
+    """{signature: [inputs with batch 1]}: real windows from shards when given, else synthetic ones.
+
+    from_audio always gets synthetic speech: shards hold MFCC, not PCM.
+    """
+    from keras_s2v.audio import WINDOW_SAMPLES
+    from keras_s2v.synth import Voice, random_script, synthesize_speech
+
+    rng = np.random.default_rng(seed)
+    pcm, _ = synthesize_speech(random_script(rng, 1.0 + count * 0.04), Voice(), rng)
+    if shards:
+        from keras_s2v.data.pipelines import generator_dataset
+
+        windows = [(x["mfcc"].numpy(), x["identity"].numpy()) for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
+    else:
+        windows = [(rng.standard_normal((1, 12, 20, 1)), rng.random((1, 112, 112, 15))) for _ in range(count)]
+    audio = [pcm[None, 640 * i : 640 * i + WINDOW_SAMPLES] for i in range(count)]
+    return {
+        "serving_default": [{"mfcc": m.astype(np.float32), "identity": i.astype(np.float32)} for m, i in windows],
+        "from_audio": [{"audio": a.astype(np.float32), "identity": i.astype(np.float32)} for a, (_, i) in zip(audio, windows)],
+    }
+
+
+def _latency_ms(run, inputs, repeats=10):
+    run(**inputs)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(**inputs)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+
+
+def export(generator, base, version=None, variants=TFLITE_VARIANTS, calibration=None, force=False, progress=True):
+    """Export a loaded generator; returns the report (also written to `<base>/export_report.json`)."""
+    check_generator(generator)
+    for variant in variants:
+        if variant not in TFLITE_VARIANTS:
+            raise ValueError(f"unknown TFLite variant {variant!r}; choose from {TFLITE_VARIANTS}")
+    samples = sample_inputs(calibration)
+    functions = serving_functions(generator)
+    references = {name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
+                  for name, xs in samples.items()}
+    target = version_folder(base, version, force)
+    files = []
+    steps = tqdm(total=len(SIGNATURES) * (1 + len(variants)), desc="export", unit="file", disable=not progress, leave=False)
+    with staged(target) as staging:
+        write_savedmodel(generator, staging)
+        loaded = tf.saved_model.load(staging)
+        for name in SIGNATURES:
+            signature = loaded.signatures[name]
+
+            def run(signature=signature, **inputs):
+                return signature(**{k: tf.constant(v) for k, v in inputs.items()})["frames"].numpy()
+
+            files.append(_measure(staging, ".", "savedmodel", name, run, samples[name], references[name]))
+            steps.update()
+        os.makedirs(os.path.join(staging, "tflite"))
+        for name in SIGNATURES:
+            for variant in variants:
+                # Full-integer calibration needs real windows; from_audio stays dynamic-range (shards hold no PCM).
+                representative = samples[name] if variant == "int8" and calibration and name == "serving_default" else None
+                relative = os.path.join("tflite", f"{name}_{variant}.tflite")
+                with open(os.path.join(staging, relative), "wb") as handle:
+                    handle.write(convert_tflite(staging, name, variant, representative))
+                run = TFLiteModel(os.path.join(staging, relative))
+                files.append(_measure(staging, relative, variant, name, run, samples[name], references[name],
+                                      "full integer" if representative else "dynamic range" if variant == "int8" else None))
+                steps.update()
+    steps.close()
+    report = {
+        "version": int(os.path.basename(target)),
+        "path": target,
+        "inputs": f"windows from {calibration}" if calibration else "synthetic windows",
+        "fidelity_targets_db": FIDELITY_TARGETS_DB,
+        "files": files,
+    }
+    with open(os.path.join(base, "export_report.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    return report
+
+
+def _measure(root, relative, kind, signature, run, samples, references, quantization=None):
+    """Size, batch-1 latency and worst-case PSNR against Keras of one exported file."""
+    outputs = [run(**x) for x in samples]
+    entry = {
+        "file": relative, "kind": kind, "signature": signature, "bytes": _size(os.path.join(root, relative)),
+        "latency_ms_batch1": round(_latency_ms(run, samples[0]), 2),
+        "psnr_db_vs_keras": round(min(psnr(r, o) for r, o in zip(references, outputs)), 2),
+    }
+    if quantization:
+        entry["quantization"] = quantization
+    return entry

@@ -1,0 +1,133 @@
+"""The SavedModel that TensorFlow Serving loads: `<base>/<version>/` with two signatures.
+
+serving_default: mfcc (B, 12, 20, 1), identity (B, 112, 112, 15) -> frames (B, 112, 112, 15)
+from_audio:      audio (B, 3440) 16 kHz PCM, identity             -> frames
+The identity's lower half is zeroed inside both, so no client can forget the mask.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from keras_s2v.audio import WINDOW_SAMPLES, mfcc_tf
+from keras_s2v.errors import FileError, ModelError
+from keras_s2v.windows import mask_lower_half
+
+MFCC_SPEC = tf.TensorSpec((None, 12, 20, 1), tf.float32, name="mfcc")
+IDENTITY_SPEC = tf.TensorSpec((None, 112, 112, 15), tf.float32, name="identity")
+AUDIO_SPEC = tf.TensorSpec((None, WINDOW_SAMPLES), tf.float32, name="audio")
+SIGNATURES = {"serving_default": (MFCC_SPEC, IDENTITY_SPEC), "from_audio": (AUDIO_SPEC, IDENTITY_SPEC)}
+
+
+def check_generator(generator, path="generator"):
+    """Refuse a model that does not take mfcc and identity windows and return frames."""
+    try:
+        shapes = {name: tuple(generator.input[name].shape[1:]) for name in ("mfcc", "identity")}
+        output = tuple(generator.output.shape[1:])
+    except (AttributeError, KeyError, TypeError):
+        raise ModelError(path, "not a Speech2Vid generator: expected inputs named 'mfcc' and 'identity'") from None
+    expected = {"mfcc": tuple(MFCC_SPEC.shape[1:]), "identity": tuple(IDENTITY_SPEC.shape[1:])}
+    if shapes != expected or output != expected["identity"]:
+        raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {expected['identity']}")
+
+
+def serving_functions(generator):
+    """{signature name: function} over the generator, with the identity mask (and MFCC) inside."""
+
+    def serving_default(mfcc, identity):
+        # Signature calls do not check shapes; this error names the expected one.
+        mfcc, identity = tf.ensure_shape(mfcc, MFCC_SPEC.shape), tf.ensure_shape(identity, IDENTITY_SPEC.shape)
+        return {"frames": generator({"mfcc": mfcc, "identity": mask_lower_half(identity)}, training=False)}
+
+    def from_audio(audio, identity):
+        mfcc = mfcc_tf(tf.ensure_shape(audio, AUDIO_SPEC.shape), normalize=True)[..., None]
+        return serving_default(mfcc, identity)
+
+    return {"serving_default": serving_default, "from_audio": from_audio}
+
+
+def latest_version(base):
+    """The highest integer version folder under a model base path, or None."""
+    versions = [int(name) for name in os.listdir(base) if name.isdigit()] if os.path.isdir(base) else []
+    return max(versions) if versions else None
+
+
+def write_savedmodel(generator, path):
+    """Write the SavedModel with both signatures to `path`."""
+    check_generator(generator)
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    for name, function in serving_functions(generator).items():
+        archive.add_endpoint(name, function, input_signature=list(SIGNATURES[name]))
+    archive.write_out(path, verbose=False)
+
+
+def version_folder(base, version=None, force=False):
+    """`<base>/<version>/` to write: `version` defaults to the latest + 1; an existing one needs `force`."""
+    if version is None:
+        version = (latest_version(base) or 0) + 1
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be an integer >= 1; received {version!r}")
+    target = os.path.join(base, str(version))
+    if os.path.exists(target) and not force:
+        raise FileError(target, "this version already exists (pass --force to replace it)")
+    return target
+
+
+@contextlib.contextmanager
+def staged(target):
+    """Yields a staging folder beside `target` that replaces it on success and vanishes on failure."""
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".partial-", dir=parent)
+    try:
+        yield staging
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def export_savedmodel(generator, base, version=None, force=False):
+    """Write `<base>/<version>/` atomically; returns its path."""
+    target = version_folder(base, version, force)
+    with staged(target) as staging:
+        write_savedmodel(generator, staging)
+    return target
+
+
+def serving_layout(base):
+    """What TF Serving will load from a model base path: {version: {signature: (inputs, outputs)}}.
+
+    Raises FileError/ModelError when the layout is wrong: no integer version folder, a version
+    without saved_model.pb, or a missing signature or input name.
+    """
+    if not os.path.isdir(base):
+        raise FileError(base, "no such folder (expected a model base path such as saved_models/speech2vid)")
+    versions = sorted(int(name) for name in os.listdir(base) if name.isdigit())
+    if not versions:
+        raise ModelError(base, "no integer version folder (TF Serving loads <base>/<version>/)")
+    layout = {}
+    for version in versions:
+        folder = os.path.join(base, str(version))
+        if not os.path.isfile(os.path.join(folder, "saved_model.pb")):
+            raise ModelError(folder, "no saved_model.pb in this version folder")
+        loaded = tf.saved_model.load(folder)
+        layout[version] = {}
+        for name, specs in SIGNATURES.items():
+            if name not in loaded.signatures:
+                raise ModelError(folder, f"no {name!r} signature (found {sorted(loaded.signatures)})")
+            function = loaded.signatures[name]
+            found = {key: spec.shape.as_list() for key, spec in function.structured_input_signature[1].items()}
+            expected = {spec.name: spec.shape.as_list() for spec in specs}
+            if found != expected:
+                raise ModelError(folder, f"signature {name!r} takes {found}, expected {expected}")
+            inputs = {key: found[key] for key in expected}  # in the documented order
+            outputs = {key: spec.shape.as_list() for key, spec in function.structured_outputs.items()}
+            layout[version][name] = (inputs, outputs)
+    return layout

@@ -1,0 +1,120 @@
+"""Callbacks shared by the SyncNet and generator training: progress, NaN guard, checkpoints,
+the sync-weight warm-up and the TensorBoard frame grid."""
+
+import math
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from keras_s2v.saving import save_model
+
+
+def _format(logs):
+    return "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """A progress bar over all steps and one line per epoch with every metric."""
+
+    def __init__(self, name, disable=None):
+        super().__init__()
+        self.name = name
+        self.disable = disable
+
+    def on_train_begin(self, logs=None):
+        epochs, steps = self.params["epochs"], self.params["steps"]
+        initial = getattr(self.model, "_initial_epoch", 0) or 0
+        self.bar = tqdm(total=epochs * steps, initial=initial * steps, desc=self.name, unit="step",
+                        disable=self.disable, leave=False, dynamic_ncols=True)
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs and batch % 10 == 0:
+            self.bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        line = f"{self.name} epoch {epoch + 1}/{self.params['epochs']} ({time.time() - self.start:.0f} s): {_format(logs or {})}"
+        tqdm.write(line)
+        sys.stdout.flush()
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first NaN or Inf loss; `diverged` says where it happened."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = f"the loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}"
+            self.model.stop_training = True
+
+
+class GeneratorCheckpoint(keras.callbacks.Callback):
+    """Saves the plain generator (no trainer wrapper) as a .keras file after every epoch."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.saved_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            save_model(self.model.generator, self.path)
+            self.saved_epoch = epoch + 1
+
+
+class SyncWeightWarmup(keras.callbacks.Callback):
+    """Holds the sync weight at 0 for the first `warmup_epochs`, so L1 settles first (as Wav2Lip does)."""
+
+    def __init__(self, sync_weight, warmup_epochs):
+        super().__init__()
+        self.sync_weight = sync_weight
+        self.warmup_epochs = warmup_epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.sync_weight.assign(0.0 if epoch < self.warmup_epochs else self.sync_weight)
+
+
+class FrameGrid(keras.callbacks.Callback):
+    """Writes a TensorBoard image each epoch: real frames (top row) over generated frames (bottom)."""
+
+    def __init__(self, log_dir, inputs, target, max_windows=4):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "frames"))
+        self.inputs = {k: v[:max_windows] for k, v in inputs.items()}
+        self.target = target[:max_windows]
+
+    def on_epoch_end(self, epoch, logs=None):
+        generated = self.model.generator(self.inputs, training=False)
+        grid = frame_grid(self.target, generated)
+        with self.writer.as_default():
+            tf.summary.image("real_vs_generated", grid[None], step=epoch)
+        self.writer.flush()
+
+
+def frame_grid(real, generated):
+    """(B, 112, 112, 15) real and generated windows -> one (224 B, 560, 3) image: per window,
+    its 5 real frames in a row over its 5 generated frames."""
+    from keras_s2v.windows import unstack_frames
+
+    def strips(windows):  # (B, 112, 560, 3): the 5 frames of each window side by side
+        frames = unstack_frames(tf.convert_to_tensor(windows, tf.float32))
+        return tf.concat(tf.unstack(frames, axis=1), axis=2)
+
+    pairs = tf.concat([strips(real), strips(generated)], axis=1)  # (B, 224, 560, 3)
+    return tf.clip_by_value(tf.concat(tf.unstack(pairs), axis=0), 0.0, 1.0)

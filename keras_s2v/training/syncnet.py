@@ -1,0 +1,74 @@
+"""Training the SyncNet expert (architecture.md §3): model.fit with BCE on P_sync.
+
+The same function trains the independent evaluation SyncNet: another seed and other clips.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_s2v.data.pipelines import syncnet_dataset
+from keras_s2v.models import build_syncnet
+from keras_s2v.training.callbacks import ProgressLog
+
+
+def syncnet_steps_per_epoch(manifest, split, batch_size):
+    """One epoch = every window of the split once as a positive and once as a negative."""
+    return max(1, (2 * manifest["windows"][split]) // batch_size)
+
+
+def compile_syncnet(model, learning_rate=1e-3):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.5, name="accuracy")],
+    )
+    return model
+
+
+def recalibrate_batchnorm(model, dataset, steps):
+    """Re-estimate BatchNormalization moving statistics for the final weights.
+
+    Forward passes in training mode update only the moving statistics (no optimizer
+    step). Without it the statistics lag the weights and held-out accuracy swings.
+    """
+    for inputs, _ in dataset.take(steps):
+        model(inputs, training=True)
+
+
+def sync_accuracy(model, shards, split, batch_size=64, foreign_fraction=0.0):
+    """Accuracy (threshold 0.5) on a split, aligned windows against windows shifted by >= 5 frames."""
+    dataset = syncnet_dataset(shards, split, batch_size, shuffle=False, foreign_fraction=foreign_fraction, deterministic=True)
+    hits = total = 0
+    for inputs, labels in dataset:
+        predicted = model.predict_on_batch(inputs) >= 0.5
+        hits += int(np.sum(predicted == (labels.numpy() >= 0.5)))
+        total += labels.shape[0]
+    return hits / max(total, 1)
+
+
+def train_syncnet(
+    shards, manifest, preset="small", split="train", val_split="val", epochs=None, steps=None,
+    batch_size=32, learning_rate=1e-3, seed=0, callbacks=(), verbose=True,
+):
+    """Train a SyncNet on one split, validating on another; returns (model, history).
+
+    `steps` (total optimizer steps) overrides `epochs`; one epoch sees every window of
+    `split` once as a positive and once as a negative.
+    """
+    keras.utils.set_random_seed(seed)
+    epoch_steps = syncnet_steps_per_epoch(manifest, split, batch_size)
+    if steps is not None:
+        epoch_steps = min(epoch_steps, steps)
+        epochs = math.ceil(steps / epoch_steps)
+    epochs = epochs or 10
+    train = syncnet_dataset(shards, split, batch_size, augment_frames=True, seed=seed, repeat=True)
+    val = syncnet_dataset(shards, val_split, batch_size, shuffle=False, deterministic=True)
+    model = compile_syncnet(build_syncnet(preset), learning_rate)
+    history = model.fit(
+        train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps,
+        callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks], verbose=0,
+    )
+    recalibrate_batchnorm(model, syncnet_dataset(shards, split, batch_size, seed=seed, repeat=True), steps=50)
+    return model, history

@@ -1,0 +1,113 @@
+"""The generator's trainer: a keras.Model holding the generator and the frozen SyncNet.
+
+Each step runs the generator, takes the lower half of its frames, scores them with the
+frozen expert against the window's MFCC, and minimises architecture.md §4:
+
+    L = (1 - s_w) * L1(frames, target) + s_w * E_sync,   E_sync = mean(-log P_sync)
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_s2v.errors import ModelError
+from keras_s2v.windows import mouths
+
+LOSSES = ("l1+sync", "sync")
+P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0
+
+
+def check_compatible(generator, syncnet, syncnet_path="syncnet"):
+    """Refuse an expert whose inputs do not take the generator's mfcc and lower-half frames."""
+    try:
+        mfcc, frames = generator.input["mfcc"].shape[1:], generator.output.shape[1:]
+        expected = {"mfcc": tuple(mfcc), "mouths": (frames[0] - frames[0] // 2, *frames[1:])}
+        received = {name: tuple(syncnet.input[name].shape[1:]) for name in expected}
+    except (AttributeError, KeyError, TypeError):
+        raise ModelError(syncnet_path, "not a SyncNet: expected inputs named 'mfcc' and 'mouths'") from None
+    if received != expected:
+        raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
+
+
+@keras.saving.register_keras_serializable(package="keras_s2v")
+class Speech2VidTrainer(keras.Model):
+    """Trains `generator` through the frozen `syncnet`; save `trainer.generator`, not the trainer.
+
+    Args:
+        generator: a Speech2Vid functional model (inputs mfcc, identity -> frames).
+        syncnet: a trained SyncNet (inputs mfcc, mouths -> p_sync); frozen here.
+        sync_weight: s_w in [0, 1]; a variable, so a callback can hold it at 0 during warm-up.
+        mouth_weight: extra L1 weight on the lower half of the frames (0 = plain L1).
+    """
+
+    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= sync_weight <= 1.0:
+            raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
+        if mouth_weight < 0:
+            raise ValueError(f"`mouth_weight` must be >= 0; received {mouth_weight}")
+        check_compatible(generator, syncnet)
+        self.generator = generator
+        self.syncnet = syncnet
+        self.syncnet.trainable = False
+        self.mouth_weight = mouth_weight
+        self.sync_weight = self.add_weight(
+            name="sync_weight", shape=(), initializer=keras.initializers.Constant(sync_weight), trainable=False
+        )
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("loss", "l1", "e_sync", "p_sync", "objective")
+        }
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _losses(self, inputs, target, training):
+        frames = tf.cast(self.generator(inputs, training=training), tf.float32)
+        error = tf.abs(frames - target)
+        l1 = tf.reduce_mean(error) + self.mouth_weight * tf.reduce_mean(mouths(error))
+        p_sync = self.syncnet({"mfcc": inputs["mfcc"], "mouths": mouths(frames)}, training=False)
+        p_sync = tf.cast(p_sync, tf.float32)
+        e_sync = tf.reduce_mean(-tf.math.log(tf.maximum(p_sync, P_SYNC_FLOOR)))
+        weight = tf.cast(self.sync_weight, tf.float32)
+        loss = (1.0 - weight) * l1 + weight * e_sync
+        return loss, {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
+
+    def _update(self, loss, parts):
+        self.trackers["loss"].update_state(loss)
+        for name, value in parts.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        inputs, target = data
+        with tf.GradientTape() as tape:
+            loss, parts = self._losses(inputs, target, training=True)
+            # Per-replica mean divided by the replica count: the summed gradients are the global mean.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        variables = self.generator.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply(gradients, variables)
+        return self._update(loss, parts)
+
+    def test_step(self, data):
+        inputs, target = data
+        return self._update(*self._losses(inputs, target, training=False))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "syncnet": keras.saving.serialize_keras_object(self.syncnet),
+            "sync_weight": float(self.sync_weight.numpy()),
+            "mouth_weight": self.mouth_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["syncnet"] = keras.saving.deserialize_keras_object(config["syncnet"])
+        return cls(**config)

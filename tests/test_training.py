@@ -1,0 +1,231 @@
+import csv
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_s2v.data.pipelines import generator_dataset
+from keras_s2v.errors import ModelError, TrainingError
+from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.saving import load_model
+from keras_s2v.training.generator import read_hparams, run_folder, train_generator
+from keras_s2v.training.syncnet import sync_accuracy
+from keras_s2v.training.trainer import Speech2VidTrainer
+from tests.media import s2v
+
+
+def _batch(shards, batch_size=4):
+    return next(iter(generator_dataset(shards, "train", batch_size, deterministic=True)))
+
+
+def _trainer(syncnet, sync_weight=1.0):
+    trainer = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, sync_weight=sync_weight)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return trainer
+
+
+def test_syncnet_training_reports_validation_accuracy_and_saves(tiny_shards, tiny_syncnet_path, tmp_path):
+    shards, _ = tiny_shards
+    model = load_model(tiny_syncnet_path, "SyncNet")
+    assert 0.0 <= sync_accuracy(model, shards, "val") <= 1.0
+    result = s2v("train-syncnet", "--data", shards, "--out", tmp_path / "eval.keras", "--preset", "tiny",
+                 "--steps", 2, "--batch-size", 8, "--seed", 1, "--split", "val", "--val-split", "test")
+    assert result.returncode == 0, result.stderr
+    assert "val_accuracy" in result.stdout and "held-out (test) accuracy" in result.stdout
+    assert result.stderr.strip() == ""
+    assert load_model(str(tmp_path / "eval.keras"), "SyncNet").get_layer("p_sync")
+
+
+def test_frozen_syncnet_is_not_trained_and_runs_batchnorm_in_inference_mode(tiny_shards, tiny_syncnet_path):
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    before = [w.numpy().copy() for w in syncnet.weights]
+    trainer = _trainer(syncnet)
+    assert not syncnet.trainable and trainer.trainable_weights == trainer.generator.trainable_weights
+    inputs, target = _batch(tiny_shards[0])
+    generator_before = [w.numpy().copy() for w in trainer.generator.trainable_weights]
+    trainer.fit(inputs, target, epochs=2, batch_size=4, verbose=0)
+    for old, new in zip(before, syncnet.weights):
+        np.testing.assert_array_equal(old, new.numpy())  # bit-identical, BN moving statistics included
+    assert any(not np.array_equal(old, new.numpy()) for old, new in zip(generator_before, trainer.generator.trainable_weights))
+    # The p_sync the step reports is the inference-mode (moving statistics) output of the expert.
+    frames = trainer.generator(inputs, training=False)
+    _, parts = trainer._losses(inputs, target, training=False)
+    expected = syncnet({"mfcc": inputs["mfcc"], "mouths": frames[:, 56:]}, training=False)
+    np.testing.assert_allclose(parts["p_sync"], np.mean(expected), rtol=1e-5)
+    in_training_mode = syncnet({"mfcc": inputs["mfcc"], "mouths": frames[:, 56:]}, training=True)
+    assert not np.allclose(expected, in_training_mode)
+
+
+def test_sync_gradients_flow_through_the_frozen_expert_into_the_generator(tiny_shards, tiny_syncnet_path):
+    trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=1.0)
+    inputs, target = _batch(tiny_shards[0])
+    with tf.GradientTape() as tape:
+        _, parts = trainer._losses(inputs, target, training=True)
+    gradients = tape.gradient(parts["e_sync"], trainer.generator.trainable_weights)
+    assert all(g is not None for g in gradients)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients) > 0
+    assert tape.gradient(parts["e_sync"], trainer.syncnet.trainable_weights) == []
+
+
+def test_a_syncnet_with_other_input_shapes_is_refused(tmp_path):
+    mfcc = keras.Input((12, 20, 1), name="mfcc")
+    mouths = keras.Input((112, 112, 15), name="mouths")
+    wrong = keras.Model({"mfcc": mfcc, "mouths": mouths}, keras.layers.Dense(1)(keras.layers.Flatten()(mouths)))
+    with pytest.raises(ModelError, match="do not match"):
+        Speech2VidTrainer(build_speech2vid("tiny"), wrong)
+    with pytest.raises(ModelError, match="not a SyncNet"):
+        Speech2VidTrainer(build_speech2vid("tiny"), build_speech2vid("tiny"))
+
+
+def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_syncnet_path, tmp_path):
+    out = str(tmp_path / "generator.keras")
+    history = train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", steps=4, batch_size=4,
+                              epochs=None, warmup_epochs=1, verbose=False)
+    assert set(history.history) >= {"loss", "l1", "e_sync", "p_sync", "val_loss", "val_l1", "val_e_sync", "val_p_sync"}
+    generator = load_model(out, "generator")
+    assert type(generator) is keras.Model and sorted(generator.input) == ["identity", "mfcc"]
+    folder = run_folder(out)
+    assert os.path.isfile(os.path.join(folder, "checkpoint.keras"))
+    rows = list(csv.DictReader(open(os.path.join(folder, "training.csv"))))
+    assert [int(r["epoch"]) for r in rows] == list(range(len(history.history["loss"])))
+    events = glob.glob(os.path.join(folder, "logs", "frames", "events.*"))
+    assert events and os.path.getsize(events[0]) > 10_000  # the real-vs-generated image grid
+    assert not os.path.exists(os.path.join(folder, "backup"))  # removed once training finished
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shards, tiny_syncnet_path, tmp_path):
+    inputs, target = _batch(tiny_shards[0])
+    poisoned = dict(inputs, mfcc=tf.fill(tf.shape(inputs["mfcc"]), np.nan))
+    # Epoch 1 (2 steps) is clean; the first step of epoch 2 carries NaN.
+    batches = [(inputs, target)] * 2 + [(poisoned, target)] * 2
+    data = tf.data.Dataset.from_tensors(batches[0]).repeat(2).concatenate(tf.data.Dataset.from_tensors(batches[2]).repeat())
+    out = str(tmp_path / "generator.keras")
+    with pytest.raises(TrainingError, match=r"NaN|nan.*epoch 2.*checkpoint.keras \(epoch 1\)"):
+        train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", epochs=3, batch_size=4,
+                        train_data=data, verbose=False, warmup_epochs=0)
+    assert not os.path.exists(out)
+    checkpoint = load_model(os.path.join(run_folder(out), "checkpoint.keras"), "generator")
+    assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
+
+
+def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_syncnet_path, tmp_path):
+    shards, manifest = tiny_shards
+    out = tmp_path / "generator.keras"
+    args = ["train", "--data", shards, "--syncnet", tiny_syncnet_path, "--out", out, "--preset", "tiny",
+            "--batch-size", 4, "--epochs", 6]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen([sys.executable, "-m", "keras_s2v", *map(str, args)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metadata = os.path.join(run_folder(str(out)), "backup", "training_metadata.json")
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(metadata) and json.load(open(metadata))["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = json.load(open(metadata))["epoch"]
+    assert 2 <= killed_at < 6 and not out.exists()
+
+    refused = s2v(*args)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    resumed = s2v(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    epochs_run = [line for line in resumed.stdout.splitlines() if line.startswith("generator epoch")]
+    assert epochs_run[0].startswith(f"generator epoch {killed_at + 1}/6") and len(epochs_run) == 6 - killed_at
+    rows = list(csv.DictReader(open(os.path.join(run_folder(str(out)), "training.csv"))))
+    assert [int(r["epoch"]) for r in rows][-1] == 5
+    assert load_model(str(out), "generator")
+
+
+def test_hparams_from_tune_feed_train(tiny_shards, tiny_syncnet_path, tmp_path):
+    result = s2v("tune", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "tune",
+                 "--max-trials", 2, "--steps", 2, "--batch-size", 4, "--presets", "tiny")
+    assert result.returncode == 0, result.stderr
+    hparams = read_hparams(str(tmp_path / "tune" / "best_hparams.json"))
+    assert set(hparams) == {"learning_rate", "preset", "sync_weight"} and hparams["preset"] == "tiny"
+    assert len(glob.glob(str(tmp_path / "tune" / "trials" / "trial_*"))) == 2
+    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "g.keras",
+                 "--hparams", tmp_path / "tune" / "best_hparams.json", "--steps", 1, "--batch-size", 4)
+    assert result.returncode == 0, result.stderr
+    assert load_model(str(tmp_path / "g.keras"), "generator").count_params() == build_speech2vid("tiny").count_params()
+
+
+def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_path):
+    from keras_s2v.training.distribute import precision
+
+    with precision("mixed_bfloat16"):
+        trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.5)
+    assert trainer.generator.get_layer("frames").compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    inputs, target = _batch(tiny_shards[0])
+    loss, parts = trainer._losses(inputs, target, training=True)
+    assert loss.dtype == tf.float32 and np.isfinite(float(loss))
+    logs = trainer.train_on_batch(inputs, target, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
+MIRRORED_CHECK = """
+import sys, numpy as np, tensorflow as tf, keras
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.training.distribute import get_strategy
+from keras_s2v.training.trainer import Speech2VidTrainer
+
+def one_step(strategy):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        syncnet = build_syncnet("tiny")
+        generator = build_speech2vid("tiny", synchronized_bn=strategy.num_replicas_in_sync > 1)
+        trainer = Speech2VidTrainer(generator, syncnet, sync_weight=0.5)
+        trainer.compile(optimizer=keras.optimizers.SGD(0.1))
+    rng = np.random.default_rng(0)
+    inputs = {"mfcc": rng.standard_normal((8, 12, 20, 1)).astype("float32"),
+              "identity": rng.random((8, 112, 112, 15)).astype("float32")}
+    target = rng.random((8, 112, 112, 15)).astype("float32")
+    initial = [w.numpy() for w in trainer.generator.weights]
+    trainer.fit(tf.data.Dataset.from_tensors((inputs, target)), epochs=1, verbose=0)
+    return strategy.num_replicas_in_sync, initial, [w.numpy() for w in trainer.generator.weights]
+
+replicas, initial, mirrored = one_step(get_strategy("mirrored"))
+_, _, single = one_step(get_strategy("default"))
+worst = max(float(np.max(np.abs(a - b))) for a, b in zip(mirrored, single))
+moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial))
+print(replicas, worst, moved)
+"""
+
+
+def test_a_mirrored_step_on_two_devices_matches_a_single_device_step():
+    result = subprocess.run([sys.executable, "-c", MIRRORED_CHECK], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    replicas, worst, moved = result.stdout.split()[-3:]
+    assert int(replicas) == 2
+    assert float(moved) > 1e-2  # the step really changed the weights...
+    assert float(worst) < 1e-4  # ...and both ways the same
+
+
+def test_the_pipeline_scripts_train_with_tiny_settings(tiny_shards, tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def run(script, *args):
+        result = subprocess.run([sys.executable, os.path.join(root, "pipelines", script), *map(str, args)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    expert = tmp_path / "expert.keras"
+    output = run("train_syncnet.py", "--data", tiny_shards[0], "--out", expert, "--preset", "tiny",
+                 "--epochs", 1, "--steps-per-epoch", 2, "--batch-size", 8)
+    assert "held-out accuracy" in output and expert.exists()
+    run("train_speech2vid.py", "--data", tiny_shards[0], "--syncnet", expert, "--out", tmp_path / "g.keras",
+        "--preset", "tiny", "--epochs", 2, "--steps-per-epoch", 2, "--batch-size", 4, "--warmup-epochs", 1)
+    assert load_model(str(tmp_path / "g.keras"), "generator").output.shape[1:] == (112, 112, 15)
