@@ -53,6 +53,7 @@ class Speech2VidTrainer(keras.Model):
         self.sync_weight = self.add_weight(
             name="sync_weight", shape=(), initializer=keras.initializers.Constant(sync_weight), trainable=False
         )
+        self.built = True  # both sub-models are built functional models
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "l1", "e_sync", "p_sync", "objective")
         }
@@ -64,7 +65,8 @@ class Speech2VidTrainer(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _losses(self, inputs, target, training):
+    def objective_terms(self, inputs, target, training):
+        """(loss, {l1, e_sync, p_sync, objective}) for one batch."""
         frames = tf.cast(self.generator(inputs, training=training), tf.float32)
         error = tf.abs(frames - target)
         l1 = tf.reduce_mean(error) + self.mouth_weight * tf.reduce_mean(mouths(error))
@@ -82,9 +84,9 @@ class Speech2VidTrainer(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
-        inputs, target = data
+        inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            loss, parts = self._losses(inputs, target, training=True)
+            loss, parts = self.objective_terms(inputs, target, training=True)
             # Per-replica mean divided by the replica count: the summed gradients are the global mean.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss / replicas)
@@ -94,8 +96,8 @@ class Speech2VidTrainer(keras.Model):
         return self._update(loss, parts)
 
     def test_step(self, data):
-        inputs, target = data
-        return self._update(*self._losses(inputs, target, training=False))
+        inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._update(*self.objective_terms(inputs, target, training=False))
 
     def get_config(self):
         return {
