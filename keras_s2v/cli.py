@@ -351,6 +351,73 @@ def run_serve_check(args):
     return 0
 
 
+# --------------------------------------------------------------------------- dub
+def _add_dub_arguments(parser):
+    parser.add_argument("--face", required=True, help="a face video (any frame rate) or a still image")
+    parser.add_argument("--audio", required=True, help="the new speech: wav, flac, mp3, ogg, or a video's audio track")
+    parser.add_argument("--model", required=True,
+                        help="generator: a .keras file, a SavedModel folder or model base path (newest version), or a .tflite file")
+    parser.add_argument("--out", required=True, help="the mp4 to write (H.264 + AAC, 25 fps)")
+    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH, e.g. an anime-face cascade")
+    parser.add_argument("--batch-size", type=_positive(int), default=8, help="windows per generator call (default 8)")
+
+
+@command("dub", "lip-sync a face video or image to new speech")
+@arguments(_add_dub_arguments)
+def run_dub(args):
+    """Make the face in --face speak --audio. The face video is looped back and forth to cover
+    longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
+    found pass through unchanged. The output has the input's resolution and the new audio."""
+    _quiet_tensorflow()
+    from keras_s2v.dubbing import dub
+
+    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size)
+    print(summary.line())
+    print(f"wrote {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def _add_evaluate_arguments(parser):
+    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    parser.add_argument("--generator", required=True, help="generator: .keras, SavedModel folder or .tflite")
+    parser.add_argument("--evaluator", required=True, help="the evaluation SyncNet (.keras), never the training expert")
+    parser.add_argument("--out", required=True, help="folder for report.json, offsets.png and frames.png")
+    parser.add_argument("--split", default="test", help="held-out clips to evaluate on (default test)")
+
+
+@command("evaluate", "score lip sync with LSE-D / LSE-C on held-out clips")
+@arguments(_add_evaluate_arguments)
+def run_evaluate(args):
+    """Drive the face of each held-out clip A with the audio of another clip B and score the
+    result with the evaluation SyncNet: LSE-D, LSE-C and AV offset, against two baselines (A's
+    frames unchanged, a static mouth) and the real clip. Also reports the evaluator's sync
+    accuracy and PSNR / SSIM of frames generated from A's own audio."""
+    _quiet_tensorflow()
+    from keras_s2v.backends import load_backend
+    from keras_s2v.evaluation import evaluate
+    from keras_s2v.saving import load_model
+
+    backend = load_backend(args.generator)
+    evaluator = load_model(args.evaluator, "SyncNet")
+    try:
+        report = evaluate(args.data, backend, evaluator, args.out, args.split)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(format_scores(report))
+    print(f"report: {os.path.join(args.out, 'report.json')}")
+    return 0
+
+
+def format_scores(report):
+    lines = [f"  {'':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'AV offset':>10s}"]
+    for kind, score in report["scores"].items():
+        lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d}")
+    lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
+                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB, SSIM {report['reconstruction']['ssim']:.3f}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- demo
 def _add_demo_arguments(parser):
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")

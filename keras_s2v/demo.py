@@ -1,37 +1,92 @@
 """`s2v demo`: the whole system on the built-in synthetic corpus, stage by stage.
 
-Stages so far: synth -> preprocess -> datasets. Training, evaluation, export
-and dubbing join as they land (see the README's status section).
+synth -> preprocess -> expert and evaluation SyncNets -> generator -> evaluate -> export
+-> dub a held-out clip with the TFLite model and the SavedModel. Each stage keeps its
+output, so an interrupted demo continues where it stopped.
 """
 
+import glob
+import json
 import os
+import time
+
+# Sized for about 15 minutes on 2 CPU cores; README and TRAINING.md give the measured figures.
+EXPERT_STEPS = 3000
+EVALUATOR_STEPS = 2000
+GENERATOR_EPOCHS = 6
+GENERATOR_WARMUP_EPOCHS = 3
 
 
-def run_demo(out="demo_out", speakers=12, seconds=8.0, seed=0, workers=2):
-    from keras_s2v.data.pipelines import generator_dataset, syncnet_dataset
+def run_demo(out="demo_out", speakers=12, seconds=8.0, seed=0, workers=1):
     from keras_s2v.data.preprocess import preprocess
+    from keras_s2v.dubbing import dub
+    from keras_s2v.evaluation import evaluate
+    from keras_s2v.backends import load_backend
+    from keras_s2v.export import export
+    from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
+    from keras_s2v.training.generator import run_folder, train_generator
+    from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
 
-    videos, shards = os.path.join(out, "videos"), os.path.join(out, "shards")
-    print(f"[1/3] synthetic corpus: {speakers} speakers -> {videos}")
-    write_corpus(videos, speakers=speakers, seconds=seconds, clips_per_speaker=2, seed=seed)
-    print(f"[2/3] preprocessing -> {shards}")
-    manifest = preprocess(videos, shards, workers=workers, detector="sidecar")
-    print(f"[3/3] datasets from {shards}")
-    (sync_inputs, labels) = next(iter(syncnet_dataset(shards, batch_size=32, deterministic=True)))
-    (gen_inputs, target) = next(iter(generator_dataset(shards, batch_size=8, deterministic=True)))
-    rows = [
-        ("clips (train/val/test)", "/".join(str(manifest["clips_per_split"][s]) for s in ("train", "val", "test"))),
-        ("windows (train/val/test)", "/".join(str(manifest["windows"][s]) for s in ("train", "val", "test"))),
-        ("skipped files", str(len(manifest["skipped"]))),
-        ("syncnet batch", f"mfcc {tuple(sync_inputs['mfcc'].shape)}, mouths {tuple(sync_inputs['mouths'].shape)}, "
-         f"positives {int(labels.numpy().sum())}/{labels.shape[0]}"),
-        ("generator batch", f"mfcc {tuple(gen_inputs['mfcc'].shape)}, identity {tuple(gen_inputs['identity'].shape)}, "
-         f"target {tuple(target.shape)}"),
-    ]
-    print()
-    for name, value in rows:
-        print(f"  {name:26s} {value}")
-    print(f"\nfiles: clips in {videos}, shards and manifest.json in {shards}")
-    print("next stages (training, evaluation, export, dubbing) are not built yet")
-    return manifest
+    started = time.time()
+    paths = {name: os.path.join(out, name) for name in ("videos", "shards", "expert.keras", "evaluator.keras",
+                                                         "generator.keras", "evaluation", "saved_models", "dubbed")}
+
+    def stage(number, text):
+        print(f"[{number}/7 {time.time() - started:5.0f} s] {text}", flush=True)
+
+    stage(1, f"synthetic corpus: {speakers} speakers -> {paths['videos']}")
+    if not glob.glob(os.path.join(paths["videos"], "*", "*.mp4")):
+        write_corpus(paths["videos"], speakers=speakers, seconds=seconds, clips_per_speaker=2, seed=seed)
+    stage(2, f"preprocessing -> {paths['shards']}")
+    manifest = preprocess(paths["videos"], paths["shards"], workers=workers, detector="sidecar")
+
+    accuracies = {}
+    for name, split, val_split, steps, model_seed in (("expert", "train", "val", EXPERT_STEPS, seed),
+                                                       ("evaluator", "val", "test", EVALUATOR_STEPS, seed + 1)):
+        path = paths[f"{name}.keras"]
+        stage(3, f"SyncNet {name}: trained on the {split} speakers, validated on {val_split} -> {path}")
+        if not os.path.exists(path):
+            model, _ = train_syncnet(paths["shards"], manifest, "small", split, val_split, steps=steps, seed=model_seed)
+            save_model(model, path)
+        accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
+        print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")
+
+    stage(4, f"generator (small preset) through the frozen expert -> {paths['generator.keras']}")
+    if not os.path.exists(paths["generator.keras"]):
+        train_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], preset="small",
+                        epochs=GENERATOR_EPOCHS, warmup_epochs=GENERATOR_WARMUP_EPOCHS, seed=seed,
+                        resume=os.path.isdir(os.path.join(run_folder(paths["generator.keras"]), "backup")))
+
+    stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
+    report = evaluate(paths["shards"], load_backend(paths["generator.keras"]), load_model(paths["evaluator.keras"], "SyncNet"),
+                      paths["evaluation"])
+
+    stage(6, f"export: SavedModel and TFLite -> {paths['saved_models']}/speech2vid")
+    base = os.path.join(paths["saved_models"], "speech2vid")
+    exported = export(load_model(paths["generator.keras"], "generator"), base, version=1, calibration=paths["shards"], force=True)
+
+    stage(7, f"dubbing a held-out clip with the TFLite model and the SavedModel -> {paths['dubbed']}")
+    os.makedirs(paths["dubbed"], exist_ok=True)
+    test_clips = sorted(glob.glob(os.path.join(paths["videos"], "test", "*.mp4")))
+    face, speech = test_clips[0], test_clips[-1]
+    dubbed = {}
+    for backend, model in (("tflite", os.path.join(exported["path"], "tflite", "serving_default_fp32.tflite")), ("savedmodel", base)):
+        target = os.path.join(paths["dubbed"], f"dubbed_{backend}.mp4")
+        dubbed[backend] = (target, dub(face, speech, model, target))
+
+    from keras_s2v.cli import format_scores
+
+    print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
+    print(format_scores(report))
+    print(f"  SyncNet accuracy on test speakers: expert {accuracies['expert']:.3f}, evaluator {accuracies['evaluator']:.3f}")
+    for backend, (target, summary) in dubbed.items():
+        print(f"  dub with {backend}: {summary.line()}")
+    print(f"\nfiles ({time.time() - started:.0f} s in all):")
+    for label, path in (("clips", paths["videos"]), ("shards", paths["shards"]), ("SyncNets", paths["expert.keras"] + ", " + paths["evaluator.keras"]),
+                        ("generator", paths["generator.keras"]), ("evaluation", paths["evaluation"]), ("export", base),
+                        ("dubbed videos", paths["dubbed"])):
+        print(f"  {label:14s} {path}")
+    with open(os.path.join(out, "demo_report.json"), "w") as handle:
+        json.dump({"evaluation": report["scores"], "syncnet_test_accuracy": accuracies, "seconds": round(time.time() - started)}, handle, indent=2)
+    return report

@@ -124,7 +124,7 @@ def smooth_boxes(boxes, window=5):
     boxes = np.asarray(boxes, np.float64)
     found = ~np.isnan(boxes).any(axis=1)
     values = np.where(found[:, None], boxes, 0.0)
-    kernel = np.ones(window)
+    kernel = np.ones(min(window, max(len(boxes), 1)))  # np.convolve's "same" output is as long as the longer input
     sums = np.stack([np.convolve(values[:, i], kernel, mode="same") for i in range(4)], axis=1)
     counts = np.convolve(found.astype(np.float64), kernel, mode="same")
     smoothed = sums / np.maximum(counts, 1.0)[:, None]

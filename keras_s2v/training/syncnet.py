@@ -18,7 +18,10 @@ def syncnet_steps_per_epoch(manifest, split, batch_size):
     return max(1, (2 * manifest["windows"][split]) // batch_size)
 
 
-def compile_syncnet(model, learning_rate=1e-3):
+def compile_syncnet(model, learning_rate=1e-3, decay_steps=None):
+    """BCE on P_sync and accuracy at 0.5; with `decay_steps`, the rate decays along a cosine to 10%."""
+    if decay_steps:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=0.1)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.BinaryCrossentropy(),
@@ -65,7 +68,7 @@ def train_syncnet(
     epochs = epochs or 10
     train = syncnet_dataset(shards, split, batch_size, augment_frames=True, seed=seed, repeat=True)
     val = syncnet_dataset(shards, val_split, batch_size, shuffle=False, deterministic=True)
-    model = compile_syncnet(build_syncnet(preset), learning_rate)
+    model = compile_syncnet(build_syncnet(preset), learning_rate, decay_steps=epochs * epoch_steps)
     history = model.fit(
         train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps,
         callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks], verbose=0,

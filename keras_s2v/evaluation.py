@@ -1,0 +1,156 @@
+"""Lip-sync evaluation with the independent evaluation SyncNet (architecture.md §5).
+
+For every window, the distance between the video embedding and the audio embeddings at
+offsets -15..+15 frames (embeddings L2-normalised, so d = sqrt(2 - 2 cos)); averaged over
+the clip per offset: LSE-D = min, LSE-C = median - min, AV offset = argmin.
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.backends import generate
+from keras_s2v.data.pipelines import shard_files
+from keras_s2v.data.records import parse_clip
+from keras_s2v.models.syncnet import embedding_models
+from keras_s2v.windows import MOUTH_ROW, stack_frames, unstack_frames
+
+OFFSETS = np.arange(-15, 16)
+KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
+
+
+def _normalised(embeddings):
+    embeddings = np.asarray(embeddings, np.float64)
+    return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-8)
+
+
+def frame_windows(frames):
+    """(N, 112, 112, 3) uint8 or [0, 1] float frames -> (N - 4, 112, 112, 15) float32 windows starting at every frame."""
+    frames = np.asarray(frames, np.float32) / (255.0 if np.asarray(frames).dtype == np.uint8 else 1.0)
+    starts = np.arange(len(frames) - WINDOW_FRAMES + 1)
+    return stack_frames(frames[starts[:, None] + np.arange(WINDOW_FRAMES)]).numpy()
+
+
+def mfcc_windows(mfcc_map, count):
+    """(12, T) MFCC -> (count, 12, 20, 1), window f starting at column 4 f."""
+    return np.stack([mfcc_map[:, STEPS_PER_FRAME * f : STEPS_PER_FRAME * f + WINDOW_STEPS] for f in range(count)])[..., None]
+
+
+def offset_distances(evaluator, frames, mfcc_map):
+    """Mean distance per offset in OFFSETS, over the windows whose every offset is inside the clip."""
+    audio_encoder, video_encoder = embedding_models(evaluator)
+    windows = min(len(frames) - WINDOW_FRAMES + 1, (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1)
+    if windows < 2 * OFFSETS.max() + 1:
+        raise ValueError(f"a clip needs at least {2 * OFFSETS.max() + WINDOW_FRAMES} frames for offsets +-{OFFSETS.max()}")
+    video = _normalised(video_encoder.predict(frame_windows(frames[: windows + WINDOW_FRAMES - 1])[:, MOUTH_ROW:], batch_size=64, verbose=0))
+    audio = _normalised(audio_encoder.predict(mfcc_windows(mfcc_map, windows), batch_size=256, verbose=0))
+    centre = np.arange(OFFSETS.max(), windows - OFFSETS.max())
+    return np.array([np.linalg.norm(video[centre] - audio[centre + offset], axis=1).mean() for offset in OFFSETS])
+
+
+def sync_scores(distances):
+    """{lse_d, lse_c, av_offset} from the mean distance per offset."""
+    best = int(np.argmin(distances))
+    return {"lse_d": float(distances[best]), "lse_c": float(np.median(distances) - distances[best]), "av_offset": int(OFFSETS[best])}
+
+
+def load_clips(shards, split):
+    return [{k: v.numpy() for k, v in parse_clip(record).items()} for record in tf.data.TFRecordDataset(shard_files(shards, split))]
+
+
+def dub_windows(backend, frames, mfcc_map, batch_size=8):
+    """A's crops driven by an MFCC map: generated frames window by window, as `s2v dub` does."""
+    windows = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1) // WINDOW_FRAMES
+    starts = WINDOW_FRAMES * np.arange(windows)
+    identity = stack_frames(np.asarray(frames[: windows * WINDOW_FRAMES], np.float32).reshape(windows, WINDOW_FRAMES, 112, 112, 3) / 255.0).numpy()
+    mfcc = mfcc_windows(mfcc_map, len(frames))[starts].astype(np.float32)
+    generated = generate(backend, mfcc, identity, batch_size)
+    return unstack_frames(generated).numpy().reshape(-1, 112, 112, 3)
+
+
+def static_mouth(frames):
+    """Every frame's lower half replaced by the first frame's: a mouth that never moves."""
+    frames = np.array(frames)
+    frames[:, MOUTH_ROW:] = frames[:1, MOUTH_ROW:]
+    return frames
+
+
+def evaluate(shards, backend, evaluator, out, split="test", progress=True):
+    """Score the dubbing setting on held-out clips; writes report.json and two PNGs to `out`."""
+    from keras_s2v.training.syncnet import sync_accuracy
+
+    clips = load_clips(shards, split)
+    if len(clips) < 2:
+        raise ValueError(f"evaluation needs at least 2 {split} clips; found {len(clips)}")
+    distances = {kind: [] for kind in KINDS}
+    psnrs, ssims, grid = [], [], None
+    for index, clip_a in enumerate(tqdm(clips, desc="evaluate", unit="clip", disable=not progress, leave=False)):
+        clip_b = clips[(index + 1) % len(clips)]
+        length = min(len(clip_a["frames"]), (clip_b["mfcc"].shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
+        frames_a = clip_a["frames"][:length]
+        generated = dub_windows(backend, frames_a, clip_b["mfcc"])
+        candidates = {
+            "generated": (generated, clip_b["mfcc"]),
+            "identity frames unchanged": (frames_a, clip_b["mfcc"]),
+            "static mouth": (static_mouth(frames_a), clip_b["mfcc"]),
+            "real": (clip_a["frames"], clip_a["mfcc"]),
+        }
+        for kind, (frames, mfcc_map) in candidates.items():
+            distances[kind].append(offset_distances(evaluator, frames, mfcc_map))
+        own = dub_windows(backend, clip_a["frames"], clip_a["mfcc"])
+        real = clip_a["frames"][: len(own)].astype(np.float32) / 255.0
+        psnrs.append(float(tf.reduce_mean(tf.image.psnr(real, own, max_val=1.0))))
+        ssims.append(float(tf.reduce_mean(tf.image.ssim(tf.constant(real), tf.constant(own, tf.float32), max_val=1.0))))
+        if grid is None:
+            grid = (real[:40:8], own[:40:8])
+    mean_distances = {kind: np.mean(values, axis=0) for kind, values in distances.items()}
+    report = {
+        "split": split,
+        "clips": len(clips),
+        "setting": "face of clip A driven by the audio of clip B (the next held-out clip); real = A with its own audio",
+        "scores": {kind: sync_scores(d) for kind, d in mean_distances.items()},
+        "per_clip_av_offsets": {kind: [sync_scores(d)["av_offset"] for d in values] for kind, values in distances.items()},
+        "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),
+        "reconstruction": {"psnr_db": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
+                           "note": "frames generated from A's own audio against A's real frames"},
+        "offsets": OFFSETS.tolist(),
+        "mean_distance_per_offset": {kind: d.round(5).tolist() for kind, d in mean_distances.items()},
+    }
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "report.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    _plot_offsets(mean_distances, os.path.join(out, "offsets.png"))
+    _plot_grid(*grid, os.path.join(out, "frames.png"))
+    return report
+
+
+def _plot_offsets(mean_distances, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for kind, values in mean_distances.items():
+        axis.plot(OFFSETS, values, marker=".", label=kind)
+    axis.set_xlabel("audio offset (frames)")
+    axis.set_ylabel("mean embedding distance")
+    axis.set_title("evaluation SyncNet: distance against offset (minimum at 0 = in sync)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _plot_grid(real, generated, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image = np.concatenate([np.concatenate(list(real), axis=1), np.concatenate(list(generated), axis=1)], axis=0)
+    plt.imsave(path, np.clip(image, 0, 1))

@@ -1,0 +1,110 @@
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+import keras_s2v
+from keras_s2v import synth, video
+from keras_s2v.dubbing import ping_pong
+from keras_s2v.errors import MediaError, NoFaceError
+from keras_s2v.export import export
+from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.saving import save_model
+from tests.media import make_video, s2v, speech_like, write_audio
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A 2 s synthetic face clip, 3 s of other speech, a still face, a tiny generator in three formats."""
+    root = tmp_path_factory.mktemp("dub")
+    speaker = synth.sample_speaker(0, "test", seed=5)
+    rng = np.random.default_rng(0)
+    synth.write_clip(root / "face.mp4", speaker, synth.random_script(rng, 2.0), seed=1)
+    write_audio(root / "speech.wav", speech_like(3.0, sr=22050), sr=22050, channels=2)
+    image, _ = synth.draw_face((240, 320), (160, 120), synth.Look(radius=70))
+    cv2.imwrite(str(root / "still.png"), image[:, :, ::-1])
+    generator = str(root / "generator.keras")
+    save_model(build_speech2vid("tiny"), generator)
+    report = export(keras_s2v.saving.load_model(generator, "generator"), str(root / "speech2vid"), variants=("fp32",), progress=False)
+    return root, generator, report
+
+
+def _duration_and_size(path):
+    info = video.probe(path)
+    return info.duration, (info.width, info.height), info.has_audio
+
+
+def test_ping_pong_loops_forward_then_back():
+    assert ping_pong(4, 11).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2]
+    assert ping_pong(1, 3).tolist() == [0, 0, 0]
+    assert ping_pong(5, 3).tolist() == [0, 1, 2]
+
+
+def test_dub_a_video_with_longer_audio_from_another_file(inputs, tmp_path):
+    root, generator, _ = inputs
+    out = tmp_path / "dubbed.mp4"
+    summary = keras_s2v.dub(str(root / "face.mp4"), str(root / "speech.wav"), generator, str(out), progress=False)
+    duration, size, has_audio = _duration_and_size(out)
+    assert abs(duration - 3.0) <= 1 / 25 + 0.03 and summary.frames == 75
+    assert size == (256, 192) and has_audio
+    assert summary.faces_found > 0.8 * summary.frames
+    assert set(summary.timings) == {"decode", "face detection", "features", "generation", "blending", "encoding"}
+    assert [name for name in os.listdir(tmp_path)] == ["dubbed.mp4"]
+
+
+def test_dub_a_still_image_with_each_backend_and_shorter_audio(inputs, tmp_path):
+    root, generator, report = inputs
+    models = {"keras": generator, "savedmodel": str(root / "speech2vid"),
+              "tflite": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite")}
+    frames = {}
+    for name, model in models.items():
+        out = tmp_path / f"{name}.mp4"
+        result = s2v("dub", "--face", root / "still.png", "--audio", root / "face.mp4", "--model", model, "--out", out)
+        assert result.returncode == 0, result.stderr
+        found = re.search(r"(\d+) frames, face found in (\d+) ", result.stdout)
+        assert f"with the {name} backend" in result.stdout and found[1] == found[2] and int(found[1]) in (50, 51)  # AAC pads a little
+        duration, size, _ = _duration_and_size(out)
+        assert abs(duration - 2.0) <= 1 / 25 + 0.03 and size == (320, 240)
+        frames[name] = video.read_frames(str(out)).astype(np.float32)
+    # Same generator, three runtimes: the videos agree up to encoding noise.
+    assert np.abs(frames["keras"] - frames["tflite"]).mean() < 2.0
+    assert np.abs(frames["keras"] - frames["savedmodel"]).mean() < 2.0
+
+
+def test_frames_without_a_face_pass_through_unchanged(inputs, tmp_path):
+    root, generator, _ = inputs
+    face = video.read_frames(str(root / "face.mp4"))[:30]
+    blank = np.full((20, *face.shape[1:]), 40, np.uint8)
+    path = tmp_path / "half.mp4"
+    video.write_video(str(path), np.concatenate([face, blank]), audio=speech_like(2.0))
+    summary = keras_s2v.dub(str(path), str(path), generator, str(tmp_path / "out.mp4"), progress=False)
+    assert summary.frames in (50, 51) and summary.faces_found <= 32
+    out = video.read_frames(str(tmp_path / "out.mp4"))
+    assert np.abs(out[-15:].astype(float) - 40).max() < 6  # untouched, up to H.264 noise
+
+
+@pytest.mark.parametrize("case", ["no face", "no samples", "not a generator", "missing folder"])
+def test_bad_input_is_a_one_line_error_and_leaves_no_file(inputs, tmp_path, case):
+    root, generator, _ = inputs
+    face, audio, model, out = root / "face.mp4", root / "speech.wav", generator, tmp_path / "out.mp4"
+    if case == "no face":
+        face = tmp_path / "wall.png"
+        cv2.imwrite(str(face), np.full((200, 200, 3), 90, np.uint8))
+    elif case == "no samples":
+        audio = tmp_path / "empty.wav"
+        write_audio(audio, np.zeros(0, np.float32))
+    elif case == "not a generator":
+        model = tmp_path / "syncnet.keras"
+        save_model(build_syncnet("tiny"), str(model))
+    else:
+        out = tmp_path / "missing" / "out.mp4"
+    result = s2v("dub", "--face", face, "--audio", audio, "--model", model, "--out", out)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("s2v: error:"), result.stderr
+    expected = {"no face": "no face found", "no samples": "no samples", "not a generator": "not a Speech2Vid generator",
+                "missing folder": "does not exist"}[case]
+    assert expected in lines[0]
+    assert os.listdir(tmp_path) in ([], ["wall.png"], ["empty.wav"], ["syncnet.keras"])
