@@ -35,9 +35,9 @@ def frame_windows(frames):
     return stack_frames(frames[starts[:, None] + np.arange(WINDOW_FRAMES)]).numpy()
 
 
-def mfcc_windows(mfcc_map, count):
-    """(12, T) MFCC -> (count, 12, 20, 1), window f starting at column 4 f."""
-    return np.stack([mfcc_map[:, STEPS_PER_FRAME * f : STEPS_PER_FRAME * f + WINDOW_STEPS] for f in range(count)])[..., None]
+def mfcc_windows(mfcc_map, starts):
+    """(12, T) MFCC -> (len(starts), 12, 20, 1): the window starting at frame f is columns [4 f, 4 f + 20)."""
+    return np.stack([mfcc_map[:, STEPS_PER_FRAME * f : STEPS_PER_FRAME * f + WINDOW_STEPS] for f in starts])[..., None].astype(np.float32)
 
 
 def offset_distances(evaluator, frames, mfcc_map):
@@ -47,7 +47,7 @@ def offset_distances(evaluator, frames, mfcc_map):
     if windows < 2 * OFFSETS.max() + 1:
         raise ValueError(f"a clip needs at least {2 * OFFSETS.max() + WINDOW_FRAMES} frames for offsets +-{OFFSETS.max()}")
     video = _normalised(video_encoder.predict(frame_windows(frames[: windows + WINDOW_FRAMES - 1])[:, MOUTH_ROW:], batch_size=64, verbose=0))
-    audio = _normalised(audio_encoder.predict(mfcc_windows(mfcc_map, windows), batch_size=256, verbose=0))
+    audio = _normalised(audio_encoder.predict(mfcc_windows(mfcc_map, range(windows)), batch_size=256, verbose=0))
     centre = np.arange(OFFSETS.max(), windows - OFFSETS.max())
     return np.array([np.linalg.norm(video[centre] - audio[centre + offset], axis=1).mean() for offset in OFFSETS])
 
@@ -67,7 +67,7 @@ def dub_windows(backend, frames, mfcc_map, batch_size=8):
     windows = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1) // WINDOW_FRAMES
     starts = WINDOW_FRAMES * np.arange(windows)
     identity = stack_frames(np.asarray(frames[: windows * WINDOW_FRAMES], np.float32).reshape(windows, WINDOW_FRAMES, 112, 112, 3) / 255.0).numpy()
-    mfcc = mfcc_windows(mfcc_map, len(frames))[starts].astype(np.float32)
+    mfcc = mfcc_windows(mfcc_map, starts)
     generated = generate(backend, mfcc, identity, batch_size)
     return unstack_frames(generated).numpy().reshape(-1, 112, 112, 3)
 
