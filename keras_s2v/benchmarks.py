@@ -98,7 +98,143 @@ def bench_data(work, repeats=3):
     return lines
 
 
-BENCHMARKS = {"data": bench_data}
+def generator_flops(model):
+    """Multiply-adds x 2 of the conv, transposed-conv and dense layers for one window."""
+    import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            kernel = layer.kernel.shape  # (k, k, out, in), applied at every input position
+            height, width = layer.input.shape[1:3]
+            flops += 2 * height * width * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+        elif isinstance(layer, keras.layers.Conv2D):
+            kernel = layer.kernel.shape  # (k, k, in, out), applied at every output position
+            height, width = layer.output.shape[1:3]
+            flops += 2 * height * width * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+        elif isinstance(layer, keras.layers.Dense):
+            flops += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return flops
+
+
+def _matmul_gflops(repeats):
+    import tensorflow as tf
+
+    a, b = tf.random.normal((2048, 2048)), tf.random.normal((2048, 2048))
+    tf.matmul(a, b).numpy()
+    return 2 * 2048**3 / _median_time(lambda: tf.matmul(a, b).numpy(), repeats * 3) / 1e9
+
+
+def bench_export(work, repeats=3):
+    """Latency and frames/s of each runtime at batch 1 and 8, and achieved GFLOP/s against a matmul."""
+    import numpy as np
+
+    from keras_s2v.backends import KerasBackend, SavedModelBackend, TFLiteBackend
+    from keras_s2v.export import export
+    from keras_s2v.models import build_speech2vid
+
+    matmul = _matmul_gflops(repeats)
+    lines = [
+        "## Export and runtimes (issue 5)",
+        "",
+        f"A 2048x2048 fp32 matmul reaches **{matmul:.0f} GFLOP/s** on these cores in this run. "
+        "Latency is per call; frames/s counts the 5 output frames of each window. int8 is dynamic-range.",
+        "",
+        "| preset | runtime | batch | latency ms | frames/s | GFLOP/s | of matmul |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rng = np.random.default_rng(0)
+    for preset in ("seed", "small"):
+        generator = build_speech2vid(preset)
+        flops = generator_flops(generator)
+        keras_path = os.path.join(work, f"{preset}.keras")
+        generator.save(keras_path)
+        report = export(generator, os.path.join(work, preset), version=1, progress=False)
+        tflite = os.path.join(report["path"], "tflite")
+        runtimes = [("Keras", KerasBackend(keras_path)), ("SavedModel", SavedModelBackend(report["path"]))]
+        runtimes += [(f"TFLite {v}", TFLiteBackend(os.path.join(tflite, f"serving_default_{v}.tflite"))) for v in ("fp32", "fp16", "int8")]
+        for name, backend in runtimes:
+            for batch in (1, 8):
+                mfcc = rng.standard_normal((batch, 12, 20, 1)).astype("float32")
+                identity = rng.random((batch, 112, 112, 15)).astype("float32")
+                backend(mfcc, identity)
+                seconds = _median_time(lambda: backend(mfcc, identity), repeats * 3)
+                gflops = flops * batch / seconds / 1e9
+                lines.append(f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} |")
+        lines.insert(4, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame).")
+    return lines
+
+
+def _talking_head_720p(path, seconds):
+    """A 1280x720 25 fps synthetic talking face with its speech."""
+    import numpy as np
+
+    from keras_s2v import synth
+    from keras_s2v.video import VideoWriter
+
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    speaker = synth.sample_speaker(0, "test", 0)
+    look = dataclasses.replace(speaker.look, radius=200.0)
+    script = synth.random_script(rng, seconds)
+    waveform, track = synth.synthesize_speech(script, speaker.voice, rng)
+    count = int(round(len(waveform) / 16000 * 25))
+    mouth = synth.mouth_per_frame(track, count, 25)
+    with VideoWriter(path, 1280, 720, audio=waveform) as writer:
+        for index in range(count):
+            center = (640 + 20 * np.sin(index / 20), 360)
+            image, _ = synth.draw_face((720, 1280), center, look, mouth_open=mouth[index, 0], mouth_width=mouth[index, 1])
+            writer.write(image)
+    return count
+
+
+def bench_dub(work, repeats=3):
+    """End-to-end `dub` frames/s on 720p input per backend, split by stage, against generator-only speed."""
+    import numpy as np
+
+    from keras_s2v.backends import load_backend
+    from keras_s2v.dubbing import dub
+    from keras_s2v.export import export
+    from keras_s2v.models import build_speech2vid
+
+    os.makedirs(work, exist_ok=True)
+    face = os.path.join(work, "face_720p.mp4")
+    frames = _talking_head_720p(face, 6.0)
+    generator = build_speech2vid("seed")
+    keras_path = os.path.join(work, "seed.keras")
+    generator.save(keras_path)
+    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"), progress=False)
+    models = {"Keras": keras_path, "SavedModel": report["path"],
+              "TFLite fp32": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite"),
+              "TFLite int8": os.path.join(report["path"], "tflite", "serving_default_int8.tflite")}
+    stages = ("decode", "face detection", "features", "generation", "blending", "encoding")
+    lines = [
+        "## Dubbing end to end (issue 6)",
+        "",
+        f"Input: {frames} frames of 1280x720 25 fps synthetic video, its own audio; `seed` preset (untrained weights: speed does not depend on them), batch 8. "
+        "Stage columns are seconds per run (median run); generator-only is the backend alone on the same windows.",
+        "",
+        "| backend | end-to-end frames/s | x real time | generator-only frames/s | end-to-end / generator-only | " + " | ".join(stages) + " |",
+        "|---|---|---|---|---|" + "---|" * len(stages),
+    ]
+    rng = np.random.default_rng(0)
+    mfcc, identity = rng.standard_normal((8, 12, 20, 1)).astype("float32"), rng.random((8, 112, 112, 15)).astype("float32")
+    for name, model in models.items():
+        summaries = []
+        for _ in range(repeats):
+            summaries.append(dub(face, face, model, os.path.join(work, "out.mp4"), progress=False))
+        summary = sorted(summaries, key=lambda s: s.seconds)[len(summaries) // 2]
+        backend = load_backend(model)
+        backend(mfcc, identity)
+        generator_fps = 40 / _median_time(lambda: backend(mfcc, identity), repeats * 3)
+        fps = summary.frames_per_second
+        lines.append(f"| {name} | {fps:.1f} | {fps / 25:.2f}x | {generator_fps:.0f} | {fps / generator_fps:.2f} | "
+                     + " | ".join(f"{summary.timings[s]:.2f}" for s in stages) + " |")
+    return lines
+
+
+BENCHMARKS = {"data": bench_data, "export": bench_export, "dub": bench_dub}
 
 
 def main(argv=None):

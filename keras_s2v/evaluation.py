@@ -40,16 +40,27 @@ def mfcc_windows(mfcc_map, starts):
     return np.stack([mfcc_map[:, STEPS_PER_FRAME * f : STEPS_PER_FRAME * f + WINDOW_STEPS] for f in starts])[..., None].astype(np.float32)
 
 
-def offset_distances(evaluator, frames, mfcc_map):
-    """Mean distance per offset in OFFSETS, over the windows whose every offset is inside the clip."""
+def clip_embeddings(evaluator, frames, mfcc_map):
+    """L2-normalised (video, audio) embeddings of every window of a clip, window f = frames f..f+4."""
     audio_encoder, video_encoder = embedding_models(evaluator)
     windows = min(len(frames) - WINDOW_FRAMES + 1, (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1)
     if windows < 2 * OFFSETS.max() + 1:
         raise ValueError(f"a clip needs at least {2 * OFFSETS.max() + WINDOW_FRAMES} frames for offsets +-{OFFSETS.max()}")
     video = _normalised(video_encoder.predict(frame_windows(frames[: windows + WINDOW_FRAMES - 1])[:, MOUTH_ROW:], batch_size=64, verbose=0))
     audio = _normalised(audio_encoder.predict(mfcc_windows(mfcc_map, range(windows)), batch_size=256, verbose=0))
-    centre = np.arange(OFFSETS.max(), windows - OFFSETS.max())
+    return video, audio
+
+
+def offset_distances(video, audio):
+    """Mean distance per offset in OFFSETS, over the windows whose every offset is inside the clip."""
+    centre = np.arange(OFFSETS.max(), len(video) - OFFSETS.max())
     return np.array([np.linalg.norm(video[centre] - audio[centre + offset], axis=1).mean() for offset in OFFSETS])
+
+
+def sync_loss(video, audio):
+    """E_sync = mean -log P_sync of the aligned windows; P_sync is the cosine of the embeddings."""
+    p_sync = np.clip(np.sum(video * audio, axis=1), 1e-7, 1.0)
+    return float(np.mean(-np.log(p_sync)))
 
 
 def sync_scores(distances):
@@ -87,6 +98,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
     if len(clips) < 2:
         raise ValueError(f"evaluation needs at least 2 {split} clips; found {len(clips)}")
     distances = {kind: [] for kind in KINDS}
+    e_sync = {kind: [] for kind in KINDS}
     psnrs, ssims, grid = [], [], None
     for index, clip_a in enumerate(tqdm(clips, desc="evaluate", unit="clip", disable=not progress, leave=False)):
         clip_b = clips[(index + 1) % len(clips)]
@@ -100,7 +112,9 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
             "real": (clip_a["frames"], clip_a["mfcc"]),
         }
         for kind, (frames, mfcc_map) in candidates.items():
-            distances[kind].append(offset_distances(evaluator, frames, mfcc_map))
+            video, audio = clip_embeddings(evaluator, frames, mfcc_map)
+            distances[kind].append(offset_distances(video, audio))
+            e_sync[kind].append(sync_loss(video, audio))
         own = dub_windows(backend, clip_a["frames"], clip_a["mfcc"])
         real = clip_a["frames"][: len(own)].astype(np.float32) / 255.0
         psnrs.append(float(tf.reduce_mean(tf.image.psnr(real, own, max_val=1.0))))
@@ -112,7 +126,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         "split": split,
         "clips": len(clips),
         "setting": "face of clip A driven by the audio of clip B (the next held-out clip); real = A with its own audio",
-        "scores": {kind: sync_scores(d) for kind, d in mean_distances.items()},
+        "scores": {kind: {**sync_scores(d), "e_sync": float(np.mean(e_sync[kind]))} for kind, d in mean_distances.items()},
         "per_clip_av_offsets": {kind: [sync_scores(d)["av_offset"] for d in values] for kind, values in distances.items()},
         "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),
         "reconstruction": {"psnr_db": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),

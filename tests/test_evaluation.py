@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from keras_s2v.evaluation import OFFSETS, offset_distances, static_mouth, sync_scores
+from keras_s2v.evaluation import OFFSETS, clip_embeddings, offset_distances, static_mouth, sync_loss, sync_scores
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
 from tests.media import s2v
@@ -23,10 +23,16 @@ def test_offset_distances_find_the_shift_of_a_clip(tiny_shards):
 
     syncnet = build_syncnet("tiny")
     clip = load_clips(tiny_shards[0], "train")[0]
-    aligned = offset_distances(syncnet, clip["frames"], clip["mfcc"])
-    shifted = offset_distances(syncnet, clip["frames"][4:], clip["mfcc"])
+    aligned = offset_distances(*clip_embeddings(syncnet, clip["frames"], clip["mfcc"]))
+    shifted = offset_distances(*clip_embeddings(syncnet, clip["frames"][4:], clip["mfcc"]))
     # Frame f of the shifted clip is frame f + 4 of the original: the same pairs sit 4 offsets apart.
     np.testing.assert_allclose(shifted[: len(OFFSETS) - 4], aligned[4:], rtol=0.15)
+
+
+def test_sync_loss_is_minus_log_of_the_cosine():
+    video = np.array([[1.0, 0.0], [0.6, 0.8]])
+    audio = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert np.isclose(sync_loss(video, audio), np.mean([-np.log(1.0), -np.log(0.6)]))
 
 
 def test_static_mouth_freezes_the_lower_half_only():
