@@ -198,6 +198,11 @@ def mfcc_window(mfcc_map, frame_index):
     return mfcc_map[:, start : start + WINDOW_STEPS][..., None]
 
 
+def mfcc_windows(mfcc_map, starts):
+    """(len(starts), 12, 20, 1) float32: `mfcc_window` for each start frame."""
+    return np.stack([mfcc_window(mfcc_map, f) for f in starts]).astype(np.float32)
+
+
 def num_windows(num_mfcc_steps_, num_video_frames):
     """How many whole windows fit both the MFCC map and the video frames."""
     by_audio = (num_mfcc_steps_ - WINDOW_STEPS) // STEPS_PER_FRAME + 1

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from keras_s2v import audio as audio_lib
 from keras_s2v import faces, video
-from keras_s2v.audio import STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.audio import VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.backends import generate, load_backend
 from keras_s2v.errors import MediaError
 from keras_s2v.windows import stack_frames, unstack_frames
@@ -50,9 +50,7 @@ def _windows_mfcc(waveform, num_frames):
     windows = -(-num_frames // WINDOW_FRAMES)
     needed = 640 * WINDOW_FRAMES * (windows - 1) + audio_lib.WINDOW_SAMPLES
     padded = np.pad(waveform, (0, max(0, needed - len(waveform))))
-    mfcc_map = audio_lib.mfcc(padded)
-    starts = STEPS_PER_FRAME * WINDOW_FRAMES * np.arange(windows)
-    return np.stack([mfcc_map[:, s : s + WINDOW_STEPS] for s in starts])[..., None].astype(np.float32)
+    return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
 
 
 def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):

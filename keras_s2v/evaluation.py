@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS, mfcc_windows
 from keras_s2v.backends import generate
 from keras_s2v.data.pipelines import shard_files
 from keras_s2v.data.records import parse_clip
@@ -33,11 +33,6 @@ def frame_windows(frames):
     frames = np.asarray(frames, np.float32) / (255.0 if np.asarray(frames).dtype == np.uint8 else 1.0)
     starts = np.arange(len(frames) - WINDOW_FRAMES + 1)
     return stack_frames(frames[starts[:, None] + np.arange(WINDOW_FRAMES)]).numpy()
-
-
-def mfcc_windows(mfcc_map, starts):
-    """(12, T) MFCC -> (len(starts), 12, 20, 1): the window starting at frame f is columns [4 f, 4 f + 20)."""
-    return np.stack([mfcc_map[:, STEPS_PER_FRAME * f : STEPS_PER_FRAME * f + WINDOW_STEPS] for f in starts])[..., None].astype(np.float32)
 
 
 def clip_embeddings(evaluator, frames, mfcc_map):

@@ -8,11 +8,10 @@ import pytest
 import keras_s2v
 from keras_s2v import synth, video
 from keras_s2v.dubbing import ping_pong
-from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.export import export
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
-from tests.media import make_video, s2v, speech_like, write_audio
+from tests.media import s2v, speech_like, write_audio
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v.export import export, serving_functions
+from keras_s2v.export import serving_functions
 from keras_s2v.export.exporter import FIDELITY_TARGETS_DB, psnr, sample_inputs
 from keras_s2v.export.savedmodel import serving_layout
 from keras_s2v.export.tflite import TFLiteModel

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_s2v.data.pipelines import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
-from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
 from keras_s2v.training.generator import plan_epochs, read_hparams, run_folder, train_generator
 from keras_s2v.training.syncnet import sync_accuracy
@@ -182,7 +182,7 @@ MIRRORED_CHECK = """
 import sys, numpy as np, tensorflow as tf, keras
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.models import build_speech2vid
 from keras_s2v.training.distribute import get_strategy
 from keras_s2v.training.trainer import Speech2VidTrainer
 
@@ -234,3 +234,55 @@ def test_the_pipeline_scripts_train_with_tiny_settings(tiny_shards, tmp_path):
     run("train_speech2vid.py", "--data", tiny_shards[0], "--syncnet", expert, "--out", tmp_path / "g.keras",
         "--preset", "tiny", "--epochs", 2, "--steps-per-epoch", 2, "--batch-size", 4, "--warmup-epochs", 1)
     assert load_model(str(tmp_path / "g.keras"), "generator").output.shape[1:] == (112, 112, 15)
+
+
+MULTI_WORKER_STEP = """
+import json, os, sys
+import numpy as np, tensorflow as tf, keras
+from keras_s2v.models import build_speech2vid, build_syncnet
+from keras_s2v.training.distribute import get_strategy
+from keras_s2v.training.trainer import Speech2VidTrainer
+
+strategy = get_strategy(sys.argv[1])
+keras.utils.set_random_seed(0)
+with strategy.scope():
+    generator = build_speech2vid("tiny", synchronized_bn=strategy.num_replicas_in_sync > 1)
+    trainer = Speech2VidTrainer(generator, build_syncnet("tiny"), sync_weight=0.5)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.1))
+rng = np.random.default_rng(0)
+inputs = {"mfcc": rng.standard_normal((8, 12, 20, 1)).astype("float32"),
+          "identity": rng.random((8, 112, 112, 15)).astype("float32")}
+target = rng.random((8, 112, 112, 15)).astype("float32")
+data = tf.data.Dataset.from_tensor_slices((inputs, target)).batch(8)
+options = tf.data.Options()
+options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+trainer.fit(data.with_options(options), epochs=1, verbose=0)
+np.save(sys.argv[2], np.concatenate([w.numpy().ravel() for w in trainer.generator.weights]))
+print(strategy.num_replicas_in_sync)
+"""
+
+
+def test_a_multi_worker_step_with_two_local_workers_matches_a_single_device_step(tmp_path):
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen([sys.executable, "-c", MULTI_WORKER_STEP, "multi-worker", str(tmp_path / f"w{index}.npy")],
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    single = subprocess.run([sys.executable, "-c", MULTI_WORKER_STEP, "default", str(tmp_path / "single.npy")],
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-2000:]
+    for worker in workers:
+        stdout, stderr = worker.communicate(timeout=300)
+        assert worker.returncode == 0, stderr[-2000:]
+        assert stdout.split()[-1] == "2"
+    reference = np.load(tmp_path / "single.npy")
+    for index in range(2):
+        np.testing.assert_allclose(np.load(tmp_path / f"w{index}.npy"), reference, atol=1e-4)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
@@ -14,7 +15,7 @@ from keras_s2v.saving import save_model
 
 
 def _format(logs):
-    return "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+    return "  ".join(f"{k} {float(np.mean(v)):.4f}" for k, v in logs.items())  # mean: 1-element logs under multi-worker
 
 
 class ProgressLog(keras.callbacks.Callback):

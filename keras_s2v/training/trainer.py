@@ -81,7 +81,19 @@ class Speech2VidTrainer(keras.Model):
         self.trackers["loss"].update_state(loss)
         for name, value in parts.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 reduces logs across workers along axis 0, which scalars lack.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 reduces a sample batch across replicas here, which fails for dict inputs
+        # under MultiWorkerMirroredStrategy. Both sub-models are built; only the optimizer
+        # still needs its variables, created under the strategy's scope.
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.generator.trainable_variables)
 
     def train_step(self, data):
         inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
