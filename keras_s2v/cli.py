@@ -184,6 +184,9 @@ def _add_train_syncnet_arguments(parser):
     parser.add_argument("--preset", default="small", help="SyncNet size: tiny, small (default) or base")
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
+    parser.add_argument("--clips", default="all", choices=["all", "even", "odd"],
+                        help="train on every clip of the split, or every other one: train the expert on 'even' and "
+                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default all)")
     parser.add_argument("--learning-rate", type=_positive(float), default=1e-3)
     _add_length_arguments(parser)
 
@@ -194,7 +197,7 @@ def run_train_syncnet(args):
     """Train a SyncNet with binary cross-entropy on P_sync: aligned windows against the
     same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
     accuracy are printed each epoch. For the evaluation SyncNet use another --seed and
-    other clips, e.g. `--split val --val-split test`."""
+    other clips, e.g. the expert with `--clips even` and the evaluator with `--clips odd --seed 1`."""
     _quiet_tensorflow()
     from keras_s2v.saving import save_model
     from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
@@ -205,7 +208,7 @@ def run_train_syncnet(args):
     try:
         model, _ = train_syncnet(
             args.data, manifest, args.preset, args.split, args.val_split, args.epochs, args.steps,
-            args.batch_size or 32, args.learning_rate, args.seed,
+            args.batch_size or 32, args.learning_rate, args.seed, clips=args.clips,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None

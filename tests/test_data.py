@@ -152,3 +152,12 @@ def test_alignment_end_to_end_mouth_and_mfcc_energy_coincide(tmp_path):
     opening = np.abs(lower - lower[0]).mean(axis=(1, 2, 3))
     mouth_frame = first + np.flatnonzero(opening > 0.5 * opening.max())[0]
     assert sound_frame == mouth_frame == 25
+
+
+def test_even_and_odd_clips_are_disjoint_halves(corpus):
+    from keras_s2v.data.pipelines import shard_files
+
+    every, even, odd = (shard_files(corpus[1], "train", clips) for clips in ("all", "even", "odd"))
+    assert sorted(even + odd) == every and not set(even) & set(odd) and len(even) == len(odd) == 1
+    with pytest.raises(ValueError, match="`clips` must be one of"):
+        shard_files(corpus[1], "train", "half")

@@ -18,9 +18,19 @@ AUTOTUNE = tf.data.AUTOTUNE
 MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from the mouths
 
 
-def shard_files(shards_dir, split):
-    """The shards of one split, from a `s2v preprocess --out` folder."""
+CLIP_SUBSETS = ("all", "even", "odd")
+
+
+def shard_files(shards_dir, split, clips="all"):
+    """The shards of one split, from a `s2v preprocess --out` folder.
+
+    `clips="even"` / `"odd"` keep every other clip in name order: two disjoint halves, so two
+    SyncNets (the expert and the evaluation one) can be trained on different clips.
+    """
+    if clips not in CLIP_SUBSETS:
+        raise ValueError(f"`clips` must be one of {CLIP_SUBSETS}; received {clips!r}")
     files = sorted(glob.glob(os.path.join(shards_dir, "shards", split, "*.tfrecord")))
+    files = files if clips == "all" else files[clips == "odd" :: 2]
     if not files:
         raise MediaError(shards_dir, f"no {split} shards (expected shards/{split}/*.tfrecord from `s2v preprocess`)")
     return files
@@ -92,7 +102,7 @@ def _finish(dataset, batch_size, to_inputs, shuffle, shuffle_buffer, augment_fra
 
 def syncnet_dataset(
     shards_dir, split="train", batch_size=32, shuffle=True, augment_frames=False, foreign_fraction=0.25,
-    deterministic=False, seed=None, repeat=False, shuffle_buffer=1024,
+    deterministic=False, seed=None, repeat=False, shuffle_buffer=1024, clips="all",
 ):
     """((mfcc, mouths), label) batches, half positives (aligned windows) and half negatives.
 
@@ -102,7 +112,7 @@ def syncnet_dataset(
     if not 0.0 <= foreign_fraction <= 1.0:
         raise ValueError(f"`foreign_fraction` must be in [0, 1]; received {foreign_fraction}")
     seed = 0 if deterministic and seed is None else seed
-    files = shard_files(shards_dir, split)
+    files = shard_files(shards_dir, split, clips)
 
     def clip_windows(clip, clip_seed):
         starts = clip["windows"]

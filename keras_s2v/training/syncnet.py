@@ -8,14 +8,14 @@ import math
 import keras
 import numpy as np
 
-from keras_s2v.data.pipelines import syncnet_dataset
+from keras_s2v.data.pipelines import shard_files, syncnet_dataset
 from keras_s2v.models import build_syncnet
 from keras_s2v.training.callbacks import ProgressLog
 
 
-def syncnet_steps_per_epoch(manifest, split, batch_size):
-    """One epoch = every window of the split once as a positive and once as a negative."""
-    return max(1, (2 * manifest["windows"][split]) // batch_size)
+def syncnet_steps_per_epoch(manifest, split, batch_size, fraction=1.0):
+    """One epoch = every window of the split (or `fraction` of its clips) once as a positive and once as a negative."""
+    return max(1, int(2 * manifest["windows"][split] * fraction) // batch_size)
 
 
 def compile_syncnet(model, learning_rate=1e-3, decay_steps=None):
@@ -53,7 +53,7 @@ def sync_accuracy(model, shards, split, batch_size=64, foreign_fraction=0.0):
 
 def train_syncnet(
     shards, manifest, preset="small", split="train", val_split="val", epochs=None, steps=None,
-    batch_size=32, learning_rate=1e-3, seed=0, callbacks=(), verbose=True,
+    batch_size=32, learning_rate=1e-3, seed=0, callbacks=(), verbose=True, clips="all",
 ):
     """Train a SyncNet on one split, validating on another; returns (model, history).
 
@@ -66,12 +66,12 @@ def train_syncnet(
         epoch_steps = min(epoch_steps, steps)
         epochs = math.ceil(steps / epoch_steps)
     epochs = epochs or 10
-    train = syncnet_dataset(shards, split, batch_size, augment_frames=True, seed=seed, repeat=True)
+    train = syncnet_dataset(shards, split, batch_size, augment_frames=True, seed=seed, repeat=True, clips=clips)
     val = syncnet_dataset(shards, val_split, batch_size, shuffle=False, deterministic=True)
     model = compile_syncnet(build_syncnet(preset), learning_rate, decay_steps=epochs * epoch_steps)
     history = model.fit(
         train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps,
         callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks], verbose=0,
     )
-    recalibrate_batchnorm(model, syncnet_dataset(shards, split, batch_size, seed=seed, repeat=True), steps=50)
+    recalibrate_batchnorm(model, syncnet_dataset(shards, split, batch_size, seed=seed, repeat=True, clips=clips), steps=50)
     return model, history
