@@ -17,7 +17,7 @@ import keras  # noqa: E402
 
 from keras_s2v.data.pipelines import syncnet_dataset  # noqa: E402
 from keras_s2v.models import build_syncnet  # noqa: E402
-from keras_s2v.training.syncnet import compile_syncnet, recalibrate_batchnorm, sync_accuracy, syncnet_steps_per_epoch  # noqa: E402
+from keras_s2v.training.syncnet import compile_syncnet, recalibrate_batchnorm, sync_accuracy  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)
@@ -43,7 +43,7 @@ model.fit(
     train,
     validation_data=val,
     epochs=args.epochs,
-    steps_per_epoch=args.steps_per_epoch or syncnet_steps_per_epoch(manifest, args.split, args.batch_size),
+    steps_per_epoch=args.steps_per_epoch or 2 * manifest["windows"][args.split] // args.batch_size,  # each window twice
     verbose=2,
 )
 

@@ -3,19 +3,13 @@
 The same function trains the independent evaluation SyncNet: another seed and other clips.
 """
 
-import math
-
 import keras
 import numpy as np
 
 from keras_s2v.data.pipelines import shard_files, syncnet_dataset
 from keras_s2v.models import build_syncnet
 from keras_s2v.training.callbacks import ProgressLog
-
-
-def syncnet_steps_per_epoch(manifest, split, batch_size, fraction=1.0):
-    """One epoch = every window of the split (or `fraction` of its clips) once as a positive and once as a negative."""
-    return max(1, int(2 * manifest["windows"][split] * fraction) // batch_size)
+from keras_s2v.training.generator import plan_epochs
 
 
 def compile_syncnet(model, learning_rate=1e-3, decay_steps=None):
@@ -58,14 +52,12 @@ def train_syncnet(
     """Train a SyncNet on one split, validating on another; returns (model, history).
 
     `steps` (total optimizer steps) overrides `epochs`; one epoch sees every window of
-    `split` once as a positive and once as a negative.
+    `split` once as a positive and once as a negative. `clips` ("all", "even", "odd") picks
+    half of the split's clips, so the expert and the evaluation SyncNet see disjoint clips.
     """
     keras.utils.set_random_seed(seed)
-    epoch_steps = syncnet_steps_per_epoch(manifest, split, batch_size)
-    if steps is not None:
-        epoch_steps = min(epoch_steps, steps)
-        epochs = math.ceil(steps / epoch_steps)
-    epochs = epochs or 10
+    fraction = len(shard_files(shards, split, clips)) / len(shard_files(shards, split))
+    epochs, epoch_steps = plan_epochs(int(2 * manifest["windows"][split] * fraction), batch_size, epochs, steps)
     train = syncnet_dataset(shards, split, batch_size, augment_frames=True, seed=seed, repeat=True, clips=clips)
     val = syncnet_dataset(shards, val_split, batch_size, shuffle=False, deterministic=True)
     model = compile_syncnet(build_syncnet(preset), learning_rate, decay_steps=epochs * epoch_steps)
