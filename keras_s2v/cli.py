@@ -426,6 +426,8 @@ def _add_demo_arguments(parser):
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")
     parser.add_argument("--speakers", type=int, default=12, help="synthetic identities (default 12)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run of every stage with tiny models and a few steps (its metrics mean nothing)")
 
 
 @command("demo", "run the whole system on the built-in synthetic corpus")
@@ -436,7 +438,7 @@ def run_demo(args):
     _quiet_tensorflow()
     from keras_s2v.demo import run_demo as demo
 
-    demo(args.out, speakers=args.speakers, seed=args.seed)
+    demo(args.out, speakers=args.speakers, seed=args.seed, scale="quick" if args.quick else "full")
     return 0
 
 

@@ -10,14 +10,14 @@ import json
 import os
 import time
 
-# Sized for about 15 minutes on 2 CPU cores; README and TRAINING.md give the measured figures.
-EXPERT_STEPS = 3000
-EVALUATOR_STEPS = 2000
-GENERATOR_EPOCHS = 6
-GENERATOR_WARMUP_EPOCHS = 3
+# "full" is sized from the runs in TRAINING.md; "quick" is a smoke run whose numbers mean nothing.
+SCALES = {
+    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000, "epochs": 6, "warmup": 3},
+    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "epochs": 2, "warmup": 1},
+}
 
 
-def run_demo(out="demo_out", speakers=12, seconds=8.0, seed=0, workers=1):
+def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.dubbing import dub
     from keras_s2v.evaluation import evaluate
@@ -28,6 +28,9 @@ def run_demo(out="demo_out", speakers=12, seconds=8.0, seed=0, workers=1):
     from keras_s2v.training.generator import run_folder, train_generator
     from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
 
+    if scale not in SCALES:
+        raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
+    config = SCALES[scale]
     started = time.time()
     paths = {name: os.path.join(out, name) for name in ("videos", "shards", "expert.keras", "evaluator.keras",
                                                          "generator.keras", "evaluation", "saved_models", "dubbed")}
@@ -37,25 +40,26 @@ def run_demo(out="demo_out", speakers=12, seconds=8.0, seed=0, workers=1):
 
     stage(1, f"synthetic corpus: {speakers} speakers -> {paths['videos']}")
     if not glob.glob(os.path.join(paths["videos"], "*", "*.mp4")):
-        write_corpus(paths["videos"], speakers=speakers, seconds=seconds, clips_per_speaker=2, seed=seed)
+        write_corpus(paths["videos"], speakers=speakers, seconds=config["seconds"], clips_per_speaker=2, seed=seed)
     stage(2, f"preprocessing -> {paths['shards']}")
     manifest = preprocess(paths["videos"], paths["shards"], workers=workers, detector="sidecar")
 
     accuracies = {}
     # Disjoint clips of the training speakers: the evaluator never shares a clip with the expert.
-    for name, clips, steps, model_seed in (("expert", "even", EXPERT_STEPS, seed), ("evaluator", "odd", EVALUATOR_STEPS, seed + 1)):
+    for name, clips, steps, model_seed in (("expert", "even", config["expert_steps"], seed),
+                                           ("evaluator", "odd", config["evaluator_steps"], seed + 1)):
         path = paths[f"{name}.keras"]
         stage(3, f"SyncNet {name}: the {clips} clips of the train speakers, validated on val -> {path}")
         if not os.path.exists(path):
-            model, _ = train_syncnet(paths["shards"], manifest, "small", steps=steps, seed=model_seed, clips=clips)
+            model, _ = train_syncnet(paths["shards"], manifest, config["syncnet"], steps=steps, seed=model_seed, clips=clips)
             save_model(model, path)
         accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
         print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")
 
-    stage(4, f"generator (small preset) through the frozen expert -> {paths['generator.keras']}")
+    stage(4, f"generator ({config['generator']} preset) through the frozen expert -> {paths['generator.keras']}")
     if not os.path.exists(paths["generator.keras"]):
-        train_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], preset="small",
-                        epochs=GENERATOR_EPOCHS, warmup_epochs=GENERATOR_WARMUP_EPOCHS, seed=seed,
+        train_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], preset=config["generator"],
+                        epochs=config["epochs"], warmup_epochs=config["warmup"], seed=seed,
                         resume=os.path.isdir(os.path.join(run_folder(paths["generator.keras"]), "backup")))
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")

@@ -182,7 +182,7 @@ MIRRORED_CHECK = """
 import sys, numpy as np, tensorflow as tf, keras
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_s2v.models import build_speech2vid
+from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.training.distribute import get_strategy
 from keras_s2v.training.trainer import Speech2VidTrainer
 
