@@ -133,6 +133,7 @@ def bench_export(work, repeats=3):
     from keras_s2v.export import export
     from keras_s2v.models import build_speech2vid
 
+    os.makedirs(work, exist_ok=True)
     matmul = _matmul_gflops(repeats)
     lines = [
         "## Export and runtimes (issue 5)",
@@ -161,7 +162,7 @@ def bench_export(work, repeats=3):
                 seconds = _median_time(lambda: backend(mfcc, identity), repeats * 3)
                 gflops = flops * batch / seconds / 1e9
                 lines.append(f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} |")
-        lines.insert(4, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame).")
+        lines.insert(3, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame).")
     return lines
 
 
