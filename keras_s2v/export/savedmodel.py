@@ -93,14 +93,6 @@ def staged(target):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def export_savedmodel(generator, base, version=None, force=False):
-    """Write `<base>/<version>/` atomically; returns its path."""
-    target = version_folder(base, version, force)
-    with staged(target) as staging:
-        write_savedmodel(generator, staging)
-    return target
-
-
 def serving_layout(base):
     """What TF Serving will load from a model base path: {version: {signature: (inputs, outputs)}}.
 
