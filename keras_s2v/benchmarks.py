@@ -8,6 +8,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shutil
 import statistics
 import tempfile
@@ -252,16 +253,35 @@ def main(argv=None):
         "Regenerate with `make bench`.",
         "",
     ]
+    sections = _read_sections(args.out) if args.only else {}
     work = tempfile.mkdtemp(prefix="s2v-bench-")
     try:
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
-            lines += BENCHMARKS[name](os.path.join(work, name), args.repeats) + [""]
+            sections[name] = BENCHMARKS[name](os.path.join(work, name), args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for name in BENCHMARKS:
+        if name in sections:
+            lines += sections[name] + [""]
     with open(args.out, "w") as handle:
         handle.write("\n".join(lines))
     print(f"wrote {args.out}")
+
+
+def _read_sections(path):
+    """The sections of an existing BENCHMARKS.md by benchmark name, so `--only` keeps the others."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
+        blocks = re.split(r"\n(?=## )", handle.read().strip())
+    sections = {}
+    for block in blocks[1:]:
+        heading = block.splitlines()[0].lower()
+        name = next((name for name in BENCHMARKS if heading.startswith(f"## {name}")), None)
+        if name:
+            sections[name] = block.splitlines()
+    return sections
 
 
 if __name__ == "__main__":

@@ -1,0 +1,16 @@
+from keras_s2v import benchmarks
+
+
+def test_only_rewrites_its_own_section(tmp_path, monkeypatch):
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nold header\n\n## Data (issue 3)\n\nold data\n\n## Dubbing end to end (issue 6)\n\nold dub\n")
+    monkeypatch.setattr(benchmarks, "BENCHMARKS", {
+        "data": lambda work, repeats: ["## Data (issue 3)", "", "new data"],
+        "export": lambda work, repeats: ["## Export (issue 5)", "", "new export"],
+        "dub": lambda work, repeats: ["## Dubbing end to end (issue 6)", "", "new dub"],
+    })
+    benchmarks.main(["--out", str(out), "--only", "data", "--repeats", "1"])
+    text = out.read_text()
+    assert "new data" in text and "old data" not in text
+    assert "old dub" in text and "new export" not in text
+    assert text.index("new data") < text.index("old dub")
