@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s2v import audio, synth
-from keras_s2v.data.pipelines import generator_dataset, syncnet_dataset
+from keras_s2v.data.pipelines import degrade, generator_dataset, syncnet_dataset
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
@@ -89,6 +89,18 @@ def test_deterministic_mode_repeats_and_augmentation_switches(corpus):
     augmented = first(augment_frames=True)
     np.testing.assert_array_equal(augmented, first(augment_frames=True))
     assert np.abs(augmented - first()).mean() > 0.005
+
+
+def test_degrade_blurs_some_windows_and_keeps_others():
+    images = tf.constant(np.random.default_rng(0).random((64, 56, 112, 15)), tf.float32)
+    degraded = degrade(images, tf.constant([1, 2], tf.int64), noise=0.0).numpy()
+    change = np.abs(degraded - images.numpy()).mean(axis=(1, 2, 3))
+    assert degraded.shape == images.shape
+    assert (change == 0).sum() > 5, "about a third of the windows stay sharp"
+    assert (change > 0.1).sum() > 5, "blurring white noise changes it a lot"
+    # A blurred window is smooth: neighbouring pixels differ far less than in the original.
+    blurred = degraded[change > 0.1]
+    assert np.abs(np.diff(blurred, axis=2)).mean() < 0.5 * np.abs(np.diff(images.numpy(), axis=2)).mean()
 
 
 def test_missing_shards_are_a_clear_error(tmp_path):

@@ -90,6 +90,24 @@ def augment(images, seed, max_shift=4):
     )
 
 
+def degrade(images, seed, noise=0.03):
+    """Per window: unchanged, or blurred by a 2x or 4x down-and-up resize, plus a little noise.
+
+    A generator's mouths are blurrier than real ones; an expert that has only seen sharp
+    mouths answers them with arbitrary gradients, which the generator learns to exploit.
+    """
+    level_seed, noise_seed, amount_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    batch, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    versions = [images] + [
+        tf.image.resize(tf.image.resize(images, [height // factor, width // factor], "area"), [height, width], "bilinear")
+        for factor in (2, 4)
+    ]
+    level = tf.random.stateless_uniform([batch], level_seed, 0, len(versions), tf.int32)
+    images = tf.gather(tf.stack(versions, axis=1), level, batch_dims=1)
+    amount = tf.random.stateless_uniform([batch, 1, 1, 1], amount_seed, 0.0, noise)
+    return tf.clip_by_value(images + amount * tf.random.stateless_normal(tf.shape(images), noise_seed), 0.0, 1.0)
+
+
 def _finish(dataset, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat):
     if repeat:
         dataset = dataset.repeat()
@@ -105,6 +123,8 @@ def syncnet_dataset(
     deterministic=False, seed=None, repeat=False, shuffle_buffer=1024, clips="all",
 ):
     """((mfcc, mouths), label) batches, half positives (aligned windows) and half negatives.
+
+    `augment_frames` jitters colour and position and degrades (blurs, adds noise to) the mouths.
 
     A negative pairs the mouths with audio of the same clip shifted by >= 5 frames or,
     with probability `foreign_fraction` (or when the clip is too short), audio of another clip.
@@ -146,7 +166,8 @@ def syncnet_dataset(
         mfcc, mouth_frames, label = batch
         mouth_frames = tf.cast(mouth_frames, tf.float32) / 255.0
         if augment_frames:
-            mouth_frames = augment(mouth_frames, batch_seed)
+            jitter_seed, degrade_seed = tf.unstack(tf.random.experimental.stateless_split(batch_seed, 2))
+            mouth_frames = degrade(augment(mouth_frames, jitter_seed), degrade_seed)
         return {"mfcc": mfcc, "mouths": mouth_frames}, label[:, None]
 
     return _finish(examples, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat)
