@@ -12,8 +12,8 @@ import time
 
 # "full" is sized from the runs in TRAINING.md; "quick" is a smoke run whose numbers mean nothing.
 SCALES = {
-    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000, "epochs": 6, "warmup": 3},
-    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "epochs": 2, "warmup": 1},
+    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000, "epochs": 6, "warmup": 2, "mouth_weight": 2.0},
+    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "epochs": 2, "warmup": 1, "mouth_weight": 0.0},
 }
 
 
@@ -59,7 +59,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     stage(4, f"generator ({config['generator']} preset) through the frozen expert -> {paths['generator.keras']}")
     if not os.path.exists(paths["generator.keras"]):
         train_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], preset=config["generator"],
-                        epochs=config["epochs"], warmup_epochs=config["warmup"], seed=seed,
+                        epochs=config["epochs"], warmup_epochs=config["warmup"], mouth_weight=config["mouth_weight"], seed=seed,
                         resume=os.path.isdir(os.path.join(run_folder(paths["generator.keras"]), "backup")))
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
