@@ -224,6 +224,7 @@ def _add_train_arguments(parser):
     parser.add_argument("--syncnet", required=True, help="the trained expert (.keras from `s2v train-syncnet`)")
     parser.add_argument("--out", required=True, help="the generator file to write (.keras); the run's logs go to OUT.run/")
     parser.add_argument("--preset", default=None, help="generator size: tiny, small (default) or seed")
+    parser.add_argument("--init", help="a generator .keras to fine-tune instead of a fresh --preset model")
     parser.add_argument("--loss", default="l1+sync", choices=["l1+sync", "sync"],
                         help="l1+sync (default): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
     parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default 0.03)")
@@ -259,7 +260,7 @@ def run_train(args):
             args.data, manifest, args.syncnet, args.out, hparams["preset"], args.loss, hparams["sync_weight"],
             args.mouth_weight, hparams["learning_rate"], args.epochs, args.steps, args.batch_size or 16,
             args.warmup_epochs, strategy=args.strategy, mixed_precision=args.mixed_precision,
-            resume=args.resume, seed=args.seed,
+            resume=args.resume, seed=args.seed, initial=args.init,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None

@@ -11,9 +11,15 @@ import os
 import time
 
 # "full" is sized from the runs in TRAINING.md; "quick" is a smoke run whose numbers mean nothing.
+# The generator trains in two phases: L1 then L1 + sync, and a fine-tune with a heavier mouth
+# L1 at a lower learning rate, which moves the last frames of each window into step with the audio.
 SCALES = {
-    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000, "epochs": 6, "warmup": 2, "mouth_weight": 2.0},
-    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "epochs": 2, "warmup": 1, "mouth_weight": 0.0},
+    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000,
+             "phases": ({"epochs": 6, "warmup_epochs": 2, "mouth_weight": 2.0, "learning_rate": 1e-3},
+                        {"epochs": 5, "warmup_epochs": 0, "mouth_weight": 8.0, "learning_rate": 3e-4})},
+    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4,
+              "phases": ({"epochs": 2, "warmup_epochs": 1, "mouth_weight": 0.0, "learning_rate": 1e-3},
+                         {"epochs": 1, "warmup_epochs": 0, "mouth_weight": 2.0, "learning_rate": 3e-4})},
 }
 
 
@@ -56,11 +62,14 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
         accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
         print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")
 
-    stage(4, f"generator ({config['generator']} preset) through the frozen expert -> {paths['generator.keras']}")
-    if not os.path.exists(paths["generator.keras"]):
-        train_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], preset=config["generator"],
-                        epochs=config["epochs"], warmup_epochs=config["warmup"], mouth_weight=config["mouth_weight"], seed=seed,
-                        resume=os.path.isdir(os.path.join(run_folder(paths["generator.keras"]), "backup")))
+    phase_paths = [os.path.join(out, f"generator_phase{n}.keras") for n in range(1, len(config["phases"]))] + [paths["generator.keras"]]
+    for number, (phase, path) in enumerate(zip(config["phases"], phase_paths)):
+        stage(4, f"generator ({config['generator']} preset) through the frozen expert, phase {number + 1}/{len(phase_paths)}: "
+                 f"{phase['epochs']} epochs, mouth weight {phase['mouth_weight']} -> {path}")
+        if not os.path.exists(path):
+            train_generator(paths["shards"], manifest, paths["expert.keras"], path, preset=config["generator"], seed=seed,
+                            initial=phase_paths[number - 1] if number else None,
+                            resume=os.path.isdir(os.path.join(run_folder(path), "backup")), **phase)
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
     report = evaluate(paths["shards"], load_backend(paths["generator.keras"]), load_model(paths["evaluator.keras"], "SyncNet"),

@@ -164,6 +164,27 @@ def test_hparams_from_tune_feed_train(tiny_shards, tiny_syncnet_path, tmp_path):
     assert load_model(str(tmp_path / "g.keras"), "generator").count_params() == build_speech2vid("tiny").count_params()
 
 
+def test_train_init_fine_tunes_a_given_generator_and_refuses_other_models(tiny_shards, tiny_syncnet_path, tmp_path):
+    keras.utils.set_random_seed(7)
+    initial = build_speech2vid("tiny")
+    initial.save(tmp_path / "init.keras")
+    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "g.keras",
+                 "--init", tmp_path / "init.keras", "--learning-rate", 1e-9, "--steps", 1, "--batch-size", 4)
+    assert result.returncode == 0, result.stderr
+    keras.utils.set_random_seed(0)  # what a fresh run would start from
+    fresh = build_speech2vid("tiny")
+    tuned = load_model(str(tmp_path / "g.keras"), "generator")
+    for layer in tuned.layers:
+        if layer.__class__.__name__ == "Conv2D":
+            kernel = layer.kernel.numpy()
+            np.testing.assert_allclose(kernel, initial.get_layer(layer.name).kernel.numpy(), atol=1e-6)
+            assert not np.allclose(kernel, fresh.get_layer(layer.name).kernel.numpy(), atol=1e-3)
+    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "h.keras",
+                 "--init", tiny_syncnet_path, "--steps", 1, "--batch-size", 4)
+    assert result.returncode == 2 and "not a Speech2Vid generator" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "h.keras")
+
+
 def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_path):
     from keras_s2v.training.distribute import precision
 

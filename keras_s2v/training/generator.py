@@ -10,6 +10,7 @@ import keras
 
 from keras_s2v.data.pipelines import generator_dataset
 from keras_s2v.errors import FileError, TrainingError
+from keras_s2v.export.savedmodel import check_generator
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model, save_model
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
@@ -62,12 +63,13 @@ class _Backup(keras.callbacks.BackupAndRestore):
 def train_generator(
     shards, manifest, syncnet_path, out, preset="small", loss="l1+sync", sync_weight=0.03, mouth_weight=0.0,
     learning_rate=1e-3, epochs=None, steps=None, batch_size=16, warmup_epochs=None, patience=5,
-    strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True, train_data=None,
+    strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True, train_data=None, initial=None,
 ):
     """Train a Speech2Vid generator through a frozen SyncNet and save it to `out` (.keras).
 
     `loss="sync"` is the seed's pure sync objective (s_w = 1). The sync weight is held at 0
     for `warmup_epochs` (default: the first 40% of epochs) so L1 settles first.
+    `initial` is a generator .keras to fine-tune instead of a fresh `preset` model.
     `train_data` replaces the training split's dataset (tests use it). Returns the History.
     """
     if loss not in LOSSES:
@@ -92,7 +94,11 @@ def train_generator(
     strategy = get_strategy(strategy)
     with strategy.scope(), precision(mixed_precision):
         syncnet = load_model(syncnet_path, "SyncNet")
-        generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1)
+        if initial:
+            generator = load_model(initial, "generator")
+            check_generator(generator, initial)
+        else:
+            generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1)
         trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
 
