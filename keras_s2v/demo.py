@@ -31,7 +31,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.export import export
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
-    from keras_s2v.training.generator import run_folder, train_generator
+    from keras_s2v.training.generator import backup_folder, train_generator
     from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
 
     if scale not in SCALES:
@@ -69,7 +69,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
         if not os.path.exists(path):
             train_generator(paths["shards"], manifest, paths["expert.keras"], path, preset=config["generator"], seed=seed,
                             initial=phase_paths[number - 1] if number else None,
-                            resume=os.path.isdir(os.path.join(run_folder(path), "backup")), **phase)
+                            resume=os.path.isdir(backup_folder(path)), **phase)
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
     report = evaluate(paths["shards"], load_backend(paths["generator.keras"]), load_model(paths["evaluator.keras"], "SyncNet"),

@@ -52,6 +52,11 @@ def run_folder(out):
     return os.path.splitext(out)[0] + ".run"
 
 
+def backup_folder(out):
+    """Where an unfinished run keeps the state that `resume=True` continues from."""
+    return os.path.join(run_folder(out), "backup")
+
+
 class _Backup(keras.callbacks.BackupAndRestore):
     """BackupAndRestore that never backs up an epoch whose metrics are NaN or Inf."""
 
@@ -77,7 +82,7 @@ def train_generator(
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise FileError(out, "the output folder does not exist")
     folder = run_folder(out)
-    backup = os.path.join(folder, "backup")
+    backup = backup_folder(out)
     if os.path.isdir(backup) and not resume:
         raise TrainingError(f"{folder} holds an interrupted run: pass --resume to continue it, or delete the folder")
     if not resume:
