@@ -231,6 +231,9 @@ def _add_train_arguments(parser):
     parser.add_argument("--warmup-epochs", type=int, default=None,
                         help="epochs with the sync weight held at 0 (default 40%% of the epochs)")
     parser.add_argument("--mouth-weight", type=float, default=0.0, help="extra L1 weight on the lower half (default 0)")
+    parser.add_argument("--motion-weight", type=float, default=0.0,
+                        help="weight of the L1 on the lower half's change from frame to frame, which teaches the "
+                             "timing inside a window (default 0)")
     parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
                         help="tf.distribute strategy: mirrored = all GPUs of this machine; multi-worker = TF_CONFIG")
@@ -258,8 +261,8 @@ def run_train(args):
     try:
         history = train_generator(
             args.data, manifest, args.syncnet, args.out, hparams["preset"], args.loss, hparams["sync_weight"],
-            args.mouth_weight, hparams["learning_rate"], args.epochs, args.steps, args.batch_size or 16,
-            args.warmup_epochs, strategy=args.strategy, mixed_precision=args.mixed_precision,
+            args.mouth_weight, args.motion_weight, hparams["learning_rate"], args.epochs, args.steps,
+            args.batch_size or 16, args.warmup_epochs, strategy=args.strategy, mixed_precision=args.mixed_precision,
             resume=args.resume, seed=args.seed, initial=args.init,
         )
     except ValueError as error:

@@ -18,7 +18,9 @@ from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
 from keras_s2v.training.generator import plan_epochs, read_hparams, run_folder, train_generator
 from keras_s2v.training.syncnet import sync_accuracy
-from keras_s2v.training.trainer import Speech2VidTrainer
+from keras_s2v.training.callbacks import SyncWeightWarmup
+from keras_s2v.training.trainer import Speech2VidTrainer, frame_changes
+from keras_s2v.windows import mouths, stack_frames, unstack_frames
 from tests.media import s2v
 
 
@@ -77,6 +79,36 @@ def test_sync_gradients_flow_through_the_frozen_expert_into_the_generator(tiny_s
     assert all(g is not None for g in gradients)
     assert sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients) > 0
     assert trainer.syncnet.trainable_weights == []
+
+
+def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(tiny_shards, tiny_syncnet_path):
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    inputs, target = _batch(tiny_shards[0])
+    plain = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, sync_weight=0.0)
+    moving = Speech2VidTrainer(plain.generator, syncnet, sync_weight=0.0, motion_weight=2.0)
+    frames = unstack_frames(plain.generator(inputs, training=False)).numpy()[:, :, 56:]
+    real = unstack_frames(target).numpy()[:, :, 56:]
+    expected = np.mean(np.abs(np.diff(frames, axis=1) - np.diff(real, axis=1)))
+    l1_plain = plain.objective_terms(inputs, target, training=False)[1]["l1"]
+    l1_moving = moving.objective_terms(inputs, target, training=False)[1]["l1"]
+    np.testing.assert_allclose(l1_moving - l1_plain, 2.0 * expected, rtol=1e-4)
+    # A generator that copies the target costs nothing; one mouth held over the window costs the real change.
+    still = np.repeat(unstack_frames(target)[:, :1], 5, axis=1)
+    np.testing.assert_allclose(np.mean(np.abs(frame_changes(mouths(target)))), np.mean(np.abs(np.diff(real, axis=1))), rtol=1e-5)
+    assert float(tf.reduce_mean(tf.abs(frame_changes(mouths(stack_frames(still)))))) == 0.0
+    with pytest.raises(ValueError, match="received -1"):
+        Speech2VidTrainer(plain.generator, syncnet, motion_weight=-1)
+    assert Speech2VidTrainer.from_config(moving.get_config()).motion_weight == 2.0
+
+
+def test_the_sync_weight_is_held_at_zero_then_ramped_over_one_epoch(tiny_shards, tiny_syncnet_path):
+    trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.4)
+    inputs, target = _batch(tiny_shards[0])
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))
+    data = tf.data.Dataset.from_tensors((inputs, target)).repeat()
+    trainer.fit(data, epochs=3, steps_per_epoch=4, verbose=0, callbacks=[SyncWeightWarmup(0.4, warmup_epochs=1), record])
+    np.testing.assert_allclose(seen, [0, 0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.4, 0.4, 0.4, 0.4], rtol=1e-6)
 
 
 def test_a_syncnet_with_other_input_shapes_is_refused(tmp_path):

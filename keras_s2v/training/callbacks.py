@@ -80,15 +80,27 @@ class GeneratorCheckpoint(keras.callbacks.Callback):
 
 
 class SyncWeightWarmup(keras.callbacks.Callback):
-    """Holds the sync weight at 0 for the first `warmup_epochs`, so L1 settles first (as Wav2Lip does)."""
+    """Holds the sync weight at 0 for `warmup_epochs` so L1 settles first (as Wav2Lip does),
+    then raises it step by step to `sync_weight` over the next epoch.
+
+    Just after warm-up E_sync is near 8, so even a weight of 0.03 switched on at once
+    outweighs L1 and throws the generator off (TRAINING.md §4); the ramp eases it in.
+    """
 
     def __init__(self, sync_weight, warmup_epochs):
         super().__init__()
         self.sync_weight = sync_weight
         self.warmup_epochs = warmup_epochs
+        self.ramping = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.sync_weight.assign(0.0 if epoch < self.warmup_epochs else self.sync_weight)
+        self.ramping = 0 < self.warmup_epochs == epoch
+        self.model.sync_weight.assign(self.sync_weight if epoch >= self.warmup_epochs else 0.0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.ramping:
+            steps = self.params.get("steps") or 1
+            self.model.sync_weight.assign(self.sync_weight * min(1.0, (batch + 1) / steps))
 
 
 class FrameGrid(keras.callbacks.Callback):

@@ -66,7 +66,7 @@ class _Backup(keras.callbacks.BackupAndRestore):
 
 
 def train_generator(
-    shards, manifest, syncnet_path, out, preset="small", loss="l1+sync", sync_weight=0.03, mouth_weight=0.0,
+    shards, manifest, syncnet_path, out, preset="small", loss="l1+sync", sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0,
     learning_rate=1e-3, epochs=None, steps=None, batch_size=16, warmup_epochs=None, patience=5,
     strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True, train_data=None, initial=None,
 ):
@@ -104,7 +104,8 @@ def train_generator(
             check_generator(generator, initial)
         else:
             generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1)
-        trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight)
+        trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight,
+                                    motion_weight=motion_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
 
     guard, checkpoint = NaNGuard(), GeneratorCheckpoint(os.path.join(folder, "checkpoint.keras"))
@@ -117,7 +118,8 @@ def train_generator(
         keras.callbacks.CSVLogger(os.path.join(folder, "training.csv"), append=resume),
         keras.callbacks.TensorBoard(os.path.join(folder, "logs")),
         FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
-        keras.callbacks.EarlyStopping("val_loss", patience=patience, start_from_epoch=warmup_epochs),
+        # The saved generator is the best epoch after warm-up: a late jump in E_sync is not kept.
+        keras.callbacks.EarlyStopping("val_loss", patience=patience, start_from_epoch=warmup_epochs, restore_best_weights=True),
     ]
     if verbose:
         callbacks.append(ProgressLog("generator"))

@@ -4,6 +4,11 @@ Each step runs the generator, takes the lower half of its frames, scores them wi
 frozen expert against the window's MFCC, and minimises architecture.md §4:
 
     L = (1 - s_w) * L1(frames, target) + s_w * E_sync,   E_sync = mean(-log P_sync)
+
+L1 may weigh the lower half more (`mouth_weight`) and add the L1 of the mouth's change from
+frame to frame (`motion_weight`): a mouth drawn the same in all five frames of a window
+costs that term its full size, so it teaches the timing inside a window that the expert
+(negatives >= 5 frames away) cannot.
 """
 
 import keras
@@ -28,6 +33,11 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
 
 
+def frame_changes(windows):
+    """(..., 15) windows -> (..., 12): frame t+1 minus frame t, for t = 0..3."""
+    return windows[..., 3:] - windows[..., :-3]
+
+
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class Speech2VidTrainer(keras.Model):
     """Trains `generator` through the frozen `syncnet`; save `trainer.generator`, not the trainer.
@@ -37,19 +47,24 @@ class Speech2VidTrainer(keras.Model):
         syncnet: a trained SyncNet (inputs mfcc, mouths -> p_sync); frozen here.
         sync_weight: s_w in [0, 1]; a variable, so a callback can hold it at 0 during warm-up.
         mouth_weight: extra L1 weight on the lower half of the frames (0 = plain L1).
+        motion_weight: weight of the L1 between the generated and the real frame-to-frame
+            change of the lower half.
     """
 
-    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, **kwargs):
+    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= sync_weight <= 1.0:
             raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
         if mouth_weight < 0:
             raise ValueError(f"`mouth_weight` must be >= 0; received {mouth_weight}")
+        if motion_weight < 0:
+            raise ValueError(f"`motion_weight` must be >= 0; received {motion_weight}")
         check_compatible(generator, syncnet)
         self.generator = generator
         self.syncnet = syncnet
         self.syncnet.trainable = False
         self.mouth_weight = mouth_weight
+        self.motion_weight = motion_weight
         self.sync_weight = self.add_weight(
             name="sync_weight", shape=(), initializer=keras.initializers.Constant(sync_weight), trainable=False
         )
@@ -70,6 +85,9 @@ class Speech2VidTrainer(keras.Model):
         frames = tf.cast(self.generator(inputs, training=training), tf.float32)
         error = tf.abs(frames - target)
         l1 = tf.reduce_mean(error) + self.mouth_weight * tf.reduce_mean(mouths(error))
+        if self.motion_weight:
+            motion_error = tf.abs(frame_changes(mouths(frames)) - frame_changes(mouths(target)))
+            l1 += self.motion_weight * tf.reduce_mean(motion_error)
         p_sync = self.syncnet({"mfcc": inputs["mfcc"], "mouths": mouths(frames)}, training=False)
         p_sync = tf.cast(p_sync, tf.float32)
         e_sync = tf.reduce_mean(-tf.math.log(tf.maximum(p_sync, P_SYNC_FLOOR)))
@@ -118,6 +136,7 @@ class Speech2VidTrainer(keras.Model):
             "syncnet": keras.saving.serialize_keras_object(self.syncnet),
             "sync_weight": float(self.sync_weight.numpy()),
             "mouth_weight": self.mouth_weight,
+            "motion_weight": self.motion_weight,
         }
 
     @classmethod
