@@ -13,13 +13,14 @@ import time
 # "full" is sized from the runs in TRAINING.md; "quick" is a smoke run whose numbers mean nothing.
 # The generator trains in two phases: L1 then L1 + sync, and a fine-tune with a heavier mouth
 # L1 at a lower learning rate, which moves the last frames of each window into step with the audio.
+# Both charge the mouth's change from frame to frame (motion weight) for the same reason.
 SCALES = {
     "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000,
-             "phases": ({"epochs": 6, "warmup_epochs": 2, "mouth_weight": 2.0, "learning_rate": 1e-3},
-                        {"epochs": 5, "warmup_epochs": 0, "mouth_weight": 8.0, "learning_rate": 3e-4})},
+             "phases": ({"epochs": 6, "warmup_epochs": 2, "mouth_weight": 2.0, "motion_weight": 10.0, "learning_rate": 1e-3},
+                        {"epochs": 5, "warmup_epochs": 0, "mouth_weight": 8.0, "motion_weight": 10.0, "learning_rate": 3e-4})},
     "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4,
-              "phases": ({"epochs": 2, "warmup_epochs": 1, "mouth_weight": 0.0, "learning_rate": 1e-3},
-                         {"epochs": 1, "warmup_epochs": 0, "mouth_weight": 2.0, "learning_rate": 3e-4})},
+              "phases": ({"epochs": 2, "warmup_epochs": 1, "mouth_weight": 0.0, "motion_weight": 1.0, "learning_rate": 1e-3},
+                         {"epochs": 1, "warmup_epochs": 0, "mouth_weight": 2.0, "motion_weight": 1.0, "learning_rate": 3e-4})},
 }
 
 
@@ -65,7 +66,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     phase_paths = [os.path.join(out, f"generator_phase{n}.keras") for n in range(1, len(config["phases"]))] + [paths["generator.keras"]]
     for number, (phase, path) in enumerate(zip(config["phases"], phase_paths)):
         stage(4, f"generator ({config['generator']} preset) through the frozen expert, phase {number + 1}/{len(phase_paths)}: "
-                 f"{phase['epochs']} epochs, mouth weight {phase['mouth_weight']} -> {path}")
+                 f"{phase['epochs']} epochs, mouth weight {phase['mouth_weight']}, motion weight {phase['motion_weight']} -> {path}")
         if not os.path.exists(path):
             train_generator(paths["shards"], manifest, paths["expert.keras"], path, preset=config["generator"], seed=seed,
                             initial=phase_paths[number - 1] if number else None,
