@@ -118,8 +118,10 @@ def train_generator(
         keras.callbacks.CSVLogger(os.path.join(folder, "training.csv"), append=resume),
         keras.callbacks.TensorBoard(os.path.join(folder, "logs")),
         FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
-        # The saved generator is the best epoch after warm-up: a late jump in E_sync is not kept.
-        keras.callbacks.EarlyStopping("val_loss", patience=patience, start_from_epoch=warmup_epochs, restore_best_weights=True),
+        # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
+        # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
+        keras.callbacks.EarlyStopping("val_objective", patience=patience, start_from_epoch=warmup_epochs,
+                                      restore_best_weights=True),
     ]
     if verbose:
         callbacks.append(ProgressLog("generator"))
