@@ -120,7 +120,7 @@ def train_generator(
         FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
         # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
         # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
-        keras.callbacks.EarlyStopping("val_objective", patience=patience, start_from_epoch=warmup_epochs,
+        keras.callbacks.EarlyStopping("val_objective", mode="min", patience=patience, start_from_epoch=warmup_epochs,
                                       restore_best_weights=True),
     ]
     if verbose:
