@@ -260,10 +260,11 @@ def run_train(args):
     hparams.update({k: getattr(args, k) for k in hparams if getattr(args, k) is not None})
     try:
         history = train_generator(
-            args.data, manifest, args.syncnet, args.out, hparams["preset"], args.loss, hparams["sync_weight"],
-            args.mouth_weight, args.motion_weight, hparams["learning_rate"], args.epochs, args.steps,
-            args.batch_size or 16, args.warmup_epochs, strategy=args.strategy, mixed_precision=args.mixed_precision,
-            resume=args.resume, seed=args.seed, initial=args.init,
+            args.data, manifest, args.syncnet, args.out, preset=hparams["preset"], loss=args.loss,
+            sync_weight=hparams["sync_weight"], mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
+            learning_rate=hparams["learning_rate"], epochs=args.epochs, steps=args.steps,
+            batch_size=args.batch_size or 16, warmup_epochs=args.warmup_epochs, strategy=args.strategy,
+            mixed_precision=args.mixed_precision, resume=args.resume, seed=args.seed, initial=args.init,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None

@@ -26,6 +26,11 @@ def unstack_frames(window):
     return tf.transpose(split, perm)
 
 
+def frame_changes(windows):
+    """(..., 15) windows -> (..., 12): frame t+1 minus frame t, for t = 0..3."""
+    return windows[..., 3:] - windows[..., :-3]
+
+
 def mouths(frames):
     """The lower half of (..., 112, 112, 15) windows: SyncNet's visual input."""
     return frames[..., MOUTH_ROW:, :, :]

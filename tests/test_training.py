@@ -19,8 +19,8 @@ from keras_s2v.saving import load_model
 from keras_s2v.training.generator import plan_epochs, read_hparams, run_folder, train_generator
 from keras_s2v.training.syncnet import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.trainer import Speech2VidTrainer, frame_changes
-from keras_s2v.windows import mouths, stack_frames, unstack_frames
+from keras_s2v.training.trainer import Speech2VidTrainer
+from keras_s2v.windows import frame_changes, mouths, stack_frames, unstack_frames
 from tests.media import s2v
 
 
@@ -92,7 +92,7 @@ def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(
     l1_plain = plain.objective_terms(inputs, target, training=False)[1]["l1"]
     l1_moving = moving.objective_terms(inputs, target, training=False)[1]["l1"]
     np.testing.assert_allclose(l1_moving - l1_plain, 2.0 * expected, rtol=1e-4)
-    # A generator that copies the target costs nothing; one mouth held over the window costs the real change.
+    # frame_changes is numpy's diff over frames; one mouth held over the window has no change, so it pays the real one.
     still = np.repeat(unstack_frames(target)[:, :1], 5, axis=1)
     np.testing.assert_allclose(np.mean(np.abs(frame_changes(mouths(target)))), np.mean(np.abs(np.diff(real, axis=1))), rtol=1e-5)
     assert float(tf.reduce_mean(tf.abs(frame_changes(mouths(stack_frames(still)))))) == 0.0

@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from keras_s2v.errors import ModelError
-from keras_s2v.windows import mouths
+from keras_s2v.windows import frame_changes, mouths
 
 LOSSES = ("l1+sync", "sync")
 P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0
@@ -31,11 +31,6 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, "not a SyncNet: expected inputs named 'mfcc' and 'mouths'") from None
     if received != expected:
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
-
-
-def frame_changes(windows):
-    """(..., 15) windows -> (..., 12): frame t+1 minus frame t, for t = 0..3."""
-    return windows[..., 3:] - windows[..., :-3]
 
 
 @keras.saving.register_keras_serializable(package="keras_s2v")
