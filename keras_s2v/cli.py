@@ -4,8 +4,7 @@ import argparse
 import os
 import sys
 
-# Before TensorFlow is imported anywhere: the CLI prints only its own messages.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_s2v.quiet import silence_native_logs
 
 COMMANDS = []  # (name, help, add_arguments, run): later issues append to this list
 
@@ -34,20 +33,10 @@ class UsageError(Exception):
     """A bad option value: reported like argparse's own errors."""
 
 
-def _quiet_tensorflow():
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
-
-
 # --------------------------------------------------------------------------- info
 @command("info", "versions of keras-s2v and its runtime, and the model presets")
 def run_info(args):
     """List package versions and every preset with its parameter count."""
-    _quiet_tensorflow()
     import importlib.metadata as metadata
 
     from keras_s2v.models import SPEECH2VID_PRESETS, SYNCNET_PRESETS, build_speech2vid, build_syncnet
@@ -105,10 +94,7 @@ def run_synth(args):
     Speakers are split into train/val/test by identity."""
     from keras_s2v.synth import write_corpus
 
-    try:
-        paths = write_corpus(args.out, args.speakers, args.seconds, args.clips_per_speaker, args.seed)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    paths = write_corpus(args.out, args.speakers, args.seconds, args.clips_per_speaker, args.seed)
     print(f"wrote {len(paths)} clips to {args.out}")
     return 0
 
@@ -131,13 +117,9 @@ def run_preprocess(args):
     """Decode each video at 25 fps, find and smooth the face, crop it to 112x112, extract
     16 kHz audio and its MFCC, and write one TFRecord shard per clip plus manifest.json.
     A second run skips finished clips; unusable files are skipped with their reason."""
-    _quiet_tensorflow()
     from keras_s2v.data.preprocess import preprocess
 
-    try:
-        manifest = preprocess(args.videos, args.out, args.workers, args.face_detector)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    manifest = preprocess(args.videos, args.out, args.workers, args.face_detector)
     for skipped in manifest["skipped"]:
         print(f"skipped {skipped['source']}: {skipped['reason']}")
     windows = ", ".join(f"{split} {count}" for split, count in manifest["windows"].items())
@@ -198,20 +180,16 @@ def run_train_syncnet(args):
     same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
     accuracy are printed each epoch. For the evaluation SyncNet use another --seed and
     other clips, e.g. the expert with `--clips even` and the evaluator with `--clips odd --seed 1`."""
-    _quiet_tensorflow()
     from keras_s2v.saving import save_model
     from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
 
     manifest = _read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
-    try:
-        model, _ = train_syncnet(
-            args.data, manifest, args.preset, args.split, args.val_split, args.epochs, args.steps,
-            args.batch_size or 32, args.learning_rate, args.seed, clips=args.clips,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    model, _ = train_syncnet(
+        args.data, manifest, args.preset, args.split, args.val_split, args.epochs, args.steps,
+        args.batch_size or 32, args.learning_rate, args.seed, clips=args.clips,
+    )
     accuracy = sync_accuracy(model, args.data, args.val_split)
     save_model(model, args.out)
     print(f"held-out ({args.val_split}) accuracy, aligned vs shifted >= 5 frames: {accuracy:.3f}")
@@ -251,23 +229,19 @@ def run_train(args):
     frozen SyncNet, and the loss mixes L1 with the expert's sync loss -log P_sync. Writes a
     checkpoint every epoch, TensorBoard logs (scalars and frame grids) and a CSV log to
     OUT.run/; stop it any time and continue with --resume."""
-    _quiet_tensorflow()
     from keras_s2v.training.generator import read_hparams, train_generator
 
     manifest = _read_manifest(args.data)
     hparams = {"preset": "small", "sync_weight": 0.03, "learning_rate": 1e-3}
     hparams.update(read_hparams(args.hparams) if args.hparams else {})
     hparams.update({k: getattr(args, k) for k in hparams if getattr(args, k) is not None})
-    try:
-        history = train_generator(
-            args.data, manifest, args.syncnet, args.out, preset=hparams["preset"], loss=args.loss,
-            sync_weight=hparams["sync_weight"], mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
-            learning_rate=hparams["learning_rate"], epochs=args.epochs, steps=args.steps,
-            batch_size=args.batch_size or 16, warmup_epochs=args.warmup_epochs, strategy=args.strategy,
-            mixed_precision=args.mixed_precision, resume=args.resume, seed=args.seed, initial=args.init,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    history = train_generator(
+        args.data, manifest, args.syncnet, args.out, preset=hparams["preset"], loss=args.loss,
+        sync_weight=hparams["sync_weight"], mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
+        learning_rate=hparams["learning_rate"], epochs=args.epochs, steps=args.steps,
+        batch_size=args.batch_size or 16, warmup_epochs=args.warmup_epochs, strategy=args.strategy,
+        mixed_precision=args.mixed_precision, resume=args.resume, seed=args.seed, initial=args.init,
+    )
     last = {k: f"{v[-1]:.4f}" for k, v in history.history.items() if k.startswith("val_")}
     print("final validation: " + "  ".join(f"{k} {v}" for k, v in last.items()))
     print(f"saved {args.out}")
@@ -289,15 +263,11 @@ def run_tune(args):
     """Bayesian optimisation (keras-tuner) of the learning rate, the generator preset and the
     sync weight, minimising validation L1 + E_sync under the training expert. Writes
     OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
-    _quiet_tensorflow()
     from keras_s2v.training.tuning import tune
 
     manifest = _read_manifest(args.data)
-    try:
-        best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
-                    args.batch_size or 16, args.presets.split(","), args.seed)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
+                args.batch_size or 16, args.presets.split(","), args.seed)
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
     print(f"saved {os.path.join(args.out, 'best_hparams.json')}")
     return 0
@@ -320,16 +290,12 @@ def run_export(args):
     serving_default (mfcc, identity -> frames) and from_audio (16 kHz PCM, identity -> frames),
     plus TFLite files of both under OUT/<version>/tflite/ (built-in ops only). Writes
     OUT/export_report.json with each file's size, latency and PSNR against Keras."""
-    _quiet_tensorflow()
     from keras_s2v.export import export
     from keras_s2v.saving import load_model
 
     variants = [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
     generator = load_model(args.generator, "generator")
-    try:
-        report = export(generator, args.out, args.version, variants, args.calibration, args.force)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    report = export(generator, args.out, args.version, variants, args.calibration, args.force)
     print(f"exported version {report['version']} to {report['path']}")
     print(f"  {'file':38s} {'MB':>7s} {'ms (batch 1)':>13s} {'PSNR dB':>8s}")
     for entry in report["files"]:
@@ -348,7 +314,6 @@ def _add_serve_check_arguments(parser):
 def run_serve_check(args):
     """List the versions, signatures and tensor shapes that TF Serving will see under a model
     base path. Exits with code 2 if the layout is wrong."""
-    _quiet_tensorflow()
     from keras_s2v.export.savedmodel import serving_layout
 
     layout = serving_layout(args.base)
@@ -376,7 +341,6 @@ def run_dub(args):
     """Make the face in --face speak --audio. The face video is looped back and forth to cover
     longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
     found pass through unchanged. The output has the input's resolution and the new audio."""
-    _quiet_tensorflow()
     from keras_s2v.dubbing import dub
 
     summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size)
@@ -401,29 +365,16 @@ def run_evaluate(args):
     result with the evaluation SyncNet: LSE-D, LSE-C and AV offset, against two baselines (A's
     frames unchanged, a static mouth) and the real clip. Also reports the evaluator's sync
     accuracy and PSNR / SSIM of frames generated from A's own audio."""
-    _quiet_tensorflow()
     from keras_s2v.backends import load_backend
-    from keras_s2v.evaluation import evaluate
+    from keras_s2v.evaluation import evaluate, format_scores
     from keras_s2v.saving import load_model
 
     backend = load_backend(args.generator)
     evaluator = load_model(args.evaluator, "SyncNet")
-    try:
-        report = evaluate(args.data, backend, evaluator, args.out, args.split)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    report = evaluate(args.data, backend, evaluator, args.out, args.split)
     print(format_scores(report))
     print(f"report: {os.path.join(args.out, 'report.json')}")
     return 0
-
-
-def format_scores(report):
-    lines = [f"  {'':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'AV offset':>10s} {'E_sync':>7s}"]
-    for kind, score in report["scores"].items():
-        lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d} {score['e_sync']:7.3f}")
-    lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
-                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB, SSIM {report['reconstruction']['ssim']:.3f}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- demo
@@ -440,7 +391,6 @@ def _add_demo_arguments(parser):
 def run_demo(args):
     """Run every built stage on the synthetic corpus with no other input, showing progress,
     and print a summary and where the files are."""
-    _quiet_tensorflow()
     from keras_s2v.demo import run_demo as demo
 
     demo(args.out, speakers=args.speakers, seed=args.seed, scale="quick" if args.quick else "full")
@@ -458,6 +408,8 @@ def build_parser():
         epilog="Run `s2v COMMAND --help` for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"keras-s2v {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines and full tracebacks (for debugging)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help, add_arguments, run in COMMANDS:
         sub = subparsers.add_parser(name, help=help, description=(run.__doc__ or help).strip())
@@ -475,9 +427,16 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if args.verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        silence_native_logs()
     try:
         return args.run(args) or 0
-    except (S2VError, UsageError) as error:
+    except (S2VError, UsageError, ValueError) as error:
+        # The library validates its arguments with ValueError, as Keras does: for the user that is a bad option.
+        if args.verbose:
+            raise
         print(f"s2v: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ SCALES = {
 def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.dubbing import dub
-    from keras_s2v.evaluation import evaluate
+    from keras_s2v.evaluation import evaluate, format_scores
     from keras_s2v.backends import load_backend
     from keras_s2v.export import export
     from keras_s2v.saving import load_model, save_model
@@ -88,8 +88,6 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     for backend, model in (("tflite", os.path.join(exported["path"], "tflite", "serving_default_fp32.tflite")), ("savedmodel", base)):
         target = os.path.join(paths["dubbed"], f"dubbed_{backend}.mp4")
         dubbed[backend] = (target, dub(face, speech, model, target))
-
-    from keras_s2v.cli import format_scores
 
     print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
     print(format_scores(report))

@@ -137,6 +137,15 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
     return report
 
 
+def format_scores(report):
+    lines = [f"  {'':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'AV offset':>10s} {'E_sync':>7s}"]
+    for kind, score in report["scores"].items():
+        lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d} {score['e_sync']:7.3f}")
+    lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
+                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB, SSIM {report['reconstruction']['ssim']:.3f}")
+    return "\n".join(lines)
+
+
 def _plot_offsets(mean_distances, path):
     import matplotlib
 
