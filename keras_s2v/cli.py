@@ -129,19 +129,6 @@ def run_preprocess(args):
 
 
 # --------------------------------------------------------------------------- training
-def _read_manifest(shards):
-    import json
-
-    from keras_s2v.errors import MediaError
-
-    path = os.path.join(shards, "manifest.json")
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        raise MediaError(shards, "no readable manifest.json (expected the --out folder of `s2v preprocess`)") from None
-
-
 def _positive(kind):
     def parse(text):
         value = kind(text)
@@ -180,10 +167,11 @@ def run_train_syncnet(args):
     same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
     accuracy are printed each epoch. For the evaluation SyncNet use another --seed and
     other clips, e.g. the expert with `--clips even` and the evaluator with `--clips odd --seed 1`."""
+    from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
     from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
 
-    manifest = _read_manifest(args.data)
+    manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
     model, _ = train_syncnet(
@@ -229,9 +217,10 @@ def run_train(args):
     frozen SyncNet, and the loss mixes L1 with the expert's sync loss -log P_sync. Writes a
     checkpoint every epoch, TensorBoard logs (scalars and frame grids) and a CSV log to
     OUT.run/; stop it any time and continue with --resume."""
+    from keras_s2v.data import read_manifest
     from keras_s2v.training.generator import read_hparams, train_generator
 
-    manifest = _read_manifest(args.data)
+    manifest = read_manifest(args.data)
     hparams = {"preset": "small", "sync_weight": 0.03, "learning_rate": 1e-3}
     hparams.update(read_hparams(args.hparams) if args.hparams else {})
     hparams.update({k: getattr(args, k) for k in hparams if getattr(args, k) is not None})
@@ -263,9 +252,10 @@ def run_tune(args):
     """Bayesian optimisation (keras-tuner) of the learning rate, the generator preset and the
     sync weight, minimising validation L1 + E_sync under the training expert. Writes
     OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
+    from keras_s2v.data import read_manifest
     from keras_s2v.training.tuning import tune
 
-    manifest = _read_manifest(args.data)
+    manifest = read_manifest(args.data)
     best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
                 args.batch_size or 16, args.presets.split(","), args.seed)
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
@@ -278,8 +268,10 @@ def _add_export_arguments(parser):
     parser.add_argument("--generator", required=True, help="a trained generator (.keras)")
     parser.add_argument("--out", default="saved_models/speech2vid", help="model base path (default saved_models/speech2vid)")
     parser.add_argument("--version", type=_positive(int), help="version folder to write (default: latest + 1)")
-    parser.add_argument("--tflite", default="fp32,fp16,int8", help="TFLite variants, comma-separated, or 'none' (default fp32,fp16,int8)")
-    parser.add_argument("--calibration", metavar="SHARDS", help="preprocessed shards: int8 becomes full-integer, calibrated on their windows")
+    parser.add_argument("--tflite", help="TFLite variants, comma-separated, or 'none' "
+                        "(default fp32,fp16, and int8 when --calibration is given)")
+    parser.add_argument("--calibration", metavar="SHARDS",
+                        help="preprocessed shards whose windows calibrate the full-integer int8 variant (needed for int8)")
     parser.add_argument("--force", action="store_true", help="replace the version folder if it exists")
 
 
@@ -293,7 +285,10 @@ def run_export(args):
     from keras_s2v.export import export
     from keras_s2v.saving import load_model
 
-    variants = [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
+    if args.tflite is None:
+        variants = ["fp32", "fp16"] + (["int8"] if args.calibration else [])
+    else:
+        variants = [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
     generator = load_model(args.generator, "generator")
     report = export(generator, args.out, args.version, variants, args.calibration, args.force)
     print(f"exported version {report['version']} to {report['path']}")
@@ -374,6 +369,32 @@ def run_evaluate(args):
     report = evaluate(args.data, backend, evaluator, args.out, args.split)
     print(format_scores(report))
     print(f"report: {os.path.join(args.out, 'report.json')}")
+    return 0
+
+
+# --------------------------------------------------------------------------- score
+def _add_score_arguments(parser):
+    parser.add_argument("video", help="a talking-face video, e.g. the output of `s2v dub`")
+    parser.add_argument("--audio", help="score against this audio instead of the video's own track")
+    parser.add_argument("--evaluator", required=True, help="the evaluation SyncNet (.keras from `s2v train-syncnet`)")
+    parser.add_argument("--out", help="folder for score.json and offsets.png (distance against offset)")
+    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH")
+
+
+@command("score", "how well a talking-face video is in sync: LSE-D, LSE-C, AV offset")
+@arguments(_add_score_arguments)
+def run_score(args):
+    """Score the lip sync of any video with the evaluation SyncNet, following SyncNet's
+    evaluation protocol: the face is tracked and cropped as `s2v dub` does, and the distance
+    between mouth and audio embeddings is averaged at audio offsets of -15..+15 frames.
+    LSE-D is the smallest mean distance (lower is better), LSE-C the median minus it (higher is
+    better), AV offset where it lies (0 = in sync). Needs 1.4 s with a face."""
+    from keras_s2v.evaluation import format_score, score
+
+    report = score(args.video, args.evaluator, args.audio, args.out, args.face_detector)
+    print(format_score(report))
+    if args.out:
+        print(f"report: {os.path.join(args.out, 'score.json')}")
     return 0
 
 

@@ -22,6 +22,11 @@ from keras_s2v.windows import MOUTH_ROW, stack_frames, unstack_frames
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
 
+__all__ = [
+    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "score",
+    "format_score", "sync_loss", "sync_scores",
+]
+
 
 def _normalised(embeddings):
     embeddings = np.asarray(embeddings, np.float64)
@@ -144,6 +149,72 @@ def format_scores(report):
     lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
                  f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB, SSIM {report['reconstruction']['ssim']:.3f}")
     return "\n".join(lines)
+
+
+def longest_face_run(has_face):
+    """(start, stop) of the longest run of consecutive frames with a face."""
+    best, start = (0, 0), None
+    for index, found in enumerate([*np.asarray(has_face, bool), False]):
+        if found and start is None:
+            start = index
+        elif not found and start is not None:
+            best, start = max(best, (start, index), key=lambda run: run[1] - run[0]), None
+    return best
+
+
+def score(video_path, evaluator, audio=None, out=None, detector="haar"):
+    """LSE-D, LSE-C and AV offset of any talking-face video, as SyncNet's evaluation defines them.
+
+    The face is found and cropped by the same front-end as `dub`; the audio is the video's own
+    track unless `audio` names another file. The longest run of frames with a face is scored at
+    offsets -15..+15 (it must hold 1.4 s). `evaluator` is the evaluation SyncNet (path or model).
+    With `out`, writes score.json and offsets.png there. Returns the report dict.
+    """
+    from keras_s2v import audio as audio_lib
+    from keras_s2v import faces, video
+    from keras_s2v.errors import MediaError
+    from keras_s2v.saving import load_model
+
+    if isinstance(evaluator, (str, os.PathLike)):
+        evaluator = load_model(evaluator, "SyncNet")
+    frames = video.read_frames(video_path)
+    waveform = audio_lib.load_audio(audio or video_path)
+    audio_lib.require_window(waveform, audio or video_path)
+    found = faces.detect_boxes(frames, faces.make_detector(detector), every=2)
+    faces.require_faces(found, video_path)
+    boxes = faces.smooth_boxes(faces.fill_gaps(found))
+    start, stop = longest_face_run(~np.isnan(boxes).any(axis=1))
+    needed = 2 * OFFSETS.max() + WINDOW_FRAMES
+    if stop - start < needed:
+        raise MediaError(video_path, f"the longest stretch with a face is {stop - start} frames; scoring needs {needed} "
+                                     f"({needed / 25:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}")
+    crops = faces.crop_faces(frames[start:stop], faces.square_boxes(boxes[start:stop], frames.shape[1:3]))
+    mfcc_map = audio_lib.mfcc(waveform)[:, start * STEPS_PER_FRAME :]
+    video_embeddings, audio_embeddings = clip_embeddings(evaluator, crops, mfcc_map)
+    distances = offset_distances(video_embeddings, audio_embeddings)
+    report = {
+        "video": os.fspath(video_path),
+        "audio": os.fspath(audio or video_path),
+        "frames": int(len(frames)),
+        "frames_scored": [int(start), int(stop)],
+        **sync_scores(distances),
+        "e_sync": sync_loss(video_embeddings, audio_embeddings),
+        "offsets": OFFSETS.tolist(),
+        "mean_distance_per_offset": distances.round(5).tolist(),
+    }
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "score.json"), "w") as handle:
+            json.dump(report, handle, indent=2)
+        _plot_offsets({os.path.basename(os.fspath(video_path)): distances}, os.path.join(out, "offsets.png"))
+    return report
+
+
+def format_score(report):
+    """The one line `s2v score` prints."""
+    start, stop = report["frames_scored"]
+    return (f"LSE-D {report['lse_d']:.3f}  LSE-C {report['lse_c']:.3f}  AV offset {report['av_offset']:+d}  "
+            f"E_sync {report['e_sync']:.3f}  ({stop - start} of {report['frames']} frames scored)")
 
 
 def _plot_offsets(mean_distances, path):

@@ -5,6 +5,7 @@ import tempfile
 
 import keras
 
+from keras_s2v.custom_objects import register_custom_objects
 from keras_s2v.errors import FileError, ModelError
 
 
@@ -25,9 +26,7 @@ def save_model(model, path):
 
 def load_model(path, kind):
     """Load a .keras file with safe_mode=True; `kind` names what it should be, for the error."""
-    import keras_s2v.audio  # noqa: F401  (registers the custom layers)
-    import keras_s2v.models  # noqa: F401
-
+    register_custom_objects()
     if not os.path.isfile(path):
         raise FileError(path, "no such file")
     try:

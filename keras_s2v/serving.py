@@ -15,6 +15,8 @@ from keras_s2v.export.savedmodel import SIGNATURES
 
 MODEL_NAME = "speech2vid"
 
+__all__ = ["MODEL_NAME", "decode_grpc_reply", "decode_rest_reply", "grpc_request", "predict_grpc", "predict_rest", "rest_request"]
+
 
 def _checked(inputs, signature):
     """The inputs as float32 arrays, checked against the signature; ValueError names the expected shape."""

@@ -2,8 +2,10 @@ import json
 import os
 
 import numpy as np
+import pytest
 
-from keras_s2v.evaluation import OFFSETS, clip_embeddings, offset_distances, static_mouth, sync_loss, sync_scores
+from keras_s2v import synth
+from keras_s2v.evaluation import OFFSETS, clip_embeddings, longest_face_run, offset_distances, static_mouth, sync_loss, sync_scores
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
 from tests.media import s2v
@@ -57,3 +59,44 @@ def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     for name in ("offsets.png", "frames.png"):
         assert os.path.getsize(tmp_path / "eval" / name) > 1000
     assert "LSE-D" in result.stdout and "static mouth" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def talking_clips(tmp_path_factory):
+    """Two 2.4 s synthetic talking faces with their own speech."""
+    root = tmp_path_factory.mktemp("score")
+    paths = []
+    for index in range(2):
+        speaker = synth.sample_speaker(index, "test", seed=11)
+        path = root / f"clip{index}.mp4"
+        synth.write_clip(path, speaker, synth.random_script(np.random.default_rng(index), 2.4), seed=index)
+        paths.append(path)
+    return paths
+
+
+def test_score_reports_one_line_json_and_plot_for_any_video(talking_clips, tiny_syncnet_path, tmp_path):
+    result = s2v("score", talking_clips[0], "--evaluator", tiny_syncnet_path, "--out", tmp_path / "score")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and result.stdout.splitlines()[0].startswith("LSE-D ")
+    report = json.load(open(tmp_path / "score" / "score.json"))
+    assert report["frames"] == 60 and report["frames_scored"][1] - report["frames_scored"][0] >= 35
+    # The same metric code as `s2v evaluate`: the scores follow from the distance curve.
+    assert {k: report[k] for k in ("lse_d", "lse_c", "av_offset")} == pytest.approx(sync_scores(np.array(report["mean_distance_per_offset"])))
+    assert os.path.getsize(tmp_path / "score" / "offsets.png") > 1000
+    other = s2v("score", talking_clips[0], "--audio", talking_clips[1], "--evaluator", tiny_syncnet_path)
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.split()[1] != result.stdout.split()[1]  # another audio, another distance
+
+
+def test_score_refuses_a_clip_too_short_for_the_offsets(tmp_path, tiny_syncnet_path):
+    speaker = synth.sample_speaker(0, "test", seed=11)
+    path = tmp_path / "short.mp4"
+    synth.write_clip(path, speaker, synth.random_script(np.random.default_rng(0), 1.0), seed=0)
+    result = s2v("score", path, "--evaluator", tiny_syncnet_path)
+    assert result.returncode == 2 and "scoring needs 35" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_longest_face_run():
+    assert longest_face_run([0, 1, 1, 0, 1, 1, 1, 0]) == (4, 7)
+    assert longest_face_run([1, 1, 0]) == (0, 2) and longest_face_run([0, 0]) == (0, 0)

@@ -1,5 +1,10 @@
 """Export: the TF Serving SavedModel layout with its two signatures, and TFLite variants."""
 
-from keras_s2v.export.exporter import export  # noqa: F401
-from keras_s2v.export.savedmodel import latest_version, serving_functions  # noqa: F401
-from keras_s2v.export.tflite import TFLITE_VARIANTS, convert_tflite  # noqa: F401
+from keras_s2v.export.exporter import export
+from keras_s2v.export.savedmodel import SIGNATURES, latest_version, serving_functions, serving_layout, write_savedmodel
+from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
+
+__all__ = [
+    "SIGNATURES", "TFLITE_VARIANTS", "TFLiteModel", "convert_tflite", "export", "latest_version",
+    "serving_functions", "serving_layout", "write_savedmodel",
+]

@@ -72,6 +72,8 @@ def export(generator, base, version=None, variants=TFLITE_VARIANTS, calibration=
     for variant in variants:
         if variant not in TFLITE_VARIANTS:
             raise ValueError(f"unknown TFLite variant {variant!r}; choose from {TFLITE_VARIANTS}")
+    if "int8" in variants and not calibration:
+        raise ValueError("the int8 variant is calibrated on real windows: give preprocessed shards (--calibration SHARDS)")
     samples = sample_inputs(calibration)
     functions = serving_functions(generator)
     references = {name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
@@ -93,14 +95,13 @@ def export(generator, base, version=None, variants=TFLITE_VARIANTS, calibration=
         os.makedirs(os.path.join(staging, "tflite"))
         for name in SIGNATURES:
             for variant in variants:
-                # Full-integer calibration needs real windows; from_audio stays dynamic-range (shards hold no PCM).
-                representative = samples[name] if variant == "int8" and calibration and name == "serving_default" else None
+                # from_audio's int8 is calibrated on the shards' faces with synthetic speech: shards hold MFCC, not PCM.
+                representative = samples[name] if variant == "int8" else None
                 relative = os.path.join("tflite", f"{name}_{variant}.tflite")
                 with open(os.path.join(staging, relative), "wb") as handle:
                     handle.write(convert_tflite(staging, name, variant, representative))
                 run = TFLiteModel(os.path.join(staging, relative))
-                files.append(_measure(staging, relative, variant, name, run, samples[name], references[name],
-                                      "full integer" if representative else "dynamic range" if variant == "int8" else None))
+                files.append(_measure(staging, relative, variant, name, run, samples[name], references[name]))
                 steps.update()
     steps.close()
     report = {
@@ -115,7 +116,7 @@ def export(generator, base, version=None, variants=TFLITE_VARIANTS, calibration=
     return report
 
 
-def _measure(root, relative, kind, signature, run, samples, references, quantization=None):
+def _measure(root, relative, kind, signature, run, samples, references):
     """Size, batch-1 latency and worst-case PSNR against Keras of one exported file."""
     outputs = [run(**x) for x in samples]
     entry = {
@@ -123,6 +124,4 @@ def _measure(root, relative, kind, signature, run, samples, references, quantiza
         "latency_ms_batch1": round(_latency_ms(run, samples[0]), 2),
         "psnr_db_vs_keras": round(min(psnr(r, o) for r, o in zip(references, outputs)), 2),
     }
-    if quantization:
-        entry["quantization"] = quantization
     return entry

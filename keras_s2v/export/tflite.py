@@ -1,8 +1,13 @@
 """TFLite/LiteRT variants of the SavedModel's signatures, built-in ops only.
 
-fp32: plain float. fp16: float16 weights. int8: dynamic-range int8 weights, or full integer
-(activations too) when a representative dataset is given; ops without an int8 kernel run in
-float, still as built-in ops. Conversion fails rather than fall back to Flex (TF) ops.
+fp32: plain float. fp16: float16 weights. int8: full integer (weights and activations),
+calibrated on representative windows; the float inputs and outputs are quantized inside.
+Conversion fails rather than fall back to Flex (TF) ops.
+
+The files take a fixed batch of 1, as on a device. With a dynamic batch the transposed
+convolutions' output shape is computed at run time and LiteRT's XNNPACK delegate leaves them
+to slow reference kernels: int8 then ran 8x slower than fp32 (dynamic-range int8 was slower
+still), and fp32 itself ran 1.8x slower than at a fixed batch (BENCHMARKS.md).
 """
 
 import contextlib
@@ -37,21 +42,33 @@ def native_output_silenced():
         os.close(devnull)
 
 
-def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32", representative_inputs=None):
-    """Convert one signature of a SavedModel; returns the .tflite bytes.
+def _batch_one(saved_model_dir, signature):
+    """The signature as a concrete function whose inputs have batch 1 (and its SavedModel)."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    function = loaded.signatures[signature]
+    specs = {name: tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=name)
+             for name, spec in function.structured_input_signature[1].items()}
+    return tf.function(function).get_concrete_function(**specs), loaded
 
-    representative_inputs: for int8, a list of {input name: array with batch 1} for full
-    integer quantization; None gives dynamic-range int8.
+
+def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32", representative_inputs=None):
+    """Convert one signature of a SavedModel at batch 1; returns the .tflite bytes.
+
+    representative_inputs: for int8 (required there), a list of {input name: array with
+    batch 1}, real windows, on which the activation ranges are calibrated.
     """
     if variant not in TFLITE_VARIANTS:
         raise ValueError(f"`variant` must be one of {TFLITE_VARIANTS}; received {variant!r}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature])
+    if variant == "int8" and not representative_inputs:
+        raise ValueError("int8 is full-integer and needs representative windows to calibrate on (--calibration SHARDS)")
+    function, loaded = _batch_one(saved_model_dir, signature)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant in ("fp16", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if variant == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    if variant == "int8" and representative_inputs is not None:
+    if variant == "int8":
         converter.representative_dataset = lambda: iter(representative_inputs)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     with native_output_silenced():
@@ -59,7 +76,10 @@ def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32",
 
 
 class TFLiteModel:
-    """Runs one signature of a .tflite file under LiteRT (ai_edge_litert): `model(**inputs)` -> frames."""
+    """Runs one signature of a .tflite file under LiteRT (ai_edge_litert): `model(**inputs)` -> frames.
+
+    Inputs may hold any batch; a model with a fixed batch of 1 is run once per window.
+    """
 
     def __init__(self, path, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
@@ -76,7 +96,13 @@ class TFLiteModel:
         (self.signature, details), = signatures.items()
         self.input_names = sorted(details["inputs"])
         self.runner = self.interpreter.get_signature_runner(self.signature)
+        batch = int(self.runner.get_input_details()[self.input_names[0]]["shape_signature"][0])
+        self.batch = None if batch < 0 else batch  # None: any batch (files exported before batch 1)
 
     def __call__(self, **inputs):
-        outputs = self.runner(**{name: np.asarray(value, np.float32) for name, value in inputs.items()})
-        return outputs["frames"]
+        inputs = {name: np.asarray(value, np.float32) for name, value in inputs.items()}
+        if self.batch is None:
+            return self.runner(**inputs)["frames"]
+        count = len(next(iter(inputs.values())))
+        return np.concatenate([self.runner(**{name: value[i : i + self.batch] for name, value in inputs.items()})["frames"]
+                               for i in range(0, count, self.batch)])

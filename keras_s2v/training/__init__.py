@@ -1,2 +1,15 @@
 """Training: the SyncNet expert, the generator's trainer (custom train_step through the
 frozen expert), callbacks, distribution strategies and hyperparameter tuning."""
+
+from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
+from keras_s2v.training.distribute import get_strategy
+from keras_s2v.training.generator import read_hparams, train_generator
+from keras_s2v.training.syncnet import compile_syncnet, recalibrate_batchnorm, sync_accuracy, train_syncnet
+from keras_s2v.training.trainer import Speech2VidTrainer, check_compatible
+from keras_s2v.training.tuning import tune
+
+__all__ = [
+    "FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "Speech2VidTrainer", "SyncWeightWarmup",
+    "check_compatible", "compile_syncnet", "get_strategy", "read_hparams", "recalibrate_batchnorm",
+    "sync_accuracy", "train_generator", "train_syncnet", "tune",
+]

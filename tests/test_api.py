@@ -1,0 +1,86 @@
+"""The public surface, pinned: a name added or removed here is an API change."""
+
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PUBLIC = {
+    "keras_s2v": [
+        "AudioTooShortError", "DubSummary", "FileError", "MediaError", "ModelError", "NoFaceError", "S2VError",
+        "TrainingError", "__version__", "data", "dub", "evaluation", "export", "load_model", "models", "save_model",
+        "score", "serving", "training",
+    ],
+    "keras_s2v.data": [
+        "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "process_clip", "read_manifest",
+        "shard_files", "syncnet_dataset",
+    ],
+    "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "embedding_models"],
+    "keras_s2v.training": [
+        "FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "Speech2VidTrainer", "SyncWeightWarmup",
+        "check_compatible", "compile_syncnet", "get_strategy", "read_hparams", "recalibrate_batchnorm", "sync_accuracy",
+        "train_generator", "train_syncnet", "tune",
+    ],
+    "keras_s2v.export": [
+        "SIGNATURES", "TFLITE_VARIANTS", "TFLiteModel", "convert_tflite", "export", "latest_version", "serving_functions",
+        "serving_layout", "write_savedmodel",
+    ],
+    "keras_s2v.evaluation": [
+        "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_score", "format_scores", "offset_distances", "score",
+        "sync_loss", "sync_scores",
+    ],
+    "keras_s2v.serving": ["MODEL_NAME", "decode_grpc_reply", "decode_rest_reply", "grpc_request", "predict_grpc", "predict_rest", "rest_request"],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_are_listed_and_resolve(module_name):
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+
+
+def _run(code):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+
+
+def test_importing_the_package_and_the_cli_does_not_import_tensorflow():
+    result = _run("""
+        import sys
+        import keras_s2v, keras_s2v.cli
+        print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """A SyncNet (custom SyncProbability layer) and a model around the MFCC layer, saved as .keras."""
+    import keras
+
+    from keras_s2v.audio import MFCC
+    from keras_s2v.models import build_syncnet
+
+    folder = tmp_path_factory.mktemp("saved")
+    build_syncnet("tiny").save(folder / "expert.keras")
+    keras.Sequential([keras.Input((3440,)), MFCC()]).save(folder / "mfcc.keras")
+    return folder
+
+
+@pytest.mark.parametrize("first", ["import tensorflow", "from keras_s2v.data import generator_dataset", "pass"])
+def test_import_keras_s2v_lets_keras_load_every_saved_model(saved_models, first):
+    """Whatever is imported first, plain keras.saving.load_model opens keras-s2v's files after `import keras_s2v`."""
+    loaded = _run(f"""
+        {first}
+        import keras_s2v
+        import keras
+        for name in ("expert", "mfcc"):
+            model = keras.saving.load_model({str(saved_models)!r} + "/" + name + ".keras", safe_mode=True)
+            print(name, type(model).__name__)
+    """)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.split() == ["expert", "Functional", "mfcc", "Sequential"]
