@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_s2v.quiet import silence_native_logs
 
 
 def _median_time(run, repeats):
@@ -126,8 +126,18 @@ def _matmul_gflops(repeats):
     return 2 * 2048**3 / _median_time(lambda: tf.matmul(a, b).numpy(), repeats * 3) / 1e9
 
 
+def _calibration_shards(work):
+    """Shards of a small synthetic corpus, whose windows calibrate the int8 variant."""
+    from keras_s2v.data.preprocess import preprocess
+    from keras_s2v.synth import write_corpus
+
+    write_corpus(os.path.join(work, "calibration"), speakers=3, seconds=2.0, clips_per_speaker=1, seed=0, progress=False)
+    preprocess(os.path.join(work, "calibration"), os.path.join(work, "calibration-shards"), detector="sidecar", progress=False)
+    return os.path.join(work, "calibration-shards")
+
+
 def bench_export(work, repeats=3):
-    """Latency and frames/s of each runtime at batch 1 and 8, and achieved GFLOP/s against a matmul."""
+    """Latency, frames/s and PSNR against Keras of each runtime at batch 1 and 8, and achieved GFLOP/s against a matmul."""
     import numpy as np
 
     from keras_s2v.backends import KerasBackend, SavedModelBackend, TFLiteBackend
@@ -140,29 +150,34 @@ def bench_export(work, repeats=3):
         "## Export and runtimes (issue 5)",
         "",
         f"A 2048x2048 fp32 matmul reaches **{matmul:.0f} GFLOP/s** on these cores in this run. "
-        "Latency is per call; frames/s counts the 5 output frames of each window. int8 is dynamic-range.",
+        "Latency is per call; frames/s counts the 5 output frames of each window. TFLite files take a fixed batch of 1 "
+        "(a batch of 8 is 8 calls); int8 is full-integer, calibrated on windows of the synthetic corpus. "
+        "PSNR is the worst of 16 windows against Keras (export_report.json; untrained weights).",
         "",
-        "| preset | runtime | batch | latency ms | frames/s | GFLOP/s | of matmul |",
-        "|---|---|---|---|---|---|---|",
+        "| preset | runtime | batch | latency ms | frames/s | GFLOP/s | of matmul | PSNR dB vs Keras |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    calibration = _calibration_shards(work)
     rng = np.random.default_rng(0)
     for preset in ("seed", "small"):
         generator = build_speech2vid(preset)
         flops = generator_flops(generator)
         keras_path = os.path.join(work, f"{preset}.keras")
         generator.save(keras_path)
-        report = export(generator, os.path.join(work, preset), version=1, progress=False)
+        report = export(generator, os.path.join(work, preset), version=1, calibration=calibration, progress=False)
+        fidelity = {entry["kind"]: entry["psnr_db_vs_keras"] for entry in report["files"] if entry["signature"] == "serving_default"}
         tflite = os.path.join(report["path"], "tflite")
-        runtimes = [("Keras", KerasBackend(keras_path)), ("SavedModel", SavedModelBackend(report["path"]))]
-        runtimes += [(f"TFLite {v}", TFLiteBackend(os.path.join(tflite, f"serving_default_{v}.tflite"))) for v in ("fp32", "fp16", "int8")]
-        for name, backend in runtimes:
+        runtimes = [("Keras", None, KerasBackend(keras_path)), ("SavedModel", "savedmodel", SavedModelBackend(report["path"]))]
+        runtimes += [(f"TFLite {v}", v, TFLiteBackend(os.path.join(tflite, f"serving_default_{v}.tflite"))) for v in ("fp32", "fp16", "int8")]
+        for name, kind, backend in runtimes:
+            psnr = f"{fidelity[kind]:.1f}" if kind else "reference"
             for batch in (1, 8):
                 mfcc = rng.standard_normal((batch, 12, 20, 1)).astype("float32")
                 identity = rng.random((batch, 112, 112, 15)).astype("float32")
                 backend(mfcc, identity)
                 seconds = _median_time(lambda: backend(mfcc, identity), repeats * 3)
                 gflops = flops * batch / seconds / 1e9
-                lines.append(f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} |")
+                lines.append(f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} | {psnr} |")
         lines.insert(3, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame).")
     return lines
 
@@ -206,7 +221,8 @@ def bench_dub(work, repeats=3):
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
-    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"), progress=False)
+    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"),
+                    calibration=_calibration_shards(work), progress=False)
     models = {"Keras": keras_path, "SavedModel": report["path"],
               "TFLite fp32": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite"),
               "TFLite int8": os.path.join(report["path"], "tflite", "serving_default_int8.tflite")}
@@ -245,6 +261,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these sections")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    silence_native_logs()
     lines = [
         "# Benchmarks",
         "",

@@ -16,9 +16,10 @@ import time
 # Both charge the mouth's change from frame to frame (motion weight) for the same reason.
 SCALES = {
     "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000,
+             "tflite": ("fp32", "fp16", "int8"),
              "phases": ({"epochs": 6, "warmup_epochs": 2, "mouth_weight": 2.0, "motion_weight": 10.0, "learning_rate": 1e-3},
                         {"epochs": 5, "warmup_epochs": 0, "mouth_weight": 8.0, "motion_weight": 10.0, "learning_rate": 3e-4})},
-    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4,
+    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "tflite": ("fp32",),
               "phases": ({"epochs": 2, "warmup_epochs": 1, "mouth_weight": 0.0, "motion_weight": 1.0, "learning_rate": 1e-3},
                          {"epochs": 1, "warmup_epochs": 0, "mouth_weight": 2.0, "motion_weight": 1.0, "learning_rate": 3e-4})},
 }
@@ -78,7 +79,8 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
 
     stage(6, f"export: SavedModel and TFLite -> {paths['saved_models']}/speech2vid")
     base = os.path.join(paths["saved_models"], "speech2vid")
-    exported = export(load_model(paths["generator.keras"], "generator"), base, version=1, calibration=paths["shards"], force=True)
+    exported = export(load_model(paths["generator.keras"], "generator"), base, version=1, variants=config["tflite"],
+                      calibration=paths["shards"], force=True)
 
     stage(7, f"dubbing a held-out clip with the TFLite model and the SavedModel -> {paths['dubbed']}")
     os.makedirs(paths["dubbed"], exist_ok=True)

@@ -7,17 +7,16 @@ and the window's MFCC to the frozen expert, and minimises (1 - w) L1 + w (-log P
 """
 
 import argparse
-import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_s2v.quiet import silence_native_logs
+
+silence_native_logs()  # before TensorFlow loads, so that its start-up lines are filtered too
 
 import keras  # noqa: E402
 
-from keras_s2v.data.pipelines import generator_dataset  # noqa: E402
+from keras_s2v.data import generator_dataset, read_manifest  # noqa: E402
 from keras_s2v.models import build_speech2vid  # noqa: E402
-from keras_s2v.training.callbacks import SyncWeightWarmup  # noqa: E402
-from keras_s2v.training.trainer import Speech2VidTrainer  # noqa: E402
+from keras_s2v.training import Speech2VidTrainer, SyncWeightWarmup  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)
@@ -31,7 +30,7 @@ parser.add_argument("--sync-weight", type=float, default=0.03)
 parser.add_argument("--warmup-epochs", type=int, default=4, help="epochs of L1 alone before the sync loss joins")
 args = parser.parse_args()
 
-manifest = json.load(open(os.path.join(args.data, "manifest.json")))
+manifest = read_manifest(args.data)
 train = generator_dataset(args.data, "train", args.batch_size, augment_frames=True, repeat=True)
 val = generator_dataset(args.data, "val", args.batch_size, shuffle=False, deterministic=True)
 

@@ -8,16 +8,16 @@ For the independent evaluation SyncNet, train on other clips with another seed:
 """
 
 import argparse
-import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_s2v.quiet import silence_native_logs
+
+silence_native_logs()  # before TensorFlow loads, so that its start-up lines are filtered too
 
 import keras  # noqa: E402
 
-from keras_s2v.data.pipelines import syncnet_dataset  # noqa: E402
+from keras_s2v.data import read_manifest, syncnet_dataset  # noqa: E402
 from keras_s2v.models import build_syncnet  # noqa: E402
-from keras_s2v.training.syncnet import compile_syncnet, recalibrate_batchnorm, sync_accuracy  # noqa: E402
+from keras_s2v.training import compile_syncnet, recalibrate_batchnorm, sync_accuracy  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)
@@ -32,7 +32,7 @@ parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
 keras.utils.set_random_seed(args.seed)
-manifest = json.load(open(os.path.join(args.data, "manifest.json")))
+manifest = read_manifest(args.data)
 
 # Balanced windows: aligned audio (label 1) and audio shifted by >= 5 frames or from another clip (label 0).
 train = syncnet_dataset(args.data, args.split, args.batch_size, augment_frames=True, seed=args.seed, repeat=True)

@@ -13,6 +13,7 @@ still), and fp32 itself ran 1.8x slower than at a fixed batch (BENCHMARKS.md).
 import contextlib
 import os
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -42,13 +43,14 @@ def native_output_silenced():
         os.close(devnull)
 
 
-def _batch_one(saved_model_dir, signature):
-    """The signature as a concrete function whose inputs have batch 1 (and its SavedModel)."""
+def _save_at_batch_one(saved_model_dir, signature, folder):
+    """Re-save one signature of a SavedModel with batch-1 inputs under the same name."""
     loaded = tf.saved_model.load(saved_model_dir)
     function = loaded.signatures[signature]
     specs = {name: tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=name)
              for name, spec in function.structured_input_signature[1].items()}
-    return tf.function(function).get_concrete_function(**specs), loaded
+    batch_one = tf.function(function).get_concrete_function(**specs)
+    tf.saved_model.save(loaded, folder, signatures={signature: batch_one})
 
 
 def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32", representative_inputs=None):
@@ -61,18 +63,19 @@ def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32",
         raise ValueError(f"`variant` must be one of {TFLITE_VARIANTS}; received {variant!r}")
     if variant == "int8" and not representative_inputs:
         raise ValueError("int8 is full-integer and needs representative windows to calibrate on (--calibration SHARDS)")
-    function, loaded = _batch_one(saved_model_dir, signature)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant in ("fp16", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if variant == "fp16":
-        converter.target_spec.supported_types = [tf.float16]
-    if variant == "int8":
-        converter.representative_dataset = lambda: iter(representative_inputs)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    with native_output_silenced():
-        return converter.convert()
+    with tempfile.TemporaryDirectory() as folder:
+        _save_at_batch_one(saved_model_dir, signature, folder)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[signature])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if variant in ("fp16", "int8"):
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        if variant == "int8":
+            converter.representative_dataset = lambda: iter(representative_inputs)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        with native_output_silenced():
+            return converter.convert()
 
 
 class TFLiteModel:
