@@ -92,21 +92,25 @@ def _job_folders(work):
 
 
 @pytest.fixture(scope="module")
-def http(server):
+def playwright():
     with playwright_api.sync_playwright() as playwright:
-        context = playwright.request.new_context(base_url=server[0])
-        yield context
-        context.dispose()
+        yield playwright
 
 
 @pytest.fixture(scope="module")
-def browser():
+def http(server, playwright):
+    context = playwright.request.new_context(base_url=server[0])
+    yield context
+    context.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH: `make install` installs it with apt-get where apt is available")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    yield browser
+    browser.close()
 
 
 def _upload(http, files, face, audio):
