@@ -108,7 +108,9 @@ def http(server, playwright):
 def browser(playwright):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH: `make install` installs it with apt-get where apt is available")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    # A fake microphone (a beeping tone) that is allowed without asking.
+    fake_microphone = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=fake_microphone)
     yield browser
     browser.close()
 
@@ -144,8 +146,17 @@ def test_dub_in_the_browser_plays_a_video_as_long_as_the_speech(server, files, b
     page.goto(url + "/")
     page.set_input_files("#face", str(files / "face.mp4"))
     page.set_input_files("#audio", str(files / "speech.wav"))
+    page.evaluate("""() => {
+        window.states = [];
+        new MutationObserver(() => window.states.push(document.getElementById("state").textContent))
+            .observe(document.getElementById("state"), {childList: true});
+    }""")
     page.click("#start")
     page.wait_for_selector("#result:not([hidden])", timeout=90_000)
+    states = page.evaluate("window.states")
+    # The tiny model writes its frames faster than the page polls, so the frame count may never show.
+    frames = [int(m[1]) for m in map(re.compile(r"Dubbing: frame (\d+) of 50").fullmatch, states) if m]
+    assert "Finding the face and reading the speech..." in states and frames == sorted(frames), states
 
     summary = page.text_content("#summary")
     found = re.fullmatch(r"(\d+) frames, face found in (\d+) .* frames/s with the keras backend", summary)
@@ -172,6 +183,24 @@ def test_dub_in_the_browser_plays_a_video_as_long_as_the_speech(server, files, b
     with capsys.disabled():
         print(f"\n  screenshot of the finished page: {screenshot}")
     assert len(_job_folders(work)) == 1  # the result, kept for download
+    page.close()
+
+
+def test_speech_recorded_from_the_microphone(server, files, browser):
+    page = browser.new_page()
+    page.goto(server[0] + "/")
+    page.set_input_files("#face", str(files / "face.mp4"))
+    page.click("#record")
+    page.wait_for_timeout(1500)
+    page.click("#record")
+    page.wait_for_function("document.getElementById('recorded').textContent.startsWith('recorded ')")
+    page.click("#start")
+    page.wait_for_selector("#result:not([hidden])", timeout=90_000)
+    duration = page.evaluate("""() => new Promise((resolve) => {
+        const video = document.getElementById("video");
+        if (video.readyState >= 1) resolve(video.duration); else video.onloadedmetadata = () => resolve(video.duration);
+    })""")
+    assert 1.2 < duration < 2.5, duration  # about the 1.5 s recorded
     page.close()
 
 
