@@ -370,9 +370,6 @@ def run_web(args):
         from keras_s2v.web.app import serve
     except ImportError as error:
         raise UsageError(f"`s2v web` needs the web extra ({error.name} is missing): pip install 'keras-s2v[web]'") from None
-    from keras_s2v.backends import load_backend
-
-    load_backend(args.model)  # a bad model is reported now, not at the first upload
     serve(args.model, args.host, args.port, args.max_upload_mb, args.face_detector, args.workdir)
     return 0
 

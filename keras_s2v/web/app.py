@@ -78,10 +78,13 @@ def create_app(model, folder, max_upload_mb=100.0, detector="haar", keep_seconds
     which is removed when the app shuts down."""
     if max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0; received {max_upload_mb}")
+    from keras_s2v.backends import load_backend
+
+    backend = load_backend(model)  # once for all jobs; a bad model is reported before the server starts
     from keras_s2v.dubbing import dub
 
     def dub_job(face, audio, out, on_progress):
-        return dub(face, audio, model, out, detector=detector, progress=False, on_progress=on_progress)
+        return dub(face, audio, backend, out, detector=detector, progress=False, on_progress=on_progress)
 
     jobs = JobQueue(dub_job, folder, keep_seconds)
 
