@@ -365,7 +365,6 @@ def run_web(args):
     download. Jobs run one at a time in the order they came. Uploads and results live in a
     temporary folder, removed when the server stops; results are kept for an hour.
     Needs the web extra: pip install 'keras-s2v[web]'."""
-    _quiet_tensorflow()
     try:
         from keras_s2v.web.app import serve
     except ImportError as error:
