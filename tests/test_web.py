@@ -265,3 +265,42 @@ def test_stopping_the_server_removes_its_files(server):
     _stop(process)
     assert process.returncode == 0, process.stdout.read()
     assert list(work.iterdir()) == []
+
+
+def test_the_job_queue_runs_in_order_cleans_failures_at_once_and_results_after_keep_seconds(tmp_path):
+    from keras_s2v.errors import NoFaceError
+    from keras_s2v.web.jobs import JobQueue
+
+    order = []
+
+    class Summary:
+        def line(self):
+            return "ok"
+
+    def dub(face, audio, out, on_progress):
+        order.append(os.path.basename(os.path.dirname(face)))
+        if face.endswith(".png"):
+            raise NoFaceError(face, "no face found in any frame")
+        open(out, "wb").close()
+        on_progress(1, 1)
+        return Summary()
+
+    jobs = JobQueue(dub, str(tmp_path / "work"), keep_seconds=0.5)
+    submitted = []
+    for name in ("a.mp4", "wall.png", "b.mp4"):
+        folder = jobs.new_folder()
+        face = os.path.join(folder, "face" + os.path.splitext(name)[1])
+        submitted.append(jobs.submit(folder, face, face, {face: name}))
+    deadline = time.monotonic() + 10
+    while any(job.state in ("queued", "running") for job in submitted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert order == [job.id for job in submitted]
+    assert [job.state for job in submitted] == ["done", "error", "done"]
+    assert submitted[1].error == "wall.png: no face found in any frame"
+    assert sorted(os.listdir(tmp_path / "work")) == sorted([submitted[0].id, submitted[2].id])
+    assert submitted[0].frames_done == submitted[0].frames_total == 1
+    time.sleep(0.6)
+    jobs.prune()
+    assert os.listdir(tmp_path / "work") == [] and jobs.get(submitted[0].id) is None
+    jobs.close()
+    assert not (tmp_path / "work").exists()

@@ -5,7 +5,6 @@ Routes: `GET /` the page; `POST /jobs` two uploads (face, audio) checked and que
 Bad uploads answer with JSON `{"error": "<one line>"}` and leave no file behind.
 """
 
-import functools
 import importlib.resources
 import os
 import re
@@ -94,7 +93,6 @@ def create_app(model, folder, max_upload_mb=100.0, detector="haar", keep_seconds
         jobs.close()
 
     app = FastAPI(title="keras-s2v", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.jobs = jobs
     page = _page(max_upload_mb)
 
     @app.get("/", response_class=HTMLResponse)

@@ -1,8 +1,9 @@
 """The web page's job queue: one worker thread dubs the jobs in the order they came.
 
 Each job has its own folder under the queue's work folder holding its uploads and its
-result. A failed job's folder is removed at once; a finished one's after `keep_seconds`,
-and the whole work folder when the queue is closed.
+result. A failed job's folder is removed at once; a finished one's after `keep_seconds`
+(checked after each job and every minute while idle), and the whole work folder when
+the queue is closed.
 """
 
 import dataclasses
@@ -65,7 +66,6 @@ class JobQueue:
 
     def new_folder(self):
         """A fresh folder for one job's uploads."""
-        self.prune()
         path = os.path.join(self.folder, uuid.uuid4().hex)
         os.makedirs(path)
         return path
@@ -103,21 +103,32 @@ class JobQueue:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _work(self):
-        while (job := self.pending.get()) is not None:
-            job.state = "running"
+        while True:
             try:
-                summary = self.dub(job.face, job.audio, job.output, lambda done, total: self._progress(job, done, total))
-                job.summary = summary.line()
-                job.state = "done"
-            except Exception as error:  # a server must outlive any one job
-                if isinstance(error, S2VError):
-                    job.error = user_message(error, job.names)
-                else:
-                    log.exception("job %s failed", job.id)
-                    job.error = f"dubbing failed ({type(error).__name__}); the server log has the details"
-                job.state = "error"
-                shutil.rmtree(job.folder, ignore_errors=True)
-            job.finished_at = time.time()
+                job = self.pending.get(timeout=60)
+            except queue.Empty:
+                self.prune()
+                continue
+            if job is None:
+                return
+            self._run(job)
+            self.prune()
+
+    def _run(self, job):
+        job.state = "running"
+        try:
+            summary = self.dub(job.face, job.audio, job.output, lambda done, total: self._progress(job, done, total))
+            job.summary = summary.line()
+            job.state = "done"
+        except Exception as error:  # a server must outlive any one job
+            if isinstance(error, S2VError):
+                job.error = user_message(error, job.names)
+            else:
+                log.exception("job %s failed", job.id)
+                job.error = f"dubbing failed ({type(error).__name__}); the server log has the details"
+            job.state = "error"
+            shutil.rmtree(job.folder, ignore_errors=True)
+        job.finished_at = time.time()
 
     @staticmethod
     def _progress(job, done, total):
