@@ -132,12 +132,17 @@ def _wait_for_job(http, job_id, seconds=60):
     raise AssertionError(f"job {job_id} did not finish in {seconds} s: {job}")
 
 
-def test_web_help_and_a_bad_model():
+def test_web_help_a_bad_model_and_a_busy_port():
     result = s2v("web", "--help")
     assert result.returncode == 0 and "127.0.0.1" in result.stdout and "--max-upload-mb" in result.stdout
-    result = s2v("web", "--model", "missing.keras")
+    port = _free_port()
+    result = s2v("web", "--model", "missing.keras", "--port", port)
     assert result.returncode == 2
     assert result.stderr.strip() == "s2v: error: missing.keras: no such file or folder"
+    with socket.create_server(("127.0.0.1", port)):
+        result = s2v("web", "--model", "missing.keras", "--port", port)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"s2v: error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
 def test_dub_in_the_browser_plays_a_video_as_long_as_the_speech(server, files, browser, tmp_path_factory, capsys):

@@ -9,6 +9,7 @@ import importlib.resources
 import os
 import re
 import shutil
+import socket
 import tempfile
 from contextlib import asynccontextmanager
 
@@ -146,10 +147,22 @@ def _job(jobs, job_id):
     return job
 
 
+def _require_free_port(host, port):
+    """Fail with one line before the model loads, not with uvicorn's log after it."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise S2VError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def serve(model, host="127.0.0.1", port=7860, max_upload_mb=100.0, detector="haar", workdir=None):
     """Serve the page until interrupted; uploads and results go to a temporary folder that is removed at the end."""
     import uvicorn
 
+    _require_free_port(host, port)
     folder = tempfile.mkdtemp(prefix="s2v-web-", dir=workdir)
     try:
         app = create_app(model, folder, max_upload_mb, detector)
