@@ -12,9 +12,13 @@ install: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,web]'
 	# tensorflow-serving-api pins the full `tensorflow` wheel; its protos are all we need.
 	$(PY) -m pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
+	# The browser tests drive Debian's chromium: Playwright's own browser download is not reachable.
+	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed (needs apt-get as root): the browser tests will be skipped"
 	touch $(STAMP)
 
 test: install

@@ -70,6 +70,9 @@ class TFLiteBackend:
 
 
 def load_backend(path):
+    """The backend for a model path; a backend already loaded is returned as it is (a server loads its model once)."""
+    if isinstance(path, (KerasBackend, SavedModelBackend, TFLiteBackend)):
+        return path
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileError(path, "no such file or folder")

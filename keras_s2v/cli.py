@@ -344,6 +344,35 @@ def run_dub(args):
     return 0
 
 
+# --------------------------------------------------------------------------- web
+def _add_web_arguments(parser):
+    parser.add_argument("--model", required=True,
+                        help="generator: a .keras file, a SavedModel folder or model base path, or a .tflite file")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    parser.add_argument("--max-upload-mb", type=_positive(float), default=100.0, help="size limit of each uploaded file (default 100)")
+    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH")
+    parser.add_argument("--workdir", help="folder in which the temporary folder for uploads and results is made (default: the system's)")
+
+
+@command("web", "serve a web page for dubbing: upload a face and speech, watch and download the result")
+@arguments(_add_web_arguments)
+def run_web(args):
+    """Serve a page at http://HOST:PORT/ where a face video or image and speech (an audio
+    file, a video's sound, or a microphone recording) are uploaded and dubbed with --model.
+    The page shows progress and the summary line, plays the result and offers it for
+    download. Jobs run one at a time in the order they came. Uploads and results live in a
+    temporary folder, removed when the server stops; results are kept for an hour.
+    Needs the web extra: pip install 'keras-s2v[web]'."""
+    try:
+        from keras_s2v.web.app import serve
+    except ImportError as error:
+        raise UsageError(f"`s2v web` needs the web extra ({error.name} is missing): pip install 'keras-s2v[web]'") from None
+    serve(args.model, args.host, args.port, args.max_upload_mb, args.face_detector, args.workdir)
+    return 0
+
+
 # --------------------------------------------------------------------------- evaluate
 def _add_evaluate_arguments(parser):
     parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")

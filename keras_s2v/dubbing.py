@@ -53,9 +53,10 @@ def _windows_mfcc(waveform, num_frames):
     return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
 
 
-def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):
+def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True, on_progress=None):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
+    `on_progress(frames_done, frames_total)`, if given, is called after each written frame.
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
     """
@@ -109,6 +110,8 @@ def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):
                 writer.write(frame)
                 lap("encoding")
                 bar.update(1)
+                if on_progress:
+                    on_progress(index + 1, num_frames)
         bar.close()
         writer.close()
         lap("encoding")
