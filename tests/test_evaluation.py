@@ -88,6 +88,18 @@ def test_score_reports_one_line_json_and_plot_for_any_video(talking_clips, tiny_
     assert other.stdout.split()[1] != result.stdout.split()[1]  # another audio, another distance
 
 
+def test_score_reads_a_dubbed_video(talking_clips, tiny_syncnet_path, tmp_path):
+    import keras_s2v
+
+    generator = str(tmp_path / "generator.keras")
+    save_model(build_speech2vid("tiny"), generator)
+    dubbed = tmp_path / "dubbed.mp4"
+    keras_s2v.dub(talking_clips[0], talking_clips[1], generator, dubbed, progress=False)
+    report = keras_s2v.score(dubbed, tiny_syncnet_path)
+    assert report["frames"] == 60 and report["audio"] == str(dubbed)
+    assert -15 <= report["av_offset"] <= 15 and report["lse_c"] >= 0
+
+
 def test_score_refuses_a_clip_too_short_for_the_offsets(tmp_path, tiny_syncnet_path):
     speaker = synth.sample_speaker(0, "test", seed=11)
     path = tmp_path / "short.mp4"
