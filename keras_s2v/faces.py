@@ -362,12 +362,14 @@ class FaceTracker:
 
     With a detector that can track (the CNN), each frame's landmarks give the next frame's
     search region and the detector runs again only when the track is lost; otherwise every
-    frame is searched. A face missed for up to `hold` frames keeps its last position
-    (detectors miss single frames; a face does not vanish for a quarter second).
-    Positions are smoothed by a One Euro filter.
+    frame is searched. A face missed for up to `hold` frames keeps its last position:
+    cascades miss single frames (default 3 for them); a tracked face that is lost is gone,
+    e.g. at a cut (default 0). Positions are smoothed by a One Euro filter.
     """
 
-    def __init__(self, detector, fps=25.0, hold=6, smooth=True):
+    def __init__(self, detector, fps=25.0, hold=None, smooth=True):
+        if hold is None:
+            hold = 0 if hasattr(detector, "track") else 3
         if hold < 0:
             raise ValueError(f"`hold` must be >= 0; received {hold}")
         self.detector = detector
@@ -376,6 +378,7 @@ class FaceTracker:
         self.smooth = smooth
         self.detections = self.tracked = 0  # how each face was found, for reports and benchmarks
         self._raw = None  # the last unsmoothed face: the tracker's search region
+        self._motion = np.zeros(2)  # its last step, in pixels
         self._last = None
         self._missed = 0
         self._filters = None
@@ -384,19 +387,24 @@ class FaceTracker:
         """The face in `frame` ((H, W, 3) uint8 RGB), or None."""
         face = None
         if self._raw is not None and hasattr(self.detector, "track"):
-            face = self.detector.track(frame, self._raw)
+            face = self.detector.track(frame, self._predicted())
             self.tracked += face is not None
         if face is None:
             face = self.detector.detect(frame)
             self.detections += 1
-            self._filters = None  # a new detection starts a new track
+            self._filters = self._raw = None  # a new detection starts a new track
         if face is None:
-            self._raw = None
             self._missed += 1
             return self._last if self._missed <= self.hold else None
+        self._motion = np.zeros(2) if self._raw is None else _center(face) - _center(self._raw)
         self._raw, self._missed = face, 0
         self._last = self._smoothed(face) if self.smooth else face
         return self._last
+
+    def _predicted(self):
+        """The last face moved on by its last step: a fast face stays inside the search region."""
+        face = self._raw
+        return Face(face.box + np.tile(self._motion, 2), None if face.landmarks is None else face.landmarks + self._motion)
 
     def _smoothed(self, face):
         if self._filters is None:
@@ -404,6 +412,10 @@ class FaceTracker:
         box = self._filters[0](face.box.astype(np.float64), face.size)
         landmarks = None if face.landmarks is None else self._filters[1](face.landmarks.astype(np.float64), face.size)
         return Face(box, landmarks, face.score)
+
+
+def _center(face):
+    return (face.box[:2] + face.box[2:]) / 2
 
 
 def track_faces(frames, detector, **options):
