@@ -7,10 +7,7 @@ import pytest
 from keras_s2v import faces
 from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.synth import Look, draw_face
-from tests.media import line_path, photo_frames, real_photos
-
-# Face boxes (x0, y0, x1, y1: hairline to chin) in the photos, read off the images by eye.
-PHOTO_FACES = {"astronaut": (178, 68, 271, 175), "grace_hopper": (168, 127, 357, 333)}
+from keras_s2v.photos import PHOTO_FACES, line_path, photo_frames, real_photos
 
 
 @pytest.fixture(scope="module")
