@@ -362,15 +362,20 @@ class FaceTracker:
     search region and the detector runs again only when the track is lost; otherwise every
     frame is searched. A face missed for up to `hold` frames keeps its last position:
     cascades miss single frames (default 3 for them); a tracked face that is lost is gone,
-    e.g. at a cut (default 0). Positions are smoothed by a One Euro filter.
+    e.g. at a cut (default 0). While there is no face the detector runs on every
+    `retry`-th frame only: footage without a face costs little, and a face that comes
+    back is found within `retry - 1` frames. Positions are smoothed by a One Euro filter.
     """
 
-    def __init__(self, detector, fps=25.0, hold=None, smooth=True):
+    def __init__(self, detector, fps=25.0, hold=None, retry=3, smooth=True):
         if hold is None:
             hold = 0 if hasattr(detector, "track") else 3
         if hold < 0:
             raise ValueError(f"`hold` must be >= 0; received {hold}")
+        if retry < 1:
+            raise ValueError(f"`retry` must be >= 1; received {retry}")
         self.detector = detector
+        self.retry = retry
         self.fps = fps
         self.hold = hold
         self.smooth = smooth
@@ -387,7 +392,7 @@ class FaceTracker:
         if self._raw is not None and hasattr(self.detector, "track"):
             face = self.detector.track(frame, self._predicted())
             self.tracked += face is not None
-        if face is None:
+        if face is None and self._missed % self.retry == 0:
             face = self.detector.detect(frame)
             self.detections += 1
             self._filters = self._raw = None  # a new detection starts a new track
