@@ -524,7 +524,7 @@ def mouth_polygon(face, alignment):
     if face.landmarks is not None:
         return face.landmarks[list(JAW) + [NOSE_TIP]].astype(np.float64)
     size = alignment.size
-    ellipse = cv2.ellipse2Poly((500, 730), (330, 230), 0, 0, 360, 10).astype(np.float64) / 1000 * size
+    ellipse = cv2.ellipse2Poly((500, 720), (320, 210), 0, 0, 360, 10).astype(np.float64) / 1000 * size
     return alignment.to_frame(ellipse)
 
 
@@ -538,7 +538,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     size = alignment.size
     grow = max(1.0, feather * size / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2]))))  # in frame pixels
     polygon = mouth_polygon(face, alignment)
-    inner = alignment.to_frame(np.array([[0.04, 0.04], [0.96, 0.04], [0.96, 0.96], [0.04, 0.96]]) * size)
+    inner = alignment.to_frame(np.array([[0.06, 0.06], [0.94, 0.06], [0.94, 0.94], [0.06, 0.94]]) * size)
     pad = int(np.ceil(3 * grow)) + 2
     x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - pad, 0)
     x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + pad, [width, height])
@@ -555,7 +555,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     # further than the source's, and little of the background around the face.
     region = fill(cv2.convexHull(polygon.astype(np.float32))[:, 0])
     mask = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), grow / 2)
-    mask *= cv2.erode(fill(inner), np.ones((3, 3), np.uint8)).astype(np.float32) / 255.0
+    mask *= cv2.GaussianBlur(fill(inner).astype(np.float32) / 255.0, (0, 0), grow / 2)  # soft too: no square edge
     mask[mask < 1 / 255] = 0.0  # Gaussian tails would touch pixels far outside
     return int(y0), int(x0), np.clip(mask, 0.0, 1.0)
 

@@ -204,6 +204,7 @@ def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
     assert (pasted[mask == 0] == image[mask == 0]).all()
     rows = np.flatnonzero(mask.max(axis=1) > 0)
     assert rows.min() > y + 0.35 * h and mask[int(y + 0.8 * h), int(x + w / 2)] > 0.99
+    assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
 
 
 def test_the_old_box_pipeline_still_serves_score():
