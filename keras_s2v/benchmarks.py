@@ -278,6 +278,15 @@ def bench_faces(work, repeats=3, frames_per_clip=25):
         tracked = f"{1000 * np.median(track_times):.1f}" if track_times else "-"
         lines.append(f"| {spec} | {'track' if tracking else 'detect every frame'} | {recall} | {len(detect_times)} | "
                      f"{1000 * np.median(detect_times):.1f} | {tracked} |")
+    lines += ["", "Cropping and pasting back one 720p frame (`crop_face`, `paste_face`), median ms:", "",
+              "| face px | crop_face | paste_face |", "|---|---|---|"]
+    detector = faces.make_detector("cnn")
+    for px, frames, _ in clips[::2]:
+        face = detector.detect(frames[0])
+        crop, alignment = faces.crop_face(frames[0], face)
+        crop_ms = 1000 * _median_time(lambda: faces.crop_face(frames[0], face), 5 * repeats)
+        paste_ms = 1000 * _median_time(lambda: faces.paste_face(frames[0], crop, alignment, face), 5 * repeats)
+        lines.append(f"| {px} | {crop_ms:.2f} | {paste_ms:.1f} |")
     return lines
 
 
