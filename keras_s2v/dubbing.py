@@ -1,7 +1,7 @@
 """`dub(face, audio, model, out)`: a face video or still image lip-synced to new speech.
 
-For each 0.2 s window: detect and smooth the face, build mfcc and identity, generate in
-batches, paste the lower face back with a feathered blend. Frames without a face pass
+For each 0.2 s window: track the face, build mfcc and identity, generate in batches,
+paste the mouth and jaw back through a soft mask. Frames without a face pass
 through unchanged. The output is an H.264 + AAC mp4 at the input's resolution carrying the
 new audio, as long as the audio, written to a temporary file and renamed at the end.
 """
@@ -53,7 +53,7 @@ def _windows_mfcc(waveform, num_frames):
     return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
 
 
-def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True, on_progress=None):
+def dub(face, audio, model, out, detector="cnn", batch_size=8, progress=True, on_progress=None):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     `on_progress(frames_done, frames_total)`, if given, is called after each written frame.
@@ -79,13 +79,15 @@ def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True, o
     writer = video.VideoWriter(out, width, height, audio=waveform)  # checks the output folder before the work
     try:
         lap("decode")
-        found = faces.detect_boxes(source, faces.make_detector(detector), every=1 if len(source) < 50 else 2)
+        found = faces.track_faces(source, faces.make_detector(detector))
         faces.require_faces(found, face)
-        boxes = faces.smooth_boxes(faces.fill_gaps(found))
-        squares = faces.square_boxes(boxes, source.shape[1:3])
-        crops = faces.crop_faces(source, squares)
+        crops = np.zeros((len(source), faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8)
+        alignments = [None] * len(source)
+        for index, found_face in enumerate(found):
+            if found_face is not None:
+                crops[index], alignments[index] = faces.crop_face(source[index], found_face)
         order = ping_pong(len(source), num_frames)  # loop the face video forward and back to cover the audio
-        has_face = squares[order, 2] > 0
+        has_face = np.array([found[index] is not None for index in order])
         lap("face detection")
 
         mfcc = _windows_mfcc(waveform, num_frames)
@@ -105,7 +107,7 @@ def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True, o
                     break
                 frame = source[order[index]]
                 if has_face[index]:
-                    frame = faces.paste_back(frame, crop, squares[order[index]])
+                    frame = faces.paste_face(frame, crop, alignments[order[index]], found[order[index]])
                 lap("blending")
                 writer.write(frame)
                 lap("encoding")
