@@ -416,7 +416,8 @@ def _add_score_arguments(parser):
     parser.add_argument("--audio", help="score against this audio instead of the video's own track")
     parser.add_argument("--evaluator", required=True, help="the evaluation SyncNet (.keras from `s2v train-syncnet`)")
     parser.add_argument("--out", help="folder for score.json and offsets.png (distance against offset)")
-    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH")
+    parser.add_argument("--face-detector", default="cnn", metavar="SPEC",
+                        help=FACE_DETECTOR_HELP + ". Use the detector the evaluator's training shards were made with")
 
 
 @command("score", "how well a talking-face video is in sync: LSE-D, LSE-C, AV offset")

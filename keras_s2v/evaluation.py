@@ -162,10 +162,11 @@ def longest_face_run(has_face):
     return best
 
 
-def score(video_path, evaluator, audio=None, out=None, detector="haar"):
+def score(video_path, evaluator, audio=None, out=None, detector="cnn"):
     """LSE-D, LSE-C and AV offset of any talking-face video, as SyncNet's evaluation defines them.
 
-    The face is found and cropped by the same front-end as `dub`; the audio is the video's own
+    The face is tracked and cropped by the same front-end as `dub` (use the detector that made
+    the evaluator's training shards, so the crops are aligned alike); the audio is the video's own
     track unless `audio` names another file. The longest run of frames with a face is scored at
     offsets -15..+15 (it must hold 1.4 s). `evaluator` is the evaluation SyncNet (path or model).
     With `out`, writes score.json and offsets.png there. Returns the report dict.
@@ -180,15 +181,14 @@ def score(video_path, evaluator, audio=None, out=None, detector="haar"):
     frames = video.read_frames(video_path)
     waveform = audio_lib.load_audio(audio or video_path)
     audio_lib.require_window(waveform, audio or video_path)
-    found = faces.detect_boxes(frames, faces.make_detector(detector), every=2)
+    found = faces.track_faces(frames, faces.make_detector(detector))
     faces.require_faces(found, video_path)
-    boxes = faces.smooth_boxes(faces.fill_gaps(found))
-    start, stop = longest_face_run(~np.isnan(boxes).any(axis=1))
+    start, stop = longest_face_run([face is not None for face in found])
     needed = 2 * OFFSETS.max() + WINDOW_FRAMES
     if stop - start < needed:
         raise MediaError(video_path, f"the longest stretch with a face is {stop - start} frames; scoring needs {needed} "
                                      f"({needed / 25:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}")
-    crops = faces.crop_faces(frames[start:stop], faces.square_boxes(boxes[start:stop], frames.shape[1:3]))
+    crops = np.stack([faces.crop_face(frames[index], found[index])[0] for index in range(start, stop)])
     mfcc_map = audio_lib.mfcc(waveform)[:, start * STEPS_PER_FRAME :]
     video_embeddings, audio_embeddings = clip_embeddings(evaluator, crops, mfcc_map)
     distances = offset_distances(video_embeddings, audio_embeddings)

@@ -360,16 +360,17 @@ class FaceTracker:
 
     With a detector that can track (the CNN), each frame's landmarks give the next frame's
     search region and the detector runs again only when the track is lost; otherwise every
-    frame is searched. A face missed for up to `hold` frames keeps its last position:
-    cascades miss single frames (default 3 for them); a tracked face that is lost is gone,
-    e.g. at a cut (default 0). While there is no face the detector runs on every
-    `retry`-th frame only: footage without a face costs little, and a face that comes
-    back is found within `retry - 1` frames. Positions are smoothed by a One Euro filter.
+    frame is searched. A face missed for up to `hold` frames keeps its last position and is
+    searched for on each of them: cascades miss faces for a few frames (a wide-open mouth, a
+    blink), so they hold it for half a second (12 frames); a tracked face that is lost is
+    gone, e.g. at a cut (0). Once the hold has run out, the detector runs on every
+    `retry`-th frame only: footage without a face costs little, and a face that comes back
+    is found within `retry - 1` frames. Positions are smoothed by a One Euro filter.
     """
 
     def __init__(self, detector, fps=25.0, hold=None, retry=3, smooth=True):
         if hold is None:
-            hold = 0 if hasattr(detector, "track") else 3
+            hold = 0 if hasattr(detector, "track") else 12
         if hold < 0:
             raise ValueError(f"`hold` must be >= 0; received {hold}")
         if retry < 1:
@@ -392,7 +393,7 @@ class FaceTracker:
         if self._raw is not None and hasattr(self.detector, "track"):
             face = self.detector.track(frame, self._predicted())
             self.tracked += face is not None
-        if face is None and self._missed % self.retry == 0:
+        if face is None and (self._missed <= self.hold or self._missed % self.retry == 0):
             face = self.detector.detect(frame)
             self.detections += 1
             self._filters = self._raw = None  # a new detection starts a new track
