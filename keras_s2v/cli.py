@@ -115,13 +115,19 @@ def run_synth(args):
 
 # --------------------------------------------------------------------------- preprocess
 def _add_preprocess_arguments(parser):
-    parser.add_argument("--videos", required=True, help="folder of videos (searched recursively)")
-    parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json")
-    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default 1)")
+    parser.add_argument("--videos", required=True, help="folder of videos, searched recursively (local or gs://...)")
+    parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json (local or gs://...)")
+    parser.add_argument("--workers", type=int, help="videos processed in parallel on this machine (default 1; local path only)")
     parser.add_argument(
         "--face-detector", default="haar", metavar="SPEC",
         help="haar (default), cascade:PATH (any OpenCV cascade XML, e.g. anime faces), "
         "or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes)",
+    )
+    parser.add_argument(
+        "--runner", choices=("direct", "dataflow", "flink", "spark"),
+        help="run as an Apache Beam pipeline on this runner (needs `pip install keras-s2v[beam]`); every option "
+        "after the ones above goes to Beam, e.g. --direct_num_workers=4 --direct_running_mode=multi_processing, "
+        "or for dataflow --project P --region R --temp_location gs://... (see README, distributed preprocessing)",
     )
 
 
@@ -130,12 +136,24 @@ def _add_preprocess_arguments(parser):
 def run_preprocess(args):
     """Decode each video at 25 fps, find and smooth the face, crop it to 112x112, extract
     16 kHz audio and its MFCC, and write one TFRecord shard per clip plus manifest.json.
-    A second run skips finished clips; unusable files are skipped with their reason."""
+    A second run skips finished clips; unusable files are skipped with their reason.
+    With --runner the same work runs as an Apache Beam pipeline (Dataflow, Flink, Spark or
+    the local DirectRunner) and writes the same shards and manifest."""
     _quiet_tensorflow()
-    from keras_s2v.data.preprocess import preprocess
-
     try:
-        manifest = preprocess(args.videos, args.out, args.workers, args.face_detector)
+        if args.runner:
+            if args.workers is not None:
+                raise ValueError("--workers is for the local path; with --runner set the runner's parallelism "
+                                 "(e.g. --direct_num_workers=N, --max_num_workers=N on dataflow)")
+            from keras_s2v.data.beam import preprocess_beam
+
+            manifest = preprocess_beam(args.videos, args.out, args.runner, args.extra, args.face_detector)
+        else:
+            if args.extra:
+                raise ValueError(f"unrecognized arguments: {' '.join(args.extra)} (Beam options need --runner)")
+            from keras_s2v.data.preprocess import preprocess
+
+            manifest = preprocess(args.videos, args.out, args.workers or 1, args.face_detector)
     except ValueError as error:
         raise UsageError(str(error)) from None
     for skipped in manifest["skipped"]:
@@ -146,17 +164,22 @@ def run_preprocess(args):
     return 0
 
 
+run_preprocess.takes_extra_arguments = True  # Beam's pipeline options, checked by keras_s2v.data.beam
+
+
 # --------------------------------------------------------------------------- training
 def _read_manifest(shards):
     import json
+
+    import tensorflow as tf
 
     from keras_s2v.errors import MediaError
 
     path = os.path.join(shards, "manifest.json")
     try:
-        with open(path) as handle:
+        with tf.io.gfile.GFile(path) as handle:
             return json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, tf.errors.OpError):
         raise MediaError(shards, "no readable manifest.json (expected the --out folder of `s2v preprocess`)") from None
 
 
@@ -471,10 +494,13 @@ def main(argv=None):
     from keras_s2v.errors import S2VError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if extra and not getattr(args.run, "takes_extra_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return args.run(args) or 0
     except (S2VError, UsageError) as error:
