@@ -289,16 +289,19 @@ def _beam_lines(seconds, runs, clips, seconds_per_clip, load):
             lines.append(f"| {name} | {mode} | {detector} | {wall:.2f} | {video_seconds / wall:.1f} | {reference / wall:.2f} |")
     for name, mode, _ in runs[2:]:
         lines.append(f"| {name} | {mode} | no videos | {seconds['empty', name, mode]:.2f} | - | - |")
+    haar = [seconds["haar", name, mode] for name, mode, _ in runs]
+    per_video = (in_process - local - fixed) / clips * 1000
     lines += [
         "",
-        f"Where Beam's time goes: on an empty folder the in-process DirectRunner takes {fixed:.2f} s (building and "
-        "running the graph: the listing step, a reshuffle, the collection of results for the manifest); the rest, "
-        f"{max(0.0, in_process - local - fixed) / clips * 1000:.0f} ms per video over the local path with the cheapest "
-        "detector, is the runner's handling of each element. With Haar the per-video work dwarfs both. "
-        f"The 2-process DirectRunner pays {start_up:.1f} s before the first video: two worker processes, each "
-        "importing TensorFlow and keras-s2v, just as `--workers 2` spawns its pool. On 2 busy cores there is no idle "
-        "core for a second process to use, so neither parallel mode helps here; Beam is for many machines, where "
-        "that start-up is paid once per worker and the videos spread over all of them.",
+        f"Beam's fixed cost is the `no videos` rows: {fixed:.2f} s in-process (building and running the graph: the "
+        f"listing, a reshuffle, the collection of the results for the manifest) and {start_up:.1f} s with 2 processes "
+        "(each worker process imports TensorFlow and keras-s2v, as the pool of `--workers 2` does). Past that, Beam "
+        f"in-process costs {per_video:+.0f} ms per video{' (below the noise)' if per_video < 0 else ''} against the "
+        "local path with the cheapest detector: the runner's handling of an element is small next to the per-video work. "
+        f"With Haar it is lost in the noise of these shared cores: the four Haar rows, which run the same per-video "
+        f"function, spread by {max(haar) / min(haar) - 1:.0%}. On 2 busy cores there is no idle core for a second "
+        "process, so neither parallel mode pays for its start-up here; Beam is for many machines, where each worker "
+        "pays it once and the videos spread over all of them.",
     ]
     return lines
 

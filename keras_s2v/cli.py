@@ -125,8 +125,8 @@ def _add_preprocess_arguments(parser):
     )
     parser.add_argument(
         "--runner", choices=("direct", "dataflow", "flink", "spark"),
-        help="run as an Apache Beam pipeline on this runner (needs `pip install keras-s2v[beam]`); every option "
-        "after the ones above goes to Beam, e.g. --direct_num_workers=4 --direct_running_mode=multi_processing, "
+        help="run as an Apache Beam pipeline on this runner (needs `pip install keras-s2v[beam]`); the options "
+        "`s2v preprocess` does not know go to Beam, e.g. --direct_num_workers=4 --direct_running_mode=multi_processing, "
         "or for dataflow --project P --region R --temp_location gs://... (see README, distributed preprocessing)",
     )
 
@@ -153,7 +153,7 @@ def run_preprocess(args):
                 raise ValueError(f"unrecognized arguments: {' '.join(args.extra)} (Beam options need --runner)")
             from keras_s2v.data.preprocess import preprocess
 
-            manifest = preprocess(args.videos, args.out, args.workers or 1, args.face_detector)
+            manifest = preprocess(args.videos, args.out, 1 if args.workers is None else args.workers, args.face_detector)
     except ValueError as error:
         raise UsageError(str(error)) from None
     for skipped in manifest["skipped"]:

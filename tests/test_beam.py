@@ -116,6 +116,7 @@ def test_bad_beam_options_are_one_line_usage_errors(corpus, tmp_path, capsys, ex
 def test_runner_names_map_to_beam_runners():
     assert pipeline_options("dataflow", ["--project=p", "--region=r"]).get_all_options()["runner"] == "DataflowRunner"
     assert pipeline_options("flink", ["--flink_master=host:8081"]).get_all_options()["flink_master"] == "host:8081"
+    assert pipeline_options("spark", ["--spark_master_url=spark://host:7077"]).get_all_options()["runner"] == "SparkRunner"
     with pytest.raises(ValueError, match="received 'samza'"):
         pipeline_options("samza")
     with pytest.raises(ValueError, match="give the runner once"):
