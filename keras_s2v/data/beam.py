@@ -34,7 +34,8 @@ def pipeline_options(runner, beam_args=()):
     _beam()
     from apache_beam.options import pipeline_options as beam_options
 
-    class Parser(beam_options._BeamArgumentParser):  # the parser PipelineOptions parses its flags with
+    # The parser PipelineOptions itself uses: private in Beam, so the extra pins 2.77.x.
+    class Parser(beam_options._BeamArgumentParser):
         def error(self, message):
             raise ValueError(f"beam option: {message}")
 
