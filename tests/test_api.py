@@ -14,7 +14,7 @@ PUBLIC = {
         "score", "serving", "training",
     ],
     "keras_s2v.data": [
-        "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "process_clip", "read_manifest",
+        "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "preprocess_video", "process_clip", "read_manifest",
         "shard_files", "syncnet_dataset",
     ],
     "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "embedding_models"],

@@ -3,16 +3,17 @@
 import json
 import os
 
+import tensorflow as tf
+
 from keras_s2v.errors import MediaError
 
 MANIFEST_NAME = "manifest.json"
 
 
 def read_manifest(shards):
-    """The manifest of a preprocessed folder; MediaError if the folder is not one."""
-    path = os.path.join(shards, MANIFEST_NAME)
+    """The manifest of a preprocessed folder (local or any tf.io.gfile path, e.g. gs://); MediaError if it is not one."""
     try:
-        with open(path) as handle:
+        with tf.io.gfile.GFile(os.path.join(shards, MANIFEST_NAME)) as handle:
             return json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, tf.errors.OpError):
         raise MediaError(shards, f"no readable {MANIFEST_NAME} (expected the --out folder of `s2v preprocess`)") from None

@@ -4,7 +4,6 @@ syncnet_dataset   -> ((mfcc, mouths), label), balanced positives and negatives
 generator_dataset -> ((mfcc, identity), target)
 """
 
-import glob
 import os
 
 import tensorflow as tf
@@ -22,14 +21,14 @@ CLIP_SUBSETS = ("all", "even", "odd")
 
 
 def shard_files(shards_dir, split, clips="all"):
-    """The shards of one split, from a `s2v preprocess --out` folder.
+    """The shards of one split, from a `s2v preprocess --out` folder (local or gs://...).
 
     `clips="even"` / `"odd"` keep every other clip in name order: two disjoint halves, so two
     SyncNets (the expert and the evaluation one) can be trained on different clips.
     """
     if clips not in CLIP_SUBSETS:
         raise ValueError(f"`clips` must be one of {CLIP_SUBSETS}; received {clips!r}")
-    files = sorted(glob.glob(os.path.join(shards_dir, "shards", split, "*.tfrecord")))
+    files = sorted(tf.io.gfile.glob(os.path.join(shards_dir, "shards", split, "*.tfrecord")))
     files = files if clips == "all" else files[clips == "odd" :: 2]
     if not files:
         raise MediaError(shards_dir, f"no {split} shards (expected shards/{split}/*.tfrecord from `s2v preprocess`)")

@@ -3,13 +3,20 @@
 Resumable: each clip ends in a result file (clips/<id>.json) written after its
 shard, so a second run skips what is done and a killed run loses at most the
 clips in progress. Unusable files are skipped with their reason, never fatal.
+
+`preprocess_video` is the per-video work of both the local path (`preprocess`,
+worker processes) and the Apache Beam pipeline (keras_s2v.data.beam). Paths go
+through tf.io.gfile, so inputs and outputs may be local or remote (gs://...).
 """
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import tempfile
+import uuid
 
 import numpy as np
 
@@ -20,20 +27,40 @@ from keras_s2v.synth import SPLITS, sidecar_path
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _is_remote(path):
+    return "://" in str(path)
+
+
 def find_videos(folder):
     found = []
-    for root, _, names in os.walk(folder):
+    for root, _, names in _gfile().walk(folder):
         found += [os.path.join(root, n) for n in names if os.path.splitext(n)[1].lower() in VIDEO_EXTENSIONS]
     return sorted(found)
 
 
+def relative_path(path, root):
+    """`path` below `root`; for URLs by prefix, since os.path would fold their `//`."""
+    if _is_remote(root):
+        return path[len(root.rstrip("/")) + 1 :]
+    return os.path.relpath(path, root)
+
+
 def clip_id_for(path, root):
-    return os.path.splitext(os.path.relpath(path, root))[0].replace(os.sep, "__")
+    return os.path.splitext(relative_path(path, root))[0].replace(os.sep, "__")
 
 
 def split_for(path, root, sidecar=None):
-    """A train/val/test folder in the path wins, then the sidecar's split, then a stable hash (90/5/5)."""
-    for part in os.path.relpath(path, root).split(os.sep)[:-1]:
+    """A train/val/test folder in the path wins, then the sidecar's split, then a stable hash (90/5/5).
+
+    A pure function of the path and its sidecar: every runner and worker count gives the same splits.
+    """
+    for part in relative_path(path, root).split(os.sep)[:-1]:
         if part in SPLITS:
             return part
     if sidecar and sidecar.get("split") in SPLITS:
@@ -42,20 +69,55 @@ def split_for(path, root, sidecar=None):
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
 
 
-def _read_sidecar(path):
+def check_inputs(videos, detector):
+    """Fail once, before any clip, on a missing folder or a bad face detector spec."""
+    if not _gfile().isdir(videos):
+        raise MediaError(videos, "no such folder")
+    if detector != "sidecar":
+        try:
+            faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
+        except ValueError:
+            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or 'sidecar'; received {detector!r}") from None
+
+
+def _read_json(path):
+    """The parsed file, or None if it is missing or not JSON."""
+    import tensorflow as tf
+
     try:
-        with open(sidecar_path(path)) as handle:
+        with tf.io.gfile.GFile(path) as handle:
             return json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, tf.errors.OpError):
         return None
 
 
 def _atomic_write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    with os.fdopen(handle, "wb") as out:
+    gfile = _gfile()
+    gfile.makedirs(os.path.dirname(path))
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{uuid.uuid4().hex}")
+    with gfile.GFile(tmp, "wb") as out:
         out.write(data if isinstance(data, bytes) else data.encode())
-    os.replace(tmp, path)
+    gfile.rename(tmp, path, overwrite=True)
+
+
+@contextlib.contextmanager
+def _local_copy(path):
+    """`path` itself if local, else a temporary local copy: the decoders read local files only."""
+    if not _is_remote(path):
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="s2v-")
+    try:
+        local = os.path.join(folder, os.path.basename(path))
+        _gfile().copy(path, local)
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _describe(path, root):
+    sidecar = _read_json(sidecar_path(path))
+    return {"clip_id": clip_id_for(path, root), "source": relative_path(path, root), "split": split_for(path, root, sidecar)}, sidecar
 
 
 def alignment_for(detector):
@@ -72,12 +134,11 @@ def process_clip(path, root, out, detector="cnn"):
     """Preprocess one video; returns its result dict (with `skipped` set if it was unusable)."""
     from keras_s2v.data.records import encode_clip, window_starts
 
-    clip_id = clip_id_for(path, root)
-    sidecar = _read_sidecar(path)
-    result = {"clip_id": clip_id, "source": os.path.relpath(path, root), "split": split_for(path, root, sidecar)}
+    result, sidecar = _describe(path, root)
     try:
-        frames = video.read_frames(path)
-        waveform = audio.load_audio(path)
+        with _local_copy(path) as local:
+            frames = video.read_frames(local)
+            waveform = audio.load_audio(local)
         audio.require_window(waveform, path)
         if detector == "sidecar":
             if not sidecar or "boxes" not in sidecar:
@@ -96,8 +157,8 @@ def process_clip(path, root, out, detector="cnn"):
     windows = len(window_starts(has_face, mfcc_map.shape[1]))
     if windows == 0:
         return {**result, "skipped": "no 0.2 s window with a face in all 5 frames"}
-    shard = os.path.join("shards", result["split"], clip_id + ".tfrecord")
-    _write_record(os.path.join(out, shard), encode_clip(clip_id, result["split"], crops, has_face, mfcc_map))
+    shard = os.path.join("shards", result["split"], result["clip_id"] + ".tfrecord")
+    _write_record(os.path.join(out, shard), encode_clip(result["clip_id"], result["split"], crops, has_face, mfcc_map))
     return {
         **result,
         "shard": shard,
@@ -112,30 +173,47 @@ def process_clip(path, root, out, detector="cnn"):
 def _write_record(path, record):
     import tensorflow as tf
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"  # unique: a runner may retry a clip while its first try still runs
     with tf.io.TFRecordWriter(tmp) as writer:
         writer.write(record)
-    os.replace(tmp, path)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def _result_path(out, clip_id):
     return os.path.join(out, "clips", clip_id + ".json")
 
 
-def _read_result(path):
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+def finished_result(out, clip_id, detector):
+    """The result an earlier run recorded for this clip, or None.
+
+    A clip cropped another way counts as not done: one folder holds one alignment.
+    """
+    result = _read_json(_result_path(out, clip_id))
+    if result is None or ("skipped" not in result and clip_alignment(result) != alignment_for(detector)):
         return None
+    return result
 
 
-def _process_and_record(job):
-    path, root, out, detector = job
-    result = process_clip(path, root, out, detector)
+def preprocess_video(path, root, out, detector="cnn"):
+    """The per-video work of every path: an earlier run's result, or the clip processed and marked done.
+
+    Any error on one file makes it a skip with its reason; an unexpected one (not a
+    MediaError) is not marked done, so a re-run tries that file again.
+    """
+    done = finished_result(out, clip_id_for(path, root), detector)
+    if done is not None:
+        return done
+    try:
+        result = process_clip(path, root, out, detector)
+    except Exception as error:  # noqa: BLE001 - one bad file must not end a run of thousands
+        return {**_describe(path, root)[0], "skipped": f"unexpected error: {type(error).__name__}: {error}"}
     _atomic_write(_result_path(out, result["clip_id"]), json.dumps(result))  # marks the clip done
     return result
+
+
+def _preprocess_job(job):
+    return preprocess_video(*job)
 
 
 def _init_worker():
@@ -153,30 +231,22 @@ def preprocess(videos, out, workers=1, detector="cnn", progress=True):
 
     if workers < 1:
         raise ValueError(f"`workers` must be >= 1; received {workers}")
-    if not os.path.isdir(videos):
-        raise MediaError(videos, "no such folder")
-    if detector != "sidecar":
-        try:
-            faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
-        except ValueError:
-            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or 'sidecar'; received {detector!r}") from None
+    check_inputs(videos, detector)
     paths = find_videos(videos)
     results, pending = [], []
     for path in paths:
-        done = _result_path(out, clip_id_for(path, videos))
-        result = _read_result(done)
-        # A clip cropped another way is done again: one folder holds one alignment.
-        if result is not None and ("skipped" in result or clip_alignment(result) == alignment_for(detector)):
-            results.append(result)
+        done = finished_result(out, clip_id_for(path, videos), detector)
+        if done is not None:
+            results.append(done)
         else:
             pending.append((path, videos, out, detector))
     bar = tqdm(total=len(paths), initial=len(results), desc="preprocess", unit="clip", disable=not progress)
     if workers == 1 or len(pending) < 2:
-        outcomes = map(_process_and_record, pending)
+        outcomes = map(_preprocess_job, pending)
         pool = None
     else:
         pool = multiprocessing.get_context("spawn").Pool(min(workers, len(pending)), initializer=_init_worker)
-        outcomes = pool.imap_unordered(_process_and_record, pending)
+        outcomes = pool.imap_unordered(_preprocess_job, pending)
     try:
         for result in outcomes:
             results.append(result)
