@@ -113,8 +113,8 @@ def test_tracker_detects_again_after_a_cut_and_lets_a_vanished_face_go(photos, c
     assert found_at(results[3], second_centers[0], 140)  # the cut frame itself
     assert results[6] is not None and results[7] is not None  # held over two missed frames
     assert results[8] is None and results[9] is None
-    # Detections: the first frame, the cut, then every third frame without a face (frames 6 and 9).
-    assert tracker.detections == 4 and tracker.tracked == 4
+    # Detections: the first frame, the cut, each frame of the hold (6, 7), the frame after it (8), then every third (9).
+    assert tracker.detections == 6 and tracker.tracked == 4
 
 
 # --------------------------------------------------------------------------- alignment
