@@ -1,12 +1,19 @@
 """`dub(face, audio, model, out)`: a face video or still image lip-synced to new speech.
 
-For each 0.2 s window: detect and smooth the face, build mfcc and identity, generate in
-batches, paste the lower face back with a feathered blend. Frames without a face pass
-through unchanged. The output is an H.264 + AAC mp4 at the input's resolution carrying the
-new audio, as long as the audio, written to a temporary file and renamed at the end.
+The work streams through stages joined by bounded queues (keras_s2v.streaming), so memory
+does not grow with the length of the video and the slowest stage sets the pace:
+
+    decode -> face detection -> features -> generation -> blending -> encoding
+
+decode plays the face video forward and back to cover the audio (video.FrameSource);
+face detection tracks the face causally and crops it; features groups 5-frame windows
+into batches with their MFCC; generation runs the backend; blending pastes the lower
+face back; encoding writes an H.264 + AAC mp4 to a temporary file renamed at the end.
+Frames without a face pass through unchanged.
 """
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
@@ -15,9 +22,12 @@ from tqdm.auto import tqdm
 from keras_s2v import audio as audio_lib
 from keras_s2v import faces, video
 from keras_s2v.audio import VIDEO_FPS, WINDOW_FRAMES
-from keras_s2v.backends import generate, load_backend
-from keras_s2v.errors import MediaError
+from keras_s2v.backends import load_backend
+from keras_s2v.errors import NoFaceError
+from keras_s2v.streaming import StageTimer, run_stages
 from keras_s2v.windows import stack_frames, unstack_frames
+
+STAGES = ("decode", "face detection", "features", "generation", "blending", "encoding")
 
 
 @dataclasses.dataclass
@@ -26,7 +36,7 @@ class DubSummary:
     faces_found: int
     seconds: float
     backend: str
-    timings: dict
+    timings: dict  # busy seconds per stage; stages overlap, so they add up to more than `seconds`
 
     @property
     def frames_per_second(self):
@@ -53,66 +63,146 @@ def _windows_mfcc(waveform, num_frames):
     return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
 
 
+# --------------------------------------------------------------------------- faces
+# A stand-in with the agreed faces API (FaceTracker.update, crop_face, paste_face) over the
+# box detectors, until the faces module provides it.
+class _BoxTracker:
+    """Causal tracking: the detector on every `every`-th frame, its box held in between and
+    smoothed by an exponential moving average against jitter."""
+
+    def __init__(self, detector, every=2, smoothing=0.5):
+        self.detector, self.every, self.smoothing = detector, every, smoothing
+        self._box, self._index = None, 0
+
+    def update(self, frame):
+        if self._index % self.every == 0:
+            found = self.detector.detect(frame, self._index)
+            if found is None or self._box is None:
+                self._box = found
+            else:
+                self._box = self.smoothing * self._box + (1 - self.smoothing) * found
+        self._index += 1
+        return self._box
+
+
+def _crop_face(frame, box):
+    square = faces.square_boxes(box[None], frame.shape)[0]
+    return faces.crop(frame, square), square
+
+
+def _paste_face(frame, generated, square, box):
+    return faces.paste_back(frame, generated, square)
+
+
+# --------------------------------------------------------------------------- stages
+@dataclasses.dataclass
+class _Batch:
+    frames: list  # (frame, face, crop, alignment) per frame
+    mfcc: np.ndarray = None
+    identity: np.ndarray = None
+    generated: np.ndarray = None
+
+
+def _find_face(frame, tracker):
+    """(frame, face, crop, alignment); a black crop where there is no face."""
+    face = tracker.update(frame)
+    if face is None:
+        return frame, None, np.zeros((faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8), None
+    return frame, face, *_crop_face(frame, face)
+
+
+def _track_faces(frames, tracker):
+    for frame in frames:
+        yield _find_face(frame, tracker)
+
+
+def _batch_windows(items, mfcc, batch_size):
+    """Group frames into batches of `batch_size` windows with their MFCC and identity input."""
+    items, window = iter(items), 0
+    while chunk := list(itertools.islice(items, batch_size * WINDOW_FRAMES)):
+        count = -(-len(chunk) // WINDOW_FRAMES)
+        # The last window is filled up by repeating the last frame; its extra outputs are dropped.
+        crops = np.stack([crop for _, _, crop, _ in chunk] + [chunk[-1][2]] * (count * WINDOW_FRAMES - len(chunk)))
+        identity = stack_frames(crops.reshape(count, WINDOW_FRAMES, *crops.shape[1:])).numpy().astype(np.float32) / 255.0
+        yield _Batch(chunk, mfcc[window : window + count], identity)
+        window += count
+
+
+def _generate(batches, backend):
+    for batch in batches:
+        generated = unstack_frames(backend(batch.mfcc, batch.identity)).numpy()
+        batch.generated = (generated.reshape(-1, *generated.shape[2:]) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        yield batch
+
+
+def _blend(batches):
+    """Paste the generated lower faces back: yields (frames, how many of them have a face)."""
+    for batch in batches:
+        frames = [frame if face is None else _paste_face(frame, crop, alignment, face)
+                  for (frame, face, _, alignment), crop in zip(batch.frames, batch.generated)]
+        yield frames, sum(face is not None for _, face, _, _ in batch.frames)
+
+
 def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
     """
-    timings = dict.fromkeys(("decode", "face detection", "features", "generation", "blending", "encoding"), 0.0)
-    start = clock = time.perf_counter()
-
-    def lap(stage):
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] += now - clock
-        clock = now
-
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be at least 1; received {batch_size}")
+    start = time.perf_counter()
     backend = load_backend(model)
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / audio_lib.SAMPLE_RATE * VIDEO_FPS)))
-    source = video.read_frames(face)
-    if len(source) == 0:
-        raise MediaError(face, "no video frames")
-    height, width = source.shape[1:3]
-    writer = video.VideoWriter(out, width, height, audio=waveform)  # checks the output folder before the work
-    try:
-        lap("decode")
-        found = faces.detect_boxes(source, faces.make_detector(detector), every=1 if len(source) < 50 else 2)
-        faces.require_faces(found, face)
-        boxes = faces.smooth_boxes(faces.fill_gaps(found))
-        squares = faces.square_boxes(boxes, source.shape[1:3])
-        crops = faces.crop_faces(source, squares)
-        order = ping_pong(len(source), num_frames)  # loop the face video forward and back to cover the audio
-        has_face = squares[order, 2] > 0
-        lap("face detection")
+    info = video.probe(face)
+    tracker = _BoxTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
+    timer = StageTimer()
+    clock = time.perf_counter()
+    mfcc = _windows_mfcc(waveform, num_frames)
+    timer.add("features", time.perf_counter() - clock)
+    if info.is_image:  # detected and cropped once
+        still = _find_face(video.read_image(face), tracker)
+        if still[1] is None:
+            raise NoFaceError(face, "no face found in any frame")
+        source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
+    else:
+        source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: _track_faces(frames, tracker)
+    writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
+    faces_found = 0
+    bar = tqdm(total=num_frames, desc="dub", unit="frame", disable=not progress, leave=False)
 
-        mfcc = _windows_mfcc(waveform, num_frames)
-        # The last window is filled up by repeating the last frame; its extra outputs are dropped.
-        padded = np.concatenate([order, order[-1:].repeat(len(mfcc) * WINDOW_FRAMES - len(order))])
-        identity = stack_frames(crops[padded].reshape(len(mfcc), WINDOW_FRAMES, 112, 112, 3)).numpy().astype(np.float32) / 255.0
-        lap("features")
-
-        bar = tqdm(total=num_frames, desc="dub", unit="frame", disable=not progress, leave=False)
-        for first in range(0, len(mfcc), batch_size):
-            generated = generate(backend, mfcc[first : first + batch_size], identity[first : first + batch_size], batch_size)
-            generated = (unstack_frames(generated).numpy().reshape(-1, 112, 112, 3) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-            lap("generation")
-            for offset, crop in enumerate(generated):
-                index = first * WINDOW_FRAMES + offset
-                if index >= num_frames:
-                    break
-                frame = source[order[index]]
-                if has_face[index]:
-                    frame = faces.paste_back(frame, crop, squares[order[index]])
-                lap("blending")
+    def encode(blended):
+        nonlocal faces_found
+        for frames, found in blended:
+            for frame in frames:
                 writer.write(frame)
-                lap("encoding")
-                bar.update(1)
+            faces_found += found
+            bar.update(len(frames))
+            yield
+
+    try:
+        # Queue sizes: a few frames before the batcher, one batch (5 x batch_size frames) between the others.
+        run_stages(
+            ("decode", source),
+            [
+                ("face detection", find_faces, 4),
+                ("features", lambda items: _batch_windows(items, mfcc, batch_size), 4),
+                ("generation", lambda batches: _generate(batches, backend), 1),
+                ("blending", _blend, 1),
+                ("encoding", encode, 1),
+            ],
+            timer=timer,
+        )
         bar.close()
+        if faces_found == 0:
+            raise NoFaceError(face, "no face found in any frame")
+        clock = time.perf_counter()
         writer.close()
-        lap("encoding")
+        timer.add("encoding", time.perf_counter() - clock)
     except BaseException:
+        bar.close()
         writer.abort()
         raise
-    return DubSummary(num_frames, int(has_face.sum()), time.perf_counter() - start, backend.name, timings)
+    timings = {stage: timer.busy[stage] for stage in STAGES}
+    return DubSummary(num_frames, faces_found, time.perf_counter() - start, backend.name, timings)
