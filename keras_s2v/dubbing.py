@@ -6,9 +6,9 @@ does not grow with the length of the video and the slowest stage sets the pace:
     decode -> face detection -> features -> generation -> blending -> encoding
 
 decode plays the face video forward and back to cover the audio (video.FrameSource);
-face detection tracks the face causally and crops it; features groups 5-frame windows
-into batches with their MFCC; generation runs the backend; blending pastes the lower
-face back; encoding writes an H.264 + AAC mp4 to a temporary file renamed at the end.
+face detection tracks the face causally (faces.FaceTracker) and crops it; features groups 5-frame windows
+into batches with their MFCC; generation runs the backend; blending pastes the mouth
+and jaw back through a soft mask; encoding writes an H.264 + AAC mp4 to a temporary file renamed at the end.
 Frames without a face pass through unchanged.
 """
 
@@ -63,37 +63,6 @@ def _windows_mfcc(waveform, num_frames):
     return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
 
 
-# --------------------------------------------------------------------------- faces
-# A stand-in with the agreed faces API (FaceTracker.update, crop_face, paste_face) over the
-# box detectors, until the faces module provides it.
-class _BoxTracker:
-    """Causal tracking: the detector on every `every`-th frame, its box held in between and
-    smoothed by an exponential moving average against jitter."""
-
-    def __init__(self, detector, every=2, smoothing=0.5):
-        self.detector, self.every, self.smoothing = detector, every, smoothing
-        self._box, self._index = None, 0
-
-    def update(self, frame):
-        if self._index % self.every == 0:
-            found = self.detector.detect(frame, self._index)
-            if found is None or self._box is None:
-                self._box = found
-            else:
-                self._box = self.smoothing * self._box + (1 - self.smoothing) * found
-        self._index += 1
-        return self._box
-
-
-def _crop_face(frame, box):
-    square = faces.square_boxes(box[None], frame.shape)[0]
-    return faces.crop(frame, square), square
-
-
-def _paste_face(frame, generated, square, box):
-    return faces.paste_back(frame, generated, square)
-
-
 # --------------------------------------------------------------------------- stages
 @dataclasses.dataclass
 class _Batch:
@@ -108,7 +77,7 @@ def _find_face(frame, tracker):
     face = tracker.update(frame)
     if face is None:
         return frame, None, np.zeros((faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8), None
-    return frame, face, *_crop_face(frame, face)
+    return frame, face, *faces.crop_face(frame, face)
 
 
 def _track_faces(frames, tracker):
@@ -138,12 +107,12 @@ def _generate(batches, backend):
 def _blend(batches):
     """Paste the generated lower faces back: yields (frames, how many of them have a face)."""
     for batch in batches:
-        frames = [frame if face is None else _paste_face(frame, crop, alignment, face)
+        frames = [frame if face is None else faces.paste_face(frame, crop, alignment, face)
                   for (frame, face, _, alignment), crop in zip(batch.frames, batch.generated)]
         yield frames, sum(face is not None for _, face, _, _ in batch.frames)
 
 
-def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):
+def dub(face, audio, model, out, detector="cnn", batch_size=8, progress=True):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
@@ -156,7 +125,7 @@ def dub(face, audio, model, out, detector="haar", batch_size=8, progress=True):
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / audio_lib.SAMPLE_RATE * VIDEO_FPS)))
     info = video.probe(face)
-    tracker = _BoxTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
+    tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
     timer = StageTimer()
     clock = time.perf_counter()
     mfcc = _windows_mfcc(waveform, num_frames)

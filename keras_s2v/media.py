@@ -10,7 +10,7 @@ from keras_s2v.errors import MediaError
 FACE_SAMPLES = 50  # frames searched for faces when describing a file
 
 
-def describe(path, detector="haar"):
+def describe(path, detector="cnn"):
     """A dict describing the file. Raises MediaError (or a subclass) for unusable input."""
     path = os.fspath(path)
     try:
@@ -24,14 +24,15 @@ def describe(path, detector="haar"):
     frames = video.read_frames(path)
     picked = np.unique(np.linspace(0, len(frames) - 1, min(FACE_SAMPLES, len(frames))).astype(int))
     detector = faces.make_detector(detector) if isinstance(detector, str) else detector
-    boxes = faces.detect_boxes(frames[picked], detector)
-    faces.require_faces(boxes, path)
+    # Sampled frames are far apart: each is searched afresh, not tracked.
+    found = [detector.detect(frame) for frame in frames[picked]]
+    faces.require_faces(found, path)
     summary = {
         "path": path,
         "kind": "image" if info.is_image else "video",
         "size": f"{info.width}x{info.height}",
         "frames_at_25fps": len(frames),
-        "faces_found": f"{int((~np.isnan(boxes).any(axis=1)).sum())} of {len(picked)} frames searched",
+        "faces_found": f"{sum(face is not None for face in found)} of {len(picked)} frames searched",
     }
     if not info.is_image:
         summary.update(source_fps=round(info.source_fps, 3), duration_s=round(info.duration, 3), audio_track=info.has_audio)

@@ -1,21 +1,56 @@
+import os
+
+import cv2
 import numpy as np
 import pytest
 
 from keras_s2v import faces
 from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.synth import Look, draw_face
+from tests.media import line_path, photo_frames, real_photos
+
+# Face boxes (x0, y0, x1, y1: hairline to chin) in the photos, read off the images by eye.
+PHOTO_FACES = {"astronaut": (178, 68, 271, 175), "grace_hopper": (168, 127, 357, 333)}
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return real_photos()
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return faces.make_detector("cnn")
 
 
 def closed_mouth_face(size=(256, 256), center=(128, 128), radius=60):
     return draw_face(size, center, Look(radius=radius), mouth_open=0.0)
 
 
+def center_of(face):
+    return (face.box[:2] + face.box[2:]) / 2
+
+
+def found_at(face, center, face_px):
+    """The face is where it was put, at about its size."""
+    if face is None:
+        return False
+    height = face.box[3] - face.box[1]
+    return np.hypot(*(center_of(face) - center)) < 0.25 * face_px and 0.6 < height / face_px < 1.6
+
+
+def psnr(a, b):
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / max(error, 1e-12))
+
+
+# --------------------------------------------------------------------------- detectors
 def test_haar_finds_a_drawn_face_where_it_is():
-    image, true_box = closed_mouth_face(center=(120, 130))
-    box = faces.HaarDetector().detect(image)
-    assert box is not None
-    x, y, w, h = box
-    assert abs((x + w / 2) - 120) < 15 and abs((y + h / 2) - 130) < 25
+    image, _ = closed_mouth_face(center=(120, 130))
+    face = faces.HaarDetector().detect(image)
+    assert face is not None and face.landmarks is None
+    x, y = center_of(face)
+    assert abs(x - 120) < 15 and abs(y - 130) < 25
 
 
 def test_haar_reports_no_face_on_a_blank_frame():
@@ -23,9 +58,6 @@ def test_haar_reports_no_face_on_a_blank_frame():
 
 
 def test_cascade_by_path_and_bad_specs(tmp_path):
-    import cv2
-    import os
-
     eye_cascade = os.path.join(cv2.data.haarcascades, "haarcascade_eye.xml")
     detector = faces.make_detector(f"cascade:{eye_cascade}")
     assert detector.cascade_path == eye_cascade
@@ -35,63 +67,141 @@ def test_cascade_by_path_and_bad_specs(tmp_path):
     not_xml.write_text("<nope/>")
     with pytest.raises(MediaError, match="not an OpenCV cascade"):
         faces.make_detector(f"cascade:{not_xml}")
-    with pytest.raises(ValueError, match="received 'dlib'"):
-        faces.make_detector("dlib")
+    for spec in ("dlib", "CNN", "", None):
+        with pytest.raises(ValueError, match=f"received {spec!r}"):
+            faces.make_detector(spec)
+    assert isinstance(faces.make_detector("cnn"), faces.CNNDetector)
 
 
 def test_fixed_boxes_and_missing_frames_are_reported():
-    boxes = [[10, 10, 40, 40], [np.nan] * 4, [12, 10, 40, 40]]
-    found = faces.detect_boxes([np.zeros((80, 80, 3), np.uint8)] * 3, faces.FixedBoxDetector(boxes))
-    assert np.isnan(found[1]).all() and found[2][0] == 12
+    detector = faces.FixedBoxDetector([[10, 10, 40, 40], [np.nan] * 4, [12, 10, 40, 40]])
+    found = [detector.detect(np.zeros((80, 80, 3), np.uint8)) for _ in range(3)]
+    assert found[1] is None and found[2].box.tolist() == [12, 10, 52, 50]
     with pytest.raises(NoFaceError, match="clip.mp4: no face found in any frame"):
-        faces.require_faces(np.full((4, 4), np.nan), "clip.mp4")
+        faces.require_faces([None, None], "clip.mp4")
     with pytest.raises(ValueError, match=r"received \(3,\)"):
         faces.FixedBoxDetector([1, 2, 3])
 
 
-def test_detecting_every_kth_frame_interpolates_between():
-    boxes = np.array([[float(i), 0, 10, 10] for i in range(9)])
-    found = faces.detect_boxes([np.zeros((4, 4, 3))] * 9, faces.FixedBoxDetector(boxes), every=4)
-    np.testing.assert_allclose(found, boxes)
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_cnn_finds_real_faces_of_80_px_and_more_anywhere_in_a_720p_frame(photos, cnn, name):
+    spots = [(80, (120, 110)), (80, (1180, 640)), (100, (640, 360)), (160, (300, 520)), (400, (900, 330))]
+    for face_px, center in spots:
+        frames, centers = photo_frames(photos[name], PHOTO_FACES[name], face_px, [center])
+        face = cnn.detect(frames[0])
+        assert found_at(face, centers[0], face_px), (face_px, center, face)
+        assert face.landmarks.shape == (468, 2)
+    assert cnn.detect(cv2.resize(photos["astronaut"][400:, 300:], (1280, 720))) is None  # a spacesuit, no face
 
 
-def test_fill_gaps_interpolates_short_gaps_only():
-    boxes = np.full((20, 4), np.nan)
-    boxes[0] = boxes[3] = [0, 0, 10, 10]
-    boxes[3, 0] = 30
-    boxes[19] = [0, 0, 10, 10]
-    filled = faces.fill_gaps(boxes, max_gap=5)
-    np.testing.assert_allclose(filled[1:3, 0], [10, 20])
-    assert np.isnan(filled[4:19]).all()  # a 15-frame gap is a real absence
+def test_tracking_keeps_a_moving_face_in_every_frame_and_detects_rarely(photos, cnn):
+    found = total = 0
+    for name, face_px, start, end in [("astronaut", 80, (150, 150), (1100, 560)), ("grace_hopper", 120, (1120, 140), (260, 600))]:
+        path = line_path(start, end, 40)  # about 25 px per frame: fast for a talking head
+        frames, centers = photo_frames(photos[name], PHOTO_FACES[name], face_px, path)
+        tracker = faces.FaceTracker(cnn)
+        found += sum(found_at(tracker.update(frame), center, face_px) for frame, center in zip(frames, centers))
+        total += len(frames)
+        assert tracker.detections <= 2 and tracker.tracked >= len(frames) - 2
+    assert found / total >= 0.99
 
 
-def test_smoothing_removes_jitter_and_keeps_missing_frames_missing():
-    rng = np.random.default_rng(0)
-    boxes = np.array([[100, 100, 50, 50]] * 30, float) + rng.normal(0, 3, (30, 4))
-    boxes[10] = np.nan
-    smoothed = faces.smooth_boxes(boxes, window=5)
-    assert np.isnan(smoothed[10]).all()
-    steady = ~np.isnan(smoothed).any(axis=1)
-    assert np.std(np.diff(smoothed[steady], axis=0)) < 0.6 * np.std(np.diff(boxes[steady], axis=0))
+def test_tracker_detects_again_after_a_cut_and_lets_a_vanished_face_go(photos, cnn):
+    first, first_centers = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], 100, [(300, 300)] * 3)
+    second, second_centers = photo_frames(photos["grace_hopper"], PHOTO_FACES["grace_hopper"], 140, [(950, 400)] * 3)
+    empty = np.repeat(first[:1] * 0 + 90, 4, axis=0).astype(np.uint8)
+    tracker = faces.FaceTracker(cnn, hold=2)
+    results = [tracker.update(frame) for frame in np.concatenate([first, second, empty])]
+    assert found_at(results[2], first_centers[2], 100)
+    assert found_at(results[3], second_centers[0], 140)  # the cut frame itself
+    assert results[6] is not None and results[7] is not None  # held over two missed frames
+    assert results[8] is None and results[9] is None
 
 
-def test_square_boxes_add_margin_and_stay_inside_the_image():
-    squares = faces.square_boxes([[90, 5, 20, 30], [np.nan] * 4, [0, 0, 400, 400]], (100, 120), margin=0.5)
-    x0, y0, side = squares[0]
-    assert side == 45 and x0 + side <= 120 and y0 >= 0
-    assert tuple(squares[1]) == (-1, -1, -1)
-    assert squares[2][2] == 100  # as large as the image allows
+# --------------------------------------------------------------------------- alignment
+def test_crops_have_the_eyes_level_and_the_mouth_in_place_whatever_the_pose(photos, cnn):
+    photo = photos["grace_hopper"]
+    crops = []
+    for angle, scale in [(0, 1.0), (18, 0.6), (-12, 1.4)]:
+        matrix = cv2.getRotationMatrix2D((256, 300), angle, scale)
+        frame = cv2.warpAffine(photo, matrix, (512, 600), borderMode=cv2.BORDER_REFLECT)
+        face = cnn.detect(frame)
+        crop, alignment = faces.crop_face(frame, face)
+        assert crop.shape == (112, 112, 3) and crop.dtype == np.uint8 and alignment.kind == faces.ALIGN_LANDMARKS
+        points = faces._apply(alignment.matrix, face.landmarks)
+        left, right = points[list(faces.LEFT_EYE)].mean(0), points[list(faces.RIGHT_EYE)].mean(0)
+        mouth = points[list(faces.MOUTH)].mean(0)
+        assert abs(left[1] - right[1]) < 2.5  # the eye line is level
+        assert abs((left[1] + right[1]) / 2 - faces.EYE_Y * 112) < 3 and abs((left[0] + right[0]) / 2 - 56) < 3
+        assert 70 < mouth[1] < 84 and abs(mouth[0] - 56) < 4
+        assert points[152, 1] < 112  # the chin is inside
+        crops.append(crop.astype(np.float64))
+    assert psnr(crops[0], crops[1]) > 20 and psnr(crops[0], crops[2]) > 20  # the same face, the same way
 
 
-def test_crop_and_paste_back_only_touch_the_lower_face():
-    frame = np.full((200, 300, 3), 50, np.uint8)
-    square = (100, 40, 112)
-    crop = faces.crop(frame, square)
-    assert crop.shape == (112, 112, 3)
-    pasted = faces.paste_back(frame, np.full((112, 112, 3), 250, np.uint8), square)
-    assert (pasted[:40] == 50).all() and (pasted[:, :100] == 50).all()  # outside the square
-    assert (pasted[40:96] == 50).all()  # upper half of the face
-    assert pasted[40 + 84, 100 + 56, 0] == 250  # inside the lower half
-    column = pasted[40 + 56 : 40 + 112, 100 + 56, 0].astype(int)
-    assert (np.diff(column[: len(column) // 2]) >= 0).all()  # feathered ramp, no hard seam
-    assert faces.paste_back(frame, crop, (-1, -1, -1)) is frame  # no face: unchanged
+def test_box_alignment_is_the_old_square_crop():
+    face = faces.Face([100, 40, 180, 140])
+    matrix = faces.alignment_matrix(face, 112)
+    side = 100 * 1.25
+    corner = faces._apply(matrix, [[140 - side / 2, 90 + 5 - side / 2]])[0]
+    np.testing.assert_allclose(corner, [0, 0], atol=1e-6)
+    np.testing.assert_allclose(matrix[0, 0], 112 / side)
+
+
+# --------------------------------------------------------------------------- pasting back
+def paste_round_trip(frame, face, generate):
+    crop, alignment = faces.crop_face(frame, face)
+    pasted = faces.paste_face(frame, generate(crop), alignment, face)
+    y0, x0, mask = faces.paste_mask(frame.shape, face, alignment)
+    full = np.zeros(frame.shape[:2], np.float32)
+    full[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = mask
+    return pasted, full
+
+
+@pytest.mark.parametrize("face_px", [90, 130, 320])
+def test_a_generator_that_returns_its_input_leaves_the_frame_as_it_was(photos, cnn, face_px):
+    frames, _ = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], face_px, [(500, 330)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    pasted, mask = paste_round_trip(frame, face, lambda crop: crop)
+    x0, y0, x1, y1 = face.box.astype(int)
+    assert psnr(pasted[y0:y1, x0:x1], frame[y0:y1, x0:x1]) >= 40
+    assert (pasted[mask == 0] == frame[mask == 0]).all()
+    hull = np.zeros_like(mask)
+    cv2.fillPoly(hull, [cv2.convexHull(face.landmarks.astype(np.int32))], 1.0)
+    assert mask.max() == 1.0 and (mask * (1 - hull)).sum() < 0.1 * mask.sum()  # hardly any background
+
+
+def test_only_the_soft_mouth_mask_changes_and_no_square_edge_shows(photos, cnn):
+    frames, _ = photo_frames(photos["grace_hopper"], PHOTO_FACES["grace_hopper"], 150, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    pasted, mask = paste_round_trip(frame, face, lambda crop: np.full_like(crop, 255))
+    changed = np.abs(pasted.astype(int) - frame).max(axis=2) > 0
+    assert changed.any() and not changed[mask == 0].any()
+    points = face.landmarks
+    assert mask[int(points[13, 1]), int(points[13, 0])] > 0.99  # the mouth is replaced
+    assert mask[int(points[159, 1]), int(points[159, 0])] == 0  # the eyes are the source's
+    # The mask fades: no jump of more than a fifth between neighbouring pixels.
+    assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
+
+
+def test_the_pasted_region_is_colour_matched_to_its_surroundings(photos, cnn):
+    frames, _ = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], 120, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    tinted = lambda crop: np.clip(crop.astype(int) + [40, -25, 10], 0, 255).astype(np.uint8)  # noqa: E731
+    pasted, mask = paste_round_trip(frame, face, tinted)
+    inside = mask > 0.5
+    drift = np.abs(pasted[inside].astype(float).mean(0) - frame[inside].astype(float).mean(0))
+    assert drift.max() < 6  # the 40-level tint is gone
+
+
+def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
+    image, box = closed_mouth_face(size=(240, 320), center=(160, 120))
+    x, y, w, h = box
+    face = faces.Face([x, y, x + w, y + h])
+    pasted, mask = paste_round_trip(image, face, lambda crop: np.zeros_like(crop))
+    assert (pasted[mask == 0] == image[mask == 0]).all()
+    rows = np.flatnonzero(mask.max(axis=1) > 0)
+    assert rows.min() > y + 0.35 * h and mask[int(y + 0.8 * h), int(x + w / 2)] > 0.99

@@ -1,4 +1,4 @@
-"""Real videos -> TFRecord shards: decode at 25 fps, find and smooth faces, crop, MFCC.
+"""Real videos -> TFRecord shards: decode at 25 fps, track the face, crop it aligned, MFCC.
 
 Resumable: each clip ends in a result file (clips/<id>.json) written after its
 shard, so a second run skips what is done and a killed run loses at most the
@@ -17,7 +17,6 @@ from keras_s2v import audio, faces, video
 from keras_s2v.errors import MediaError
 from keras_s2v.synth import SPLITS, sidecar_path
 
-DETECT_EVERY = 2  # frames between face searches; boxes in between are interpolated, then smoothed
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
@@ -59,7 +58,17 @@ def _atomic_write(path, data):
     os.replace(tmp, path)
 
 
-def process_clip(path, root, out, detector="haar"):
+def alignment_for(detector):
+    """How `detector`'s crops are aligned: by the landmarks (cnn) or by the box (the others)."""
+    return faces.ALIGN_LANDMARKS if detector == "cnn" else faces.ALIGN_BOX
+
+
+def clip_alignment(result):
+    """Clips written before alignments were recorded were cropped by their boxes."""
+    return result.get("alignment", faces.ALIGN_BOX)
+
+
+def process_clip(path, root, out, detector="cnn"):
     """Preprocess one video; returns its result dict (with `skipped` set if it was unusable)."""
     from keras_s2v.data.records import encode_clip, window_starts
 
@@ -73,15 +82,16 @@ def process_clip(path, root, out, detector="haar"):
         if detector == "sidecar":
             if not sidecar or "boxes" not in sidecar:
                 raise MediaError(path, "no sidecar JSON with face boxes")
-            found = faces.detect_boxes(frames, faces.FixedBoxDetector(sidecar["boxes"]))
+            found = faces.track_faces(frames, faces.FixedBoxDetector(sidecar["boxes"]))
         else:
-            found = faces.detect_boxes(frames, faces.make_detector(detector), every=DETECT_EVERY)
+            found = faces.track_faces(frames, faces.make_detector(detector))
         faces.require_faces(found, path)
     except MediaError as error:
         return {**result, "skipped": error.reason}
-    boxes = faces.smooth_boxes(faces.fill_gaps(found))
-    has_face = ~np.isnan(boxes).any(axis=1)
-    crops = faces.crop_faces(frames, faces.square_boxes(boxes, frames.shape[1:3]))
+    has_face = np.array([face is not None for face in found])
+    crops = np.zeros((len(frames), faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8)
+    for index in np.flatnonzero(has_face):
+        crops[index] = faces.crop_face(frames[index], found[index])[0]
     mfcc_map = audio.mfcc(waveform)
     windows = len(window_starts(has_face, mfcc_map.shape[1]))
     if windows == 0:
@@ -95,6 +105,7 @@ def process_clip(path, root, out, detector="haar"):
         "frames_without_face": int((~has_face).sum()),
         "windows": windows,
         "seconds": round(len(frames) / audio.VIDEO_FPS, 3),
+        "alignment": alignment_for(detector),
     }
 
 
@@ -110,6 +121,14 @@ def _write_record(path, record):
 
 def _result_path(out, clip_id):
     return os.path.join(out, "clips", clip_id + ".json")
+
+
+def _read_result(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def _process_and_record(job):
@@ -128,7 +147,7 @@ def _init_worker():
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def preprocess(videos, out, workers=1, detector="haar", progress=True):
+def preprocess(videos, out, workers=1, detector="cnn", progress=True):
     """Preprocess every video under `videos` into shards under `out`; returns the manifest."""
     from tqdm import tqdm
 
@@ -136,17 +155,19 @@ def preprocess(videos, out, workers=1, detector="haar", progress=True):
         raise ValueError(f"`workers` must be >= 1; received {workers}")
     if not os.path.isdir(videos):
         raise MediaError(videos, "no such folder")
-    if detector not in ("haar", "sidecar") and not detector.startswith("cascade:"):
-        raise ValueError(f"face detector must be haar, cascade:PATH or sidecar; received {detector!r}")
-    if detector.startswith("cascade:"):
-        faces.make_detector(detector)  # a bad cascade fails here, once, not per clip
+    if detector != "sidecar":
+        try:
+            faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
+        except ValueError:
+            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or 'sidecar'; received {detector!r}") from None
     paths = find_videos(videos)
     results, pending = [], []
     for path in paths:
         done = _result_path(out, clip_id_for(path, videos))
-        if os.path.exists(done):
-            with open(done) as handle:
-                results.append(json.load(handle))
+        result = _read_result(done)
+        # A clip cropped another way is done again: one folder holds one alignment.
+        if result is not None and ("skipped" in result or clip_alignment(result) == alignment_for(detector)):
+            results.append(result)
         else:
             pending.append((path, videos, out, detector))
     bar = tqdm(total=len(paths), initial=len(results), desc="preprocess", unit="clip", disable=not progress)
@@ -176,6 +197,8 @@ def write_manifest(out, results):
         "skipped": skipped,
         "windows": {split: sum(c["windows"] for c in clips if c["split"] == split) for split in SPLITS},
         "clips_per_split": {split: sum(c["split"] == split for c in clips) for split in SPLITS},
+        # Resumed runs redo clips cropped another way, so every clip here is aligned alike.
+        "alignment": clip_alignment(clips[0]) if clips else None,
     }
     _atomic_write(os.path.join(out, "manifest.json"), json.dumps(manifest, indent=1))
     return manifest
