@@ -105,14 +105,15 @@ def _generate(batches, backend):
 
 
 def _blend(batches):
-    """Paste the generated lower faces back: yields (frames, how many of them have a face)."""
+    """Paste the generated lower faces back: yields (frame, has a face), letting go of each source frame as it goes."""
     for batch in batches:
-        frames = [frame if face is None else faces.paste_face(frame, crop, alignment, face)
-                  for (frame, face, _, alignment), crop in zip(batch.frames, batch.generated)]
-        yield frames, sum(face is not None for _, face, _, _ in batch.frames)
+        items, batch.frames = batch.frames, None
+        for index in range(len(items)):
+            (frame, face, _, alignment), items[index] = items[index], None
+            yield (frame if face is None else faces.paste_face(frame, batch.generated[index], alignment, face)), face is not None
 
 
-def dub(face, audio, model, out, detector="cnn", batch_size=8, progress=True):
+def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
@@ -143,23 +144,22 @@ def dub(face, audio, model, out, detector="cnn", batch_size=8, progress=True):
 
     def encode(blended):
         nonlocal faces_found
-        for frames, found in blended:
-            for frame in frames:
-                writer.write(frame)
-            faces_found += found
-            bar.update(len(frames))
+        for frame, has_face in blended:
+            writer.write(frame)
+            faces_found += has_face
+            bar.update(1)
             yield
 
     try:
-        # Queue sizes: a few frames before the batcher, one batch (5 x batch_size frames) between the others.
+        # Queue sizes, in frames or batches of 5 x batch_size frames: frames in flight are what costs memory.
         run_stages(
             ("decode", source),
             [
-                ("face detection", find_faces, 4),
-                ("features", lambda items: _batch_windows(items, mfcc, batch_size), 4),
+                ("face detection", find_faces, 2),
+                ("features", lambda items: _batch_windows(items, mfcc, batch_size), 2),
                 ("generation", lambda batches: _generate(batches, backend), 1),
                 ("blending", _blend, 1),
-                ("encoding", encode, 1),
+                ("encoding", encode, 4),
             ],
             timer=timer,
         )

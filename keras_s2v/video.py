@@ -31,6 +31,14 @@ class VideoInfo:
         return 1 if self.is_image else max(1, int(round(self.duration * VIDEO_FPS)))
 
 
+def _to_rgb(frame):
+    """An av.VideoFrame as (H, W, 3) uint8 RGB. OpenCV converts the common yuv420p case
+    about twice as fast as swscale, off the GIL, so the decode thread leaves the others room."""
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
+
+
 def is_image(path):
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
@@ -157,7 +165,7 @@ class FrameSource:
                 while previous is not None and emitted / self.fps < time - _TIME_EPSILON:
                     if emitted == stop:
                         return
-                    image = previous.to_ndarray(format="rgb24") if image is None else image
+                    image = _to_rgb(previous) if image is None else image
                     yield emitted, image
                     emitted += 1
                 previous, image, last_time = frame, None, time
@@ -171,7 +179,7 @@ class FrameSource:
         if self.count is None:
             # Container timestamps are rounded (often to 1 ms): round the duration to whole frames.
             self.count = max(1, int(round((last_time + 1.0 / rate) * self.fps)))
-        image = previous.to_ndarray(format="rgb24") if image is None else image
+        image = _to_rgb(previous) if image is None else image
         while emitted < (self.count if stop is None else min(stop, self.count)):
             yield emitted, image
             emitted += 1
@@ -242,8 +250,9 @@ class VideoWriter:
         self.frames_written = 0
 
     def write(self, frame):
-        frame = np.ascontiguousarray(frame[: self.height, : self.width])
-        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        # OpenCV's conversion to yuv420p is about 3x faster than swscale's and runs off the GIL.
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame[: self.height, : self.width]), cv2.COLOR_RGB2YUV_I420)
+        video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         self._container.mux(self._video.encode(video_frame))
         self.frames_written += 1
 
