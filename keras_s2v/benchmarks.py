@@ -230,6 +230,7 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=3):
     from keras_s2v.models import build_speech2vid
 
     os.makedirs(work, exist_ok=True)
+    columns = ("setup", *STAGES)
     face = os.path.join(work, "face_720p.mp4")
     frames = _moving_photo_720p(face, seconds)
     generator = build_speech2vid("seed")
@@ -244,11 +245,11 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=3):
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
         "batch 4 (the default), the `cnn` face detector. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
-        "Stage columns are busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
+        "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
         "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
         "",
-        "| backend | wall s | x real time | frames/s | peak RSS MB | frames with a face | " + " | ".join(STAGES) + " |",
-        "|---|---|---|---|---|---|" + "---|" * len(STAGES),
+        "| backend | wall s | x real time | frames/s | peak RSS MB | frames with a face | " + " | ".join(columns) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(columns),
     ]
     results = {}
     for name, model in models.items():
@@ -257,7 +258,7 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=3):
         wall = result["seconds"]
         lines.append(f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
                      f"{result['faces'] / result['frames']:.1%} | "
-                     + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in STAGES) + " |")
+                     + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in columns) + " |")
     if long_factor:
         fastest = min(results, key=lambda name: results[name]["seconds"])
         long_face = os.path.join(work, "face_720p_long.mp4")

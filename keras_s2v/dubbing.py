@@ -36,7 +36,7 @@ class DubSummary:
     faces_found: int
     seconds: float
     backend: str
-    timings: dict  # busy seconds per stage; stages overlap, so they add up to more than `seconds`
+    timings: dict  # setup (model, audio) and the busy seconds of each stage; stages overlap, so they add up to more than `seconds`
 
     @property
     def frames_per_second(self):
@@ -128,6 +128,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True):
     info = video.probe(face)
     tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
     timer = StageTimer()
+    timer.add("setup", time.perf_counter() - start)
     clock = time.perf_counter()
     mfcc = _windows_mfcc(waveform, num_frames)
     timer.add("features", time.perf_counter() - clock)
@@ -139,15 +140,18 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True):
     else:
         source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: _track_faces(frames, tracker)
     writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
-    faces_found = 0
-    bar = tqdm(total=num_frames, desc="dub", unit="frame", disable=not progress, leave=False)
+    faces_found = written = 0
+    bar = None  # shown from the first face on, so that a video without one fails with its one-line error alone
 
     def encode(blended):
-        nonlocal faces_found
+        nonlocal faces_found, written, bar
         for frame, has_face in blended:
             writer.write(frame)
-            faces_found += has_face
-            bar.update(1)
+            faces_found, written = faces_found + has_face, written + 1
+            if bar is None and faces_found:
+                bar = tqdm(total=num_frames, initial=written - 1, desc="dub", unit="frame", disable=not progress, leave=False)
+            if bar is not None:
+                bar.update(1)
             yield
 
     try:
@@ -163,15 +167,16 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True):
             ],
             timer=timer,
         )
-        bar.close()
         if faces_found == 0:
             raise NoFaceError(face, "no face found in any frame")
         clock = time.perf_counter()
         writer.close()
         timer.add("encoding", time.perf_counter() - clock)
     except BaseException:
-        bar.close()
         writer.abort()
         raise
-    timings = {stage: timer.busy[stage] for stage in STAGES}
+    finally:
+        if bar is not None:
+            bar.close()
+    timings = {stage: timer.busy[stage] for stage in ("setup", *STAGES)}
     return DubSummary(num_frames, faces_found, time.perf_counter() - start, backend.name, timings)

@@ -11,7 +11,7 @@ from keras_s2v.dubbing import ping_pong
 from keras_s2v.export import export
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
-from tests.media import s2v, speech_like, write_audio
+from tests.media import make_video, s2v, speech_like, write_audio
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_dub_a_video_with_longer_audio_from_another_file(inputs, tmp_path):
     assert abs(duration - 3.0) <= 1 / 25 + 0.03 and summary.frames == 75
     assert size == (256, 192) and has_audio
     assert summary.faces_found > 0.8 * summary.frames
-    assert set(summary.timings) == {"decode", "face detection", "features", "generation", "blending", "encoding"}
+    assert set(summary.timings) == {"setup", "decode", "face detection", "features", "generation", "blending", "encoding"}
     assert [name for name in os.listdir(tmp_path)] == ["dubbed.mp4"]
 
 
@@ -84,13 +84,15 @@ def test_frames_without_a_face_pass_through_unchanged(inputs, tmp_path):
     assert np.abs(out[-15:].astype(float) - 40).max() < 6  # untouched, up to H.264 noise
 
 
-@pytest.mark.parametrize("case", ["no face", "no samples", "not a generator", "missing folder"])
+@pytest.mark.parametrize("case", ["no face", "no face in a video", "no samples", "not a generator", "missing folder"])
 def test_bad_input_is_a_one_line_error_and_leaves_no_file(inputs, tmp_path, case):
     root, generator, _ = inputs
     face, audio, model, out = root / "face.mp4", root / "speech.wav", generator, tmp_path / "out.mp4"
     if case == "no face":
         face = tmp_path / "wall.png"
         cv2.imwrite(str(face), np.full((200, 200, 3), 90, np.uint8))
+    elif case == "no face in a video":
+        face = make_video(tmp_path / "wall.mp4", num_frames=30, size=(120, 160))
     elif case == "no samples":
         audio = tmp_path / "empty.wav"
         write_audio(audio, np.zeros(0, np.float32))
@@ -103,10 +105,10 @@ def test_bad_input_is_a_one_line_error_and_leaves_no_file(inputs, tmp_path, case
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("s2v: error:"), result.stderr
-    expected = {"no face": "no face found", "no samples": "no samples", "not a generator": "not a Speech2Vid generator",
+    expected = {"no face": "no face found", "no face in a video": "no face found", "no samples": "no samples", "not a generator": "not a Speech2Vid generator",
                 "missing folder": "does not exist"}[case]
     assert expected in lines[0]
-    assert os.listdir(tmp_path) in ([], ["wall.png"], ["empty.wav"], ["syncnet.keras"])
+    assert os.listdir(tmp_path) in ([], ["wall.png"], ["wall.mp4"], ["empty.wav"], ["syncnet.keras"])
 
 
 def _status_mb(field):
