@@ -55,12 +55,23 @@ def ping_pong(count, length):
     return cycle[np.arange(length) % len(cycle)]
 
 
-def _windows_mfcc(waveform, num_frames):
-    """(W, 12, 20, 1) MFCC of the ceil(num_frames / 5) windows; the audio is padded with silence."""
+def _windows_mfcc(waveform, num_frames, chunk=500):
+    """(W, 12, 20, 1) MFCC of the ceil(num_frames / 5) windows; the audio is padded with silence.
+
+    Computed `chunk` windows (100 s) at a time: the MFCC's intermediate tensors of a whole
+    long audio would cost hundreds of MB. A window starts every 3200 samples, 20 hops, so
+    each chunk's framing lines up with the whole waveform's and the result is the same.
+    """
     windows = -(-num_frames // WINDOW_FRAMES)
-    needed = 640 * WINDOW_FRAMES * (windows - 1) + audio_lib.WINDOW_SAMPLES
+    step = audio_lib.HOP_LENGTH * audio_lib.WINDOW_STEPS
+    needed = step * (windows - 1) + audio_lib.WINDOW_SAMPLES
     padded = np.pad(waveform, (0, max(0, needed - len(waveform))))
-    return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
+    pieces = []
+    for first in range(0, windows, chunk):
+        count = min(chunk, windows - first)
+        samples = padded[step * first : step * (first + count - 1) + audio_lib.WINDOW_SAMPLES]
+        pieces.append(audio_lib.mfcc_windows(audio_lib.mfcc(samples), WINDOW_FRAMES * np.arange(count)))
+    return np.concatenate(pieces)
 
 
 # --------------------------------------------------------------------------- stages

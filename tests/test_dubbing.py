@@ -174,3 +174,12 @@ def test_a_failure_in_mid_run_stops_every_stage_and_leaves_no_file(inputs, tmp_p
         keras_s2v.dub(str(root / "face.mp4"), str(root / "speech.wav"), generator, str(tmp_path / "out.mp4"), batch_size=1, progress=False)
     assert os.listdir(tmp_path) == []
     assert threading.active_count() == threads
+
+
+def test_mfcc_in_chunks_equals_the_mfcc_of_the_whole_audio():
+    from keras_s2v.dubbing import _windows_mfcc
+
+    waveform = speech_like(7.3)
+    whole = _windows_mfcc(waveform, 183, chunk=1000)
+    assert whole.shape == (37, 12, 20, 1)
+    np.testing.assert_allclose(_windows_mfcc(waveform, 183, chunk=7), whole, atol=1e-5)
