@@ -6,10 +6,10 @@ does not grow with the length of the video and the slowest stage sets the pace:
     decode -> face detection -> features -> generation -> blending -> encoding
 
 decode plays the face video forward and back to cover the audio (video.FrameSource);
-face detection tracks the face causally (faces.FaceTracker) and crops it; features groups 5-frame windows
-into batches with their MFCC; generation runs the backend; blending pastes the mouth
-and jaw back through a soft mask; encoding writes an H.264 + AAC mp4 to a temporary file renamed at the end.
-Frames without a face pass through unchanged.
+face detection tracks the face causally (faces.FaceTracker) and crops it; features
+groups 5-frame windows into batches with their MFCC; generation runs the backend;
+blending pastes the mouth and jaw back through a soft mask; encoding writes an H.264 +
+AAC mp4 to a temporary file renamed at the end. Frames without a face pass through unchanged.
 """
 
 import dataclasses
@@ -91,11 +91,6 @@ def _find_face(frame, tracker):
     return frame, face, *faces.crop_face(frame, face)
 
 
-def _track_faces(frames, tracker):
-    for frame in frames:
-        yield _find_face(frame, tracker)
-
-
 def _batch_windows(items, mfcc, batch_size):
     """Group frames into batches of `batch_size` windows with their MFCC and identity input."""
     items, window = iter(items), 0
@@ -149,7 +144,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True):
             raise NoFaceError(face, "no face found in any frame")
         source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
     else:
-        source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: _track_faces(frames, tracker)
+        source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: (_find_face(frame, tracker) for frame in frames)
     writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
     faces_found = written = 0
     bar = None  # shown from the first face on, so that a video without one fails with its one-line error alone
