@@ -357,7 +357,8 @@ def _add_dub_arguments(parser):
         help=FACE_DETECTOR_HELP + ". Use the detector the generator's training shards were made with: "
         "cnn crops are aligned by the landmarks, the others by the box",
     )
-    parser.add_argument("--batch-size", type=_positive(int), default=8, help="windows per generator call (default 8)")
+    parser.add_argument("--batch-size", type=_positive(int), default=4,
+                        help="windows per generator call (default 4); each holds 5 frames at full size in every stage, so larger batches cost memory for a few %% speed")
 
 
 @command("dub", "lip-sync a face video or image to new speech")

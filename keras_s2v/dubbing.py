@@ -1,12 +1,19 @@
 """`dub(face, audio, model, out)`: a face video or still image lip-synced to new speech.
 
-For each 0.2 s window: track the face, build mfcc and identity, generate in batches,
-paste the mouth and jaw back through a soft mask. Frames without a face pass
-through unchanged. The output is an H.264 + AAC mp4 at the input's resolution carrying the
-new audio, as long as the audio, written to a temporary file and renamed at the end.
+The work streams through stages joined by bounded queues (keras_s2v.streaming), so memory
+does not grow with the length of the video and the slowest stage sets the pace:
+
+    decode -> face detection -> features -> generation -> blending -> encoding
+
+decode plays the face video forward and back to cover the audio (video.FrameSource);
+face detection tracks the face causally (faces.FaceTracker) and crops it; features
+groups 5-frame windows into batches with their MFCC; generation runs the backend;
+blending pastes the mouth and jaw back through a soft mask; encoding writes an H.264 +
+AAC mp4 to a temporary file renamed at the end. Frames without a face pass through unchanged.
 """
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
@@ -15,9 +22,12 @@ from tqdm.auto import tqdm
 from keras_s2v import audio as audio_lib
 from keras_s2v import faces, video
 from keras_s2v.audio import VIDEO_FPS, WINDOW_FRAMES
-from keras_s2v.backends import generate, load_backend
-from keras_s2v.errors import MediaError
+from keras_s2v.backends import load_backend
+from keras_s2v.errors import NoFaceError
+from keras_s2v.streaming import StageTimer, run_stages
 from keras_s2v.windows import stack_frames, unstack_frames
+
+STAGES = ("decode", "face detection", "features", "generation", "blending", "encoding")
 
 
 @dataclasses.dataclass
@@ -26,7 +36,7 @@ class DubSummary:
     faces_found: int
     seconds: float
     backend: str
-    timings: dict
+    timings: dict  # setup (model, audio) and the busy seconds of each stage; stages overlap, so they add up to more than `seconds`
 
     @property
     def frames_per_second(self):
@@ -45,79 +55,138 @@ def ping_pong(count, length):
     return cycle[np.arange(length) % len(cycle)]
 
 
-def _windows_mfcc(waveform, num_frames):
-    """(W, 12, 20, 1) MFCC of the ceil(num_frames / 5) windows; the audio is padded with silence."""
+def _windows_mfcc(waveform, num_frames, chunk=500):
+    """(W, 12, 20, 1) MFCC of the ceil(num_frames / 5) windows; the audio is padded with silence.
+
+    Computed `chunk` windows (100 s) at a time: the MFCC's intermediate tensors of a whole
+    long audio would cost hundreds of MB. A window starts every 3200 samples, 20 hops, so
+    each chunk's framing lines up with the whole waveform's and the result is the same.
+    """
     windows = -(-num_frames // WINDOW_FRAMES)
-    needed = 640 * WINDOW_FRAMES * (windows - 1) + audio_lib.WINDOW_SAMPLES
+    step = audio_lib.HOP_LENGTH * audio_lib.WINDOW_STEPS
+    needed = step * (windows - 1) + audio_lib.WINDOW_SAMPLES
     padded = np.pad(waveform, (0, max(0, needed - len(waveform))))
-    return audio_lib.mfcc_windows(audio_lib.mfcc(padded), WINDOW_FRAMES * np.arange(windows))
+    pieces = []
+    for first in range(0, windows, chunk):
+        count = min(chunk, windows - first)
+        samples = padded[step * first : step * (first + count - 1) + audio_lib.WINDOW_SAMPLES]
+        pieces.append(audio_lib.mfcc_windows(audio_lib.mfcc(samples), WINDOW_FRAMES * np.arange(count)))
+    return np.concatenate(pieces)
 
 
-def dub(face, audio, model, out, detector="cnn", batch_size=8, progress=True, on_progress=None):
+# --------------------------------------------------------------------------- stages
+@dataclasses.dataclass
+class _Batch:
+    frames: list  # (frame, face, crop, alignment) per frame
+    mfcc: np.ndarray = None
+    identity: np.ndarray = None
+    generated: np.ndarray = None
+
+
+def _find_face(frame, tracker):
+    """(frame, face, crop, alignment); a black crop where there is no face."""
+    face = tracker.update(frame)
+    if face is None:
+        return frame, None, np.zeros((faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8), None
+    return frame, face, *faces.crop_face(frame, face)
+
+
+def _batch_windows(items, mfcc, batch_size):
+    """Group frames into batches of `batch_size` windows with their MFCC and identity input."""
+    items, window = iter(items), 0
+    while chunk := list(itertools.islice(items, batch_size * WINDOW_FRAMES)):
+        count = -(-len(chunk) // WINDOW_FRAMES)
+        # The last window is filled up by repeating the last frame; its extra outputs are dropped.
+        crops = np.stack([crop for _, _, crop, _ in chunk] + [chunk[-1][2]] * (count * WINDOW_FRAMES - len(chunk)))
+        identity = stack_frames(crops.reshape(count, WINDOW_FRAMES, *crops.shape[1:])).numpy().astype(np.float32) / 255.0
+        yield _Batch(chunk, mfcc[window : window + count], identity)
+        window += count
+
+
+def _generate(batches, backend):
+    for batch in batches:
+        generated = unstack_frames(backend(batch.mfcc, batch.identity)).numpy()
+        batch.generated = (generated.reshape(-1, *generated.shape[2:]) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        yield batch
+
+
+def _blend(batches):
+    """Paste the generated lower faces back: yields (frame, has a face), letting go of each source frame as it goes."""
+    for batch in batches:
+        items, batch.frames = batch.frames, None
+        for index in range(len(items)):
+            (frame, face, _, alignment), items[index] = items[index], None
+            yield (frame if face is None else faces.paste_face(frame, batch.generated[index], alignment, face)), face is not None
+
+
+def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
-    `on_progress(frames_done, frames_total)`, if given, is called after each written frame.
+    `model` may also be a backend already loaded (`keras_s2v.backends.load_backend`).
+    `on_progress(frames written, frames in all)` is called after each frame, e.g. by `s2v web`.
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
     """
-    timings = dict.fromkeys(("decode", "face detection", "features", "generation", "blending", "encoding"), 0.0)
-    start = clock = time.perf_counter()
-
-    def lap(stage):
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] += now - clock
-        clock = now
-
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be at least 1; received {batch_size}")
+    start = time.perf_counter()
     backend = load_backend(model)
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / audio_lib.SAMPLE_RATE * VIDEO_FPS)))
-    source = video.read_frames(face)
-    if len(source) == 0:
-        raise MediaError(face, "no video frames")
-    height, width = source.shape[1:3]
-    writer = video.VideoWriter(out, width, height, audio=waveform)  # checks the output folder before the work
-    try:
-        lap("decode")
-        found = faces.track_faces(source, faces.make_detector(detector))
-        faces.require_faces(found, face)
-        crops = np.zeros((len(source), faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8)
-        alignments = [None] * len(source)
-        for index, found_face in enumerate(found):
-            if found_face is not None:
-                crops[index], alignments[index] = faces.crop_face(source[index], found_face)
-        order = ping_pong(len(source), num_frames)  # loop the face video forward and back to cover the audio
-        has_face = np.array([found[index] is not None for index in order])
-        lap("face detection")
+    info = video.probe(face)
+    tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
+    timer = StageTimer()
+    timer.add("setup", time.perf_counter() - start)
+    clock = time.perf_counter()
+    mfcc = _windows_mfcc(waveform, num_frames)
+    timer.add("features", time.perf_counter() - clock)
+    if info.is_image:  # detected and cropped once
+        still = _find_face(video.read_image(face), tracker)
+        if still[1] is None:
+            raise NoFaceError(face, "no face found in any frame")
+        source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
+    else:
+        source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: (_find_face(frame, tracker) for frame in frames)
+    writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
+    faces_found = written = 0
+    bar = None  # shown from the first face on, so that a video without one fails with its one-line error alone
 
-        mfcc = _windows_mfcc(waveform, num_frames)
-        # The last window is filled up by repeating the last frame; its extra outputs are dropped.
-        padded = np.concatenate([order, order[-1:].repeat(len(mfcc) * WINDOW_FRAMES - len(order))])
-        identity = stack_frames(crops[padded].reshape(len(mfcc), WINDOW_FRAMES, 112, 112, 3)).numpy().astype(np.float32) / 255.0
-        lap("features")
-
-        bar = tqdm(total=num_frames, desc="dub", unit="frame", disable=not progress, leave=False)
-        for first in range(0, len(mfcc), batch_size):
-            generated = generate(backend, mfcc[first : first + batch_size], identity[first : first + batch_size], batch_size)
-            generated = (unstack_frames(generated).numpy().reshape(-1, 112, 112, 3) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-            lap("generation")
-            for offset, crop in enumerate(generated):
-                index = first * WINDOW_FRAMES + offset
-                if index >= num_frames:
-                    break
-                frame = source[order[index]]
-                if has_face[index]:
-                    frame = faces.paste_face(frame, crop, alignments[order[index]], found[order[index]])
-                lap("blending")
-                writer.write(frame)
-                lap("encoding")
+    def encode(blended):
+        nonlocal faces_found, written, bar
+        for frame, has_face in blended:
+            writer.write(frame)
+            faces_found, written = faces_found + has_face, written + 1
+            if bar is None and faces_found:
+                bar = tqdm(total=num_frames, initial=written - 1, desc="dub", unit="frame", disable=not progress, leave=False)
+            if bar is not None:
                 bar.update(1)
-                if on_progress:
-                    on_progress(index + 1, num_frames)
-        bar.close()
+            if on_progress:
+                on_progress(written, num_frames)
+            yield
+
+    try:
+        # Queue sizes, in frames or batches of 5 x batch_size frames: frames in flight are what costs memory.
+        run_stages(
+            ("decode", source),
+            [
+                ("face detection", find_faces, 2),
+                ("features", lambda items: _batch_windows(items, mfcc, batch_size), 2),
+                ("generation", lambda batches: _generate(batches, backend), 1),
+                ("blending", _blend, 1),
+                ("encoding", encode, 4),
+            ],
+            timer=timer,
+        )
+        if faces_found == 0:
+            raise NoFaceError(face, "no face found in any frame")
+        clock = time.perf_counter()
         writer.close()
-        lap("encoding")
+        timer.add("encoding", time.perf_counter() - clock)
     except BaseException:
         writer.abort()
         raise
-    return DubSummary(num_frames, int(has_face.sum()), time.perf_counter() - start, backend.name, timings)
+    finally:
+        if bar is not None:
+            bar.close()
+    timings = {stage: timer.busy[stage] for stage in ("setup", *STAGES)}
+    return DubSummary(num_frames, faces_found, time.perf_counter() - start, backend.name, timings)

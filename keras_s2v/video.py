@@ -31,6 +31,14 @@ class VideoInfo:
         return 1 if self.is_image else max(1, int(round(self.duration * VIDEO_FPS)))
 
 
+def _to_rgb(frame):
+    """An av.VideoFrame as (H, W, 3) uint8 RGB. OpenCV converts the common yuv420p case
+    about twice as fast as swscale, off the GIL, so the decode thread leaves the others room."""
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
+
+
 def is_image(path):
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
@@ -93,36 +101,121 @@ def iter_frames(path, fps=VIDEO_FPS):
     Output frame i shows the source frame on screen at time i / fps, so constant
     and variable frame rates alike come out at `fps`. A still image yields one frame.
     """
-    path = os.fspath(path)
-    if is_image(path):
-        yield read_image(path)
-        return
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or fps)
-        previous, start, last_time, emitted, decoded = None, None, 0.0, 0, 0
+    for _, frame in FrameSource(path, fps).frames():
+        yield frame
+
+
+class _SeekMissed(Exception):
+    """The seek landed after the wanted frame."""
+
+
+class FrameSource:
+    """The frames of a video (at `fps`, by timestamp) or a still image, decoded on demand.
+
+    `play(count)` loops the video forward and back (ping-pong) without holding it: the
+    first pass decodes in order and counts the frames; a later forward pass decodes again
+    from the start, a backward pass decodes chunks of at most `chunk_bytes` of raw frames
+    (each from the keyframe before it) and plays them reversed. Looping thus costs decode
+    time, not memory: a cache of every frame, even a compressed one, would grow with the video.
+    """
+
+    def __init__(self, path, fps=VIDEO_FPS, chunk_bytes=256 << 20):
+        if chunk_bytes <= 0:
+            raise ValueError(f"`chunk_bytes` must be positive; received {chunk_bytes}")
+        self.path = os.fspath(path)
+        self.fps = fps
+        self.chunk_bytes = chunk_bytes
+        self.is_image = is_image(self.path)
+        self.count = None  # frames at `fps`, known after the first full pass
+        self._start_time = None  # timestamp of the first frame: time 0 of the output
+
+    def frames(self, start=0, stop=None):
+        """Yield (index, frame) for output frames start..stop-1 (stop=None: to the end)."""
+        if self.is_image:
+            if start == 0 and stop != 0:
+                self.count = 1
+                yield 0, read_image(self.path)
+            return
+        seek = start > 0
+        while True:
+            with _open(self.path) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                if seek:
+                    # Any keyframe at or before the first wanted frame will do: decoding runs on from it.
+                    target = self._start_time + start / self.fps - 1e-3
+                    container.seek(max(0, int(target / stream.time_base)), stream=stream)
+                try:
+                    yield from self._resample(container, stream, start, stop)
+                    return
+                except _SeekMissed:
+                    seek = False  # a file without a usable index: decode from the start instead
+
+    def _resample(self, container, stream, start, stop):
+        rate = float(stream.average_rate or stream.guessed_rate or self.fps)
+        previous, image, last_time, emitted, decoded = None, None, 0.0, start, 0
         try:
             for index, frame in enumerate(container.decode(stream)):
                 time = frame.time if frame.time is not None else index / rate
-                start = time if start is None else start
-                time -= start
-                while previous is not None and emitted / fps < time - _TIME_EPSILON:
-                    yield previous
+                if self._start_time is None:
+                    self._start_time = time
+                time -= self._start_time
+                if decoded == 0 and time > start / self.fps + _TIME_EPSILON:
+                    raise _SeekMissed
+                while previous is not None and emitted / self.fps < time - _TIME_EPSILON:
+                    if emitted == stop:
+                        return
+                    image = _to_rgb(previous) if image is None else image
+                    yield emitted, image
                     emitted += 1
-                previous, last_time = frame.to_ndarray(format="rgb24"), time
+                previous, image, last_time = frame, None, time
                 decoded += 1
         except av.error.FFmpegError as error:
             if decoded == 0:
-                raise MediaError(path, f"cannot decode the video ({error.strerror})") from None
+                raise MediaError(self.path, f"cannot decode the video ({error.strerror})") from None
             # A truncated file: keep the frames decoded so far.
         if previous is None:
-            raise MediaError(path, "the video has no frames")
-        # Container timestamps are rounded (often to 1 ms): round the duration to whole frames.
-        total = max(1, int(round((last_time + 1.0 / rate) * fps)))
-        while emitted < total:
-            yield previous
+            raise MediaError(self.path, "the video has no frames")
+        if self.count is None:
+            # Container timestamps are rounded (often to 1 ms): round the duration to whole frames.
+            self.count = max(1, int(round((last_time + 1.0 / rate) * self.fps)))
+        image = _to_rgb(previous) if image is None else image
+        while emitted < (self.count if stop is None else min(stop, self.count)):
+            yield emitted, image
             emitted += 1
+
+    def play(self, count):
+        """Yield `count` frames: the video forward, then backward, then forward, ..."""
+        played = 0
+        for _, frame in self.frames():
+            if played == count:
+                return
+            yield frame
+            played += 1
+        length = self.count
+        while played < count:
+            if length == 1:
+                yield frame
+                played += 1
+                continue
+            phase = played % (2 * length - 2)
+            if phase < length:
+                run = (frame for _, frame in self.frames(phase))
+            else:
+                run = self._backward(2 * length - 2 - phase, max(1, self.chunk_bytes // frame.nbytes))
+            for frame in run:
+                if played == count:
+                    return
+                yield frame
+                played += 1
+
+    def _backward(self, top, chunk):
+        """Frames top, top-1, ..., 1, decoded forward `chunk` frames at a time."""
+        while top >= 1:
+            low = max(1, top + 1 - chunk)
+            frames = [frame for _, frame in self.frames(low, top + 1)]
+            yield from reversed(frames)
+            top = low - 1
 
 
 def read_frames(path, fps=VIDEO_FPS):
@@ -157,8 +250,9 @@ class VideoWriter:
         self.frames_written = 0
 
     def write(self, frame):
-        frame = np.ascontiguousarray(frame[: self.height, : self.width])
-        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        # OpenCV's conversion to yuv420p is about 3x faster than swscale's and runs off the GIL.
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame[: self.height, : self.width]), cv2.COLOR_RGB2YUV_I420)
+        video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         self._container.mux(self._video.encode(video_frame))
         self.frames_written += 1
 

@@ -37,13 +37,13 @@ def frame_index(frame):
     return int(round((float(frame.mean()) - 10) / 4))
 
 
-def make_video(path, fps=25, num_frames=25, size=(64, 96), audio=None, sr=16000, times=None, frames=None):
+def make_video(path, fps=25, num_frames=25, size=(64, 96), audio=None, sr=16000, times=None, frames=None, keyframe_every=None):
     """An H.264 mp4; `times` (seconds per frame) gives a variable frame rate."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "10"}
+        stream.options = {"crf": "10", **({"g": str(keyframe_every)} if keyframe_every else {})}
         stream.codec_context.time_base = fractions.Fraction(1, 1000)
         if audio is not None:
             audio_stream = container.add_stream("aac", rate=sr)

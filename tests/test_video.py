@@ -90,3 +90,23 @@ def test_writer_leaves_nothing_behind_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(MediaError, match="does not exist"):
         video.VideoWriter(tmp_path / "missing" / "out.mp4", 64, 48)
+
+
+@pytest.mark.parametrize("fps", [25, 30])
+def test_frame_source_loops_forward_and_back_in_bounded_chunks(tmp_path, fps):
+    from keras_s2v.dubbing import ping_pong
+
+    path = make_video(tmp_path / f"clip{fps}.mp4", fps=fps, num_frames=fps, keyframe_every=4)  # one second
+    shown = [frame_index(frame) for frame in video.read_frames(path)]
+    source = video.FrameSource(path, chunk_bytes=7 * 64 * 96 * 3)  # 7 frames per backward chunk: several seeks per pass
+    played = [frame_index(frame) for frame in source.play(130)]
+    assert source.count == 25
+    assert played == [shown[i] for i in ping_pong(25, 130)]
+
+
+def test_frame_source_of_a_still_image_repeats_it(tmp_path):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "face.png"), np.full((40, 50, 3), 77, np.uint8))
+    frames = list(video.FrameSource(tmp_path / "face.png").play(4))
+    assert len(frames) == 4 and all(frame[0, 0, 0] == 77 for frame in frames)
