@@ -429,60 +429,9 @@ def track_faces(frames, detector, **options):
 
 
 def require_faces(found, path):
-    """`found`: Faces and Nones, or (N, 4) boxes with NaN rows (the old box pipeline)."""
-    missing = np.isnan(found).any(axis=1) if isinstance(found, np.ndarray) else [face is None for face in found]
-    if all(missing):
+    """`found`: a Face or None per frame."""
+    if all(face is None for face in found):
         raise NoFaceError(path, "no face found in any frame")
-
-
-# --------------------------------------------------------------------------- the old box pipeline
-# Kept for `s2v score` (evaluation.score on main) until it moves to track_faces and crop_face;
-# delete them then. Boxes here are (x, y, w, h), NaN where no face was found.
-def detect_boxes(frames, detector, every=1):
-    """(N, 4) boxes from every `every`-th frame, linearly filled in between."""
-    count = len(frames)
-    boxes = np.full((count, 4), np.nan)
-    for index in sorted(set(range(0, count, every)) | {count - 1}) if count else []:
-        face = detector.detect(frames[index])
-        if face is not None:
-            boxes[index] = [*face.box[:2], *(face.box[2:] - face.box[:2])]
-    return fill_gaps(boxes, max_gap=every - 1) if every > 1 else boxes
-
-
-def fill_gaps(boxes, max_gap=12):
-    """Interpolate runs of up to `max_gap` frames without a face between two detections."""
-    boxes = np.asarray(boxes, np.float64).copy()
-    found = np.flatnonzero(~np.isnan(boxes).any(axis=1))
-    for left, right in zip(found[:-1], found[1:]):
-        if 1 < right - left <= max_gap + 1:
-            weights = (np.arange(left + 1, right) - left) / (right - left)
-            boxes[left + 1 : right] = boxes[left] + weights[:, None] * (boxes[right] - boxes[left])
-    return boxes
-
-
-def smooth_boxes(boxes, window=5):
-    """Centred moving average over the frames that have a face; missing frames stay NaN."""
-    boxes = np.asarray(boxes, np.float64)
-    found = ~np.isnan(boxes).any(axis=1)
-    kernel = np.ones(min(window, max(len(boxes), 1)))
-    sums = np.stack([np.convolve(np.where(found, boxes[:, i], 0.0), kernel, mode="same") for i in range(4)], axis=1)
-    smoothed = sums / np.maximum(np.convolve(found.astype(np.float64), kernel, mode="same"), 1.0)[:, None]
-    smoothed[~found] = np.nan
-    return smoothed
-
-
-def square_boxes(boxes, image_shape):
-    """Each box as a box-only Face (None for NaN rows): what crop_faces takes."""
-    return [None if np.isnan(box).any() else Face([box[0], box[1], box[0] + box[2], box[1] + box[3]]) for box in boxes]
-
-
-def crop_faces(frames, found, size=CROP_SIZE):
-    """(N, size, size, 3) crops by crop_face; frames without a face give a black crop."""
-    crops = np.zeros((len(found), size, size, 3), np.uint8)
-    for index, face in enumerate(found):
-        if face is not None:
-            crops[index] = crop_face(frames[index], face, size)[0]
-    return crops
 
 
 # --------------------------------------------------------------------------- alignment

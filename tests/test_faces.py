@@ -206,16 +206,3 @@ def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
     assert rows.min() > y + 0.35 * h and mask[int(y + 0.8 * h), int(x + w / 2)] > 0.99
     assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
 
-
-def test_the_old_box_pipeline_still_serves_score():
-    boxes = np.array([[float(i), 0, 40, 40] for i in range(9)])
-    boxes[3] = np.nan
-    detector = faces.FixedBoxDetector(boxes)
-    found = faces.detect_boxes([np.zeros((60, 80, 3), np.uint8)] * 9, detector, every=1)
-    assert np.isnan(found[3]).all()
-    np.testing.assert_allclose(faces.fill_gaps(found)[3], [3, 0, 40, 40])
-    smoothed = faces.smooth_boxes(faces.fill_gaps(found))
-    crops = faces.crop_faces(np.full((9, 60, 80, 3), 7, np.uint8), faces.square_boxes(smoothed, (60, 80)))
-    assert crops.shape == (9, 112, 112, 3) and (crops == 7).all()
-    with pytest.raises(NoFaceError):
-        faces.require_faces(np.full((2, 4), np.nan), "clip.mp4")
