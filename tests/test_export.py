@@ -23,9 +23,9 @@ SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli
 
 @pytest.fixture(scope="module")
 def exported(tiny_shards, tmp_path_factory):
-    """A `small` generator exported with every TFLite variant, int8 calibrated on shards."""
+    """A `tiny` generator exported with every TFLite variant, int8 calibrated on shards."""
     root = tmp_path_factory.mktemp("export")
-    generator = build_speech2vid("small")
+    generator = build_speech2vid("tiny")
     path = str(root / "generator.keras")
     save_model(generator, path)
     result = s2v("export", "--generator", path, "--out", root / "speech2vid", "--calibration", tiny_shards[0], timeout=900)
