@@ -7,7 +7,7 @@
 
 Importing the package is cheap: TensorFlow is imported when a name that needs it is first
 used. Subpackages: `keras_s2v.data`, `.models`, `.training`, `.export`, `.evaluation`,
-`.serving`. Once Keras is loaded, every keras-s2v layer is registered, so
+`.serving_client` (a TF Serving client). Once Keras is loaded, every keras-s2v layer is registered, so
 `keras.saving.load_model` opens any model keras-s2v saved.
 """
 
@@ -31,7 +31,8 @@ _NAMES = {
     "ModelError": "keras_s2v.errors",
     "TrainingError": "keras_s2v.errors",
 }
-_SUBPACKAGES = ("data", "models", "training", "export", "evaluation", "serving")
+_SUBPACKAGES = ("data", "models", "training", "export", "evaluation", "serving_client")
+_RENAMED = {"serving": "serving_client"}  # old name -> new, kept until 0.3
 
 __all__ = ["__version__", *_NAMES, *_SUBPACKAGES]
 
@@ -39,7 +40,7 @@ __all__ = ["__version__", *_NAMES, *_SUBPACKAGES]
 def __getattr__(name):
     if name in _NAMES:
         return getattr(importlib.import_module(_NAMES[name]), name)
-    if name in _SUBPACKAGES:
+    if name in _SUBPACKAGES or name in _RENAMED:
         return importlib.import_module(f"keras_s2v.{name}")
     raise AttributeError(f"module 'keras_s2v' has no attribute {name!r}")
 

@@ -43,7 +43,7 @@ def bench_data(work, repeats=3):
     import keras
     import numpy as np
 
-    from keras_s2v.data.pipelines import generator_dataset, syncnet_dataset
+    from keras_s2v.data.datasets import generator_dataset, syncnet_dataset
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.models import build_speech2vid
     from keras_s2v.synth import write_corpus

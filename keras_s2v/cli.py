@@ -125,8 +125,9 @@ def _add_preprocess_arguments(parser):
 @command("preprocess", "turn talking-face videos into TFRecord shards for training")
 @arguments(_add_preprocess_arguments)
 def run_preprocess(args):
-    """Decode each video at 25 fps, find and smooth the face, crop it to 112x112, extract
-    16 kHz audio and its MFCC, and write one TFRecord shard per clip plus manifest.json.
+    """Decode each video at 25 fps, track the face and crop it to 112x112 (aligned by the
+    landmarks with cnn), extract 16 kHz audio and its MFCC, and write one TFRecord shard per
+    clip plus manifest.json.
     A second run skips finished clips; unusable files are skipped with their reason.
     With --runner the same work runs as an Apache Beam pipeline (Dataflow, Flink, Spark or
     the local DirectRunner) and writes the same shards and manifest."""
@@ -195,7 +196,7 @@ def run_train_syncnet(args):
     other clips, e.g. the expert with `--clips even` and the evaluator with `--clips odd --seed 1`."""
     from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
-    from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
@@ -244,7 +245,7 @@ def run_train(args):
     checkpoint every epoch, TensorBoard logs (scalars and frame grids) and a CSV log to
     OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
-    from keras_s2v.training.generator import read_hparams, train_generator
+    from keras_s2v.training.generator_fit import read_hparams, train_generator
 
     manifest = read_manifest(args.data)
     hparams = {"preset": "small", "sync_weight": 0.03, "learning_rate": 1e-3}
@@ -383,7 +384,8 @@ def _add_web_arguments(parser):
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--max-upload-mb", type=_positive(float), default=100.0, help="size limit of each uploaded file (default 100)")
-    parser.add_argument("--face-detector", default="haar", metavar="SPEC", help="haar (default) or cascade:PATH")
+    parser.add_argument("--face-detector", default="cnn", metavar="SPEC",
+                        help=FACE_DETECTOR_HELP + ". Use the detector the generator's training shards were made with")
     parser.add_argument("--workdir", help="folder in which the temporary folder for uploads and results is made (default: the system's)")
 
 

@@ -33,8 +33,8 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.export import export
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
-    from keras_s2v.training.generator import backup_folder, train_generator
-    from keras_s2v.training.syncnet import sync_accuracy, train_syncnet
+    from keras_s2v.training.generator_fit import backup_folder, train_generator
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
     if scale not in SCALES:
         raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS, mfcc_windows
 from keras_s2v.backends import generate
-from keras_s2v.data.pipelines import shard_files
+from keras_s2v.data.datasets import shard_files
 from keras_s2v.data.records import parse_clip
 from keras_s2v.models.syncnet import embedding_models
 from keras_s2v.windows import MOUTH_ROW, stack_frames, unstack_frames
@@ -92,7 +92,7 @@ def static_mouth(frames):
 
 def evaluate(shards, backend, evaluator, out, split="test", progress=True):
     """Score the dubbing setting on held-out clips; writes report.json and two PNGs to `out`."""
-    from keras_s2v.training.syncnet import sync_accuracy
+    from keras_s2v.training.syncnet_fit import sync_accuracy
 
     clips = load_clips(shards, split)
     if len(clips) < 2:

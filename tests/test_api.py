@@ -11,7 +11,7 @@ PUBLIC = {
     "keras_s2v": [
         "AudioTooShortError", "DubSummary", "FileError", "MediaError", "ModelError", "NoFaceError", "S2VError",
         "TrainingError", "__version__", "data", "dub", "evaluation", "export", "load_model", "models", "save_model",
-        "score", "serving", "training",
+        "score", "serving_client", "training",
     ],
     "keras_s2v.data": [
         "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "preprocess_video", "process_clip", "read_manifest",
@@ -31,7 +31,7 @@ PUBLIC = {
         "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_score", "format_scores", "offset_distances", "score",
         "sync_loss", "sync_scores",
     ],
-    "keras_s2v.serving": ["MODEL_NAME", "decode_grpc_reply", "decode_rest_reply", "grpc_request", "predict_grpc", "predict_rest", "rest_request"],
+    "keras_s2v.serving_client": ["MODEL_NAME", "decode_grpc_reply", "decode_rest_reply", "grpc_request", "predict_grpc", "predict_rest", "rest_request"],
 }
 
 
@@ -84,3 +84,13 @@ def test_import_keras_s2v_lets_keras_load_every_saved_model(saved_models, first)
     """)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert loaded.stdout.split() == ["expert", "Functional", "mfcc", "Sequential"]
+
+
+def test_renamed_module_keeps_its_old_name_with_a_warning():
+    import keras_s2v
+    from keras_s2v import serving_client
+
+    sys.modules.pop("keras_s2v.serving", None)
+    with pytest.warns(DeprecationWarning, match="serving_client"):
+        old = keras_s2v.serving
+    assert old.rest_request is serving_client.rest_request

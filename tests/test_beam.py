@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_s2v import cli, synth, video
 from keras_s2v.data.beam import pipeline_options, preprocess_beam
-from keras_s2v.data.pipelines import generator_dataset
+from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
 from tests.media import make_video

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s2v import audio, synth
-from keras_s2v.data.pipelines import degrade, generator_dataset, syncnet_dataset
+from keras_s2v.data.datasets import degrade, generator_dataset, syncnet_dataset
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
@@ -70,7 +70,7 @@ def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):
     # Positives carry the window's own audio; with foreign_fraction=0 negatives come from
     # the same clip, >= 5 frames (20 MFCC columns) away, so their audio is never the aligned one.
     clip = next(iter(tf.data.TFRecordDataset(sorted(shard_dir.glob("shards/train/*.tfrecord"))[:1]).map(parse_clip)))
-    from keras_s2v.data.pipelines import _shifted_starts
+    from keras_s2v.data.datasets import _shifted_starts
 
     starts = tf.range(40)
     shifted, ok = _shifted_starts(starts, 45, tf.constant([1, 2]))
@@ -185,7 +185,7 @@ def test_alignment_end_to_end_mouth_and_mfcc_energy_coincide(tmp_path):
 
 
 def test_even_and_odd_clips_are_disjoint_halves(corpus):
-    from keras_s2v.data.pipelines import shard_files
+    from keras_s2v.data.datasets import shard_files
 
     every, even, odd = (shard_files(corpus[1], "train", clips) for clips in ("all", "even", "odd"))
     assert sorted(even + odd) == every and not set(even) & set(odd) and len(even) == len(odd) == 1

@@ -14,7 +14,7 @@ from keras_s2v.export.savedmodel import serving_layout
 from keras_s2v.export.tflite import TFLiteModel
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
-from keras_s2v.serving import decode_grpc_reply, decode_rest_reply, grpc_request, rest_request
+from keras_s2v.serving_client import decode_grpc_reply, decode_rest_reply, grpc_request, rest_request
 from keras_s2v.windows import mask_lower_half
 from tests.media import s2v
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v.data.pipelines import generator_dataset
+from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
-from keras_s2v.training.generator import plan_epochs, read_hparams, run_folder, train_generator
-from keras_s2v.training.syncnet import sync_accuracy
+from keras_s2v.training.generator_fit import plan_epochs, read_hparams, run_folder, train_generator
+from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.trainer import Speech2VidTrainer
 from keras_s2v.windows import frame_changes, mouths, stack_frames, unstack_frames

@@ -38,7 +38,7 @@ def sample_inputs(shards=None, count=16, seed=0):
     rng = np.random.default_rng(seed)
     pcm, _ = synthesize_speech(random_script(rng, 1.0 + count * 0.04), Voice(), rng)
     if shards:
-        from keras_s2v.data.pipelines import generator_dataset
+        from keras_s2v.data.datasets import generator_dataset
 
         windows = [(x["mfcc"].numpy(), x["identity"].numpy()) for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
     else:

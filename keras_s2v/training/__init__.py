@@ -3,8 +3,8 @@ frozen expert), callbacks, distribution strategies and hyperparameter tuning."""
 
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
 from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.generator import read_hparams, train_generator
-from keras_s2v.training.syncnet import compile_syncnet, recalibrate_batchnorm, sync_accuracy, train_syncnet
+from keras_s2v.training.generator_fit import read_hparams, train_generator
+from keras_s2v.training.syncnet_fit import compile_syncnet, recalibrate_batchnorm, sync_accuracy, train_syncnet
 from keras_s2v.training.trainer import Speech2VidTrainer, check_compatible
 from keras_s2v.training.tuning import tune
 

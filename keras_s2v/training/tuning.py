@@ -10,10 +10,10 @@ import os
 import keras
 import keras_tuner
 
-from keras_s2v.data.pipelines import generator_dataset
+from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
-from keras_s2v.training.generator import plan_epochs
+from keras_s2v.training.generator_fit import plan_epochs
 from keras_s2v.training.trainer import Speech2VidTrainer
 
 

@@ -73,7 +73,7 @@ def _page(max_upload_mb):
     return text.replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
 
 
-def create_app(model, folder, max_upload_mb=100.0, detector="haar", keep_seconds=3600.0):
+def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=3600.0):
     """The app dubbing with the generator at `model`; uploads and results live in `folder`,
     which is removed when the app shuts down."""
     if max_upload_mb <= 0:
@@ -158,7 +158,7 @@ def _require_free_port(host, port):
         raise S2VError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
-def serve(model, host="127.0.0.1", port=7860, max_upload_mb=100.0, detector="haar", workdir=None):
+def serve(model, host="127.0.0.1", port=7860, max_upload_mb=100.0, detector="cnn", workdir=None):
     """Serve the page until interrupted; uploads and results go to a temporary folder that is removed at the end."""
     import uvicorn
 

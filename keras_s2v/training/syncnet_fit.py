@@ -6,10 +6,10 @@ The same function trains the independent evaluation SyncNet: another seed and ot
 import keras
 import numpy as np
 
-from keras_s2v.data.pipelines import shard_files, syncnet_dataset
+from keras_s2v.data.datasets import shard_files, syncnet_dataset
 from keras_s2v.models import build_syncnet
 from keras_s2v.training.callbacks import ProgressLog
-from keras_s2v.training.generator import plan_epochs
+from keras_s2v.training.generator_fit import plan_epochs
 
 
 def compile_syncnet(model, learning_rate=1e-3, decay_steps=None):

@@ -8,7 +8,7 @@ import shutil
 
 import keras
 
-from keras_s2v.data.pipelines import generator_dataset
+from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import FileError, TrainingError
 from keras_s2v.export.savedmodel import check_generator
 from keras_s2v.models import build_speech2vid
