@@ -166,24 +166,28 @@ def _positive(kind):
     return parse
 
 
-def _add_length_arguments(parser):
+RECIPE_HELP = "the training recipe whose numbers are the defaults: synthetic-small (TRAINING.md §4) or smoke (a few steps)"
+
+
+def _add_length_arguments(parser, default="the recipe's"):
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive(int), help="passes over the training windows (default 10)")
+    length.add_argument("--epochs", type=_positive(int), help=f"passes over the training windows (default: {default})")
     length.add_argument("--steps", type=_positive(int), help="total optimizer steps, instead of --epochs")
-    parser.add_argument("--batch-size", type=_positive(int), default=None, help="global batch size")
+    parser.add_argument("--batch-size", type=_positive(int), default=None, help="global batch size (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
 def _add_train_syncnet_arguments(parser):
     parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
     parser.add_argument("--out", required=True, help="the SyncNet file to write (.keras)")
-    parser.add_argument("--preset", default="small", help="SyncNet size: tiny, small (default) or base")
+    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + "; its expert's numbers are used")
+    parser.add_argument("--preset", default=None, help="SyncNet size: tiny, small or base (default: the recipe's)")
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
-    parser.add_argument("--clips", default="all", choices=["all", "even", "odd"],
+    parser.add_argument("--clips", default=None, choices=["all", "even", "odd"],
                         help="train on every clip of the split, or every other one: train the expert on 'even' and "
-                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default all)")
-    parser.add_argument("--learning-rate", type=_positive(float), default=1e-3)
+                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default: the recipe's, even)")
+    parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default: the recipe's)")
     _add_length_arguments(parser)
 
 
@@ -192,19 +196,20 @@ def _add_train_syncnet_arguments(parser):
 def run_train_syncnet(args):
     """Train a SyncNet with binary cross-entropy on P_sync: aligned windows against the
     same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
-    accuracy are printed each epoch. For the evaluation SyncNet use another --seed and
-    other clips, e.g. the expert with `--clips even` and the evaluator with `--clips odd --seed 1`."""
+    accuracy are printed each epoch. The numbers are the --recipe's expert: it trains on the
+    even clips. For the evaluation SyncNet use the other clips and another seed, `--clips odd
+    --seed 1` (synthetic-small's evaluator also takes `--steps 2000`)."""
     from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
-    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
+    from keras_s2v.training.recipes import resolve_syncnet
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
+    syncnet = resolve_syncnet(args.recipe, "expert", preset=args.preset, epochs=args.epochs, steps=args.steps,
+                              clips=args.clips, learning_rate=args.learning_rate, batch_size=args.batch_size)
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
-    model, _ = train_syncnet(
-        args.data, manifest, args.preset, args.split, args.val_split, args.epochs, args.steps,
-        args.batch_size or 32, args.learning_rate, args.seed, clips=args.clips,
-    )
+    model, _ = train_recipe_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split)
     accuracy = sync_accuracy(model, args.data, args.val_split)
     save_model(model, args.out)
     print(f"held-out ({args.val_split}) accuracy, aligned vs shifted >= 5 frames: {accuracy:.3f}")
@@ -213,53 +218,60 @@ def run_train_syncnet(args):
 
 
 def _add_train_arguments(parser):
+    every_phase = "; given, it applies to every phase of the recipe"
     parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
     parser.add_argument("--syncnet", required=True, help="the trained expert (.keras from `s2v train-syncnet`)")
-    parser.add_argument("--out", required=True, help="the generator file to write (.keras); the run's logs go to OUT.run/")
-    parser.add_argument("--preset", default=None, help="generator size: tiny, small (default) or seed")
-    parser.add_argument("--init", help="a generator .keras to fine-tune instead of a fresh --preset model")
-    parser.add_argument("--loss", default="l1+sync", choices=["l1+sync", "sync"],
-                        help="l1+sync (default): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
-    parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default 0.03)")
+    parser.add_argument("--out", required=True,
+                        help="the generator file to write (.keras); the run's logs go to OUT.run/, earlier phases' to OUT_phaseK.keras and OUT_phaseK.run/")
+    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + " (default synthetic-small)")
+    parser.add_argument("--preset", default=None, help="generator size: tiny, small or seed (default: the recipe's)")
+    parser.add_argument("--init", help="a generator .keras for the first phase to fine-tune instead of a fresh --preset model")
+    parser.add_argument("--loss", default=None, choices=["l1+sync", "sync"],
+                        help="l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
+    parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default: the recipe's)")
     parser.add_argument("--warmup-epochs", type=int, default=None,
-                        help="epochs with the sync weight held at 0 (default 40%% of the epochs)")
-    parser.add_argument("--mouth-weight", type=float, default=0.0, help="extra L1 weight on the lower half (default 0)")
-    parser.add_argument("--motion-weight", type=float, default=0.0,
+                        help="epochs with the sync weight held at 0 (default: the recipe's)" + every_phase)
+    parser.add_argument("--mouth-weight", type=float, default=None,
+                        help="extra L1 weight on the lower half (default: the recipe's)" + every_phase)
+    parser.add_argument("--motion-weight", type=float, default=None,
                         help="weight of the L1 on the lower half's change from frame to frame, which teaches the "
-                             "timing inside a window (default 0)")
-    parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default 1e-3)")
+                             "timing inside a window (default: the recipe's)" + every_phase)
+    parser.add_argument("--learning-rate", type=_positive(float), default=None,
+                        help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
                         help="tf.distribute strategy: mirrored = all GPUs of this machine; multi-worker = TF_CONFIG")
     parser.add_argument("--mixed-precision", nargs="?", const="mixed_float16", default=None,
                         choices=["mixed_float16", "mixed_bfloat16"], help="compute in float16 (default) or bfloat16")
-    parser.add_argument("--hparams", help="JSON from `s2v tune`; explicit options win over it")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
-    _add_length_arguments(parser)
+    parser.add_argument("--hparams", help="JSON from `s2v tune`: it wins over the recipe, explicit options win over it")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run: finished phases are kept")
+    _add_length_arguments(parser, "the recipe's" + every_phase)
 
 
 @command("train", "train the Speech2Vid generator through the frozen SyncNet expert")
 @arguments(_add_train_arguments)
 def run_train(args):
     """Train the generator with model.fit and a custom train_step: its frames go through the
-    frozen SyncNet, and the loss mixes L1 with the expert's sync loss -log P_sync. Writes a
-    checkpoint every epoch, TensorBoard logs (scalars and frame grids) and a CSV log to
-    OUT.run/; stop it any time and continue with --resume."""
+    frozen SyncNet, and the loss mixes L1 with the expert's sync loss -log P_sync. Trains every
+    phase of --recipe in order, each fine-tuning the one before; the options change the recipe.
+    Writes a checkpoint every epoch, TensorBoard logs (scalars and frame grids), a CSV log and
+    the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
-    from keras_s2v.training.generator_fit import read_hparams, train_generator
+    from keras_s2v.training.generator_fit import train_recipe_generator
+    from keras_s2v.training.recipes import resolve_recipe
 
-    manifest = read_manifest(args.data)
-    hparams = {"preset": "small", "sync_weight": 0.03, "learning_rate": 1e-3}
-    hparams.update(read_hparams(args.hparams) if args.hparams else {})
-    hparams.update({k: getattr(args, k) for k in hparams if getattr(args, k) is not None})
-    history = train_generator(
-        args.data, manifest, args.syncnet, args.out, preset=hparams["preset"], loss=args.loss,
-        sync_weight=hparams["sync_weight"], mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
-        learning_rate=hparams["learning_rate"], epochs=args.epochs, steps=args.steps,
-        batch_size=args.batch_size or 16, warmup_epochs=args.warmup_epochs, strategy=args.strategy,
-        mixed_precision=args.mixed_precision, resume=args.resume, seed=args.seed, initial=args.init,
+    recipe = resolve_recipe(
+        args.recipe, args.hparams, preset=args.preset, loss=args.loss, sync_weight=args.sync_weight,
+        warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
+        learning_rate=args.learning_rate, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
     )
-    last = {k: f"{v[-1]:.4f}" for k, v in history.history.items() if k.startswith("val_")}
-    print("final validation: " + "  ".join(f"{k} {v}" for k, v in last.items()))
+    manifest = read_manifest(args.data)
+    history = train_recipe_generator(
+        args.data, manifest, args.syncnet, args.out, recipe, initial=args.init, resume=args.resume, seed=args.seed,
+        strategy=args.strategy, mixed_precision=args.mixed_precision,
+    )
+    if history is not None:
+        last = {k: f"{v[-1]:.4f}" for k, v in history.history.items() if k.startswith("val_")}
+        print("final validation: " + "  ".join(f"{k} {v}" for k, v in last.items()))
     print(f"saved {args.out}")
     return 0
 
@@ -270,21 +282,25 @@ def _add_tune_arguments(parser):
     parser.add_argument("--out", required=True, help="folder for the trials and best_hparams.json")
     parser.add_argument("--max-trials", type=_positive(int), default=10, help="trials to run (default 10)")
     parser.add_argument("--presets", default="tiny,small", help="generator presets to choose from (default tiny,small)")
-    _add_length_arguments(parser)
+    parser.add_argument("--recipe", default="synthetic-small",
+                        help=RECIPE_HELP + "; the trials train like its first phase (mouth and motion weights, "
+                        "sync-weight warm-up) and only the tuned values vary")
+    _add_length_arguments(parser, "3")
 
 
 @command("tune", "search learning rate, preset and sync weight with keras-tuner")
 @arguments(_add_tune_arguments)
 def run_tune(args):
     """Bayesian optimisation (keras-tuner) of the learning rate, the generator preset and the
-    sync weight, minimising validation L1 + E_sync under the training expert. Writes
-    OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
+    sync weight, minimising validation L1 + E_sync under the training expert. Everything else
+    is the recipe's. Writes OUT/best_hparams.json for `s2v train --hparams`; a second run
+    continues the search."""
     from keras_s2v.data import read_manifest
     from keras_s2v.training.tuning import tune
 
     manifest = read_manifest(args.data)
     best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
-                args.batch_size or 16, args.presets.split(","), args.seed)
+                args.batch_size, args.presets.split(","), args.seed, args.recipe)
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
     print(f"saved {os.path.join(args.out, 'best_hparams.json')}")
     return 0

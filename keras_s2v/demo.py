@@ -10,18 +10,11 @@ import json
 import os
 import time
 
-# "full" is sized from the runs in TRAINING.md; "quick" is a smoke run whose numbers mean nothing.
-# The generator trains in two phases: L1 then L1 + sync, and a fine-tune with a heavier mouth
-# L1 at a lower learning rate, which moves the last frames of each window into step with the audio.
-# Both charge the mouth's change from frame to frame (motion weight) for the same reason.
+# Every training number is the recipe's (keras_s2v.training.recipes): "full" trains with the
+# recipe of TRAINING.md §4, "quick" is a smoke run whose numbers mean nothing.
 SCALES = {
-    "full": {"seconds": 8.0, "syncnet": "small", "generator": "small", "expert_steps": 3000, "evaluator_steps": 2000,
-             "tflite": ("fp32", "fp16", "int8"),
-             "phases": ({"epochs": 6, "warmup_epochs": 2, "mouth_weight": 2.0, "motion_weight": 10.0, "learning_rate": 1e-3},
-                        {"epochs": 5, "warmup_epochs": 0, "mouth_weight": 8.0, "motion_weight": 10.0, "learning_rate": 3e-4})},
-    "quick": {"seconds": 2.0, "syncnet": "tiny", "generator": "tiny", "expert_steps": 4, "evaluator_steps": 4, "tflite": ("fp32",),
-              "phases": ({"epochs": 2, "warmup_epochs": 1, "mouth_weight": 0.0, "motion_weight": 1.0, "learning_rate": 1e-3},
-                         {"epochs": 1, "warmup_epochs": 0, "mouth_weight": 2.0, "motion_weight": 1.0, "learning_rate": 3e-4})},
+    "full": {"seconds": 8.0, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8")},
+    "quick": {"seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",)},
 }
 
 
@@ -33,12 +26,14 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.export import export
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
-    from keras_s2v.training.generator_fit import backup_folder, train_generator
-    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
+    from keras_s2v.training.generator_fit import train_recipe_generator
+    from keras_s2v.training.recipes import get_recipe
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
     if scale not in SCALES:
         raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
     config = SCALES[scale]
+    recipe = get_recipe(config["recipe"])
     started = time.time()
     paths = {name: os.path.join(out, name) for name in ("videos", "shards", "expert.keras", "evaluator.keras",
                                                          "generator.keras", "evaluation", "saved_models", "dubbed")}
@@ -54,24 +49,20 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
 
     accuracies = {}
     # Disjoint clips of the training speakers: the evaluator never shares a clip with the expert.
-    for name, clips, steps, model_seed in (("expert", "even", config["expert_steps"], seed),
-                                           ("evaluator", "odd", config["evaluator_steps"], seed + 1)):
+    for name, syncnet in (("expert", recipe.expert), ("evaluator", recipe.evaluator)):
         path = paths[f"{name}.keras"]
-        stage(3, f"SyncNet {name}: the {clips} clips of the train speakers, validated on val -> {path}")
+        stage(3, f"SyncNet {name}: the {syncnet.clips} clips of the train speakers, validated on val -> {path}")
         if not os.path.exists(path):
-            model, _ = train_syncnet(paths["shards"], manifest, config["syncnet"], steps=steps, seed=model_seed, clips=clips)
+            model, _ = train_recipe_syncnet(paths["shards"], manifest, syncnet, seed=seed)
             save_model(model, path)
         accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
         print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")
 
-    phase_paths = [os.path.join(out, f"generator_phase{n}.keras") for n in range(1, len(config["phases"]))] + [paths["generator.keras"]]
-    for number, (phase, path) in enumerate(zip(config["phases"], phase_paths)):
-        stage(4, f"generator ({config['generator']} preset) through the frozen expert, phase {number + 1}/{len(phase_paths)}: "
-                 f"{phase['epochs']} epochs, mouth weight {phase['mouth_weight']}, motion weight {phase['motion_weight']} -> {path}")
-        if not os.path.exists(path):
-            train_generator(paths["shards"], manifest, paths["expert.keras"], path, preset=config["generator"], seed=seed,
-                            initial=phase_paths[number - 1] if number else None,
-                            resume=os.path.isdir(backup_folder(path)), **phase)
+    stage(4, f"generator ({recipe.generator_preset} preset) through the frozen expert, recipe {recipe.name}, "
+             f"{len(recipe.phases)} phases -> {paths['generator.keras']}")
+    # resume: finished phases are kept and an interrupted one continues, as every stage here.
+    train_recipe_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], recipe,
+                           resume=True, seed=seed)
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
     report = evaluate(paths["shards"], load_backend(paths["generator.keras"]), load_model(paths["evaluator.keras"], "SyncNet"),

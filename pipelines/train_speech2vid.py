@@ -3,7 +3,10 @@
     python pipelines/train_speech2vid.py --data demo_out/shards --syncnet expert.keras --out generator.keras
 
 The trainer's custom train_step runs the generator, feeds the lower half of its frames
-and the window's MFCC to the frozen expert, and minimises (1 - w) L1 + w (-log P_sync).
+and the window's MFCC to the frozen expert, and minimises (1 - w) L1 + w (-log P_sync),
+the L1 weighing the mouth more and charging its change from frame to frame. It trains every
+phase of --recipe in order, each fine-tuning the generator of the one before, with the
+same callbacks, saving and recipe.json record as `s2v train`.
 """
 
 import argparse
@@ -16,33 +19,40 @@ import keras  # noqa: E402
 
 from keras_s2v.data import generator_dataset, read_manifest  # noqa: E402
 from keras_s2v.models import build_speech2vid  # noqa: E402
-from keras_s2v.training import Speech2VidTrainer, SyncWeightWarmup  # noqa: E402
+from keras_s2v.saving import load_model, save_model  # noqa: E402
+from keras_s2v.training import Speech2VidTrainer  # noqa: E402
+from keras_s2v.training.generator_fit import generator_callbacks, phase_outputs, plan_epochs, run_folder  # noqa: E402
+from keras_s2v.training.recipes import resolve_recipe, write_recipe  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)
 parser.add_argument("--syncnet", required=True)
 parser.add_argument("--out", required=True)
-parser.add_argument("--preset", default="small")
-parser.add_argument("--epochs", type=int, default=10)
-parser.add_argument("--steps-per-epoch", type=int, default=None)
-parser.add_argument("--batch-size", type=int, default=16)
-parser.add_argument("--sync-weight", type=float, default=0.03)
-parser.add_argument("--warmup-epochs", type=int, default=4, help="epochs of L1 alone before the sync loss joins")
+parser.add_argument("--recipe", default="synthetic-small", help="its numbers are the defaults")
+parser.add_argument("--preset")
+parser.add_argument("--batch-size", type=int)
+parser.add_argument("--epochs", type=int, help="epochs of every phase")
+parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
+recipe = resolve_recipe(args.recipe, preset=args.preset, batch_size=args.batch_size, epochs=args.epochs)
+keras.utils.set_random_seed(args.seed)
 manifest = read_manifest(args.data)
-train = generator_dataset(args.data, "train", args.batch_size, augment_frames=True, repeat=True)
-val = generator_dataset(args.data, "val", args.batch_size, shuffle=False, deterministic=True)
+train = generator_dataset(args.data, "train", recipe.batch_size, augment_frames=True, seed=args.seed, repeat=True)
+val = generator_dataset(args.data, "val", recipe.batch_size, shuffle=False, deterministic=True)
 
-expert = keras.saving.load_model(args.syncnet, compile=False)  # frozen inside the trainer
-trainer = Speech2VidTrainer(build_speech2vid(args.preset), expert, sync_weight=args.sync_weight)
-trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
-trainer.fit(
-    train,
-    validation_data=val,
-    epochs=args.epochs,
-    steps_per_epoch=args.steps_per_epoch or manifest["windows"]["train"] // args.batch_size,
-    callbacks=[SyncWeightWarmup(args.sync_weight, args.warmup_epochs)],
-    verbose=2,
-)
-trainer.generator.save(args.out)  # the plain functional generator, ready for `s2v export`
+expert = load_model(args.syncnet, "SyncNet")  # frozen inside the trainer
+generator = build_speech2vid(recipe.generator_preset)
+for phase, out in zip(recipe.phases, phase_outputs(args.out, len(recipe.phases))):
+    trainer = Speech2VidTrainer(generator, expert, sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight,
+                                motion_weight=phase.motion_weight)
+    trainer.compile(optimizer=keras.optimizers.Adam(phase.learning_rate))
+    folder = run_folder(out)
+    write_recipe(recipe, folder)
+    # NaN guard, sync-weight warm-up and ramp, checkpoints, logs, and the best epoch after warm-up restored.
+    callbacks = generator_callbacks(folder, recipe.sync_weight, phase.warmup_epochs, val)
+    epochs, epoch_steps = plan_epochs(manifest["windows"]["train"], recipe.batch_size, phase.epochs, phase.steps)
+    trainer.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=0)
+    if callbacks[0].diverged:
+        raise SystemExit(f"training stopped: {callbacks[0].diverged}")
+    save_model(trainer.generator, out)  # the plain functional generator, ready for `s2v export`

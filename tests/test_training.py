@@ -16,7 +16,8 @@ from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
-from keras_s2v.training.generator_fit import plan_epochs, read_hparams, run_folder, train_generator
+from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_folder, train_generator
+from keras_s2v.training.recipes import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.trainer import Speech2VidTrainer
@@ -158,12 +159,13 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shard
 def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_syncnet_path, tmp_path):
     shards, manifest = tiny_shards
     out = tmp_path / "generator.keras"
+    first, _ = phase_outputs(str(out), 2)  # the recipe's phase 1; phase 2 fine-tunes it into `out`
     args = ["train", "--data", shards, "--syncnet", tiny_syncnet_path, "--out", out, "--preset", "tiny",
             "--batch-size", 4, "--epochs", 6]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     process = subprocess.Popen([sys.executable, "-m", "keras_s2v", *map(str, args)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metadata = os.path.join(run_folder(str(out)), "backup", "training_metadata.json")
+    metadata = os.path.join(run_folder(first), "backup", "training_metadata.json")
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         if os.path.exists(metadata) and json.load(open(metadata))["epoch"] >= 2:
@@ -172,16 +174,19 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = json.load(open(metadata))["epoch"]
-    assert 2 <= killed_at < 6 and not out.exists()
+    assert 2 <= killed_at < 6 and not os.path.exists(first) and not out.exists()
 
     refused = s2v(*args)
     assert refused.returncode == 2 and "--resume" in refused.stderr
     resumed = s2v(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     epochs_run = [line for line in resumed.stdout.splitlines() if line.startswith("generator epoch")]
-    assert epochs_run[0].startswith(f"generator epoch {killed_at + 1}/6") and len(epochs_run) == 6 - killed_at
-    rows = list(csv.DictReader(open(os.path.join(run_folder(str(out)), "training.csv"))))
-    assert [int(r["epoch"]) for r in rows][-1] == 5
+    # The rest of phase 1, then all of phase 2.
+    assert epochs_run[0].startswith(f"generator epoch {killed_at + 1}/6") and len(epochs_run) == 6 - killed_at + 6
+    for path in (first, str(out)):
+        rows = list(csv.DictReader(open(os.path.join(run_folder(path), "training.csv"))))
+        assert [int(r["epoch"]) for r in rows][-1] == 5
+        assert read_recipe(os.path.join(run_folder(path), "recipe.json")).generator_preset == "tiny"
     assert load_model(str(out), "generator")
 
 
@@ -273,7 +278,7 @@ def test_a_mirrored_step_on_two_devices_matches_a_single_device_step():
     assert float(worst) < 1e-4  # ...and both ways the same
 
 
-def test_the_pipeline_scripts_train_with_tiny_settings(tiny_shards, tmp_path):
+def test_the_pipeline_scripts_train_with_the_recipe_as_s2v_train_does(tiny_shards, tiny_syncnet_path, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def run(script, *args):
@@ -283,12 +288,22 @@ def test_the_pipeline_scripts_train_with_tiny_settings(tiny_shards, tmp_path):
         return result.stdout
 
     expert = tmp_path / "expert.keras"
-    output = run("train_syncnet.py", "--data", tiny_shards[0], "--out", expert, "--preset", "tiny",
-                 "--epochs", 1, "--steps-per-epoch", 2, "--batch-size", 8)
-    assert "held-out accuracy" in output and expert.exists()
-    run("train_speech2vid.py", "--data", tiny_shards[0], "--syncnet", expert, "--out", tmp_path / "g.keras",
-        "--preset", "tiny", "--epochs", 2, "--steps-per-epoch", 2, "--batch-size", 4, "--warmup-epochs", 1)
-    assert load_model(str(tmp_path / "g.keras"), "generator").output.shape[1:] == (112, 112, 15)
+    output = run("train_syncnet.py", "--data", tiny_shards[0], "--out", expert, "--recipe", "smoke", "--batch-size", 8, "--steps", 2)
+    assert "held-out accuracy" in output and load_model(str(expert), "SyncNet")
+    script_out, cli_out = tmp_path / "g.keras", tmp_path / "h.keras"
+    run("train_speech2vid.py", "--data", tiny_shards[0], "--syncnet", expert, "--out", script_out, "--recipe", "smoke")
+    assert load_model(str(script_out), "generator").output.shape[1:] == (112, 112, 15)
+    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", cli_out, "--recipe", "smoke")
+    assert result.returncode == 0, result.stderr
+    for phase in range(2):
+        script_phase, cli_phase = phase_outputs(str(script_out), 2)[phase], phase_outputs(str(cli_out), 2)[phase]
+        recorded = json.load(open(os.path.join(run_folder(script_phase), "recipe.json")))
+        assert recorded == json.load(open(os.path.join(run_folder(cli_phase), "recipe.json")))
+        assert recorded == recipes["smoke"].to_config()
+        # The same callbacks: the CSV log of every epoch and the per-epoch checkpoint.
+        rows = list(csv.DictReader(open(os.path.join(run_folder(script_phase), "training.csv"))))
+        assert len(rows) == recipes["smoke"].phases[phase].epochs and "val_objective" in rows[0]
+        assert os.path.isfile(os.path.join(run_folder(script_phase), "checkpoint.keras"))
 
 
 MULTI_WORKER_STEP = """

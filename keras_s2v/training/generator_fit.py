@@ -1,7 +1,7 @@
 """`train_generator`: model.fit of the Speech2Vid trainer with checkpoints, TensorBoard, a CSV
-log, early stopping, warm-up of the sync weight, resume after a kill and a NaN guard."""
+log, early stopping, warm-up of the sync weight, resume after a kill and a NaN guard.
+`train_recipe_generator` trains every phase of a recipe with it."""
 
-import json
 import math
 import os
 import shutil
@@ -15,9 +15,12 @@ from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model, save_model
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
 from keras_s2v.training.distribute import get_strategy, precision
+from keras_s2v.training.recipes import recipes, write_recipe
 from keras_s2v.training.trainer import LOSSES, Speech2VidTrainer
 
-HPARAMS = ("learning_rate", "preset", "sync_weight")
+# train_generator's defaults are the first phase of the default recipe, never numbers of their own.
+DEFAULT_RECIPE = recipes["synthetic-small"]
+_FIRST_PHASE = DEFAULT_RECIPE.phases[0]
 
 
 def plan_epochs(examples, batch_size, epochs=None, steps=None, default_epochs=10):
@@ -32,19 +35,6 @@ def plan_epochs(examples, batch_size, epochs=None, steps=None, default_epochs=10
     if epochs < 1:
         raise ValueError(f"`epochs` must be >= 1; received {epochs}")
     return epochs, epoch_steps
-
-
-def read_hparams(path):
-    """The JSON that `s2v tune` writes: learning_rate, preset and sync_weight."""
-    try:
-        with open(path) as handle:
-            hparams = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise FileError(path, f"cannot read hyperparameters ({error.__class__.__name__})") from None
-    unknown = set(hparams) - set(HPARAMS)
-    if not isinstance(hparams, dict) or unknown:
-        raise FileError(path, f"unknown hyperparameters {sorted(unknown)}; expected {list(HPARAMS)}")
-    return hparams
 
 
 def run_folder(out):
@@ -65,29 +55,59 @@ class _Backup(keras.callbacks.BackupAndRestore):
             super().on_epoch_end(epoch, logs)
 
 
+def generator_callbacks(folder, sync_weight, warmup_epochs, val, patience=5, append_log=False, verbose=True):
+    """The callbacks of every generator run, in `folder` (its run folder): NaN guard, sync-weight
+    warm-up and ramp, a checkpoint each epoch, a backup for resume, CSV and TensorBoard logs with
+    a frame grid from `val`, and the best-epoch restore. The first two are the NaNGuard and the
+    GeneratorCheckpoint, which say where a diverged run stopped."""
+    sample_inputs, sample_target = next(iter(val))
+    callbacks = [
+        NaNGuard(),
+        GeneratorCheckpoint(os.path.join(folder, "checkpoint.keras")),
+        SyncWeightWarmup(sync_weight, warmup_epochs),
+        _Backup(os.path.join(folder, "backup"), double_checkpoint=True),
+        keras.callbacks.CSVLogger(os.path.join(folder, "training.csv"), append=append_log),
+        keras.callbacks.TensorBoard(os.path.join(folder, "logs")),
+        FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
+        # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
+        # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
+        keras.callbacks.EarlyStopping("val_objective", mode="min", patience=patience, start_from_epoch=warmup_epochs,
+                                      restore_best_weights=True),
+    ]
+    if verbose:
+        callbacks.append(ProgressLog("generator"))
+    return callbacks
+
+
 def train_generator(
-    shards, manifest, syncnet_path, out, preset="small", loss="l1+sync", sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0,
-    learning_rate=1e-3, epochs=None, steps=None, batch_size=16, warmup_epochs=None, patience=5,
-    strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True, train_data=None, initial=None,
+    shards, manifest, syncnet_path, out, preset=DEFAULT_RECIPE.generator_preset, loss=DEFAULT_RECIPE.loss,
+    sync_weight=DEFAULT_RECIPE.sync_weight, mouth_weight=_FIRST_PHASE.mouth_weight, motion_weight=_FIRST_PHASE.motion_weight,
+    learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
+    warmup_epochs=None, patience=5, strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True,
+    train_data=None, initial=None, recipe=None,
 ):
     """Train a Speech2Vid generator through a frozen SyncNet and save it to `out` (.keras).
 
-    `loss="sync"` is the seed's pure sync objective (s_w = 1). The sync weight is held at 0
-    for `warmup_epochs` (default: the first 40% of epochs) so L1 settles first.
-    `initial` is a generator .keras to fine-tune instead of a fresh `preset` model.
-    `train_data` replaces the training split's dataset (tests use it). Returns the History.
+    The defaults are the first phase of `recipes["synthetic-small"]`; `train_recipe_generator`
+    runs all phases of a recipe. `loss="sync"` is the seed's pure sync objective (s_w = 1).
+    The sync weight is held at 0 for `warmup_epochs` (default: the first 40% of epochs) so L1
+    settles first. `initial` is a generator .keras to fine-tune instead of a fresh `preset`
+    model. `recipe`, the Recipe this run belongs to, is written to the run folder as
+    recipe.json. `train_data` replaces the training split's dataset (tests use it).
+    Returns the History.
     """
     if loss not in LOSSES:
         raise ValueError(f"`loss` must be one of {LOSSES}; received {loss!r}")
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise FileError(out, "the output folder does not exist")
     folder = run_folder(out)
-    backup = backup_folder(out)
-    if os.path.isdir(backup) and not resume:
+    if os.path.isdir(backup_folder(out)) and not resume:
         raise TrainingError(f"{folder} holds an interrupted run: pass --resume to continue it, or delete the folder")
     if not resume:
         shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+    if recipe is not None:
+        write_recipe(recipe, folder)
 
     keras.utils.set_random_seed(seed)
     sync_weight = 1.0 if loss == "sync" else sync_weight
@@ -108,26 +128,63 @@ def train_generator(
                                     motion_weight=motion_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
 
-    guard, checkpoint = NaNGuard(), GeneratorCheckpoint(os.path.join(folder, "checkpoint.keras"))
-    sample_inputs, sample_target = next(iter(val))
-    callbacks = [
-        guard,
-        SyncWeightWarmup(sync_weight, warmup_epochs),
-        checkpoint,
-        _Backup(backup, double_checkpoint=True),
-        keras.callbacks.CSVLogger(os.path.join(folder, "training.csv"), append=resume),
-        keras.callbacks.TensorBoard(os.path.join(folder, "logs")),
-        FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
-        # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
-        # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
-        keras.callbacks.EarlyStopping("val_objective", mode="min", patience=patience, start_from_epoch=warmup_epochs,
-                                      restore_best_weights=True),
-    ]
-    if verbose:
-        callbacks.append(ProgressLog("generator"))
+    callbacks = generator_callbacks(folder, sync_weight, warmup_epochs, val, patience, append_log=resume, verbose=verbose)
+    guard, checkpoint = callbacks[:2]
     history = trainer.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=0)
     if guard.diverged:
         kept = f"the last good checkpoint is {checkpoint.path} (epoch {checkpoint.saved_epoch})" if checkpoint.saved_epoch else "no epoch finished, so nothing was saved"
         raise TrainingError(f"training stopped: {guard.diverged}; {kept}")
     save_model(trainer.generator, out)
+    return history
+
+
+def phase_outputs(out, phases):
+    """Where each of `phases` phases saves its generator: `<out>_phase<k>.keras`, the last `out`."""
+    stem = os.path.splitext(out)[0]
+    return [f"{stem}_phase{number}.keras" for number in range(1, phases)] + [out]
+
+
+def _describe(phase):
+    length = f"{phase.steps} steps" if phase.steps else f"{phase.epochs} epochs"
+    return (f"{length}, warm-up {phase.warmup_epochs}, mouth weight {phase.mouth_weight}, "
+            f"motion weight {phase.motion_weight}, learning rate {phase.learning_rate:g}")
+
+
+def _finished(path, previous):
+    """A phase is done when its generator exists, no backup waits, and it is newer than the one it fine-tuned."""
+    return (os.path.exists(path) and not os.path.isdir(backup_folder(path))
+            and (previous is None or os.path.getmtime(path) >= os.path.getmtime(previous)))
+
+
+def train_recipe_generator(shards, manifest, syncnet_path, out, recipe, initial=None, resume=False, seed=0,
+                           strategy="default", mixed_precision=None, verbose=True):
+    """Train every generator phase of `recipe` (a Recipe, see `resolve_recipe`) and save the last to `out`.
+
+    Phase k > 1 fine-tunes phase k - 1's generator (`phase_outputs`); phase 1 starts from
+    `initial` if given. With `resume`, finished phases are kept and an interrupted one
+    continues. Each phase's run folder records the recipe as recipe.json. Returns the History
+    of the last phase trained (None if all were finished).
+    """
+    outputs = phase_outputs(out, len(recipe.phases))
+    if not resume:
+        for path in outputs:  # refuse before any phase trains, not after the first
+            if os.path.isdir(backup_folder(path)):
+                raise TrainingError(f"{run_folder(path)} holds an interrupted run: pass --resume to continue it, or delete the folder")
+    history, done = None, resume
+    for number, (phase, path) in enumerate(zip(recipe.phases, outputs)):
+        previous = outputs[number - 1] if number else None
+        done = done and _finished(path, previous)
+        if verbose:
+            print(f"generator phase {number + 1}/{len(outputs)}: "
+                  + (f"{path} is finished, kept" if done else f"{_describe(phase)} -> {path}"), flush=True)
+        if done:
+            continue
+        history = train_generator(
+            shards, manifest, syncnet_path, path, preset=recipe.generator_preset, loss=recipe.loss,
+            sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight,
+            learning_rate=phase.learning_rate, epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size,
+            warmup_epochs=phase.warmup_epochs, strategy=strategy, mixed_precision=mixed_precision,
+            resume=resume and os.path.isdir(backup_folder(path)), seed=seed, verbose=verbose,
+            initial=previous or initial, recipe=recipe,
+        )
     return history

@@ -1,6 +1,7 @@
 """Training the SyncNet expert (architecture.md §3): model.fit with BCE on P_sync.
 
 The same function trains the independent evaluation SyncNet: another seed and other clips.
+`train_recipe_syncnet` trains either with a recipe's numbers.
 """
 
 import keras
@@ -67,3 +68,13 @@ def train_syncnet(
     )
     recalibrate_batchnorm(model, syncnet_dataset(shards, split, batch_size, seed=seed, repeat=True, clips=clips), steps=50)
     return model, history
+
+
+def train_recipe_syncnet(shards, manifest, syncnet, seed=0, split="train", val_split="val", verbose=True):
+    """Train the SyncNet that `syncnet` (a recipe's `expert` or `evaluator`, see `resolve_syncnet`)
+    describes, with seed `seed + syncnet.seed_offset`; returns (model, history)."""
+    return train_syncnet(
+        shards, manifest, preset=syncnet.preset, split=split, val_split=val_split, epochs=syncnet.epochs,
+        steps=syncnet.steps, batch_size=syncnet.batch_size, learning_rate=syncnet.learning_rate,
+        seed=seed + syncnet.seed_offset, verbose=verbose, clips=syncnet.clips,
+    )
