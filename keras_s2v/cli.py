@@ -169,10 +169,10 @@ def _positive(kind):
 RECIPE_HELP = "the training recipe whose numbers are the defaults: synthetic-small (TRAINING.md §4) or smoke (a few steps)"
 
 
-def _add_length_arguments(parser, default="the recipe's"):
+def _add_length_arguments(parser, default="the recipe's", note=""):
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive(int), help=f"passes over the training windows (default: {default})")
-    length.add_argument("--steps", type=_positive(int), help="total optimizer steps, instead of --epochs")
+    length.add_argument("--epochs", type=_positive(int), help=f"passes over the training windows (default: {default}){note}")
+    length.add_argument("--steps", type=_positive(int), help=f"total optimizer steps, instead of --epochs{note}")
     parser.add_argument("--batch-size", type=_positive(int), default=None, help="global batch size (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -244,7 +244,7 @@ def _add_train_arguments(parser):
                         choices=["mixed_float16", "mixed_bfloat16"], help="compute in float16 (default) or bfloat16")
     parser.add_argument("--hparams", help="JSON from `s2v tune`: it wins over the recipe, explicit options win over it")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run: finished phases are kept")
-    _add_length_arguments(parser, "the recipe's" + every_phase)
+    _add_length_arguments(parser, note=every_phase)
 
 
 @command("train", "train the Speech2Vid generator through the frozen SyncNet expert")
