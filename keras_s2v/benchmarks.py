@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 
+from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.quiet import silence_native_logs
 
 
@@ -74,8 +75,8 @@ def bench_data(work, repeats=3):
     batch = 32
     generator = build_speech2vid("small")
     generator.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae", jit_compile=False)
-    inputs = {"mfcc": np.random.randn(batch, 12, 20, 1).astype("float32"), "identity": np.random.rand(batch, 112, 112, 15).astype("float32")}
-    target = np.random.rand(batch, 112, 112, 15).astype("float32")
+    inputs = {"mfcc": np.random.randn(batch, *MFCC_SHAPE).astype("float32"), "identity": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")}
+    target = np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")
     generator.train_on_batch(inputs, target)
     step = _median_time(lambda: generator.train_on_batch(inputs, target), repeats * 3)
     appetite = batch / step
@@ -172,8 +173,8 @@ def bench_export(work, repeats=3):
         for name, kind, backend in runtimes:
             psnr = f"{fidelity[kind]:.1f}" if kind else "reference"
             for batch in (1, 8):
-                mfcc = rng.standard_normal((batch, 12, 20, 1)).astype("float32")
-                identity = rng.random((batch, 112, 112, 15)).astype("float32")
+                mfcc = rng.standard_normal((batch, *MFCC_SHAPE)).astype("float32")
+                identity = rng.random((batch, *IDENTITY_SHAPE)).astype("float32")
                 backend(mfcc, identity)
                 seconds = _median_time(lambda: backend(mfcc, identity), repeats * 3)
                 gflops = flops * batch / seconds / 1e9
@@ -197,7 +198,7 @@ def _moving_photo_720p(path, seconds, face_px=100):
 
     rng = np.random.default_rng(0)
     waveform, _ = synth.synthesize_speech(synth.random_script(rng, seconds), synth.sample_speaker(0, "test", 0).voice, rng)
-    count = int(round(len(waveform) / 16000 * 25))
+    count = int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS))
     background = cv2.resize(skimage.data.coffee(), (1280, 720), interpolation=cv2.INTER_AREA)
     box = np.asarray(PHOTO_FACES["astronaut"], np.float64)
     scale = face_px / (box[3] - box[1])
@@ -206,7 +207,7 @@ def _moving_photo_720p(path, seconds, face_px=100):
     with VideoWriter(path, 1280, 720, audio=waveform) as writer:
         for index in range(count):
             phase = 2 * np.pi * index / (25 * 20)  # one slow loop every 20 s, about 15 px/s
-            x0, y0 = (np.array([640 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
+            x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
             frame = background.copy()
             xs, ys = max(0, x0), max(0, y0)
             xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
@@ -306,7 +307,7 @@ def bench_faces(work, repeats=3, frames_per_clip=25):
     from keras_s2v import faces, photos
 
     images = photos.real_photos()
-    moves = [(80, (150, 150), (1100, 560)), (100, (1120, 140), (260, 600)), (150, (300, 500), (900, 250)), (300, (400, 360), (880, 360))]
+    moves = [(80, (150, 150), (1100, 560)), (100, (1280 - 160, 140), (260, 600)), (150, (300, 500), (900, 250)), (300, (400, 360), (880, 360))]
     clips = [(px, *photos.photo_frames(images[name], box, px, photos.line_path(start, end, frames_per_clip)))
              for px, start, end in moves for name, box in photos.PHOTO_FACES.items()]
     lines = [

@@ -125,7 +125,7 @@ def _add_preprocess_arguments(parser):
 @command("preprocess", "turn talking-face videos into TFRecord shards for training")
 @arguments(_add_preprocess_arguments)
 def run_preprocess(args):
-    """Decode each video at 25 fps, track the face and crop it to 112x112 (aligned by the
+    """Decode each video at 25 fps, track the face and crop it to the models' square face size (aligned by the
     landmarks with cnn), extract 16 kHz audio and its MFCC, and write one TFRecord shard per
     clip plus manifest.json.
     A second run skips finished clips; unusable files are skipped with their reason.

@@ -3,7 +3,7 @@
 A `Face` is a box (x0, y0, x1, y1) in frame pixels plus, from the CNN detector, 468
 landmarks (MediaPipe's face mesh). `FaceTracker` follows one face through a video:
 the landmarks of one frame give the next frame's search region, and the detector runs
-again only when the track is lost. `crop_face` warps the face into a 112x112 crop with
+again only when the track is lost. `crop_face` warps the face into a FACE_SIZE square crop with
 the eye line level and the mouth at a fixed place (by the box when there are no
 landmarks); `paste_face` puts a generated crop back through a soft mouth-and-jaw mask,
 colour-matched, so no pixel outside the mask changes and no crop edge shows.
@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 
 from keras_s2v.errors import MediaError, NoFaceError
-
-CROP_SIZE = 112
+from keras_s2v.geometry import FACE_SIZE
 
 # How crops are aligned; recorded in shards so training and dubbing crops are alike.
 ALIGN_LANDMARKS = "landmarks-v1"
@@ -439,7 +438,7 @@ def alignment_kind(face):
     return ALIGN_BOX if face.landmarks is None else ALIGN_LANDMARKS
 
 
-def alignment_matrix(face, size=CROP_SIZE):
+def alignment_matrix(face, size=FACE_SIZE):
     """(2, 3) frame -> crop: the eye line level and the mouth at a fixed place (or a square around the box)."""
     if face.landmarks is None:
         x0, y0, x1, y1 = face.box.astype(np.float64)
@@ -461,7 +460,7 @@ def alignment_matrix(face, size=CROP_SIZE):
     return matrix
 
 
-def crop_face(frame, face, size=CROP_SIZE):
+def crop_face(frame, face, size=FACE_SIZE):
     """The aligned (size, size, 3) uint8 crop and its Alignment."""
     alignment = Alignment(alignment_matrix(face, size), size, alignment_kind(face))
     return _warp(frame, alignment.matrix, size), alignment
@@ -513,7 +512,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
 def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
-    The crop is 112 px, so a larger face loses its fine texture when the crop is scaled
+    The crop is FACE_SIZE px, so a larger face loses its fine texture when the crop is scaled
     back up. Where the generator left the face as it was (skin, jaw, stubble: within
     `detail_tolerance` grey levels of the source crop) the source's own fine detail is put
     back; where it changed (the mouth) only the generated pixels count, so no ghost of the

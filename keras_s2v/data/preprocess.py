@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_s2v import audio, faces, video
 from keras_s2v.errors import MediaError
+from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, GEOMETRY, VIDEO_FPS
 from keras_s2v.synth import SPLITS, sidecar_path
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -150,7 +151,7 @@ def process_clip(path, root, out, detector="cnn"):
     except MediaError as error:
         return {**result, "skipped": error.reason}
     has_face = np.array([face is not None for face in found])
-    crops = np.zeros((len(frames), faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8)
+    crops = np.zeros((len(frames), FACE_SIZE, FACE_SIZE, FRAME_CHANNELS), np.uint8)
     for index in np.flatnonzero(has_face):
         crops[index] = faces.crop_face(frames[index], found[index])[0]
     mfcc_map = audio.mfcc(waveform)
@@ -165,7 +166,7 @@ def process_clip(path, root, out, detector="cnn"):
         "frames": int(len(frames)),
         "frames_without_face": int((~has_face).sum()),
         "windows": windows,
-        "seconds": round(len(frames) / audio.VIDEO_FPS, 3),
+        "seconds": round(len(frames) / VIDEO_FPS, 3),
         "alignment": alignment_for(detector),
     }
 
@@ -269,6 +270,7 @@ def write_manifest(out, results):
         "clips_per_split": {split: sum(c["split"] == split for c in clips) for split in SPLITS},
         # Resumed runs redo clips cropped another way, so every clip here is aligned alike.
         "alignment": clip_alignment(clips[0]) if clips else None,
+        "geometry": dict(GEOMETRY),  # the window numbers the shards were cut for; readers refuse others
     }
     _atomic_write(os.path.join(out, "manifest.json"), json.dumps(manifest, indent=1))
     return manifest

@@ -5,13 +5,12 @@ import functools
 import keras
 from keras import layers
 
+from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_CHANNELS
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
-MFCC_SHAPE = (12, 20, 1)
-IDENTITY_SHAPE = (112, 112, 15)
 BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
-OUTPUT_CHANNELS = 15
+OUTPUT_CHANNELS = WINDOW_CHANNELS
 
 
 def _scaled(width, units):
@@ -70,7 +69,7 @@ def _decoder(embedding, skips, width, conv):
 
 
 def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
-    """Generator: inputs `mfcc` (12, 20, 1) and `identity` (112, 112, 15) -> `frames` (112, 112, 15).
+    """Generator: inputs `mfcc` MFCC_SHAPE and `identity` IDENTITY_SHAPE -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
 
     `synchronized_bn=True` makes BatchNormalization use the whole global batch under a
     multi-replica tf.distribute strategy (the same layers otherwise).
