@@ -17,7 +17,8 @@ class KerasBackend:
     name = "keras"
 
     def __init__(self, path):
-        from keras_s2v.export.savedmodel import check_generator, serving_functions
+        from keras_s2v.export.savedmodel import serving_functions
+        from keras_s2v.models import check_generator
         from keras_s2v.saving import load_model
 
         generator = load_model(path, "generator")

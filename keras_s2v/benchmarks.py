@@ -250,15 +250,16 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
-    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32",), progress=False)
+    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"),
+                    calibration=_calibration_shards(work), progress=False)
     models = {"Keras": keras_path, "SavedModel": report["path"],
-              "TFLite fp32": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite")}
+              **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")}}
     lines = [
         "## Dubbing end to end, streaming (issues 6 and 13)",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
-        "batch 4 (the default), the `cnn` face detector. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        "batch 4 (the default), the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
         "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
         "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
         "",

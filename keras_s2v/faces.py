@@ -160,6 +160,7 @@ class CNNDetector:
     """
 
     INPUT = 192
+    alignment = ALIGN_LANDMARKS
 
     def __init__(self, tile=480, min_score=0.5, min_presence=0.5):
         if tile < 128:
@@ -256,6 +257,8 @@ class HaarDetector:
     Any cascade XML works, e.g. an anime-face cascade. Boxes only, no landmarks.
     """
 
+    alignment = ALIGN_BOX
+
     def __init__(self, cascade_path=None, detect_size=320, scale_factor=1.1, min_neighbors=5, min_face=0.15):
         if detect_size < 64:
             raise ValueError(f"`detect_size` must be at least 64; received {detect_size}")
@@ -300,6 +303,8 @@ class FixedBoxDetector:
     Frames are counted by the calls to `detect`, so use one detector per video.
     """
 
+    alignment = ALIGN_BOX
+
     def __init__(self, boxes):
         self.boxes = np.asarray(boxes, np.float64)
         if self.boxes.shape[-1] != 4 or self.boxes.ndim not in (1, 2):
@@ -315,18 +320,33 @@ class FixedBoxDetector:
         return _box_face(x, y, x + w, y + h)
 
 
+# The detectors a name selects; "cascade:PATH" selects HaarDetector with that cascade.
+DETECTORS = {"cnn": CNNDetector, "haar": HaarDetector}
 DETECTOR_SPECS = "'cnn', 'haar' or 'cascade:PATH'"
+DETECTOR_HELP = (
+    "cnn (default: BlazeFace + face mesh, crops aligned by the landmarks), haar (OpenCV frontal face), "
+    "or cascade:PATH (any OpenCV cascade XML, e.g. an anime-face one)"
+)
+
+
+def _parse_detector(spec):
+    """(class, keyword arguments) named by `spec`."""
+    if spec in DETECTORS:
+        return DETECTORS[spec], {}
+    if isinstance(spec, str) and spec.startswith("cascade:"):
+        return HaarDetector, {"cascade_path": spec[len("cascade:") :]}
+    raise ValueError(f"face detector must be {DETECTOR_SPECS}; received {spec!r}")
 
 
 def make_detector(spec):
     """'cnn' -> CNNDetector; 'haar' -> the default cascade; 'cascade:PATH' -> that cascade XML."""
-    if spec == "cnn":
-        return CNNDetector()
-    if spec == "haar":
-        return HaarDetector()
-    if isinstance(spec, str) and spec.startswith("cascade:"):
-        return HaarDetector(cascade_path=spec[len("cascade:") :])
-    raise ValueError(f"face detector must be {DETECTOR_SPECS}; received {spec!r}")
+    detector_class, options = _parse_detector(spec)
+    return detector_class(**options)
+
+
+def detector_alignment(spec):
+    """How the crops of the detector named `spec` are aligned (ALIGN_LANDMARKS or ALIGN_BOX), without building it."""
+    return _parse_detector(spec)[0].alignment
 
 
 # --------------------------------------------------------------------------- tracking

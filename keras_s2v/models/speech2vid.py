@@ -5,6 +5,7 @@ import functools
 import keras
 from keras import layers
 
+from keras_s2v.errors import ModelError
 from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_CHANNELS
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
@@ -83,3 +84,15 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
     frames = _decoder(joint, skips, width, conv)
     return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
+
+
+def check_generator(generator, path="generator"):
+    """Refuse a model that does not take mfcc and identity windows and return frames."""
+    try:
+        shapes = {name: tuple(generator.input[name].shape[1:]) for name in ("mfcc", "identity")}
+        output = tuple(generator.output.shape[1:])
+    except (AttributeError, KeyError, TypeError):
+        raise ModelError(path, "not a Speech2Vid generator: expected inputs named 'mfcc' and 'identity'") from None
+    expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE}
+    if shapes != expected or output != IDENTITY_SHAPE:
+        raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")
