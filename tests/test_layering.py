@@ -11,16 +11,16 @@ import keras_s2v
 
 # Lowest first. A module belongs to the layer that lists its first name under keras_s2v.
 LAYERS = (
-    ("errors", "quiet", "geometry", "custom_objects", "corpus"),  # no keras_s2v imports but these
-    ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth"),
+    ("errors", "quiet", "geometry", "custom_objects", "corpus"),  # foundations
+    ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth"),  # media
     ("models",),
     ("data",),
     ("training",),
     ("export",),
-    ("backends", "serving_client", "serving"),
-    ("evaluation", "dubbing"),
-    ("synth", "demo", "benchmarks", "web"),
-    ("cli", "__main__", "__init__"),
+    ("backends", "serving_client", "serving"),  # runtimes
+    ("evaluation", "dubbing"),  # use
+    ("synth", "demo", "benchmarks", "web"),  # applications
+    ("cli", "__main__", "__init__"),  # command line
 )
 PACKAGE = pathlib.Path(keras_s2v.__file__).parent
 
