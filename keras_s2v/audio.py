@@ -14,23 +14,22 @@ import numpy as np
 import tensorflow as tf
 
 from keras_s2v.errors import AudioTooShortError, MediaError
+from keras_s2v.geometry import (
+    FRAME_LENGTH,
+    HOP_LENGTH,
+    NUM_MFCC,
+    SAMPLE_RATE,
+    STEPS_PER_FRAME,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    WINDOW_STEPS,
+)
 
-SAMPLE_RATE = 16000
-FRAME_LENGTH = 400  # 25 ms
-HOP_LENGTH = 160  # 10 ms -> 100 MFCC steps per second
 FFT_LENGTH = 512
 NUM_MEL_BANDS = 40
 MEL_FMIN = 20.0
 MEL_FMAX = 7600.0
-NUM_MFCC = 12  # coefficients 1..12; c0 (energy) is dropped
 LOG_EPSILON = 1e-6
-
-VIDEO_FPS = 25
-WINDOW_FRAMES = 5  # video frames in one window (0.2 s)
-STEPS_PER_FRAME = 4  # MFCC columns per video frame (100 Hz / 25 fps)
-WINDOW_STEPS = WINDOW_FRAMES * STEPS_PER_FRAME  # 20 MFCC columns
-# PCM samples behind one window: 20 STFT frames of 400 samples, 160 apart.
-WINDOW_SAMPLES = (WINDOW_STEPS - 1) * HOP_LENGTH + FRAME_LENGTH  # 3440
 
 # The normalisation ships with the code, so no client needs a statistics file.
 # Per-coefficient mean and spread of the synthetic corpus's speech (with its pauses),
@@ -184,7 +183,7 @@ def mfcc(waveform, normalize=True):
 
 
 def mfcc_window(mfcc_map, frame_index):
-    """The (12, 20, 1) window for the 5 video frames starting at `frame_index`.
+    """The (NUM_MFCC, WINDOW_STEPS, 1) window for the WINDOW_FRAMES video frames starting at `frame_index`.
 
     Window f covers [f/25, f/25 + 0.2) s: MFCC columns [4f, 4f + 20).
     """
@@ -199,7 +198,7 @@ def mfcc_window(mfcc_map, frame_index):
 
 
 def mfcc_windows(mfcc_map, starts):
-    """(len(starts), 12, 20, 1) float32: `mfcc_window` for each start frame."""
+    """(len(starts), NUM_MFCC, WINDOW_STEPS, 1) float32: `mfcc_window` for each start frame."""
     return np.stack([mfcc_window(mfcc_map, f) for f in starts]).astype(np.float32)
 
 

@@ -10,13 +10,15 @@ import os
 import numpy as np
 
 from keras_s2v.errors import FileError, ModelError
+from keras_s2v.geometry import IDENTITY_SHAPE
 
 
 class KerasBackend:
     name = "keras"
 
     def __init__(self, path):
-        from keras_s2v.export.savedmodel import check_generator, serving_functions
+        from keras_s2v.export.savedmodel import serving_functions
+        from keras_s2v.models import check_generator
         from keras_s2v.saving import load_model
 
         generator = load_model(path, "generator")
@@ -86,6 +88,6 @@ def load_backend(path):
 
 
 def generate(backend, mfcc, identity, batch_size=8):
-    """Run a backend over (N, 12, 20, 1) and (N, 112, 112, 15) float32 arrays in batches."""
+    """Run a backend over (N, *MFCC_SHAPE) and (N, *IDENTITY_SHAPE) float32 arrays in batches (keras_s2v.geometry)."""
     outputs = [backend(mfcc[i : i + batch_size], identity[i : i + batch_size]) for i in range(0, len(mfcc), batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0, 112, 112, 15), np.float32)
+    return np.concatenate(outputs) if outputs else np.zeros((0, *IDENTITY_SHAPE), np.float32)

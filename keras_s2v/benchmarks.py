@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 
+from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.quiet import silence_native_logs
 
 
@@ -74,8 +75,8 @@ def bench_data(work, repeats=3):
     batch = 32
     generator = build_speech2vid("small")
     generator.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae", jit_compile=False)
-    inputs = {"mfcc": np.random.randn(batch, 12, 20, 1).astype("float32"), "identity": np.random.rand(batch, 112, 112, 15).astype("float32")}
-    target = np.random.rand(batch, 112, 112, 15).astype("float32")
+    inputs = {"mfcc": np.random.randn(batch, *MFCC_SHAPE).astype("float32"), "identity": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")}
+    target = np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")
     generator.train_on_batch(inputs, target)
     step = _median_time(lambda: generator.train_on_batch(inputs, target), repeats * 3)
     appetite = batch / step
@@ -172,8 +173,8 @@ def bench_export(work, repeats=3):
         for name, kind, backend in runtimes:
             psnr = f"{fidelity[kind]:.1f}" if kind else "reference"
             for batch in (1, 8):
-                mfcc = rng.standard_normal((batch, 12, 20, 1)).astype("float32")
-                identity = rng.random((batch, 112, 112, 15)).astype("float32")
+                mfcc = rng.standard_normal((batch, *MFCC_SHAPE)).astype("float32")
+                identity = rng.random((batch, *IDENTITY_SHAPE)).astype("float32")
                 backend(mfcc, identity)
                 seconds = _median_time(lambda: backend(mfcc, identity), repeats * 3)
                 gflops = flops * batch / seconds / 1e9
@@ -197,7 +198,7 @@ def _moving_photo_720p(path, seconds, face_px=100):
 
     rng = np.random.default_rng(0)
     waveform, _ = synth.synthesize_speech(synth.random_script(rng, seconds), synth.sample_speaker(0, "test", 0).voice, rng)
-    count = int(round(len(waveform) / 16000 * 25))
+    count = int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS))
     background = cv2.resize(skimage.data.coffee(), (1280, 720), interpolation=cv2.INTER_AREA)
     box = np.asarray(PHOTO_FACES["astronaut"], np.float64)
     scale = face_px / (box[3] - box[1])
@@ -206,7 +207,7 @@ def _moving_photo_720p(path, seconds, face_px=100):
     with VideoWriter(path, 1280, 720, audio=waveform) as writer:
         for index in range(count):
             phase = 2 * np.pi * index / (25 * 20)  # one slow loop every 20 s, about 15 px/s
-            x0, y0 = (np.array([640 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
+            x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
             frame = background.copy()
             xs, ys = max(0, x0), max(0, y0)
             xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
@@ -249,15 +250,16 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
-    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32",), progress=False)
+    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"),
+                    calibration=_calibration_shards(work), progress=False)
     models = {"Keras": keras_path, "SavedModel": report["path"],
-              "TFLite fp32": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite")}
+              **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")}}
     lines = [
         "## Dubbing end to end, streaming (issues 6 and 13)",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
-        "batch 4 (the default), the `cnn` face detector. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        "batch 4 (the default), the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
         "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
         "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
         "",
@@ -306,7 +308,7 @@ def bench_faces(work, repeats=3, frames_per_clip=25):
     from keras_s2v import faces, photos
 
     images = photos.real_photos()
-    moves = [(80, (150, 150), (1100, 560)), (100, (1120, 140), (260, 600)), (150, (300, 500), (900, 250)), (300, (400, 360), (880, 360))]
+    moves = [(80, (150, 150), (1100, 560)), (100, (1280 - 160, 140), (260, 600)), (150, (300, 500), (900, 250)), (300, (400, 360), (880, 360))]
     clips = [(px, *photos.photo_frames(images[name], box, px, photos.line_path(start, end, frames_per_clip)))
              for px, start, end in moves for name, box in photos.PHOTO_FACES.items()]
     lines = [

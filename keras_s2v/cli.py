@@ -57,17 +57,15 @@ def run_info(args):
 
 
 # --------------------------------------------------------------------------- probe
-FACE_DETECTOR_HELP = (
-    "cnn (default: BlazeFace + face mesh, crops aligned by the landmarks), haar (OpenCV frontal face), "
-    "or cascade:PATH (any OpenCV cascade XML, e.g. an anime-face one)"
-)
+def _add_face_detector_argument(parser, more_help=""):
+    from keras_s2v.faces import DETECTOR_HELP
+
+    parser.add_argument("--face-detector", default="cnn", metavar="SPEC", help=DETECTOR_HELP + more_help)
 
 
 def _add_probe_arguments(parser):
     parser.add_argument("path", help="a video, still image or audio file")
-    parser.add_argument(
-        "--face-detector", default="cnn", metavar="SPEC", help=FACE_DETECTOR_HELP,
-    )
+    _add_face_detector_argument(parser)
 
 
 @command("probe", "show what a media file holds as keras-s2v sees it")
@@ -109,9 +107,8 @@ def _add_preprocess_arguments(parser):
     parser.add_argument("--videos", required=True, help="folder of videos, searched recursively (local or gs://...)")
     parser.add_argument("--out", required=True, help="folder for shards/, clips/ and manifest.json (local or gs://...)")
     parser.add_argument("--workers", type=int, help="videos processed in parallel on this machine (default 1; local path only)")
-    parser.add_argument(
-        "--face-detector", default="cnn", metavar="SPEC",
-        help=FACE_DETECTOR_HELP + ", or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes). "
+    _add_face_detector_argument(
+        parser, ", or sidecar (boxes from each video's JSON sidecar, as `s2v synth` writes). "
         "The shards record how the crops were aligned; a rerun with another detector redoes the clips",
     )
     parser.add_argument(
@@ -125,7 +122,7 @@ def _add_preprocess_arguments(parser):
 @command("preprocess", "turn talking-face videos into TFRecord shards for training")
 @arguments(_add_preprocess_arguments)
 def run_preprocess(args):
-    """Decode each video at 25 fps, track the face and crop it to 112x112 (aligned by the
+    """Decode each video at 25 fps, track the face and crop it to the models' square face size (aligned by the
     landmarks with cnn), extract 16 kHz audio and its MFCC, and write one TFRecord shard per
     clip plus manifest.json.
     A second run skips finished clips; unusable files are skipped with their reason.
@@ -369,9 +366,8 @@ def _add_dub_arguments(parser):
     parser.add_argument("--model", required=True,
                         help="generator: a .keras file, a SavedModel folder or model base path (newest version), or a .tflite file")
     parser.add_argument("--out", required=True, help="the mp4 to write (H.264 + AAC, 25 fps)")
-    parser.add_argument(
-        "--face-detector", default="cnn", metavar="SPEC",
-        help=FACE_DETECTOR_HELP + ". Use the detector the generator's training shards were made with: "
+    _add_face_detector_argument(
+        parser, ". Use the detector the generator's training shards were made with: "
         "cnn crops are aligned by the landmarks, the others by the box",
     )
     parser.add_argument("--batch-size", type=_positive(int), default=4,
@@ -400,8 +396,7 @@ def _add_web_arguments(parser):
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--max-upload-mb", type=_positive(float), default=100.0, help="size limit of each uploaded file (default 100)")
-    parser.add_argument("--face-detector", default="cnn", metavar="SPEC",
-                        help=FACE_DETECTOR_HELP + ". Use the detector the generator's training shards were made with")
+    _add_face_detector_argument(parser, ". Use the detector the generator's training shards were made with")
     parser.add_argument("--workdir", help="folder in which the temporary folder for uploads and results is made (default: the system's)")
 
 
@@ -456,8 +451,7 @@ def _add_score_arguments(parser):
     parser.add_argument("--audio", help="score against this audio instead of the video's own track")
     parser.add_argument("--evaluator", required=True, help="the evaluation SyncNet (.keras from `s2v train-syncnet`)")
     parser.add_argument("--out", help="folder for score.json and offsets.png (distance against offset)")
-    parser.add_argument("--face-detector", default="cnn", metavar="SPEC",
-                        help=FACE_DETECTOR_HELP + ". Use the detector the evaluator's training shards were made with")
+    _add_face_detector_argument(parser, ". Use the detector the evaluator's training shards were made with")
 
 
 @command("score", "how well a talking-face video is in sync: LSE-D, LSE-C, AV offset")

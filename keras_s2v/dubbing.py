@@ -21,9 +21,18 @@ from tqdm.auto import tqdm
 
 from keras_s2v import audio as audio_lib
 from keras_s2v import faces, video
-from keras_s2v.audio import VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.backends import load_backend
 from keras_s2v.errors import NoFaceError
+from keras_s2v.geometry import (
+    FACE_SIZE,
+    FRAME_CHANNELS,
+    HOP_LENGTH,
+    SAMPLE_RATE,
+    VIDEO_FPS,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    WINDOW_STEPS,
+)
 from keras_s2v.streaming import StageTimer, run_stages
 from keras_s2v.windows import stack_frames, unstack_frames
 
@@ -56,20 +65,20 @@ def ping_pong(count, length):
 
 
 def _windows_mfcc(waveform, num_frames, chunk=500):
-    """(W, 12, 20, 1) MFCC of the ceil(num_frames / 5) windows; the audio is padded with silence.
+    """(W, NUM_MFCC, WINDOW_STEPS, 1) MFCC of the ceil(num_frames / WINDOW_FRAMES) windows; the audio is padded with silence.
 
     Computed `chunk` windows (100 s) at a time: the MFCC's intermediate tensors of a whole
     long audio would cost hundreds of MB. A window starts every 3200 samples, 20 hops, so
     each chunk's framing lines up with the whole waveform's and the result is the same.
     """
     windows = -(-num_frames // WINDOW_FRAMES)
-    step = audio_lib.HOP_LENGTH * audio_lib.WINDOW_STEPS
-    needed = step * (windows - 1) + audio_lib.WINDOW_SAMPLES
+    step = HOP_LENGTH * WINDOW_STEPS
+    needed = step * (windows - 1) + WINDOW_SAMPLES
     padded = np.pad(waveform, (0, max(0, needed - len(waveform))))
     pieces = []
     for first in range(0, windows, chunk):
         count = min(chunk, windows - first)
-        samples = padded[step * first : step * (first + count - 1) + audio_lib.WINDOW_SAMPLES]
+        samples = padded[step * first : step * (first + count - 1) + WINDOW_SAMPLES]
         pieces.append(audio_lib.mfcc_windows(audio_lib.mfcc(samples), WINDOW_FRAMES * np.arange(count)))
     return np.concatenate(pieces)
 
@@ -87,7 +96,7 @@ def _find_face(frame, tracker):
     """(frame, face, crop, alignment); a black crop where there is no face."""
     face = tracker.update(frame)
     if face is None:
-        return frame, None, np.zeros((faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8), None
+        return frame, None, np.zeros((FACE_SIZE, FACE_SIZE, FRAME_CHANNELS), np.uint8), None
     return frame, face, *faces.crop_face(frame, face)
 
 
@@ -132,7 +141,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
     start = time.perf_counter()
     backend = load_backend(model)
     waveform = audio_lib.load_audio(audio)
-    num_frames = max(1, int(round(len(waveform) / audio_lib.SAMPLE_RATE * VIDEO_FPS)))
+    num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
     info = video.probe(face)
     tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
     timer = StageTimer()

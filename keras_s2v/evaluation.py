@@ -12,12 +12,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS, mfcc_windows
+from keras_s2v.audio import mfcc_windows
 from keras_s2v.backends import generate
 from keras_s2v.data.datasets import shard_files
 from keras_s2v.data.records import parse_clip
+from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, MOUTH_ROW, STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.models.syncnet import embedding_models
-from keras_s2v.windows import MOUTH_ROW, stack_frames, unstack_frames
+from keras_s2v.windows import stack_frames, unstack_frames
 
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
@@ -34,7 +35,7 @@ def _normalised(embeddings):
 
 
 def frame_windows(frames):
-    """(N, 112, 112, 3) uint8 or [0, 1] float frames -> (N - 4, 112, 112, 15) float32 windows starting at every frame."""
+    """(N, S, S, 3) uint8 or [0, 1] float frames -> (N - 4, S, S, 15) float32 windows starting at every frame; S = FACE_SIZE."""
     frames = np.asarray(frames, np.float32) / (255.0 if np.asarray(frames).dtype == np.uint8 else 1.0)
     starts = np.arange(len(frames) - WINDOW_FRAMES + 1)
     return stack_frames(frames[starts[:, None] + np.arange(WINDOW_FRAMES)]).numpy()
@@ -77,10 +78,10 @@ def dub_windows(backend, frames, mfcc_map, batch_size=8):
     """A's crops driven by an MFCC map: generated frames window by window, as `s2v dub` does."""
     windows = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1) // WINDOW_FRAMES
     starts = WINDOW_FRAMES * np.arange(windows)
-    identity = stack_frames(np.asarray(frames[: windows * WINDOW_FRAMES], np.float32).reshape(windows, WINDOW_FRAMES, 112, 112, 3) / 255.0).numpy()
+    identity = stack_frames(np.asarray(frames[: windows * WINDOW_FRAMES], np.float32).reshape(windows, WINDOW_FRAMES, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS) / 255.0).numpy()
     mfcc = mfcc_windows(mfcc_map, starts)
     generated = generate(backend, mfcc, identity, batch_size)
-    return unstack_frames(generated).numpy().reshape(-1, 112, 112, 3)
+    return unstack_frames(generated).numpy().reshape(-1, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)
 
 
 def static_mouth(frames):
@@ -187,7 +188,7 @@ def score(video_path, evaluator, audio=None, out=None, detector="cnn"):
     needed = 2 * OFFSETS.max() + WINDOW_FRAMES
     if stop - start < needed:
         raise MediaError(video_path, f"the longest stretch with a face is {stop - start} frames; scoring needs {needed} "
-                                     f"({needed / 25:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}")
+                                     f"({needed / VIDEO_FPS:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}")
     crops = np.stack([faces.crop_face(frames[index], found[index])[0] for index in range(start, stop)])
     mfcc_map = audio_lib.mfcc(waveform)[:, start * STEPS_PER_FRAME :]
     video_embeddings, audio_embeddings = clip_embeddings(evaluator, crops, mfcc_map)

@@ -3,7 +3,7 @@
 A `Face` is a box (x0, y0, x1, y1) in frame pixels plus, from the CNN detector, 468
 landmarks (MediaPipe's face mesh). `FaceTracker` follows one face through a video:
 the landmarks of one frame give the next frame's search region, and the detector runs
-again only when the track is lost. `crop_face` warps the face into a 112x112 crop with
+again only when the track is lost. `crop_face` warps the face into a FACE_SIZE square crop with
 the eye line level and the mouth at a fixed place (by the box when there are no
 landmarks); `paste_face` puts a generated crop back through a soft mouth-and-jaw mask,
 colour-matched, so no pixel outside the mask changes and no crop edge shows.
@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 
 from keras_s2v.errors import MediaError, NoFaceError
-
-CROP_SIZE = 112
+from keras_s2v.geometry import FACE_SIZE
 
 # How crops are aligned; recorded in shards so training and dubbing crops are alike.
 ALIGN_LANDMARKS = "landmarks-v1"
@@ -161,6 +160,7 @@ class CNNDetector:
     """
 
     INPUT = 192
+    alignment = ALIGN_LANDMARKS
 
     def __init__(self, tile=480, min_score=0.5, min_presence=0.5):
         if tile < 128:
@@ -257,6 +257,8 @@ class HaarDetector:
     Any cascade XML works, e.g. an anime-face cascade. Boxes only, no landmarks.
     """
 
+    alignment = ALIGN_BOX
+
     def __init__(self, cascade_path=None, detect_size=320, scale_factor=1.1, min_neighbors=5, min_face=0.15):
         if detect_size < 64:
             raise ValueError(f"`detect_size` must be at least 64; received {detect_size}")
@@ -301,6 +303,8 @@ class FixedBoxDetector:
     Frames are counted by the calls to `detect`, so use one detector per video.
     """
 
+    alignment = ALIGN_BOX
+
     def __init__(self, boxes):
         self.boxes = np.asarray(boxes, np.float64)
         if self.boxes.shape[-1] != 4 or self.boxes.ndim not in (1, 2):
@@ -316,18 +320,33 @@ class FixedBoxDetector:
         return _box_face(x, y, x + w, y + h)
 
 
+# The detectors a name selects; "cascade:PATH" selects HaarDetector with that cascade.
+DETECTORS = {"cnn": CNNDetector, "haar": HaarDetector}
 DETECTOR_SPECS = "'cnn', 'haar' or 'cascade:PATH'"
+DETECTOR_HELP = (
+    "cnn (default: BlazeFace + face mesh, crops aligned by the landmarks), haar (OpenCV frontal face), "
+    "or cascade:PATH (any OpenCV cascade XML, e.g. an anime-face one)"
+)
+
+
+def _parse_detector(spec):
+    """(class, keyword arguments) named by `spec`."""
+    if spec in DETECTORS:
+        return DETECTORS[spec], {}
+    if isinstance(spec, str) and spec.startswith("cascade:"):
+        return HaarDetector, {"cascade_path": spec[len("cascade:") :]}
+    raise ValueError(f"face detector must be {DETECTOR_SPECS}; received {spec!r}")
 
 
 def make_detector(spec):
     """'cnn' -> CNNDetector; 'haar' -> the default cascade; 'cascade:PATH' -> that cascade XML."""
-    if spec == "cnn":
-        return CNNDetector()
-    if spec == "haar":
-        return HaarDetector()
-    if isinstance(spec, str) and spec.startswith("cascade:"):
-        return HaarDetector(cascade_path=spec[len("cascade:") :])
-    raise ValueError(f"face detector must be {DETECTOR_SPECS}; received {spec!r}")
+    detector_class, options = _parse_detector(spec)
+    return detector_class(**options)
+
+
+def detector_alignment(spec):
+    """How the crops of the detector named `spec` are aligned (ALIGN_LANDMARKS or ALIGN_BOX), without building it."""
+    return _parse_detector(spec)[0].alignment
 
 
 # --------------------------------------------------------------------------- tracking
@@ -439,7 +458,7 @@ def alignment_kind(face):
     return ALIGN_BOX if face.landmarks is None else ALIGN_LANDMARKS
 
 
-def alignment_matrix(face, size=CROP_SIZE):
+def alignment_matrix(face, size=FACE_SIZE):
     """(2, 3) frame -> crop: the eye line level and the mouth at a fixed place (or a square around the box)."""
     if face.landmarks is None:
         x0, y0, x1, y1 = face.box.astype(np.float64)
@@ -461,7 +480,7 @@ def alignment_matrix(face, size=CROP_SIZE):
     return matrix
 
 
-def crop_face(frame, face, size=CROP_SIZE):
+def crop_face(frame, face, size=FACE_SIZE):
     """The aligned (size, size, 3) uint8 crop and its Alignment."""
     alignment = Alignment(alignment_matrix(face, size), size, alignment_kind(face))
     return _warp(frame, alignment.matrix, size), alignment
@@ -513,7 +532,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
 def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
-    The crop is 112 px, so a larger face loses its fine texture when the crop is scaled
+    The crop is FACE_SIZE px, so a larger face loses its fine texture when the crop is scaled
     back up. Where the generator left the face as it was (skin, jaw, stubble: within
     `detail_tolerance` grey levels of the source crop) the source's own fine detail is put
     back; where it changed (the mouth) only the generated pixels count, so no ghost of the

@@ -18,7 +18,7 @@ import warnings
 NATIVE_LOG_LINE = re.compile(
     rb"^(?:"
     rb"WARNING: All log messages before absl::InitializeLog\(\) is called"  # absl, before initialisation
-    rb"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.\-]+:\d+\] "  # absl / glog: I0000 00:00:1795542640.49 123 port.cc:153]
+    rb"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.\-]+:\d+\] "  # absl / glog: I0000 00:00:1795542000.49 123 port.cc:153]
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "  # TensorFlow's older C++ logger
     rb"|To enable the following instructions: .* rebuild TensorFlow"  # second line of cpu_feature_guard's notice
     rb"|(?:INFO|WARNING): (?:Created TensorFlow Lite|Initialized TensorFlow Lite|TfLite|XNNPACK)"  # LiteRT

@@ -40,7 +40,7 @@ def rest_request(inputs, signature="serving_default"):
 
 
 def decode_rest_reply(reply):
-    """Frames (B, 112, 112, 15) from a REST reply; a single output comes without its name."""
+    """Frames (B, *IDENTITY_SHAPE) from a REST reply; a single output comes without its name."""
     outputs = reply["outputs"]
     return np.asarray(outputs["frames"] if isinstance(outputs, dict) else outputs, np.float32)
 

@@ -8,8 +8,8 @@ import av
 import cv2
 import numpy as np
 
-from keras_s2v.audio import SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.errors import MediaError
+from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 _TIME_EPSILON = 1e-6

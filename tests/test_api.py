@@ -17,7 +17,7 @@ PUBLIC = {
         "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "preprocess_video", "process_clip", "read_manifest",
         "shard_files", "syncnet_dataset",
     ],
-    "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "embedding_models"],
+    "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "check_generator", "embedding_models"],
     "keras_s2v.training": [
         "FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer", "SyncWeightWarmup",
         "check_compatible", "compile_syncnet", "get_recipe", "get_strategy", "read_hparams", "recalibrate_batchnorm",

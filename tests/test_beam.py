@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v import cli, synth, video
+from keras_s2v import cli, geometry, synth, video
 from keras_s2v.data.beam import pipeline_options, preprocess_beam
 from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.data.preprocess import preprocess
@@ -44,6 +44,7 @@ def test_direct_runner_writes_the_local_shards_and_manifest(corpus, tmp_path):
     beam = preprocess_beam(str(videos), str(tmp_path / "beam"), "direct", detector="sidecar")
     assert len(manifest["clips"]) == 3
     assert beam == manifest  # the same clips, splits, window counts and skips with their reasons
+    assert beam["geometry"] == geometry.GEOMETRY
     assert {s["source"] for s in beam["skipped"]} == {"train/corrupt.mp4", "train/silent.mp4"}
     assert sorted(os.listdir(tmp_path / "beam" / "clips")) == sorted(os.listdir(local / "clips"))
     _assert_same_shards(beam, tmp_path / "beam", local)

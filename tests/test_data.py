@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 
 import cv2
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v import audio, synth
+from keras_s2v import audio, geometry, synth
 from keras_s2v.data.datasets import degrade, generator_dataset, syncnet_dataset
+from keras_s2v.data.manifest import read_manifest
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
@@ -37,7 +39,34 @@ def test_preprocess_writes_shards_and_a_manifest(corpus):
         record = parse_clip(next(iter(tf.data.TFRecordDataset(str(out / clip["shard"])))))
         assert clip["windows"] == audio.num_windows(record["mfcc"].shape[1], 50) >= 45  # AAC pads a little audio
         np.testing.assert_array_equal(record["windows"], np.arange(clip["windows"]))
+    assert manifest["geometry"] == {
+        "face_size": 112, "window_frames": 5, "num_mfcc": 12, "steps_per_frame": 4, "sample_rate": 16000, "video_fps": 25,
+    }
     assert json.load(open(out / "manifest.json")) == manifest
+
+
+def _with_manifest(corpus, folder, edit):
+    """A copy of the corpus's shards whose manifest.json went through `edit`."""
+    shutil.copytree(corpus[1], folder)
+    manifest = json.load(open(folder / "manifest.json"))
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_shards_made_for_another_geometry_are_refused(corpus, tmp_path):
+    shards = _with_manifest(corpus, tmp_path / "old", lambda m: m["geometry"].update(face_size=96, window_frames=7))
+    message = "shards made for 96x96 crops and 7-frame windows; this keras-s2v reads 112x112 crops and 5-frame windows: run `s2v preprocess` again"
+    for read in (read_manifest, generator_dataset, syncnet_dataset):
+        with pytest.raises(MediaError, match=re.escape(message)):
+            read(str(shards))
+
+
+def test_a_manifest_from_before_the_geometry_record_reads_as_today(corpus, tmp_path):
+    shards = _with_manifest(corpus, tmp_path / "older", lambda m: m.pop("geometry"))
+    assert "geometry" not in read_manifest(str(shards))
+    (inputs, target) = next(iter(generator_dataset(str(shards), batch_size=2, deterministic=True)))
+    assert target.shape == (2, 112, 112, 15)
 
 
 def test_unusable_files_are_skipped_with_their_reasons(corpus):
@@ -176,7 +205,7 @@ def test_alignment_end_to_end_mouth_and_mfcc_energy_coincide(tmp_path):
     change = np.linalg.norm(mfcc_window - mfcc_window[:, :1], axis=0)
     column = first * 4 + np.flatnonzero(change > 0.5 * change.max())[0]
     # Column k spans samples [160k, 160k + 400): place it at its centre.
-    sound_frame = int((column * audio.HOP_LENGTH + audio.FRAME_LENGTH / 2) / audio.SAMPLE_RATE * audio.VIDEO_FPS)
+    sound_frame = int((column * audio.HOP_LENGTH + audio.FRAME_LENGTH / 2) / audio.SAMPLE_RATE * geometry.VIDEO_FPS)
 
     lower = np.stack([cv2.GaussianBlur(f, (7, 7), 0) for f in clip["frames"].numpy()[first : first + 5, 56:]]).astype(float)
     opening = np.abs(lower - lower[0]).mean(axis=(1, 2, 3))

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_s2v import geometry
 from keras_s2v.models import build_speech2vid, build_syncnet, embedding_models
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
@@ -143,6 +144,13 @@ def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
     assert not any(isinstance(l, keras.layers.Lambda) for l in loaded._flatten_layers())
+
+
+def test_model_inputs_are_the_window_geometry():
+    generator, expert = build_speech2vid("tiny"), build_syncnet("tiny")
+    shapes = {t.name: tuple(t.shape[1:]) for t in generator.inputs + expert.inputs}
+    assert shapes == {"mfcc": geometry.MFCC_SHAPE, "identity": geometry.IDENTITY_SHAPE, "mouths": geometry.MOUTHS_SHAPE}
+    assert tuple(generator.output.shape[1:]) == geometry.IDENTITY_SHAPE
 
 
 def test_unknown_presets_are_refused_with_the_received_value():

@@ -8,9 +8,10 @@ import os
 
 import tensorflow as tf
 
-from keras_s2v.audio import STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.data.manifest import check_shards
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
+from keras_s2v.geometry import FRAME_CHANNELS, STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.windows import mask_lower_half, mouths, stack_frames
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -25,9 +26,11 @@ def shard_files(shards_dir, split, clips="all"):
 
     `clips="even"` / `"odd"` keep every other clip in name order: two disjoint halves, so two
     SyncNets (the expert and the evaluation one) can be trained on different clips.
+    Every reader of shards comes here, so here shards cut for other windows are refused (MediaError).
     """
     if clips not in CLIP_SUBSETS:
         raise ValueError(f"`clips` must be one of {CLIP_SUBSETS}; received {clips!r}")
+    check_shards(shards_dir)
     files = sorted(tf.io.gfile.glob(os.path.join(shards_dir, "shards", split, "*.tfrecord")))
     files = files if clips == "all" else files[clips == "odd" :: 2]
     if not files:
@@ -71,14 +74,14 @@ def _seeds(seed):
 
 
 def augment(images, seed, max_shift=4):
-    """Brightness and colour jitter and a small shift, the same for all 5 frames of a window.
+    """Brightness and colour jitter and a small shift, the same for all WINDOW_FRAMES frames of a window.
 
-    images: (B, H, W, 15) float32 in [0, 1]; seed: a stateless-random seed of shape (2,).
+    images: (B, H, W, WINDOW_CHANNELS) float32 in [0, 1]; seed: a stateless-random seed of shape (2,).
     """
     brightness_seed, colour_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     batch = tf.shape(images)[0]
     brightness = tf.random.stateless_uniform([batch, 1, 1, 1], brightness_seed, -0.08, 0.08)
-    gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, 3], colour_seed, 0.9, 1.1), [1, 1, 1, 5])
+    gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, FRAME_CHANNELS], colour_seed, 0.9, 1.1), [1, 1, 1, WINDOW_FRAMES])
     images = tf.clip_by_value(images * gains + brightness, 0.0, 1.0)
     shifts = tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3))
     ones, zeros = tf.ones([batch]), tf.zeros([batch])

@@ -21,9 +21,11 @@ import uuid
 import numpy as np
 
 from keras_s2v import audio, faces, video
+from keras_s2v.corpus import SPLITS, sidecar_path
 from keras_s2v.errors import MediaError
-from keras_s2v.synth import SPLITS, sidecar_path
+from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, GEOMETRY, VIDEO_FPS
 
+SIDECAR = "sidecar"  # the detector spec that takes the boxes from each video's sidecar
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
@@ -73,11 +75,11 @@ def check_inputs(videos, detector):
     """Fail once, before any clip, on a missing folder or a bad face detector spec."""
     if not _gfile().isdir(videos):
         raise MediaError(videos, "no such folder")
-    if detector != "sidecar":
+    if detector != SIDECAR:
         try:
             faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
         except ValueError:
-            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or 'sidecar'; received {detector!r}") from None
+            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or {SIDECAR!r}; received {detector!r}") from None
 
 
 def _read_json(path):
@@ -122,7 +124,7 @@ def _describe(path, root):
 
 def alignment_for(detector):
     """How `detector`'s crops are aligned: by the landmarks (cnn) or by the box (the others)."""
-    return faces.ALIGN_LANDMARKS if detector == "cnn" else faces.ALIGN_BOX
+    return faces.ALIGN_BOX if detector == SIDECAR else faces.detector_alignment(detector)
 
 
 def clip_alignment(result):
@@ -140,7 +142,7 @@ def process_clip(path, root, out, detector="cnn"):
             frames = video.read_frames(local)
             waveform = audio.load_audio(local)
         audio.require_window(waveform, path)
-        if detector == "sidecar":
+        if detector == SIDECAR:
             if not sidecar or "boxes" not in sidecar:
                 raise MediaError(path, "no sidecar JSON with face boxes")
             found = faces.track_faces(frames, faces.FixedBoxDetector(sidecar["boxes"]))
@@ -150,7 +152,7 @@ def process_clip(path, root, out, detector="cnn"):
     except MediaError as error:
         return {**result, "skipped": error.reason}
     has_face = np.array([face is not None for face in found])
-    crops = np.zeros((len(frames), faces.CROP_SIZE, faces.CROP_SIZE, 3), np.uint8)
+    crops = np.zeros((len(frames), FACE_SIZE, FACE_SIZE, FRAME_CHANNELS), np.uint8)
     for index in np.flatnonzero(has_face):
         crops[index] = faces.crop_face(frames[index], found[index])[0]
     mfcc_map = audio.mfcc(waveform)
@@ -165,7 +167,7 @@ def process_clip(path, root, out, detector="cnn"):
         "frames": int(len(frames)),
         "frames_without_face": int((~has_face).sum()),
         "windows": windows,
-        "seconds": round(len(frames) / audio.VIDEO_FPS, 3),
+        "seconds": round(len(frames) / VIDEO_FPS, 3),
         "alignment": alignment_for(detector),
     }
 
@@ -269,6 +271,7 @@ def write_manifest(out, results):
         "clips_per_split": {split: sum(c["split"] == split for c in clips) for split in SPLITS},
         # Resumed runs redo clips cropped another way, so every clip here is aligned alike.
         "alignment": clip_alignment(clips[0]) if clips else None,
+        "geometry": dict(GEOMETRY),  # the window numbers the shards were cut for; readers refuse others
     }
     _atomic_write(os.path.join(out, "manifest.json"), json.dumps(manifest, indent=1))
     return manifest

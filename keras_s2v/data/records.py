@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_s2v.audio import NUM_MFCC, WINDOW_FRAMES, num_windows
+from keras_s2v.audio import num_windows
+from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, NUM_MFCC, WINDOW_FRAMES
 
 FEATURES = {
     "clip_id": tf.io.FixedLenFeature([], tf.string),
@@ -14,7 +15,7 @@ FEATURES = {
     "frames": tf.io.VarLenFeature(tf.string),  # JPEG, one per frame at 25 fps
     "has_face": tf.io.VarLenFeature(tf.int64),
     "windows": tf.io.VarLenFeature(tf.int64),  # start frames of the usable windows
-    "mfcc": tf.io.VarLenFeature(tf.float32),  # (12, T) row-major
+    "mfcc": tf.io.VarLenFeature(tf.float32),  # (NUM_MFCC, T) row-major
 }
 
 
@@ -27,14 +28,14 @@ def _ints(values):
 
 
 def window_starts(has_face, mfcc_steps):
-    """Start frames of the windows that fit the audio and have a face in all 5 frames."""
+    """Start frames of the windows that fit the audio and have a face in all WINDOW_FRAMES frames."""
     has_face = np.asarray(has_face, bool)
     count = num_windows(mfcc_steps, len(has_face))
     return np.array([f for f in range(count) if has_face[f : f + WINDOW_FRAMES].all()], np.int64)
 
 
 def encode_clip(clip_id, split, crops, has_face, mfcc_map, jpeg_quality=92):
-    """Serialize one clip: crops (N, 112, 112, 3) uint8 RGB, has_face (N,), mfcc_map (12, T)."""
+    """Serialize one clip: crops (N, FACE_SIZE, FACE_SIZE, 3) uint8 RGB, has_face (N,), mfcc_map (NUM_MFCC, T)."""
     jpegs = [
         cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes() for crop in crops
     ]
@@ -52,7 +53,7 @@ def encode_clip(clip_id, split, crops, has_face, mfcc_map, jpeg_quality=92):
 
 
 def parse_clip(serialized, decode_frames=True):
-    """A dict of tensors: frames (N, 112, 112, 3) uint8, has_face (N,) bool, mfcc (12, T) float32."""
+    """A dict of tensors: frames (N, FACE_SIZE, FACE_SIZE, 3) uint8, has_face (N,) bool, mfcc (NUM_MFCC, T) float32."""
     parsed = tf.io.parse_single_example(serialized, FEATURES)
     clip = {
         "clip_id": parsed["clip_id"],
@@ -64,8 +65,8 @@ def parse_clip(serialized, decode_frames=True):
     if decode_frames:
         jpegs = tf.sparse.to_dense(parsed["frames"])
         clip["frames"] = tf.map_fn(
-            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=FRAME_CHANNELS),
             jpegs,
-            fn_output_signature=tf.TensorSpec([112, 112, 3], tf.uint8),
+            fn_output_signature=tf.TensorSpec([FACE_SIZE, FACE_SIZE, FRAME_CHANNELS], tf.uint8),
         )
     return clip

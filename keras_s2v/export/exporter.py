@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from keras_s2v.export.savedmodel import SIGNATURES, check_generator, serving_functions, staged, version_folder, write_savedmodel
+from keras_s2v.export.savedmodel import SIGNATURES, serving_functions, staged, version_folder, write_savedmodel
 from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
+from keras_s2v.models import check_generator
 
 FIDELITY_TARGETS_DB = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
 
@@ -32,8 +33,8 @@ def sample_inputs(shards=None, count=16, seed=0):
 
     from_audio always gets synthetic speech: shards hold MFCC, not PCM.
     """
-    from keras_s2v.audio import WINDOW_SAMPLES
-    from keras_s2v.synth import Voice, random_script, synthesize_speech
+    from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, SAMPLES_PER_FRAME, WINDOW_SAMPLES
+    from keras_s2v.speech_synth import Voice, random_script, synthesize_speech
 
     rng = np.random.default_rng(seed)
     pcm, _ = synthesize_speech(random_script(rng, 1.0 + count * 0.04), Voice(), rng)
@@ -42,8 +43,8 @@ def sample_inputs(shards=None, count=16, seed=0):
 
         windows = [(x["mfcc"].numpy(), x["identity"].numpy()) for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
     else:
-        windows = [(rng.standard_normal((1, 12, 20, 1)), rng.random((1, 112, 112, 15))) for _ in range(count)]
-    audio = [pcm[None, 640 * i : 640 * i + WINDOW_SAMPLES] for i in range(count)]
+        windows = [(rng.standard_normal((1, *MFCC_SHAPE)), rng.random((1, *IDENTITY_SHAPE))) for _ in range(count)]
+    audio = [pcm[None, SAMPLES_PER_FRAME * i : SAMPLES_PER_FRAME * i + WINDOW_SAMPLES] for i in range(count)]
     return {
         "serving_default": [{"mfcc": m.astype(np.float32), "identity": i.astype(np.float32)} for m, i in windows],
         "from_audio": [{"audio": a.astype(np.float32), "identity": i.astype(np.float32)} for a, (_, i) in zip(audio, windows)],

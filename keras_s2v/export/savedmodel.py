@@ -1,8 +1,9 @@
 """The SavedModel that TensorFlow Serving loads: `<base>/<version>/` with two signatures.
 
-serving_default: mfcc (B, 12, 20, 1), identity (B, 112, 112, 15) -> frames (B, 112, 112, 15)
-from_audio:      audio (B, 3440) 16 kHz PCM, identity             -> frames
+serving_default: mfcc (B, *MFCC_SHAPE), identity (B, *IDENTITY_SHAPE) -> frames (B, *IDENTITY_SHAPE)
+from_audio:      audio (B, WINDOW_SAMPLES) 16 kHz PCM, identity     -> frames
 The identity's lower half is zeroed inside both, so no client can forget the mask.
+The shapes are those of keras_s2v.geometry.
 """
 
 import contextlib
@@ -13,26 +14,16 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from keras_s2v.audio import WINDOW_SAMPLES, mfcc_tf
+from keras_s2v.audio import mfcc_tf
 from keras_s2v.errors import FileError, ModelError
+from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_SAMPLES
+from keras_s2v.models.speech2vid import check_generator
 from keras_s2v.windows import mask_lower_half
 
-MFCC_SPEC = tf.TensorSpec((None, 12, 20, 1), tf.float32, name="mfcc")
-IDENTITY_SPEC = tf.TensorSpec((None, 112, 112, 15), tf.float32, name="identity")
+MFCC_SPEC = tf.TensorSpec((None, *MFCC_SHAPE), tf.float32, name="mfcc")
+IDENTITY_SPEC = tf.TensorSpec((None, *IDENTITY_SHAPE), tf.float32, name="identity")
 AUDIO_SPEC = tf.TensorSpec((None, WINDOW_SAMPLES), tf.float32, name="audio")
 SIGNATURES = {"serving_default": (MFCC_SPEC, IDENTITY_SPEC), "from_audio": (AUDIO_SPEC, IDENTITY_SPEC)}
-
-
-def check_generator(generator, path="generator"):
-    """Refuse a model that does not take mfcc and identity windows and return frames."""
-    try:
-        shapes = {name: tuple(generator.input[name].shape[1:]) for name in ("mfcc", "identity")}
-        output = tuple(generator.output.shape[1:])
-    except (AttributeError, KeyError, TypeError):
-        raise ModelError(path, "not a Speech2Vid generator: expected inputs named 'mfcc' and 'identity'") from None
-    expected = {"mfcc": tuple(MFCC_SPEC.shape[1:]), "identity": tuple(IDENTITY_SPEC.shape[1:])}
-    if shapes != expected or output != expected["identity"]:
-        raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {expected['identity']}")
 
 
 def serving_functions(generator):

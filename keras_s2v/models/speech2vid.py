@@ -5,13 +5,13 @@ import functools
 import keras
 from keras import layers
 
+from keras_s2v.errors import ModelError
+from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_CHANNELS
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
-MFCC_SHAPE = (12, 20, 1)
-IDENTITY_SHAPE = (112, 112, 15)
 BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
-OUTPUT_CHANNELS = 15
+OUTPUT_CHANNELS = WINDOW_CHANNELS
 
 
 def _scaled(width, units):
@@ -70,7 +70,7 @@ def _decoder(embedding, skips, width, conv):
 
 
 def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
-    """Generator: inputs `mfcc` (12, 20, 1) and `identity` (112, 112, 15) -> `frames` (112, 112, 15).
+    """Generator: inputs `mfcc` MFCC_SHAPE and `identity` IDENTITY_SHAPE -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
 
     `synchronized_bn=True` makes BatchNormalization use the whole global batch under a
     multi-replica tf.distribute strategy (the same layers otherwise).
@@ -84,3 +84,15 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
     frames = _decoder(joint, skips, width, conv)
     return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
+
+
+def check_generator(generator, path="generator"):
+    """Refuse a model that does not take mfcc and identity windows and return frames."""
+    try:
+        shapes = {name: tuple(generator.input[name].shape[1:]) for name in ("mfcc", "identity")}
+        output = tuple(generator.output.shape[1:])
+    except (AttributeError, KeyError, TypeError):
+        raise ModelError(path, "not a Speech2Vid generator: expected inputs named 'mfcc' and 'identity'") from None
+    expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE}
+    if shapes != expected or output != IDENTITY_SHAPE:
+        raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")

@@ -3,10 +3,9 @@
 import keras
 from keras import layers, ops
 
+from keras_s2v.geometry import MFCC_SHAPE, MOUTHS_SHAPE
 from keras_s2v.models.presets import SYNCNET_PRESETS, get_preset
 
-MFCC_SHAPE = (12, 20, 1)
-MOUTHS_SHAPE = (56, 112, 15)
 # Momentum 0.9, not Keras' 0.99: with 0.99 the moving statistics lag the weights
 # and held-out accuracy swings (seen in a probe on this corpus).
 BN_MOMENTUM = 0.9
@@ -65,7 +64,7 @@ def _encoder(input_name, input_shape, stages, embedding, name):
 
 
 def build_syncnet(preset="small", name="syncnet"):
-    """Expert: inputs `mfcc` (12, 20, 1) and `mouths` (56, 112, 15) -> `p_sync` (1,) in [0, 1].
+    """Expert: inputs `mfcc` MFCC_SHAPE and `mouths` MOUTHS_SHAPE (keras_s2v.geometry) -> `p_sync` (1,) in [0, 1].
 
     The embedding sub-models are `model.get_layer("audio_encoder")` and
     `model.get_layer("video_encoder")` (see `embedding_models`).
@@ -76,7 +75,7 @@ def build_syncnet(preset="small", name="syncnet"):
     def scaled(units):
         return max(4, int(round(units * width)))
 
-    # The first stage halves only the width: 56x112 mouths become 56x56 before any full-size work.
+    # The first stage halves only the width: the mouths, half as tall as wide, become square before any full-size work.
     video_stages = [(scaled(32), 2), (scaled(64), 2), (scaled(128), 2), (scaled(256), 2), (scaled(512), 2)]
     audio_stages = [(scaled(32), 1), (scaled(64), 2), (scaled(128), 2), (scaled(256), (3, 5))]
     video_encoder = _encoder("mouths", MOUTHS_SHAPE, video_stages, embedding, "video_encoder")

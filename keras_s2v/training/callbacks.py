@@ -121,13 +121,13 @@ class FrameGrid(keras.callbacks.Callback):
 
 
 def frame_grid(real, generated):
-    """(B, 112, 112, 15) real and generated windows -> one (224 B, 560, 3) image: per window,
+    """(B, S, S, 15) real and generated windows -> one (2S B, 5S, 3) image, S = FACE_SIZE: per window,
     its 5 real frames in a row over its 5 generated frames."""
     from keras_s2v.windows import unstack_frames
 
-    def strips(windows):  # (B, 112, 560, 3): the 5 frames of each window side by side
+    def strips(windows):  # (B, S, 5S, 3): the 5 frames of each window side by side
         frames = unstack_frames(tf.convert_to_tensor(windows, tf.float32))
         return tf.concat(tf.unstack(frames, axis=1), axis=2)
 
-    pairs = tf.concat([strips(real), strips(generated)], axis=1)  # (B, 224, 560, 3)
+    pairs = tf.concat([strips(real), strips(generated)], axis=1)  # (B, 2S, 5S, 3)
     return tf.clip_by_value(tf.concat(tf.unstack(pairs), axis=0), 0.0, 1.0)

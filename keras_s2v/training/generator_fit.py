@@ -10,8 +10,7 @@ import keras
 
 from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import FileError, TrainingError
-from keras_s2v.export.savedmodel import check_generator
-from keras_s2v.models import build_speech2vid
+from keras_s2v.models import build_speech2vid, check_generator
 from keras_s2v.saving import load_model, save_model
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
 from keras_s2v.training.distribute import get_strategy, precision

@@ -1,0 +1,11 @@
+"""How a corpus of talking-face videos lies on disk, as `s2v synth` writes it and `s2v preprocess`
+reads it: split folders, and a JSON sidecar beside each video (face boxes, split, script)."""
+
+import os
+
+SPLITS = ("train", "val", "test")
+
+
+def sidecar_path(video_path):
+    """`clip.mp4` -> `clip.json`."""
+    return os.path.splitext(os.fspath(video_path))[0] + ".json"
