@@ -198,7 +198,7 @@ def run_train_syncnet(args):
     --seed 1` (synthetic-small's evaluator also takes `--steps 2000`)."""
     from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
-    from keras_s2v.training.recipes import resolve_syncnet
+    from keras_s2v.training.recipe import resolve_syncnet
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
     syncnet = resolve_syncnet(args.recipe, "expert", preset=args.preset, epochs=args.epochs, steps=args.steps,
@@ -254,7 +254,7 @@ def run_train(args):
     the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
     from keras_s2v.training.generator_fit import train_recipe_generator
-    from keras_s2v.training.recipes import resolve_recipe
+    from keras_s2v.training.recipe import resolve_recipe
 
     recipe = resolve_recipe(
         args.recipe, args.hparams, preset=args.preset, loss=args.loss, sync_weight=args.sync_weight,

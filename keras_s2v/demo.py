@@ -10,7 +10,7 @@ import json
 import os
 import time
 
-# Every training number is the recipe's (keras_s2v.training.recipes): "full" trains with the
+# Every training number is the recipe's (keras_s2v.training.recipe): "full" trains with the
 # recipe of TRAINING.md §4, "quick" is a smoke run whose numbers mean nothing.
 SCALES = {
     "full": {"seconds": 8.0, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8")},
@@ -27,7 +27,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
     from keras_s2v.training.generator_fit import train_recipe_generator
-    from keras_s2v.training.recipes import get_recipe
+    from keras_s2v.training.recipe import get_recipe
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
     if scale not in SCALES:

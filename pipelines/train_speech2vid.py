@@ -22,7 +22,7 @@ from keras_s2v.models import build_speech2vid  # noqa: E402
 from keras_s2v.saving import load_model, save_model  # noqa: E402
 from keras_s2v.training import Speech2VidTrainer  # noqa: E402
 from keras_s2v.training.generator_fit import generator_callbacks, phase_outputs, plan_epochs, run_folder  # noqa: E402
-from keras_s2v.training.recipes import resolve_recipe, write_recipe  # noqa: E402
+from keras_s2v.training.recipe import resolve_recipe, write_recipe  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)

@@ -21,7 +21,7 @@ from keras_s2v.models import build_syncnet  # noqa: E402
 from keras_s2v.saving import save_model  # noqa: E402
 from keras_s2v.training import compile_syncnet, recalibrate_batchnorm, sync_accuracy  # noqa: E402
 from keras_s2v.training.generator_fit import plan_epochs  # noqa: E402
-from keras_s2v.training.recipes import resolve_syncnet  # noqa: E402
+from keras_s2v.training.recipe import resolve_syncnet  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--data", required=True)

@@ -19,9 +19,10 @@ PUBLIC = {
     ],
     "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "check_generator", "embedding_models"],
     "keras_s2v.training": [
-        "FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer", "SyncWeightWarmup",
-        "check_compatible", "compile_syncnet", "get_recipe", "get_strategy", "read_hparams", "recalibrate_batchnorm",
-        "recipes", "sync_accuracy", "train_generator", "train_syncnet", "tune",
+        "FrameGrid", "GeneratorCheckpoint", "GeneratorPhase", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer",
+        "SyncNetRecipe", "SyncWeightWarmup", "check_compatible", "compile_syncnet", "generator_callbacks", "get_recipe",
+        "get_strategy", "read_hparams", "recalibrate_batchnorm", "recipes", "resolve_recipe", "sync_accuracy",
+        "train_generator", "train_recipe_generator", "train_recipe_syncnet", "train_syncnet", "tune",
     ],
     "keras_s2v.export": [
         "SIGNATURES", "TFLITE_VARIANTS", "TFLiteModel", "convert_tflite", "export", "latest_version", "serving_functions",

@@ -17,7 +17,7 @@ from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
 from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_folder, train_generator
-from keras_s2v.training.recipes import read_hparams, read_recipe, recipes
+from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.trainer import Speech2VidTrainer

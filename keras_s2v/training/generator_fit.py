@@ -14,7 +14,7 @@ from keras_s2v.models import build_speech2vid, check_generator
 from keras_s2v.saving import load_model, save_model
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
 from keras_s2v.training.distribute import get_strategy, precision
-from keras_s2v.training.recipes import recipes, write_recipe
+from keras_s2v.training.recipe import recipes, write_recipe
 from keras_s2v.training.trainer import LOSSES, Speech2VidTrainer
 
 # train_generator's defaults are the first phase of the default recipe, never numbers of their own.

@@ -16,7 +16,7 @@ from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import load_model
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.generator_fit import plan_epochs
-from keras_s2v.training.recipes import get_recipe
+from keras_s2v.training.recipe import get_recipe
 from keras_s2v.training.trainer import Speech2VidTrainer
 
 
