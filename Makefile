@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml setup.py
 		|| echo "chromium not installed (needs apt-get as root): the browser tests will be skipped"
 	touch $(STAMP)
 
+# Two workers: most tests wait on one Python thread (TensorFlow start-up, subprocesses, media
+# I/O), so two share 2 cores well; more workers would only repeat the session fixtures.
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 demo: install
 	$(VENV)/bin/s2v demo --out demo_out

@@ -13,6 +13,7 @@ FACE_SAMPLES = 50  # frames searched for faces when describing a file
 def describe(path, detector="cnn"):
     """A dict describing the file. Raises MediaError (or a subclass) for unusable input."""
     path = os.fspath(path)
+    detector = faces.make_detector(detector) if isinstance(detector, str) else detector  # a bad spec fails first
     try:
         info = video.probe(path)
     except MediaError as error:
@@ -23,7 +24,6 @@ def describe(path, detector="cnn"):
         return {"path": path, "kind": "audio", "duration_s": len(waveform) / audio.SAMPLE_RATE}
     frames = video.read_frames(path)
     picked = np.unique(np.linspace(0, len(frames) - 1, min(FACE_SAMPLES, len(frames))).astype(int))
-    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
     # Sampled frames are far apart: each is searched afresh, not tracked.
     found = [detector.detect(frame) for frame in frames[picked]]
     faces.require_faces(found, path)

@@ -71,8 +71,9 @@ def test_synth_then_preprocess_from_the_command_line(tmp_path):
         (["preprocess", "--videos", "no/such/dir", "--out", "x"], "no/such/dir: no such folder"),
         (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "dlib"], "received 'dlib'"),
         (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "cascade:missing.xml"], "missing.xml: no such cascade file"),
+        (["probe", "x.png", "--face-detector", "dlib"], "received 'dlib'"),
     ],
-    ids=["no-speakers", "missing-folder", "unknown-detector", "missing-cascade"],
+    ids=["no-speakers", "missing-folder", "unknown-detector", "missing-cascade", "probe-unknown-detector"],
 )
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "keras_s2v", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
