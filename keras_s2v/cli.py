@@ -325,10 +325,7 @@ def run_export(args):
     from keras_s2v.export import export
     from keras_s2v.saving import load_model
 
-    if args.tflite is None:
-        variants = ["fp32", "fp16"] + (["int8"] if args.calibration else [])
-    else:
-        variants = [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
+    variants = None if args.tflite is None else [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
     generator = load_model(args.generator, "generator")
     report = export(generator, args.out, args.version, variants, args.calibration, args.force)
     print(f"exported version {report['version']} to {report['path']}")

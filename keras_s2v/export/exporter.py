@@ -67,9 +67,15 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
-def export(generator, base, version=None, variants=TFLITE_VARIANTS, calibration=None, force=False, progress=True):
-    """Export a loaded generator; returns the report (also written to `<base>/export_report.json`)."""
+def export(generator, base, version=None, variants=None, calibration=None, force=False, progress=True):
+    """Export a loaded generator; returns the report (also written to `<base>/export_report.json`).
+
+    `variants` are the TFLite files to write; by default fp32, fp16, and int8 when `calibration`
+    shards are given (full-integer int8 is calibrated on their windows).
+    """
     check_generator(generator)
+    if variants is None:
+        variants = ("fp32", "fp16", "int8") if calibration else ("fp32", "fp16")
     for variant in variants:
         if variant not in TFLITE_VARIANTS:
             raise ValueError(f"unknown TFLite variant {variant!r}; choose from {TFLITE_VARIANTS}")
