@@ -291,8 +291,9 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         loads.append(os.getloadavg()[0])
     lines += [
         "",
-        f"The 2 cores were shared with other developers' work: the 1-minute load average read {', '.join(f'{load:.1f}' for load in loads)} "
-        "before the first run and after each one (2.0 would be both cores busy). Stage busy times include waiting for a core.",
+        f"The 1-minute load average read {', '.join(f'{load:.1f}' for load in loads)} before the first run and after each one "
+        "(2.0 is both cores busy; the dub's own stage threads count in it, so a load above 2 after a run does not by itself "
+        "mean other work shared the cores). Stage busy times include waiting for a core.",
     ]
     return lines
 
@@ -436,9 +437,9 @@ def main(argv=None):
     lines = [
         "# Benchmarks",
         "",
-        f"Machine: {_machine()}. Date: {datetime.date.today().isoformat()}. "
-        f"Medians of {args.repeats} repeats (more for short steps); ratios come from one run.",
-        "Regenerate with `make bench`.",
+        "Each section says on which machine and day it was measured; medians of its repeats (more for short steps), "
+        "ratios from one run. Regenerate with `make bench`, or one section with "
+        "`python -m keras_s2v.benchmarks --only NAME`.",
         "",
     ]
     sections = _read_sections(args.out) if args.only else {}
@@ -446,7 +447,10 @@ def main(argv=None):
     try:
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
-            sections[name] = BENCHMARKS[name](os.path.join(work, name), args.repeats)
+            heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats)
+            measured = (f"Measured {datetime.date.today().isoformat()} on {_machine()}, "
+                        f"medians of {args.repeats} repeats.")
+            sections[name] = [heading, "", measured, *body]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for name in BENCHMARKS:

@@ -14,3 +14,5 @@ def test_only_rewrites_its_own_section(tmp_path, monkeypatch):
     assert "new data" in text and "old data" not in text
     assert "old dub" in text and "new export" not in text
     assert text.index("new data") < text.index("old dub")
+    assert text.count("Measured ") == 1  # the new section says where and when; the kept one is left as it was
+    assert text.index("Measured ") < text.index("new data")
