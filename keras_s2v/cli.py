@@ -177,13 +177,16 @@ def _add_length_arguments(parser, default="the recipe's", note=""):
 def _add_train_syncnet_arguments(parser):
     parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
     parser.add_argument("--out", required=True, help="the SyncNet file to write (.keras)")
-    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + "; its expert's numbers are used")
+    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP)
+    parser.add_argument("--role", default="expert", choices=["expert", "evaluator"],
+                        help="which of the recipe's SyncNets to train: the expert (default) or the independent "
+                        "evaluation SyncNet (other clips, another seed)")
     parser.add_argument("--preset", default=None, help="SyncNet size: tiny, small or base (default: the recipe's)")
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
     parser.add_argument("--clips", default=None, choices=["all", "even", "odd"],
                         help="train on every clip of the split, or every other one: train the expert on 'even' and "
-                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default: the recipe's, even)")
+                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default: the recipe's for --role)")
     parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default: the recipe's)")
     _add_length_arguments(parser)
 
@@ -193,15 +196,15 @@ def _add_train_syncnet_arguments(parser):
 def run_train_syncnet(args):
     """Train a SyncNet with binary cross-entropy on P_sync: aligned windows against the
     same clip's audio shifted by >= 5 frames and audio of other clips. Validation loss and
-    accuracy are printed each epoch. The numbers are the --recipe's expert: it trains on the
-    even clips. For the evaluation SyncNet use the other clips and another seed, `--clips odd
-    --seed 1` (synthetic-small's evaluator also takes `--steps 2000`)."""
+    accuracy are printed each epoch. The numbers are the --recipe's expert, which trains on the
+    even clips, or with `--role evaluator` its evaluation SyncNet, which trains on the odd clips
+    with another seed, so the two never share a clip."""
     from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
     from keras_s2v.training.recipe import resolve_syncnet
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
-    syncnet = resolve_syncnet(args.recipe, "expert", preset=args.preset, epochs=args.epochs, steps=args.steps,
+    syncnet = resolve_syncnet(args.recipe, args.role, preset=args.preset, epochs=args.epochs, steps=args.steps,
                               clips=args.clips, learning_rate=args.learning_rate, batch_size=args.batch_size)
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):

@@ -120,6 +120,8 @@ def test_s2v_train_and_the_demo_train_with_the_same_recipe(training_calls, tiny_
 
     assert cli.main(["train-syncnet", "--data", shards, "--out", str(tmp_path / "expert.keras")]) == 0
     assert _select(training_calls["syncnet"][0], SYNCNET_KEYS) == _syncnet_arguments(recipe.expert)
+    assert cli.main(["train-syncnet", "--data", shards, "--out", str(tmp_path / "eval.keras"), "--role", "evaluator"]) == 0
+    assert _select(training_calls["syncnet"][1], SYNCNET_KEYS) == _syncnet_arguments(recipe.evaluator)
 
     # The demo's full scale, its training replaced by the recorders and stopped before evaluation.
     from keras_s2v import backends, synth
