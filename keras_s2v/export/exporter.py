@@ -75,7 +75,7 @@ def export(generator, base, version=None, variants=None, calibration=None, force
     """
     check_generator(generator)
     if variants is None:
-        variants = ("fp32", "fp16", "int8") if calibration else ("fp32", "fp16")
+        variants = TFLITE_VARIANTS if calibration else tuple(v for v in TFLITE_VARIANTS if v != "int8")
     for variant in variants:
         if variant not in TFLITE_VARIANTS:
             raise ValueError(f"unknown TFLite variant {variant!r}; choose from {TFLITE_VARIANTS}")
