@@ -1,8 +1,9 @@
-"""One call for every generator format: `load_backend(path)(mfcc, identity) -> frames`.
+"""One call for every generator format: `load_backend(path)(mfcc, identity, reference) -> frames`.
 
 The path picks the backend: a .keras file (Keras), a SavedModel folder or its model base
-path (the newest version), or a .tflite file (LiteRT). Every backend takes the unmasked
-identity window and applies the lower-half mask itself, as the exported signatures do.
+path (the newest version), or a .tflite file (LiteRT). Every backend takes the raw target
+window and its reference window (keras_s2v.windows.pick_reference); the model masks the
+target itself. Files made before the reference are refused with one line.
 """
 
 import os
@@ -10,7 +11,16 @@ import os
 import numpy as np
 
 from keras_s2v.errors import FileError, ModelError
-from keras_s2v.geometry import IDENTITY_SHAPE
+from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE
+
+
+def check_inputs(path, names):
+    """Refuse an exported model whose serving_default does not take the generator's inputs."""
+    if names == ["identity", "mfcc"]:
+        raise ModelError(path, "exported from a generator of the old format (a masked identity, no reference window): "
+                               "it never sees the person's own lower face; train and export a new one")
+    if names != list(GENERATOR_INPUTS):
+        raise ModelError(path, f"not a Speech2Vid serving_default model: it takes {names}, expected {list(GENERATOR_INPUTS)}")
 
 
 class KerasBackend:
@@ -25,10 +35,11 @@ class KerasBackend:
         check_generator(generator, path)
         self.function = serving_functions(generator)["serving_default"]
 
-    def __call__(self, mfcc, identity):
+    def __call__(self, mfcc, identity, reference):
         import tensorflow as tf
 
-        return self.function(tf.constant(mfcc, tf.float32), tf.constant(identity, tf.float32))["frames"].numpy()
+        inputs = (tf.constant(value, tf.float32) for value in (mfcc, identity, reference))
+        return self.function(*inputs)["frames"].numpy()
 
 
 class SavedModelBackend:
@@ -48,13 +59,13 @@ class SavedModelBackend:
             self.signature = tf.saved_model.load(path).signatures["serving_default"]
         except (KeyError, OSError, ValueError):
             raise ModelError(path, "not a Speech2Vid SavedModel (no serving_default signature)") from None
-        if sorted(self.signature.structured_input_signature[1]) != ["identity", "mfcc"]:
-            raise ModelError(path, "not a Speech2Vid SavedModel: serving_default does not take mfcc and identity")
+        check_inputs(path, sorted(self.signature.structured_input_signature[1]))
 
-    def __call__(self, mfcc, identity):
+    def __call__(self, mfcc, identity, reference):
         import tensorflow as tf
 
-        return self.signature(mfcc=tf.constant(mfcc, tf.float32), identity=tf.constant(identity, tf.float32))["frames"].numpy()
+        inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
+        return self.signature(**{name: tf.constant(value, tf.float32) for name, value in inputs.items()})["frames"].numpy()
 
 
 class TFLiteBackend:
@@ -64,11 +75,10 @@ class TFLiteBackend:
         from keras_s2v.export.tflite import TFLiteModel
 
         self.model = TFLiteModel(path)
-        if self.model.input_names != ["identity", "mfcc"]:
-            raise ModelError(path, f"expected a serving_default .tflite (mfcc, identity); it takes {self.model.input_names}")
+        check_inputs(path, self.model.input_names)
 
-    def __call__(self, mfcc, identity):
-        return self.model(mfcc=mfcc, identity=identity)
+    def __call__(self, mfcc, identity, reference):
+        return self.model(mfcc=mfcc, identity=identity, reference=reference)
 
 
 def load_backend(path):
@@ -87,7 +97,8 @@ def load_backend(path):
     raise ModelError(path, "not a generator: expected a .keras file, a SavedModel folder or a .tflite file")
 
 
-def generate(backend, mfcc, identity, batch_size=8):
-    """Run a backend over (N, *MFCC_SHAPE) and (N, *IDENTITY_SHAPE) float32 arrays in batches (keras_s2v.geometry)."""
-    outputs = [backend(mfcc[i : i + batch_size], identity[i : i + batch_size]) for i in range(0, len(mfcc), batch_size)]
+def generate(backend, mfcc, identity, reference, batch_size=8):
+    """Run a backend over (N, *MFCC_SHAPE) and two (N, *IDENTITY_SHAPE) float32 arrays in batches (keras_s2v.geometry)."""
+    outputs = [backend(mfcc[i : i + batch_size], identity[i : i + batch_size], reference[i : i + batch_size])
+               for i in range(0, len(mfcc), batch_size)]
     return np.concatenate(outputs) if outputs else np.zeros((0, *IDENTITY_SHAPE), np.float32)

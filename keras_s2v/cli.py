@@ -226,6 +226,9 @@ def _add_train_arguments(parser):
     parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + " (default synthetic-small)")
     parser.add_argument("--preset", default=None, help="generator size: tiny, small or seed (default: the recipe's)")
     parser.add_argument("--init", help="a generator .keras for the first phase to fine-tune instead of a fresh --preset model")
+    parser.add_argument("--conditioning", default=None, choices=["composite", "concat"],
+                        help="how the generator takes the reference window: composite (15 channels, the upper half of the "
+                             "target over the reference's lower half) or concat (30 channels, not for seed) (default: the recipe's)")
     parser.add_argument("--loss", default=None, choices=["l1+sync", "sync"],
                         help="l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
     parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default: the recipe's)")
@@ -260,8 +263,8 @@ def run_train(args):
     from keras_s2v.training.recipe import resolve_recipe
 
     recipe = resolve_recipe(
-        args.recipe, args.hparams, preset=args.preset, loss=args.loss, sync_weight=args.sync_weight,
-        warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
+        args.recipe, args.hparams, preset=args.preset, conditioning=args.conditioning, loss=args.loss,
+        sync_weight=args.sync_weight, warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
         learning_rate=args.learning_rate, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
     )
     manifest = read_manifest(args.data)
@@ -322,7 +325,9 @@ def _add_export_arguments(parser):
 @arguments(_add_export_arguments)
 def run_export(args):
     """Export a generator as OUT/<version>/ (the layout TF Serving loads) with two signatures,
-    serving_default (mfcc, identity -> frames) and from_audio (16 kHz PCM, identity -> frames),
+    serving_default (mfcc, identity, reference -> frames) and from_audio (16 kHz PCM, identity,
+    reference -> frames), identity being the raw target window and reference a window of the
+    same video at least 5 frames away (a still image: the image itself),
     plus TFLite files of both under OUT/<version>/tflite/ (built-in ops only). Writes
     OUT/export_report.json with each file's size, latency and PSNR against Keras."""
     from keras_s2v.export import export

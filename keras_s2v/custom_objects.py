@@ -12,7 +12,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-DEFINING_MODULES = ("keras_s2v.audio", "keras_s2v.models.syncnet", "keras_s2v.training.trainer")
+DEFINING_MODULES = ("keras_s2v.audio", "keras_s2v.models.speech2vid", "keras_s2v.models.syncnet", "keras_s2v.training.trainer")
 _BACKENDS = ("keras", "tensorflow")
 
 

@@ -7,11 +7,14 @@ does not grow with the length of the video and the slowest stage sets the pace:
 
 decode plays the face video forward and back to cover the audio (video.FrameSource);
 face detection tracks the face causally (faces.FaceTracker) and crops it; features
-groups 5-frame windows into batches with their MFCC; generation runs the backend;
+picks each frame's reference (windows.pick_reference: a crop of the same video
+REFERENCE_GAP frames away in the source, never closer than MIN_REFERENCE_GAP, the image
+itself for a still) and groups 5-frame windows into batches with their MFCC; generation runs the backend;
 blending pastes the mouth and jaw back through a soft mask; encoding writes an H.264 +
 AAC mp4 to a temporary file renamed at the end. Frames without a face pass through unchanged.
 """
 
+import collections
 import dataclasses
 import itertools
 import time
@@ -34,7 +37,7 @@ from keras_s2v.geometry import (
     WINDOW_STEPS,
 )
 from keras_s2v.streaming import StageTimer, run_stages
-from keras_s2v.windows import stack_frames, unstack_frames
+from keras_s2v.windows import REFERENCE_REACH, pick_reference, stack_frames, unstack_frames
 
 STAGES = ("decode", "face detection", "features", "generation", "blending", "encoding")
 
@@ -86,35 +89,66 @@ def _windows_mfcc(waveform, num_frames, chunk=500):
 # --------------------------------------------------------------------------- stages
 @dataclasses.dataclass
 class _Batch:
-    frames: list  # (frame, face, crop, alignment) per frame
+    frames: list  # (frame, face, crop, alignment, source index) per frame
     mfcc: np.ndarray = None
     identity: np.ndarray = None
+    reference: np.ndarray = None
     generated: np.ndarray = None
 
 
-def _find_face(frame, tracker):
-    """(frame, face, crop, alignment); a black crop where there is no face."""
+def _find_face(indexed_frame, tracker):
+    """(frame, face, crop, alignment, source index); a black crop where there is no face."""
+    index, frame = indexed_frame
     face = tracker.update(frame)
     if face is None:
-        return frame, None, np.zeros((FACE_SIZE, FACE_SIZE, FRAME_CHANNELS), np.uint8), None
-    return frame, face, *faces.crop_face(frame, face)
+        return frame, None, np.zeros((FACE_SIZE, FACE_SIZE, FRAME_CHANNELS), np.uint8), None, index
+    return frame, face, *faces.crop_face(frame, face), index
 
 
-def _batch_windows(items, mfcc, batch_size):
-    """Group frames into batches of `batch_size` windows with their MFCC and identity input."""
-    items, window = iter(items), 0
-    while chunk := list(itertools.islice(items, batch_size * WINDOW_FRAMES)):
+def _with_references(items):
+    """Yields (item, reference crop), the reference picked among the REFERENCE_REACH frames played on either side.
+
+    Only the crops of frames already passed on are kept, and REFERENCE_REACH frames are read
+    ahead, so memory stays flat however long the video plays.
+    """
+    behind, ahead = collections.deque(maxlen=REFERENCE_REACH), collections.deque()
+
+    def emit():
+        item = ahead.popleft()
+        nearby = [*behind, *((source, face is not None, crop) for _, face, crop, _, source in (item, *ahead))]
+        pick = pick_reference([source if has_face else None for source, has_face, _ in nearby], len(behind))
+        behind.append(nearby[len(behind)])
+        return item, nearby[pick][2]
+
+    for item in items:
+        ahead.append(item)
+        if len(ahead) > REFERENCE_REACH:
+            yield emit()
+    while ahead:
+        yield emit()
+
+
+def _stack_windows(crops, count):
+    """`count` windows from a list of crops, filled up by repeating the last one."""
+    crops = np.stack(crops + [crops[-1]] * (count * WINDOW_FRAMES - len(crops)))
+    return stack_frames(crops.reshape(count, WINDOW_FRAMES, *crops.shape[1:])).numpy().astype(np.float32) / 255.0
+
+
+def _batch_windows(pairs, mfcc, batch_size):
+    """Group (item, reference crop) pairs into batches of `batch_size` windows with their MFCC and generator inputs."""
+    pairs, window = iter(pairs), 0
+    while chunk := list(itertools.islice(pairs, batch_size * WINDOW_FRAMES)):
         count = -(-len(chunk) // WINDOW_FRAMES)
         # The last window is filled up by repeating the last frame; its extra outputs are dropped.
-        crops = np.stack([crop for _, _, crop, _ in chunk] + [chunk[-1][2]] * (count * WINDOW_FRAMES - len(chunk)))
-        identity = stack_frames(crops.reshape(count, WINDOW_FRAMES, *crops.shape[1:])).numpy().astype(np.float32) / 255.0
-        yield _Batch(chunk, mfcc[window : window + count], identity)
+        identity = _stack_windows([item[2] for item, _ in chunk], count)
+        reference = _stack_windows([crop for _, crop in chunk], count)
+        yield _Batch([item for item, _ in chunk], mfcc[window : window + count], identity, reference)
         window += count
 
 
 def _generate(batches, backend):
     for batch in batches:
-        generated = unstack_frames(backend(batch.mfcc, batch.identity)).numpy()
+        generated = unstack_frames(backend(batch.mfcc, batch.identity, batch.reference)).numpy()
         batch.generated = (generated.reshape(-1, *generated.shape[2:]) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
         yield batch
 
@@ -124,7 +158,7 @@ def _blend(batches):
     for batch in batches:
         items, batch.frames = batch.frames, None
         for index in range(len(items)):
-            (frame, face, _, alignment), items[index] = items[index], None
+            (frame, face, _, alignment, _), items[index] = items[index], None
             yield (frame if face is None else faces.paste_face(frame, batch.generated[index], alignment, face)), face is not None
 
 
@@ -150,7 +184,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
     mfcc = _windows_mfcc(waveform, num_frames)
     timer.add("features", time.perf_counter() - clock)
     if info.is_image:  # detected and cropped once
-        still = _find_face(video.read_image(face), tracker)
+        still = _find_face((0, video.read_image(face)), tracker)
         if still[1] is None:
             raise NoFaceError(face, "no face found in any frame")
         source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
@@ -179,7 +213,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
             ("decode", source),
             [
                 ("face detection", find_faces, 2),
-                ("features", lambda items: _batch_windows(items, mfcc, batch_size), 2),
+                ("features", lambda items: _batch_windows(_with_references(items), mfcc, batch_size), 2),
                 ("generation", lambda batches: _generate(batches, backend), 1),
                 ("blending", _blend, 1),
                 ("encoding", encode, 4),

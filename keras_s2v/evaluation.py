@@ -18,7 +18,7 @@ from keras_s2v.data.datasets import shard_files
 from keras_s2v.data.records import parse_clip
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, MOUTH_ROW, STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.models.syncnet import embedding_models
-from keras_s2v.windows import stack_frames, unstack_frames
+from keras_s2v.windows import reference_indices, stack_frames, unstack_frames
 
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
@@ -75,12 +75,18 @@ def load_clips(shards, split):
 
 
 def dub_windows(backend, frames, mfcc_map, batch_size=8):
-    """A's crops driven by an MFCC map: generated frames window by window, as `s2v dub` does."""
+    """A's crops driven by an MFCC map: generated frames window by window, with references picked as `s2v dub` does."""
     windows = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1) // WINDOW_FRAMES
     starts = WINDOW_FRAMES * np.arange(windows)
-    identity = stack_frames(np.asarray(frames[: windows * WINDOW_FRAMES], np.float32).reshape(windows, WINDOW_FRAMES, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS) / 255.0).numpy()
+    frames = np.asarray(frames, np.float32) / 255.0
+
+    def stacked(indices):
+        return stack_frames(frames[indices].reshape(windows, WINDOW_FRAMES, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)).numpy()
+
+    used = np.arange(windows * WINDOW_FRAMES)
+    identity, reference = stacked(used), stacked(np.asarray(reference_indices(len(frames)))[used])
     mfcc = mfcc_windows(mfcc_map, starts)
-    generated = generate(backend, mfcc, identity, batch_size)
+    generated = generate(backend, mfcc, identity, reference, batch_size)
     return unstack_frames(generated).numpy().reshape(-1, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)
 
 

@@ -15,6 +15,14 @@ MOUTH_ROW = FACE_SIZE // 2  # SyncNet sees rows MOUTH_ROW.. (the lower half)
 IDENTITY_SHAPE = (FACE_SIZE, FACE_SIZE, WINDOW_CHANNELS)  # also the generator's `frames`
 MOUTHS_SHAPE = (FACE_SIZE - MOUTH_ROW, FACE_SIZE, WINDOW_CHANNELS)
 
+# The reference (architecture.md §4, revision 2): frames of the same video whose lower half
+# carries the person's own lips, skin and teeth. Never closer than one window, so its mouth
+# is in another state and copying it is wrong; dubbing takes it REFERENCE_GAP frames away,
+# near enough that pose and light have barely changed.
+MIN_REFERENCE_GAP = WINDOW_FRAMES
+REFERENCE_GAP = 2 * WINDOW_FRAMES
+GENERATOR_INPUTS = ("identity", "mfcc", "reference")  # the raw target window, its audio, the reference window
+
 # Audio: 16 kHz mono, a 25 ms STFT every 10 ms, MFCC coefficients 1..12.
 SAMPLE_RATE = 16000
 FRAME_LENGTH = 400  # 25 ms

@@ -1,8 +1,8 @@
 """A TensorFlow Serving client for the exported generator: REST and gRPC requests and replies.
 
-    request = rest_request({"mfcc": mfcc, "identity": identity})          # JSON body
+    request = rest_request({"mfcc": mfcc, "identity": target, "reference": reference})   # JSON body
     frames = decode_rest_reply(post(f"{url}/v1/models/speech2vid:predict", request))
-    request = grpc_request({"audio": pcm, "identity": identity}, "from_audio")
+    request = grpc_request({"audio": pcm, "identity": target, "reference": reference}, "from_audio")
     frames = decode_grpc_reply(stub.Predict(request, timeout))
 """
 

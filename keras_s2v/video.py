@@ -185,36 +185,35 @@ class FrameSource:
             emitted += 1
 
     def play(self, count):
-        """Yield `count` frames: the video forward, then backward, then forward, ..."""
+        """Yield `count` (source index, frame) pairs: the video forward, then backward, then forward, ..."""
         played = 0
-        for _, frame in self.frames():
+        for index, frame in self.frames():
             if played == count:
                 return
-            yield frame
+            yield index, frame
             played += 1
         length = self.count
         while played < count:
             if length == 1:
-                yield frame
+                yield 0, frame
                 played += 1
                 continue
             phase = played % (2 * length - 2)
             if phase < length:
-                run = (frame for _, frame in self.frames(phase))
+                run = self.frames(phase)
             else:
                 run = self._backward(2 * length - 2 - phase, max(1, self.chunk_bytes // frame.nbytes))
-            for frame in run:
+            for index, frame in run:
                 if played == count:
                     return
-                yield frame
+                yield index, frame
                 played += 1
 
     def _backward(self, top, chunk):
-        """Frames top, top-1, ..., 1, decoded forward `chunk` frames at a time."""
+        """(index, frame) for frames top, top-1, ..., 1, decoded forward `chunk` frames at a time."""
         while top >= 1:
             low = max(1, top + 1 - chunk)
-            frames = [frame for _, frame in self.frames(low, top + 1)]
-            yield from reversed(frames)
+            yield from reversed(list(self.frames(low, top + 1)))
             top = low - 1
 
 

@@ -1,13 +1,14 @@
 """The window tensors of architecture.md §1, shared by tf.data, training, export and dubbing.
 
 frames/identity: IDENTITY_SHAPE, the WINDOW_FRAMES RGB frames on channels in time order.
-mouths: rows MOUTH_ROW.. of the frames. identity: the frames with those rows zeroed.
+mouths: rows MOUTH_ROW.. of the frames. reference: frames of the same video at least
+MIN_REFERENCE_GAP frames away, whose lower half shows the person's own lips and skin.
 The numbers live in keras_s2v.geometry.
 """
 
 import tensorflow as tf
 
-from keras_s2v.geometry import FRAME_CHANNELS, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
+from keras_s2v.geometry import FRAME_CHANNELS, MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_CHANNELS, WINDOW_FRAMES
 
 
 def stack_frames(frames):
@@ -36,7 +37,33 @@ def mouths(frames):
     return frames[..., MOUTH_ROW:, :, :]
 
 
-def mask_lower_half(frames):
-    """The generator's identity input: the window with its lower half zeroed."""
-    keep = tf.cast(tf.range(tf.shape(frames)[-3]) < MOUTH_ROW, frames.dtype)
-    return frames * keep[:, None, None]
+# Frames played on either side of a frame among which its reference is picked. Enough for a
+# video played forward (REFERENCE_GAP away) and for one looped forward and back (dubbing):
+# near a turn, a frame REFERENCE_GAP away in the source was played at most this far away.
+REFERENCE_REACH = REFERENCE_GAP + WINDOW_FRAMES
+
+
+def pick_reference(sources, position, gap=REFERENCE_GAP):
+    """Which frame of a stretch of video serves as the reference of frame `position`.
+
+    `sources[i]` is the source-video frame index of frame i of the stretch (a looped video
+    plays frames again, so this is not i), or None where that frame has no face. The pick is
+    the frame whose source index is nearest to `gap` away and never closer than
+    MIN_REFERENCE_GAP; when there is none (a still image, a video of a few frames), the
+    frame is its own reference, as a still image is.
+    """
+    target = sources[position]
+    candidates = [i for i, source in enumerate(sources)
+                  if source is not None and target is not None and abs(source - target) >= MIN_REFERENCE_GAP]
+    if not candidates:
+        return position
+    return min(candidates, key=lambda i: (abs(abs(sources[i] - target) - gap), abs(i - position)))
+
+
+def reference_indices(count):
+    """The reference frame (pick_reference) of every frame of a `count`-frame video played once, forward."""
+    picks = []
+    for index in range(count):
+        low = max(0, index - REFERENCE_REACH)
+        picks.append(low + pick_reference(list(range(low, min(count, index + REFERENCE_REACH + 1))), index - low))
+    return picks

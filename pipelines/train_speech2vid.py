@@ -42,7 +42,7 @@ train = generator_dataset(args.data, "train", recipe.batch_size, augment_frames=
 val = generator_dataset(args.data, "val", recipe.batch_size, shuffle=False, deterministic=True)
 
 expert = load_model(args.syncnet, "SyncNet")  # frozen inside the trainer
-generator = build_speech2vid(recipe.generator_preset)
+generator = build_speech2vid(recipe.generator_preset, conditioning=recipe.conditioning)
 for phase, out in zip(recipe.phases, phase_outputs(args.out, len(recipe.phases))):
     trainer = Speech2VidTrainer(generator, expert, sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight,
                                 motion_weight=phase.motion_weight)

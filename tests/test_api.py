@@ -17,7 +17,8 @@ PUBLIC = {
         "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "preprocess_video", "process_clip", "read_manifest",
         "shard_files", "syncnet_dataset",
     ],
-    "keras_s2v.models": ["SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid", "build_syncnet", "check_generator", "embedding_models"],
+    "keras_s2v.models": ["ReferenceConditioning", "SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid",
+                         "build_syncnet", "check_generator", "conditioning_of", "embedding_models"],
     "keras_s2v.training": [
         "FrameGrid", "GeneratorCheckpoint", "GeneratorPhase", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer",
         "SyncNetRecipe", "SyncWeightWarmup", "check_compatible", "compile_syncnet", "generator_callbacks", "get_recipe",
@@ -60,14 +61,15 @@ def test_importing_the_package_and_the_cli_does_not_import_tensorflow():
 
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory):
-    """A SyncNet (custom SyncProbability layer) and a model around the MFCC layer, saved as .keras."""
+    """A SyncNet (custom SyncProbability layer), a generator (ReferenceConditioning) and a model around the MFCC layer, as .keras."""
     import keras
 
     from keras_s2v.audio import MFCC
-    from keras_s2v.models import build_syncnet
+    from keras_s2v.models import build_speech2vid, build_syncnet
 
     folder = tmp_path_factory.mktemp("saved")
     build_syncnet("tiny").save(folder / "expert.keras")
+    build_speech2vid("tiny").save(folder / "generator.keras")
     keras.Sequential([keras.Input((3440,)), MFCC()]).save(folder / "mfcc.keras")
     return folder
 
@@ -79,12 +81,12 @@ def test_import_keras_s2v_lets_keras_load_every_saved_model(saved_models, first)
         {first}
         import keras_s2v
         import keras
-        for name in ("expert", "mfcc"):
+        for name in ("expert", "generator", "mfcc"):
             model = keras.saving.load_model({str(saved_models)!r} + "/" + name + ".keras", safe_mode=True)
             print(name, type(model).__name__)
     """)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
-    assert loaded.stdout.split() == ["expert", "Functional", "mfcc", "Sequential"]
+    assert loaded.stdout.split() == ["expert", "Functional", "generator", "Functional", "mfcc", "Sequential"]
 
 
 def test_renamed_module_keeps_its_old_name_with_a_warning():

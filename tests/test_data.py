@@ -85,8 +85,22 @@ def test_windows_decode_to_the_shapes_of_the_contract(corpus):
     assert inputs["mfcc"].shape == (4, 12, 20, 1)
     assert inputs["identity"].shape == target.shape == (4, 112, 112, 15)
     assert 0.0 <= float(tf.reduce_min(target)) and float(tf.reduce_max(target)) <= 1.0
-    np.testing.assert_array_equal(inputs["identity"][:, 56:], 0.0)
-    np.testing.assert_array_equal(inputs["identity"][:, :56], target[:, :56])
+    np.testing.assert_array_equal(inputs["identity"], target)  # raw: the generator masks it itself
+    assert inputs["reference"].shape == target.shape
+
+
+def test_a_reference_is_a_window_of_the_same_clip_at_least_5_frames_away(corpus):
+    from keras_s2v.evaluation import frame_windows, load_clips
+
+    clips = [frame_windows(clip["frames"]) for clip in load_clips(corpus[1], "train")]
+    gaps = []
+    for inputs, _ in generator_dataset(corpus[1], batch_size=8, deterministic=True).take(4):
+        for identity, reference in zip(inputs["identity"].numpy(), inputs["reference"].numpy()):
+            (clip, start), = [(c, i) for c, windows in enumerate(clips) for i in np.flatnonzero((windows == identity).all(axis=(1, 2, 3)))]
+            starts = np.flatnonzero((clips[clip] == reference).all(axis=(1, 2, 3)))
+            assert len(starts) == 1  # found in the same clip
+            gaps.append(abs(int(starts[0]) - int(start)))
+    assert min(gaps) >= 5 and len(set(gaps)) > 3  # drawn at random, never closer than one window
 
 
 def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):

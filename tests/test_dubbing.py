@@ -72,6 +72,47 @@ def test_dub_a_still_image_with_each_backend_and_shorter_audio(inputs, tmp_path)
     assert np.abs(frames["keras"] - frames["savedmodel"]).mean() < 2.0
 
 
+class _RecordingBackend:
+    """Wraps a backend and keeps the source-frame index written into each crop of its identity and reference inputs."""
+
+    def __init__(self, backend):
+        self.backend, self.name, self.pairs = backend, backend.name, []
+
+    def __call__(self, mfcc, identity, reference):
+        def indices(windows):  # (B, 112, 112, 15) -> (B * 5,) indices; -1 where there was no face
+            values = np.round(windows.reshape(*windows.shape[:3], 5, 3).mean(axis=(1, 2, 4)) * 255).astype(int) - 100
+            return np.where(values < 0, -1, values).ravel()
+
+        self.pairs += list(zip(indices(identity), indices(reference)))
+        return self.backend(mfcc, identity, reference)
+
+
+@pytest.mark.parametrize("face", ["face.mp4", "still.png"])
+def test_each_frames_reference_is_5_or_more_frames_away_in_the_source_or_a_still_itself(inputs, tmp_path, monkeypatch, face):
+    from keras_s2v import dubbing
+
+    root, generator, _ = inputs
+    find_face, load_backend = dubbing._find_face, dubbing.load_backend
+
+    def marked(indexed_frame, tracker):  # each crop carries its source frame's index
+        frame, found, crop, alignment, index = find_face(indexed_frame, tracker)
+        return frame, found, (crop if found is None else np.full_like(crop, 100 + index)), alignment, index
+
+    recorder = _RecordingBackend(load_backend(generator))
+    monkeypatch.setattr(dubbing, "_find_face", marked)
+    monkeypatch.setattr(dubbing, "load_backend", lambda path: recorder)
+    # 3 s of speech over a 2 s video: it plays forward, then back, so frames come round again.
+    keras_s2v.dub(str(root / face), str(root / "speech.wav"), generator, str(tmp_path / "out.mp4"), progress=False)
+    pairs = [(target, reference) for target, reference in recorder.pairs if target >= 0]
+    assert len(pairs) > 60
+    if face == "still.png":
+        assert all(reference == target == 0 for target, reference in pairs)
+    else:
+        gaps = [abs(reference - target) for target, reference in pairs if reference >= 0]
+        assert len(gaps) == len(pairs) and min(gaps) >= 5
+        assert np.mean(np.array(gaps) == 10) > 0.8  # REFERENCE_GAP where the video allows it
+
+
 def test_frames_without_a_face_pass_through_unchanged(inputs, tmp_path):
     root, generator, _ = inputs
     face = video.read_frames(str(root / "face.mp4"))[:30]
@@ -153,11 +194,11 @@ class _FailingBackend:
     def __init__(self, backend, error):
         self.backend, self.error, self.name, self.calls = backend, error, backend.name, 0
 
-    def __call__(self, mfcc, identity):
+    def __call__(self, mfcc, identity, reference):
         self.calls += 1
         if self.calls == 3:
             raise self.error("interrupted")
-        return self.backend(mfcc, identity)
+        return self.backend(mfcc, identity, reference)
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])

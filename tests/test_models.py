@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from keras_s2v import geometry
-from keras_s2v.models import build_speech2vid, build_syncnet, embedding_models
+from keras_s2v.errors import ModelError
+from keras_s2v.models import build_speech2vid, build_syncnet, check_generator, conditioning_of, embedding_models
+from keras_s2v.models.speech2vid import build_core
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
 SEED_TABLE = [
@@ -75,8 +77,20 @@ SEED_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def seed():
+def generator():
     return build_speech2vid("seed")
+
+
+@pytest.fixture(scope="module")
+def seed(generator):
+    """The 64 layers of architecture.md §2, nested in the generator behind its reference conditioning."""
+    return generator.get_layer("core")
+
+
+def test_seed_generator_adds_no_parameters_to_the_table(generator, seed):
+    assert sorted(layer.name for layer in generator.layers) == ["core", "identity", "mfcc", "reference", "reference_conditioning"]
+    assert generator.count_params() == seed.count_params() == 35_484_337
+    assert conditioning_of(generator) == "composite"
 
 
 def test_seed_preset_is_the_layer_table(seed):
@@ -107,7 +121,7 @@ def test_seed_settings_and_skips(seed):
 
 @pytest.mark.parametrize("preset", ["small", "tiny"])
 def test_smaller_presets_keep_the_topology(seed, preset):
-    model = build_speech2vid(preset)
+    model = build_speech2vid(preset).get_layer("core")
     assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in seed.layers]
     assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
     assert model.get_layer("frames").output.shape[1:] == (112, 112, 15)
@@ -116,7 +130,8 @@ def test_smaller_presets_keep_the_topology(seed, preset):
 
 def test_generator_outputs_frames_in_unit_range():
     model = build_speech2vid("tiny")
-    frames = model.predict({"mfcc": np.random.randn(2, 12, 20, 1), "identity": np.random.rand(2, 112, 112, 15)}, verbose=0)
+    frames = model.predict({"mfcc": np.random.randn(2, 12, 20, 1), "identity": np.random.rand(2, 112, 112, 15),
+                            "reference": np.random.rand(2, 112, 112, 15)}, verbose=0)
     assert frames.shape == (2, 112, 112, 15) and frames.min() >= 0 and frames.max() <= 1
 
 
@@ -134,7 +149,8 @@ def test_syncnet_gives_a_probability_and_exposes_its_embeddings():
     np.testing.assert_allclose(p_sync[:, 0], cosine, atol=1e-5)
 
 
-@pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_syncnet("tiny")], ids=["speech2vid", "syncnet"])
+@pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_speech2vid("tiny", conditioning="concat"),
+                                   lambda: build_syncnet("tiny")], ids=["speech2vid", "speech2vid-concat", "syncnet"])
 def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
     model = build()
     rng = np.random.default_rng(1)
@@ -149,7 +165,8 @@ def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
 def test_model_inputs_are_the_window_geometry():
     generator, expert = build_speech2vid("tiny"), build_syncnet("tiny")
     shapes = {t.name: tuple(t.shape[1:]) for t in generator.inputs + expert.inputs}
-    assert shapes == {"mfcc": geometry.MFCC_SHAPE, "identity": geometry.IDENTITY_SHAPE, "mouths": geometry.MOUTHS_SHAPE}
+    assert shapes == {"mfcc": geometry.MFCC_SHAPE, "identity": geometry.IDENTITY_SHAPE, "reference": geometry.IDENTITY_SHAPE,
+                      "mouths": geometry.MOUTHS_SHAPE}
     assert tuple(generator.output.shape[1:]) == geometry.IDENTITY_SHAPE
 
 
@@ -158,3 +175,54 @@ def test_unknown_presets_are_refused_with_the_received_value():
         build_speech2vid("huge")
     with pytest.raises(ValueError, match="'huge'"):
         build_syncnet("huge")
+
+
+def _conditioned(generator, target, reference):
+    conditioning = generator.get_layer("reference_conditioning")
+    return keras.ops.convert_to_numpy(conditioning([target, reference]))
+
+
+def test_composite_conditioning_is_the_targets_upper_half_over_the_references_lower_half():
+    generator = build_speech2vid("tiny")
+    rng = np.random.default_rng(0)
+    target, reference = rng.random((2, 3, 112, 112, 15)).astype("float32")
+    conditioned = _conditioned(generator, target, reference)
+    np.testing.assert_array_equal(conditioned[:, :56], target[:, :56])
+    np.testing.assert_array_equal(conditioned[:, 56:], reference[:, 56:])
+
+
+def test_concat_conditioning_is_the_masked_target_then_the_reference():
+    generator = build_speech2vid("tiny", conditioning="concat")
+    assert generator.get_layer("core").input["identity"].shape[1:] == (112, 112, 30)
+    rng = np.random.default_rng(1)
+    target, reference = rng.random((2, 3, 112, 112, 15)).astype("float32")
+    conditioned = _conditioned(generator, target, reference)
+    np.testing.assert_array_equal(conditioned[:, :56, :, :15], target[:, :56])
+    np.testing.assert_array_equal(conditioned[:, 56:, :, :15], 0.0)
+    np.testing.assert_array_equal(conditioned[..., 15:], reference)
+
+
+def test_the_target_lower_half_never_reaches_the_generator():
+    generator = build_speech2vid("tiny")
+    rng = np.random.default_rng(2)
+    inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)), "identity": rng.random((2, 112, 112, 15)),
+              "reference": rng.random((2, 112, 112, 15))}
+    changed = {**inputs, "identity": inputs["identity"].copy()}
+    changed["identity"][:, 56:] = rng.random((2, 56, 112, 15))
+    np.testing.assert_array_equal(generator.predict(changed, verbose=0), generator.predict(inputs, verbose=0))
+    other_reference = {**inputs, "reference": rng.random((2, 112, 112, 15))}
+    assert not np.allclose(generator.predict(other_reference, verbose=0), generator.predict(inputs, verbose=0))
+
+
+def test_seed_takes_only_the_composite_conditioning_and_unknown_ones_are_refused():
+    with pytest.raises(ValueError, match="'concat'"):
+        build_speech2vid("seed", conditioning="concat")
+    with pytest.raises(ValueError, match="'stacked'"):
+        build_speech2vid("tiny", conditioning="stacked")
+
+
+def test_generators_of_the_old_format_are_refused_with_one_line():
+    old = build_core("tiny", name="speech2vid")  # inputs mfcc and a masked identity, as saved before the reference
+    with pytest.raises(ModelError, match="old format.*no reference window"):
+        check_generator(old, "old.keras")
+    check_generator(build_speech2vid("tiny"))

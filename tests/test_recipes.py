@@ -174,7 +174,8 @@ def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path)
     assert (trainer.mouth_weight, trainer.motion_weight) == (phase.mouth_weight, phase.motion_weight)
     rng = np.random.default_rng(0)
     inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)).astype("float32"),
-              "identity": rng.random((2, 112, 112, 15)).astype("float32")}
+              "identity": rng.random((2, 112, 112, 15)).astype("float32"),
+              "reference": rng.random((2, 112, 112, 15)).astype("float32")}
     data = tf.data.Dataset.from_tensors((inputs, rng.random((2, 112, 112, 15)).astype("float32"))).repeat()
     seen = []
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))

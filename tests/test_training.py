@@ -128,7 +128,7 @@ def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_s
                               epochs=None, warmup_epochs=1, verbose=False)
     assert set(history.history) >= {"loss", "l1", "e_sync", "p_sync", "val_loss", "val_l1", "val_e_sync", "val_p_sync"}
     generator = load_model(out, "generator")
-    assert type(generator).__name__ == "Functional" and sorted(generator.input) == ["identity", "mfcc"]
+    assert type(generator).__name__ == "Functional" and sorted(generator.input) == ["identity", "mfcc", "reference"]
     folder = run_folder(out)
     assert os.path.isfile(os.path.join(folder, "checkpoint.keras"))
     rows = list(csv.DictReader(open(os.path.join(folder, "training.csv"))))
@@ -213,11 +213,12 @@ def test_train_init_fine_tunes_a_given_generator_and_refuses_other_models(tiny_s
     keras.utils.set_random_seed(0)  # what a fresh run would start from
     fresh = build_speech2vid("tiny")
     tuned = load_model(str(tmp_path / "g.keras"), "generator")
-    for layer in tuned.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            kernel = layer.kernel.numpy()
-            np.testing.assert_allclose(kernel, initial.get_layer(layer.name).kernel.numpy(), atol=1e-6)
-            assert not np.allclose(kernel, fresh.get_layer(layer.name).kernel.numpy(), atol=1e-3)
+    convolutions = [layer for layer in tuned.get_layer("core").layers if layer.__class__.__name__ == "Conv2D"]
+    assert convolutions
+    for layer in convolutions:
+        kernel = layer.kernel.numpy()
+        np.testing.assert_allclose(kernel, initial.get_layer("core").get_layer(layer.name).kernel.numpy(), atol=1e-6)
+        assert not np.allclose(kernel, fresh.get_layer("core").get_layer(layer.name).kernel.numpy(), atol=1e-3)
     result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "h.keras",
                  "--init", tiny_syncnet_path, "--steps", 1, "--batch-size", 4)
     assert result.returncode == 2 and "not a Speech2Vid generator" in result.stderr
@@ -229,7 +230,7 @@ def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_pat
 
     with precision("mixed_bfloat16"):
         trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.5)
-    assert trainer.generator.get_layer("frames").compute_dtype == "bfloat16"
+    assert trainer.generator.get_layer("core").get_layer("frames").compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
     inputs, target = _batch(tiny_shards[0])
     loss, parts = trainer.objective_terms(inputs, target, training=True)
@@ -255,7 +256,8 @@ def one_step(strategy):
         trainer.compile(optimizer=keras.optimizers.SGD(0.1))
     rng = np.random.default_rng(0)
     inputs = {"mfcc": rng.standard_normal((8, 12, 20, 1)).astype("float32"),
-              "identity": rng.random((8, 112, 112, 15)).astype("float32")}
+              "identity": rng.random((8, 112, 112, 15)).astype("float32"),
+              "reference": rng.random((8, 112, 112, 15)).astype("float32")}
     target = rng.random((8, 112, 112, 15)).astype("float32")
     initial = [w.numpy() for w in trainer.generator.weights]
     trainer.fit(tf.data.Dataset.from_tensors((inputs, target)), epochs=1, verbose=0)
@@ -321,7 +323,8 @@ with strategy.scope():
     trainer.compile(optimizer=keras.optimizers.SGD(0.1))
 rng = np.random.default_rng(0)
 inputs = {"mfcc": rng.standard_normal((8, 12, 20, 1)).astype("float32"),
-          "identity": rng.random((8, 112, 112, 15)).astype("float32")}
+          "identity": rng.random((8, 112, 112, 15)).astype("float32"),
+          "reference": rng.random((8, 112, 112, 15)).astype("float32")}
 target = rng.random((8, 112, 112, 15)).astype("float32")
 data = tf.data.Dataset.from_tensor_slices((inputs, target)).batch(8)
 options = tf.data.Options()

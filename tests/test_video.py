@@ -99,14 +99,15 @@ def test_frame_source_loops_forward_and_back_in_bounded_chunks(tmp_path, fps):
     path = make_video(tmp_path / f"clip{fps}.mp4", fps=fps, num_frames=fps, keyframe_every=4)  # one second
     shown = [frame_index(frame) for frame in video.read_frames(path)]
     source = video.FrameSource(path, chunk_bytes=7 * 64 * 96 * 3)  # 7 frames per backward chunk: several seeks per pass
-    played = [frame_index(frame) for frame in source.play(130)]
+    indices, frames = zip(*source.play(130))
     assert source.count == 25
-    assert played == [shown[i] for i in ping_pong(25, 130)]
+    assert list(indices) == ping_pong(25, 130).tolist()
+    assert [frame_index(frame) for frame in frames] == [shown[i] for i in ping_pong(25, 130)]
 
 
 def test_frame_source_of_a_still_image_repeats_it(tmp_path):
     import cv2
 
     cv2.imwrite(str(tmp_path / "face.png"), np.full((40, 50, 3), 77, np.uint8))
-    frames = list(video.FrameSource(tmp_path / "face.png").play(4))
-    assert len(frames) == 4 and all(frame[0, 0, 0] == 77 for frame in frames)
+    indices, frames = zip(*video.FrameSource(tmp_path / "face.png").play(4))
+    assert indices == (0, 0, 0, 0) and all(frame[0, 0, 0] == 77 for frame in frames)

@@ -1,7 +1,7 @@
 """tf.data pipelines over the preprocessed shards.
 
 syncnet_dataset   -> ((mfcc, mouths), label), balanced positives and negatives
-generator_dataset -> ((mfcc, identity), target)
+generator_dataset -> ((mfcc, identity, reference), target)
 """
 
 import os
@@ -11,8 +11,8 @@ import tensorflow as tf
 from keras_s2v.data.manifest import check_shards
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
-from keras_s2v.geometry import FRAME_CHANNELS, STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
-from keras_s2v.windows import mask_lower_half, mouths, stack_frames
+from keras_s2v.geometry import FRAME_CHANNELS, MIN_REFERENCE_GAP, STEPS_PER_FRAME, WINDOW_CHANNELS, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.windows import mouths, stack_frames
 
 AUTOTUNE = tf.data.AUTOTUNE
 MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from the mouths
@@ -56,10 +56,10 @@ def _mfcc_window(mfcc, start):
     return mfcc[:, STEPS_PER_FRAME * start : STEPS_PER_FRAME * start + WINDOW_STEPS, None]
 
 
-def _shifted_starts(starts, max_start, seed):
-    """For each start f, a start g in [0, max_start] with |g - f| >= 5, uniform; and whether one exists."""
-    lower = tf.maximum(0, starts - MIN_NEGATIVE_SHIFT + 1)
-    upper = tf.minimum(max_start, starts + MIN_NEGATIVE_SHIFT - 1)
+def _shifted_starts(starts, max_start, seed, gap=MIN_NEGATIVE_SHIFT):
+    """For each start f, a start g in [0, max_start] with |g - f| >= gap, uniform; and whether one exists."""
+    lower = tf.maximum(0, starts - gap + 1)
+    upper = tf.minimum(max_start, starts + gap - 1)
     excluded = upper - lower + 1
     allowed = max_start + 1 - excluded
     draw = tf.random.stateless_uniform(tf.shape(starts), seed, 0.0, 1.0)
@@ -74,14 +74,16 @@ def _seeds(seed):
 
 
 def augment(images, seed, max_shift=4):
-    """Brightness and colour jitter and a small shift, the same for all WINDOW_FRAMES frames of a window.
+    """Brightness and colour jitter and a small shift, the same for all frames of a window.
 
-    images: (B, H, W, WINDOW_CHANNELS) float32 in [0, 1]; seed: a stateless-random seed of shape (2,).
+    images: (B, H, W, C) float32 in [0, 1], C a multiple of 3 (a window, or a window and its
+    reference side by side); seed: a stateless-random seed of shape (2,).
     """
     brightness_seed, colour_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     batch = tf.shape(images)[0]
     brightness = tf.random.stateless_uniform([batch, 1, 1, 1], brightness_seed, -0.08, 0.08)
-    gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, FRAME_CHANNELS], colour_seed, 0.9, 1.1), [1, 1, 1, WINDOW_FRAMES])
+    frames = images.shape[-1] // FRAME_CHANNELS
+    gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, FRAME_CHANNELS], colour_seed, 0.9, 1.1), [1, 1, 1, frames])
     images = tf.clip_by_value(images * gains + brightness, 0.0, 1.0)
     shifts = tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3))
     ones, zeros = tf.ones([batch]), tf.zeros([batch])
@@ -179,23 +181,36 @@ def generator_dataset(
     shards_dir, split="train", batch_size=16, shuffle=True, augment_frames=False,
     deterministic=False, seed=None, repeat=False, shuffle_buffer=512,
 ):
-    """((mfcc, identity), target) batches; identity is the target with its lower half zeroed."""
+    """({mfcc, identity, reference}, target) batches.
+
+    identity is the target window itself (the generator masks it); reference is a window of
+    the same clip whose start is at least MIN_REFERENCE_GAP frames away, drawn at random as
+    Wav2Lip does, so its mouth is in another state; a clip too short for one uses the window
+    itself, as a still image does. Augmentation treats the two alike, as one video.
+    """
     seed = 0 if deterministic and seed is None else seed
     files = shard_files(shards_dir, split)
 
-    def clip_windows(clip):
-        return tf.data.Dataset.from_tensor_slices(clip["windows"]).map(
-            lambda start: (_mfcc_window(clip["mfcc"], start), _frame_window(clip["frames"], start))
+    def clip_windows(clip, clip_seed):
+        starts = clip["windows"]
+        max_start = tf.shape(clip["frames"])[0] - WINDOW_FRAMES
+        references, has_reference = _shifted_starts(starts, max_start, clip_seed, MIN_REFERENCE_GAP)
+        references = tf.where(has_reference, references, starts)
+        return tf.data.Dataset.from_tensor_slices((starts, references)).map(
+            lambda start, reference: (
+                _mfcc_window(clip["mfcc"], start), _frame_window(clip["frames"], start), _frame_window(clip["frames"], reference)
+            )
         )
 
-    clips = _clips(files, shuffle, seed, deterministic)
+    clips = tf.data.Dataset.zip(_clips(files, shuffle, seed, deterministic), _seeds(None if seed is None else seed + 4))
     examples = clips.interleave(clip_windows, cycle_length=4, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
     def to_inputs(batch, batch_seed, augment_frames):
-        mfcc, frames = batch
-        target = tf.cast(frames, tf.float32) / 255.0
+        mfcc, frames, reference = batch
+        both = tf.cast(tf.concat([frames, reference], axis=-1), tf.float32) / 255.0
         if augment_frames:
-            target = augment(target, batch_seed)
-        return {"mfcc": mfcc, "identity": mask_lower_half(target)}, target
+            both = augment(both, batch_seed)
+        target, reference = both[..., :WINDOW_CHANNELS], both[..., WINDOW_CHANNELS:]
+        return {"mfcc": mfcc, "identity": target, "reference": reference}, target
 
     return _finish(examples, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat)

@@ -41,13 +41,16 @@ def sample_inputs(shards=None, count=16, seed=0):
     if shards:
         from keras_s2v.data.datasets import generator_dataset
 
-        windows = [(x["mfcc"].numpy(), x["identity"].numpy()) for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
+        windows = [{name: value.numpy() for name, value in x.items()}
+                   for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
     else:
-        windows = [(rng.standard_normal((1, *MFCC_SHAPE)), rng.random((1, *IDENTITY_SHAPE))) for _ in range(count)]
-    audio = [pcm[None, SAMPLES_PER_FRAME * i : SAMPLES_PER_FRAME * i + WINDOW_SAMPLES] for i in range(count)]
+        windows = [{"mfcc": rng.standard_normal((1, *MFCC_SHAPE)), "identity": rng.random((1, *IDENTITY_SHAPE)),
+                    "reference": rng.random((1, *IDENTITY_SHAPE))} for _ in range(count)]
+    windows = [{name: value.astype(np.float32) for name, value in window.items()} for window in windows]
+    audio = [pcm[None, SAMPLES_PER_FRAME * i : SAMPLES_PER_FRAME * i + WINDOW_SAMPLES].astype(np.float32) for i in range(count)]
     return {
-        "serving_default": [{"mfcc": m.astype(np.float32), "identity": i.astype(np.float32)} for m, i in windows],
-        "from_audio": [{"audio": a.astype(np.float32), "identity": i.astype(np.float32)} for a, (_, i) in zip(audio, windows)],
+        "serving_default": windows,
+        "from_audio": [{"audio": a, "identity": w["identity"], "reference": w["reference"]} for a, w in zip(audio, windows)],
     }
 
 
@@ -83,7 +86,7 @@ def export(generator, base, version=None, variants=None, calibration=None, force
         raise ValueError("the int8 variant is calibrated on real windows: give preprocessed shards (--calibration SHARDS)")
     samples = sample_inputs(calibration)
     functions = serving_functions(generator)
-    references = {name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
+    keras_outputs = {name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
                   for name, xs in samples.items()}
     target = version_folder(base, version, force)
     files = []
@@ -97,7 +100,7 @@ def export(generator, base, version=None, variants=None, calibration=None, force
             def run(signature=signature, **inputs):
                 return signature(**{k: tf.constant(v) for k, v in inputs.items()})["frames"].numpy()
 
-            files.append(_measure(staging, ".", "savedmodel", name, run, samples[name], references[name]))
+            files.append(_measure(staging, ".", "savedmodel", name, run, samples[name], keras_outputs[name]))
             steps.update()
         os.makedirs(os.path.join(staging, "tflite"))
         for name in SIGNATURES:
@@ -108,7 +111,7 @@ def export(generator, base, version=None, variants=None, calibration=None, force
                 with open(os.path.join(staging, relative), "wb") as handle:
                     handle.write(convert_tflite(staging, name, variant, representative))
                 run = TFLiteModel(os.path.join(staging, relative))
-                files.append(_measure(staging, relative, variant, name, run, samples[name], references[name]))
+                files.append(_measure(staging, relative, variant, name, run, samples[name], keras_outputs[name]))
                 steps.update()
     steps.close()
     report = {
@@ -123,12 +126,12 @@ def export(generator, base, version=None, variants=None, calibration=None, force
     return report
 
 
-def _measure(root, relative, kind, signature, run, samples, references):
+def _measure(root, relative, kind, signature, run, samples, keras_outputs):
     """Size, batch-1 latency and worst-case PSNR against Keras of one exported file."""
     outputs = [run(**x) for x in samples]
     entry = {
         "file": relative, "kind": kind, "signature": signature, "bytes": _size(os.path.join(root, relative)),
         "latency_ms_batch1": round(_latency_ms(run, samples[0]), 2),
-        "psnr_db_vs_keras": round(min(psnr(r, o) for r, o in zip(references, outputs)), 2),
+        "psnr_db_vs_keras": round(min(psnr(r, o) for r, o in zip(keras_outputs, outputs)), 2),
     }
     return entry

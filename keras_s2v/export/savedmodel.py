@@ -1,8 +1,10 @@
 """The SavedModel that TensorFlow Serving loads: `<base>/<version>/` with two signatures.
 
-serving_default: mfcc (B, *MFCC_SHAPE), identity (B, *IDENTITY_SHAPE) -> frames (B, *IDENTITY_SHAPE)
-from_audio:      audio (B, WINDOW_SAMPLES) 16 kHz PCM, identity     -> frames
-The identity's lower half is zeroed inside both, so no client can forget the mask.
+serving_default: mfcc (B, *MFCC_SHAPE), identity, reference (B, *IDENTITY_SHAPE) -> frames (B, *IDENTITY_SHAPE)
+from_audio:      audio (B, WINDOW_SAMPLES) 16 kHz PCM, identity, reference     -> frames
+identity is the raw target window and reference a window of the same video at least
+MIN_REFERENCE_GAP frames away (for a still image, the image itself); the generator builds
+its conditioning input from them inside, so no client can forget the mask.
 The shapes are those of keras_s2v.geometry.
 """
 
@@ -18,25 +20,26 @@ from keras_s2v.audio import mfcc_tf
 from keras_s2v.errors import FileError, ModelError
 from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_SAMPLES
 from keras_s2v.models.speech2vid import check_generator
-from keras_s2v.windows import mask_lower_half
 
 MFCC_SPEC = tf.TensorSpec((None, *MFCC_SHAPE), tf.float32, name="mfcc")
 IDENTITY_SPEC = tf.TensorSpec((None, *IDENTITY_SHAPE), tf.float32, name="identity")
+REFERENCE_SPEC = tf.TensorSpec((None, *IDENTITY_SHAPE), tf.float32, name="reference")
 AUDIO_SPEC = tf.TensorSpec((None, WINDOW_SAMPLES), tf.float32, name="audio")
-SIGNATURES = {"serving_default": (MFCC_SPEC, IDENTITY_SPEC), "from_audio": (AUDIO_SPEC, IDENTITY_SPEC)}
+SIGNATURES = {"serving_default": (MFCC_SPEC, IDENTITY_SPEC, REFERENCE_SPEC), "from_audio": (AUDIO_SPEC, IDENTITY_SPEC, REFERENCE_SPEC)}
 
 
 def serving_functions(generator):
-    """{signature name: function} over the generator, with the identity mask (and MFCC) inside."""
+    """{signature name: function} over the generator, with the MFCC inside from_audio."""
 
-    def serving_default(mfcc, identity):
+    def serving_default(mfcc, identity, reference):
         # Signature calls do not check shapes; this error names the expected one.
-        mfcc, identity = tf.ensure_shape(mfcc, MFCC_SPEC.shape), tf.ensure_shape(identity, IDENTITY_SPEC.shape)
-        return {"frames": generator({"mfcc": mfcc, "identity": mask_lower_half(identity)}, training=False)}
+        inputs = {spec.name: tf.ensure_shape(value, spec.shape)
+                  for spec, value in zip(SIGNATURES["serving_default"], (mfcc, identity, reference))}
+        return {"frames": generator(inputs, training=False)}
 
-    def from_audio(audio, identity):
+    def from_audio(audio, identity, reference):
         mfcc = mfcc_tf(tf.ensure_shape(audio, AUDIO_SPEC.shape), normalize=True)[..., None]
-        return serving_default(mfcc, identity)
+        return serving_default(mfcc, identity, reference)
 
     return {"serving_default": serving_default, "from_audio": from_audio}
 

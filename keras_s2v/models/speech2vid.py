@@ -1,4 +1,15 @@
-"""The modified Speech2Vid generator (architecture.md §2) as a functional Keras model."""
+"""The modified Speech2Vid generator (architecture.md §2) as a functional Keras model.
+
+The generator takes the raw target window (`identity`) and a reference window of the same
+video (`reference`, architecture.md §4 revision 2) and builds its own conditioning input from
+them in a `ReferenceConditioning` layer, so no caller can forget the mask or get it wrong:
+
+- "composite" (15 channels, the seed's table unchanged): each frame is the upper half of the
+  target over the lower half of the reference;
+- "concat" (30 channels, as Wav2Lip): the target with its lower half zeroed, then the reference.
+
+The layers of architecture.md §2 form the nested model `core` (64 layers for `seed`).
+"""
 
 import functools
 
@@ -6,12 +17,48 @@ import keras
 from keras import layers
 
 from keras_s2v.errors import ModelError
-from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_CHANNELS
+from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
 BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
+CONDITIONINGS = ("composite", "concat")
+
+
+@keras.saving.register_keras_serializable(package="keras_s2v")
+class ReferenceConditioning(layers.Layer):
+    """[target window, reference window] -> the generator's identity input (see the module docstring).
+
+    Rows from `mouth_row` down (the lower half: mouth and jaw) of the target never reach the
+    generator: it must draw them from the audio, taking the person's look from the reference.
+    """
+
+    def __init__(self, mode="composite", mouth_row=MOUTH_ROW, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in CONDITIONINGS:
+            raise ValueError(f"`mode` must be one of {CONDITIONINGS}; received {mode!r}")
+        if not isinstance(mouth_row, int) or mouth_row < 1:
+            raise ValueError(f"`mouth_row` must be a positive integer; received {mouth_row!r}")
+        self.mode = mode
+        self.mouth_row = mouth_row
+
+    def call(self, inputs):
+        target, reference = inputs
+        upper = keras.ops.cast(keras.ops.arange(keras.ops.shape(target)[-3]) < self.mouth_row, target.dtype)
+        upper = keras.ops.reshape(upper, (-1, 1, 1))
+        masked = target * upper
+        if self.mode == "composite":
+            return masked + reference * (1.0 - upper)
+        return keras.ops.concatenate([masked, reference], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        target, reference = input_shapes
+        channels = target[-1] if self.mode == "composite" else target[-1] + reference[-1]
+        return (*target[:-1], channels)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
 
 
 def _scaled(width, units):
@@ -69,16 +116,12 @@ def _decoder(embedding, skips, width, conv):
     )(x)
 
 
-def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
-    """Generator: inputs `mfcc` MFCC_SHAPE and `identity` IDENTITY_SHAPE -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
-
-    `synchronized_bn=True` makes BatchNormalization use the whole global batch under a
-    multi-replica tf.distribute strategy (the same layers otherwise).
-    """
+def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", synchronized_bn=False):
+    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`."""
     width = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")["width"]
     conv = functools.partial(_conv_bn_relu, synchronized=synchronized_bn)
     mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
-    identity = keras.Input(IDENTITY_SHAPE, name="identity")
+    identity = keras.Input((*IDENTITY_SHAPE[:2], identity_channels), name="identity")
     audio_embedding = _audio_encoder(mfcc, width, conv)
     identity_embedding, skips = _identity_encoder(identity, width, conv)
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
@@ -86,13 +129,49 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False):
     return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
 
 
+def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, conditioning="composite"):
+    """Generator: `mfcc` MFCC_SHAPE, `identity` (the raw target window) and `reference` IDENTITY_SHAPE
+    -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
+
+    `conditioning` is how the reference reaches the core (module docstring); "concat" widens
+    the first layer, so `seed`, whose table is fixed, takes only "composite".
+    `synchronized_bn=True` makes BatchNormalization use the whole global batch under a
+    multi-replica tf.distribute strategy (the same layers otherwise).
+    """
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received {conditioning!r}")
+    if conditioning == "concat" and preset == "seed":
+        raise ValueError("preset 'seed' is the layer table of architecture.md §2 and takes 15 channels: "
+                         f"use conditioning='composite' with it; received {conditioning!r}")
+    channels = WINDOW_CHANNELS * (2 if conditioning == "concat" else 1)
+    core = build_core(preset, channels, synchronized_bn=synchronized_bn)
+    mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
+    identity = keras.Input(IDENTITY_SHAPE, name="identity")
+    reference = keras.Input(IDENTITY_SHAPE, name="reference")
+    conditioned = ReferenceConditioning(conditioning, name="reference_conditioning")([identity, reference])
+    frames = core({"mfcc": mfcc, "identity": conditioned})
+    return keras.Model({"mfcc": mfcc, "identity": identity, "reference": reference}, frames, name=name)
+
+
+def conditioning_of(generator):
+    """"composite" or "concat": how a generator built by build_speech2vid takes its reference."""
+    return generator.get_layer("reference_conditioning").mode
+
+
 def check_generator(generator, path="generator"):
-    """Refuse a model that does not take mfcc and identity windows and return frames."""
+    """Refuse a model that does not take mfcc, identity and reference windows and return frames.
+
+    Generators saved before the reference (inputs mfcc and a masked identity only) are refused:
+    they never saw the person's lower face and paint an invented one.
+    """
     try:
-        shapes = {name: tuple(generator.input[name].shape[1:]) for name in ("mfcc", "identity")}
+        shapes = {name: tuple(tensor.shape[1:]) for name, tensor in generator.input.items()}
         output = tuple(generator.output.shape[1:])
-    except (AttributeError, KeyError, TypeError):
-        raise ModelError(path, "not a Speech2Vid generator: expected inputs named 'mfcc' and 'identity'") from None
-    expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE}
+    except (AttributeError, TypeError):
+        raise ModelError(path, f"not a Speech2Vid generator: expected inputs named {list(GENERATOR_INPUTS)}") from None
+    if sorted(shapes) == ["identity", "mfcc"]:
+        raise ModelError(path, "a generator of the old format (a masked identity, no reference window): it never sees "
+                               "the person's own lower face; train a new one with `s2v train`")
+    expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE, "reference": IDENTITY_SHAPE}
     if shapes != expected or output != IDENTITY_SHAPE:
         raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")

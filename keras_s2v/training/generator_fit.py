@@ -79,7 +79,8 @@ def generator_callbacks(folder, sync_weight, warmup_epochs, val, patience=5, app
 
 
 def train_generator(
-    shards, manifest, syncnet_path, out, preset=DEFAULT_RECIPE.generator_preset, loss=DEFAULT_RECIPE.loss,
+    shards, manifest, syncnet_path, out, preset=DEFAULT_RECIPE.generator_preset, conditioning=DEFAULT_RECIPE.conditioning,
+    loss=DEFAULT_RECIPE.loss,
     sync_weight=DEFAULT_RECIPE.sync_weight, mouth_weight=_FIRST_PHASE.mouth_weight, motion_weight=_FIRST_PHASE.motion_weight,
     learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
     warmup_epochs=None, patience=5, strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True,
@@ -91,7 +92,7 @@ def train_generator(
     runs all phases of a recipe. `loss="sync"` is the seed's pure sync objective (s_w = 1).
     The sync weight is held at 0 for `warmup_epochs` (default: the first 40% of epochs) so L1
     settles first. `initial` is a generator .keras to fine-tune instead of a fresh `preset`
-    model. `recipe`, the Recipe this run belongs to, is written to the run folder as
+    model with the given `conditioning` ("composite" or "concat", keras_s2v.models.speech2vid). `recipe`, the Recipe this run belongs to, is written to the run folder as
     recipe.json. `train_data` replaces the training split's dataset (tests use it).
     Returns the History.
     """
@@ -122,7 +123,7 @@ def train_generator(
             generator = load_model(initial, "generator")
             check_generator(generator, initial)
         else:
-            generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1)
+            generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1, conditioning=conditioning)
         trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight,
                                     motion_weight=motion_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
@@ -179,7 +180,7 @@ def train_recipe_generator(shards, manifest, syncnet_path, out, recipe, initial=
         if done:
             continue
         history = train_generator(
-            shards, manifest, syncnet_path, path, preset=recipe.generator_preset, loss=recipe.loss,
+            shards, manifest, syncnet_path, path, preset=recipe.generator_preset, conditioning=recipe.conditioning, loss=recipe.loss,
             sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight,
             learning_rate=phase.learning_rate, epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size,
             warmup_epochs=phase.warmup_epochs, strategy=strategy, mixed_precision=mixed_precision,

@@ -11,12 +11,14 @@ import json
 import os
 
 from keras_s2v.errors import FileError
+from keras_s2v.models.speech2vid import CONDITIONINGS
 from keras_s2v.training.trainer import LOSSES
 
 CLIPS = ("all", "even", "odd")
 HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
 PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate")
-RECIPE_OPTIONS = {"preset": "generator_preset", "batch_size": "batch_size", "sync_weight": "sync_weight", "loss": "loss"}
+RECIPE_OPTIONS = {"preset": "generator_preset", "conditioning": "conditioning", "batch_size": "batch_size",
+                  "sync_weight": "sync_weight", "loss": "loss"}
 SYNCNET_OPTIONS = ("preset", "epochs", "steps", "clips", "learning_rate", "batch_size")
 
 
@@ -85,6 +87,7 @@ class Recipe:
     sync_weight: float
     phases: tuple
     loss: str = "l1+sync"
+    conditioning: str = "composite"  # how the generator takes its reference (keras_s2v.models.speech2vid)
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))  # a list from a config; a tuple keeps it frozen
@@ -93,6 +96,7 @@ class Recipe:
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(0.0 <= self.sync_weight <= 1.0, "sync_weight", self.sync_weight, "in [0, 1]")
         _check(self.loss in LOSSES, "loss", self.loss, f"one of {LOSSES}")
+        _check(self.conditioning in CONDITIONINGS, "conditioning", self.conditioning, f"one of {CONDITIONINGS}")
         _check(self.loss != "sync" or self.sync_weight == 1.0, "sync_weight", self.sync_weight, "1.0 with loss='sync'")
         _check(self.phases and all(isinstance(p, GeneratorPhase) for p in self.phases), "phases", self.phases,
                "a non-empty tuple of GeneratorPhase")
@@ -170,7 +174,7 @@ def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
     """The recipe a run trains with: `recipe` (a name or a Recipe), then the JSON of `s2v tune`
     at `hparams_path`, then every override that is not None.
 
-    Overrides: preset, batch_size, sync_weight, loss, and the phase options epochs, steps,
+    Overrides: preset, conditioning, batch_size, sync_weight, loss, and the phase options epochs, steps,
     warmup_epochs, mouth_weight, motion_weight, learning_rate, which apply to every phase
     (so does a tuned learning_rate). `loss="sync"` is the seed's pure sync objective: sync
     weight 1 from the first step, unless `warmup_epochs` is given.
