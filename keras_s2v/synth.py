@@ -8,6 +8,7 @@ drift, blur, sensor noise and H.264 at a quality drawn per clip). Textures are p
 a frame costs a few array operations, not fresh noise.
 """
 
+import copy
 import dataclasses
 import functools
 
@@ -88,8 +89,7 @@ class _Canvas:
         self.alpha = np.zeros((height, width), np.float32)
 
     def copy(self):
-        other = object.__new__(_Canvas)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)  # shares the coordinate grids, not the paint
         other.rgb, other.alpha = self.rgb.copy(), self.alpha.copy()
         return other
 
@@ -108,13 +108,10 @@ class _Canvas:
         cv2.ellipse(mask, self._fixed(*center), size, angle, start, end, 255, thickness, cv2.LINE_AA, 4)
         return mask.astype(np.float32) / 255
 
-    def polyline(self, points, thickness, closed=False):
+    def polyline(self, points, thickness):
         mask = np.zeros(self.shape, np.uint8)
         fixed = np.array([self._fixed(x, y) for x, y in points], np.int32)
-        if thickness < 0:
-            cv2.fillPoly(mask, [fixed], 255, cv2.LINE_AA, 4)
-        else:
-            cv2.polylines(mask, [fixed], closed, 255, max(1, int(round(thickness))), cv2.LINE_AA, 4)
+        cv2.polylines(mask, [fixed], False, 255, max(1, int(round(thickness))), cv2.LINE_AA, 4)
         return mask.astype(np.float32) / 255
 
     def blob(self, center, sigma_x, sigma_y=None):
@@ -131,6 +128,9 @@ class _Canvas:
     def shade(self, mask, factor):
         """Multiply what is painted by `factor` (a number or RGB) where `mask` is 1."""
         self.rgb *= 1 - mask[..., None] * (1 - np.asarray(factor, np.float32))
+
+    def rgba(self):
+        return np.dstack([self.rgb, self.alpha]).astype(np.float32)
 
     def over(self, other):
         """This canvas composited over `other` (same geometry)."""
@@ -165,6 +165,8 @@ class _Layers:
 def _skin(canvas, look, rng):
     """Skin colour with mottling at two scales, pores and blotchy redness (all scaled by look.texture)."""
     r, shape, strength = canvas.r, canvas.shape, look.texture
+    if strength == 0:
+        return np.broadcast_to(np.asarray(look.skin, np.float32), (*shape, 3))
     mottle = _noise(rng, shape, 0.22 * r)
     grain = _noise(rng, shape, 1.6)
     fine = _noise(rng, shape, 0.6)
@@ -188,7 +190,7 @@ def _strands(canvas, rng, crown, width_bins=512):
 
 
 def _hair_colour(canvas, look, strands, crown):
-    """Hair colour from strands, with a sheen band and darker roots."""
+    """Hair colour from strands, with a band of sheen across the head."""
     hair = np.asarray(look.hair, np.float32)
     distance = np.hypot(canvas.x - crown[0], canvas.y - crown[1])
     sheen = np.exp(-(((distance - 0.55) / 0.12) ** 2)) * (0.6 + 0.4 * np.clip(strands, -1, 2))
@@ -196,7 +198,7 @@ def _hair_colour(canvas, look, strands, crown):
     return hair * value[..., None] + look.texture * 28 * sheen[..., None]
 
 
-def _paint_body(canvas, look, rng):
+def _paint_body(canvas, look, rng, skin):
     """Clothes and neck, behind the face."""
     x, y, r = canvas.x, canvas.y, canvas.r
     shoulder_top = 1.72 + 0.25 * np.clip((np.abs(x) - 0.4) / 1.3, 0, None) ** 1.5
@@ -208,25 +210,21 @@ def _paint_body(canvas, look, rng):
     neck = np.clip(0.5 - (np.abs(x) - (0.4 + 0.06 * np.clip(y - 1.2, 0, None))) * r, 0, 1) * (y > 0.5)
     neck *= np.clip(0.5 - (y - (1.95 - 0.25 * (1 - (x / 0.42) ** 2))) * r, 0, 1)
     under_chin = 0.62 + 0.3 * _smoothstep(1.2, 1.9, y)
-    canvas.paint(neck, _skin(canvas, look, rng) * under_chin[..., None])
+    canvas.paint(neck, skin * under_chin[..., None])
 
 
 def _paint_back_hair(canvas, look, strands, crown):
     """Long hair falls behind the head and shoulders."""
     if look.hair_length < 0.2:
         return
-    x, y = canvas.x, canvas.y
     bottom = -0.3 + 1.7 * look.hair_length
     mask = canvas.ellipse((0, (bottom - 1.45) / 2), (1.22, (bottom + 1.45) / 2))
-    colour = _hair_colour(canvas, look, strands, crown) * 0.8
-    canvas.paint(mask * (y > -0.6), colour)
-    del x
+    canvas.paint(mask, _hair_colour(canvas, look, strands, crown) * 0.8)  # in the shade of the head
 
 
-def _paint_face(canvas, look, rng):
+def _paint_face(canvas, look, rng, skin):
     """Ears, the face with its textured skin, freckles, cheeks, eye sockets and nose."""
     r = canvas.r
-    skin = _skin(canvas, look, rng)
     for side in (-1, 1):
         ear = canvas.ellipse((side * 0.97, -0.05), (0.13, 0.24))
         canvas.paint(ear, skin * 0.9)
@@ -402,32 +400,39 @@ def _jaw_warp(canvas):
     return start, columns, rows, weight.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=16)
+_PARTS = ("skin", "hair", "clothes", "freckles", "beard", "eyes", "brows", "lips")
+
+
+def _stream(look, part):
+    """A random stream per part, so that a beard or freckles more or less leaves the rest as it was."""
+    return np.random.default_rng([look.seed, 1 + _PARTS.index(part)])
+
+
+@functools.lru_cache(maxsize=8)
 def _paint(look_key):
     """Paint one look (given as a hashable tuple of Look's fields) into _Layers."""
     look = Look(*look_key)
-    rng = np.random.default_rng([look.seed, 1])
     canvas = _Canvas(look.radius)
     crown = (0.0, -1.8)  # above the hair, so that strands fall from out of sight
-    strands = _strands(canvas, rng, crown) if look.texture > 0 else np.zeros(canvas.shape, np.float32)
+    strands = _strands(canvas, _stream(look, "hair"), crown) if look.texture > 0 else np.zeros(canvas.shape, np.float32)
+    skin = _skin(canvas, look, _stream(look, "skin"))
     _paint_back_hair(canvas, look, strands, crown)
-    _paint_body(canvas, look, rng)
-    face = _paint_face(canvas, look, rng)
-    _paint_beard(canvas, look, rng, face)
+    _paint_body(canvas, look, _stream(look, "clothes"), skin)
+    face = _paint_face(canvas, look, _stream(look, "freckles"), skin)
+    _paint_beard(canvas, look, _stream(look, "beard"), face)
     shut = canvas.copy()
-    _paint_eyes(canvas, look, rng)
+    _paint_eyes(canvas, look, _stream(look, "eyes"))
     _paint_shut_eyes(shut)
     overlay = _Canvas(look.radius)
-    _paint_brows_hair_glasses(overlay, look, rng, strands, crown)
+    _paint_brows_hair_glasses(overlay, look, _stream(look, "brows"), strands, crown)
     open_eyes, shut_eyes = overlay.over(canvas), overlay.over(shut)
     jaw_rows, jaw_map_x, jaw_map_y, jaw_weight = _jaw_warp(canvas)
     r = canvas.r
     mouth_rows = slice(canvas.row(_MOUTH_Y - 0.3), canvas.row(_MOUTH_Y + 0.5))
     mouth_columns = slice(canvas.column(-0.62), canvas.column(0.62) + 1)
-    lip_grain = 1 + look.texture * 0.1 * _noise(rng, canvas.shape, 0.5, 1.8) if look.texture > 0 else np.ones(canvas.shape, np.float32)
-    rgba = lambda c: np.dstack([c.rgb, c.alpha]).astype(np.float32)  # noqa: E731
+    lip_grain = 1 + look.texture * 0.1 * _noise(_stream(look, "lips"), canvas.shape, 0.5, 1.8) if look.texture > 0 else np.ones(canvas.shape, np.float32)
     return _Layers(
-        radius=r, origin=canvas.origin, open_eyes=rgba(open_eyes), shut_eyes=rgba(shut_eyes), lid=_lid_map(canvas),
+        radius=r, origin=canvas.origin, open_eyes=open_eyes.rgba(), shut_eyes=shut_eyes.rgba(), lid=_lid_map(canvas),
         eye_rows=slice(canvas.row(_EYES[0][1] - 0.15), canvas.row(_EYES[0][1] + 0.15)),
         normals=_normals(canvas), jaw_rows=jaw_rows, jaw_map_x=jaw_map_x, jaw_map_y=jaw_map_y, jaw_weight=jaw_weight,
         lip_grain=lip_grain.astype(np.float32), mouth_rows=mouth_rows, mouth_columns=mouth_columns,
@@ -532,7 +537,8 @@ def _backdrop(look_key, size):
     base = np.asarray(look.background, np.float32)
     if look.backdrop == "flat":
         return np.broadcast_to(base, (*size, 3)).copy()
-    rng = np.random.default_rng([look.seed, 2])
+    rng = np.random.default_rng([look.seed, 0])
+    base = base.mean() + 0.6 * (base - base.mean())  # rooms are seldom saturated
     painters = {"wall": _wall, "shelf": _shelf, "bokeh": _bokeh, "tiles": _tiles, "curtain": _curtain}
     image = cv2.GaussianBlur(painters[look.backdrop](rng, size, base), (0, 0), rng.uniform(0.5, 2.0))
     target = float(_luminance(np.asarray(look.skin, np.float32))) * rng.uniform(0.3, 0.7)
@@ -717,7 +723,7 @@ def _sample_features(rng, look):
         hair_length=float(rng.uniform(0, 0.2)) if rng.uniform() < 0.5 else float(rng.uniform(0.35, 1.0)),
         eyes=tuple(int(c) for c in np.asarray(_IRISES[rng.integers(len(_IRISES))]) * rng.uniform(0.85, 1.15)),
         clothes=tuple(int(c) for c in rng.integers(20, 200, 3)),
-        teeth=tuple(int(c) for c in (rng.uniform(215, 240), rng.uniform(205, 230), rng.uniform(180, 215))),
+        teeth=tuple(int(c) for c in rng.uniform(215, 240) * np.array([1.0, rng.uniform(0.96, 0.99), rng.uniform(0.88, 0.95)])),
         backdrop=BACKDROPS[rng.integers(len(BACKDROPS))],
         seed=int(rng.integers(2**31)),
     )
