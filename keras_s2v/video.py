@@ -229,6 +229,8 @@ class VideoWriter:
     """
 
     def __init__(self, path, width, height, fps=VIDEO_FPS, audio=None, sample_rate=SAMPLE_RATE, crf=20):
+        if not 0 <= crf <= 51:
+            raise ValueError(f"`crf` must be in [0, 51] (x264's quality scale); received {crf}")
         self.path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
@@ -296,12 +298,15 @@ class VideoWriter:
         return False
 
 
-def write_video(path, frames, audio=None, fps=VIDEO_FPS, sample_rate=SAMPLE_RATE):
-    """Write RGB uint8 frames (and mono float32 audio) as an H.264 + AAC mp4."""
+def write_video(path, frames, audio=None, fps=VIDEO_FPS, sample_rate=SAMPLE_RATE, crf=20):
+    """Write RGB uint8 frames (and mono float32 audio) as an H.264 + AAC mp4.
+
+    `crf` is x264's constant rate factor: 0 is lossless, 51 the worst; about 18 looks clean.
+    """
     frames = iter(frames)
     first = next(frames)
     height, width = first.shape[:2]
-    with VideoWriter(path, width, height, fps, audio, sample_rate) as writer:
+    with VideoWriter(path, width, height, fps, audio, sample_rate, crf) as writer:
         writer.write(first)
         for frame in frames:
             writer.write(frame)

@@ -92,6 +92,20 @@ def test_writer_leaves_nothing_behind_on_error(tmp_path):
         video.VideoWriter(tmp_path / "missing" / "out.mp4", 64, 48)
 
 
+def test_writer_quality_follows_crf(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [np.clip(128 + rng.normal(0, 40, (48, 64, 3)), 0, 255).astype(np.uint8) for _ in range(10)]
+    sizes, errors = [], []
+    for crf in (10, 40):
+        path = video.write_video(tmp_path / f"crf{crf}.mp4", frames, crf=crf)
+        sizes.append(path.stat().st_size)
+        errors.append(np.abs(video.read_frames(path).astype(float) - np.stack(frames)).mean())
+    assert sizes[0] > 2 * sizes[1] and errors[0] < errors[1]
+    with pytest.raises(ValueError, match="received 60"):
+        video.VideoWriter(tmp_path / "bad.mp4", 64, 48, crf=60)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crf10.mp4", "crf40.mp4"]
+
+
 @pytest.mark.parametrize("fps", [25, 30])
 def test_frame_source_loops_forward_and_back_in_bounded_chunks(tmp_path, fps):
     from keras_s2v.dubbing import ping_pong
