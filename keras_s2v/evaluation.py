@@ -24,7 +24,7 @@ OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
 
 __all__ = [
-    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "score",
+    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "region_psnr", "score",
     "format_score", "sync_loss", "sync_scores",
 ]
 
@@ -90,6 +90,14 @@ def dub_windows(backend, frames, mfcc_map, batch_size=8):
     return unstack_frames(generated).numpy().reshape(-1, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)
 
 
+def region_psnr(real, generated):
+    """Mean PSNR (dB) of [0, 1] crops over the whole crop, the mouth region (rows MOUTH_ROW.., which
+    the generator must draw) and the upper face (the rows above, which it must keep)."""
+    regions = {"whole": slice(None), "mouth": slice(MOUTH_ROW, None), "upper": slice(None, MOUTH_ROW)}
+    return {name: float(tf.reduce_mean(tf.image.psnr(real[:, rows], generated[:, rows], max_val=1.0)))
+            for name, rows in regions.items()}
+
+
 def static_mouth(frames):
     """Every frame's lower half replaced by the first frame's: a mouth that never moves."""
     frames = np.array(frames)
@@ -106,7 +114,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         raise ValueError(f"evaluation needs at least 2 {split} clips; found {len(clips)}")
     distances = {kind: [] for kind in KINDS}
     e_sync = {kind: [] for kind in KINDS}
-    psnrs, ssims, grid = [], [], None
+    psnrs, ssims, grid = {"whole": [], "mouth": [], "upper": []}, [], None
     for index, clip_a in enumerate(tqdm(clips, desc="evaluate", unit="clip", disable=not progress, leave=False)):
         clip_b = clips[(index + 1) % len(clips)]
         length = min(len(clip_a["frames"]), (clip_b["mfcc"].shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
@@ -124,7 +132,8 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
             e_sync[kind].append(sync_loss(video, audio))
         own = dub_windows(backend, clip_a["frames"], clip_a["mfcc"])
         real = clip_a["frames"][: len(own)].astype(np.float32) / 255.0
-        psnrs.append(float(tf.reduce_mean(tf.image.psnr(real, own, max_val=1.0))))
+        for region, value in region_psnr(real, own).items():
+            psnrs[region].append(value)
         ssims.append(float(tf.reduce_mean(tf.image.ssim(tf.constant(real), tf.constant(own, tf.float32), max_val=1.0))))
         if grid is None:
             grid = (real[:40:8], own[:40:8])
@@ -136,8 +145,10 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         "scores": {kind: {**sync_scores(d), "e_sync": float(np.mean(e_sync[kind]))} for kind, d in mean_distances.items()},
         "per_clip_av_offsets": {kind: [sync_scores(d)["av_offset"] for d in values] for kind, values in distances.items()},
         "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),
-        "reconstruction": {"psnr_db": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
-                           "note": "frames generated from A's own audio against A's real frames"},
+        "reconstruction": {"psnr_db": float(np.mean(psnrs["whole"])), "mouth_psnr_db": float(np.mean(psnrs["mouth"])),
+                           "upper_psnr_db": float(np.mean(psnrs["upper"])), "ssim": float(np.mean(ssims)),
+                           "note": "frames generated from A's own audio against A's real frames; mouth = the lower half "
+                                   "(rows the generator must draw), upper = the rest of the crop"},
         "offsets": OFFSETS.tolist(),
         "mean_distance_per_offset": {kind: d.round(5).tolist() for kind, d in mean_distances.items()},
     }
@@ -154,7 +165,9 @@ def format_scores(report):
     for kind, score in report["scores"].items():
         lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d} {score['e_sync']:7.3f}")
     lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
-                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB, SSIM {report['reconstruction']['ssim']:.3f}")
+                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB (mouth region "
+                 f"{report['reconstruction']['mouth_psnr_db']:.1f}, upper face {report['reconstruction']['upper_psnr_db']:.1f}), "
+                 f"SSIM {report['reconstruction']['ssim']:.3f}")
     return "\n".join(lines)
 
 

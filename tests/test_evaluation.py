@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_s2v import synth
-from keras_s2v.evaluation import OFFSETS, clip_embeddings, longest_face_run, offset_distances, static_mouth, sync_loss, sync_scores
+from keras_s2v.evaluation import OFFSETS, clip_embeddings, longest_face_run, offset_distances, region_psnr, static_mouth, sync_loss, sync_scores
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
 from tests.media import s2v
@@ -44,6 +44,17 @@ def test_static_mouth_freezes_the_lower_half_only():
     assert all(np.array_equal(frozen[i, 56:], frames[0, 56:]) for i in range(6))
 
 
+def test_region_psnr_tells_the_mouth_from_the_upper_face():
+    rng = np.random.default_rng(0)
+    real = rng.random((3, 112, 112, 3)).astype(np.float32)
+    generated = real.copy()
+    generated[:, :56] += 0.01 * rng.standard_normal((3, 56, 112, 3))  # the upper face nearly kept
+    generated[:, 56:] += 0.1 * rng.standard_normal((3, 56, 112, 3))  # the mouth redrawn
+    psnr = region_psnr(real, np.clip(generated, 0, 1))
+    assert psnr["upper"] > psnr["whole"] > psnr["mouth"]
+    assert 38 < psnr["upper"] < 42 and 19 < psnr["mouth"] < 22
+
+
 def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     generator, evaluator = str(tmp_path / "g.keras"), str(tmp_path / "e.keras")
     save_model(build_speech2vid("tiny"), generator)
@@ -56,6 +67,7 @@ def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     for score in report["scores"].values():
         assert score["lse_c"] >= 0 and -15 <= score["av_offset"] <= 15
     assert 0 <= report["evaluator_sync_accuracy"] <= 1 and report["reconstruction"]["psnr_db"] > 0
+    assert report["reconstruction"]["mouth_psnr_db"] > 0 and report["reconstruction"]["upper_psnr_db"] > 0
     for name in ("offsets.png", "frames.png"):
         assert os.path.getsize(tmp_path / "eval" / name) > 1000
     assert "LSE-D" in result.stdout and "static mouth" in result.stdout
