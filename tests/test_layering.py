@@ -18,7 +18,7 @@ LAYERS = (
     ("training",),
     ("export",),
     ("backends", "serving_client", "serving"),  # runtimes
-    ("evaluation", "dubbing"),  # use
+    ("evaluation", "dubbing", "photo_check"),  # use
     ("synth", "demo", "benchmarks", "web"),  # applications
     ("cli", "__main__", "__init__"),  # command line
 )

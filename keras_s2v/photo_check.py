@@ -1,0 +1,287 @@
+"""Dubbing real photographs with synthesized speech, and measuring what the dub keeps and moves.
+
+Issue 14: on real photos the model never saw (`keras_s2v.photos.real_photos`), dubbed with
+speech from `keras_s2v.speech_synth`,
+
+- identity: the face outside the lips must keep the person. PSNR of every dubbed frame against
+  the photo, over the face-mesh hull minus the outer lips dilated by a margin (`outside_lips_mask`),
+  target >= PSNR_TARGET_DB;
+- motion: the lips must open and close with the speech. The face mesh measures the inner-lip gap
+  of every dubbed frame (`lip_gap`); its Pearson correlation with the loudness of the frame's
+  1/25 s of audio (`loudness_per_frame`) is reported.
+
+The mesh (`faces.CNNDetector`) is run on each output frame on its own, without the dub's
+tracker and its smoothing, so the lip gap is what the pixels show. The baseline is the photo
+unchanged, through the same H.264 encoding: its PSNR is the ceiling the codec alone allows, and
+its lip gap shows the mesh's jitter on a mouth that does not move.
+"""
+
+import json
+import os
+
+import cv2
+import numpy as np
+
+from keras_s2v import faces, speech_synth, video
+from keras_s2v.backends import load_backend
+from keras_s2v.dubbing import dub
+from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
+from keras_s2v.photos import real_photos
+
+PSNR_TARGET_DB = 32.0
+# A frame equal to the photo on the mask has an infinite PSNR; capped so the report stays plain JSON.
+PSNR_CAP_DB = 100.0
+# Face-mesh indices (MediaPipe's canonical face model).
+INNER_LIPS = (13, 14)  # upper and lower inner-lip midpoints
+FACE_TOP, FACE_BOTTOM = 10, 152  # forehead and chin on the face's midline
+MOUTH_CORNERS = (61, 291)
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+MESH_POINTS = 468
+SHEET_HEIGHT = 192  # pixels of each contact-sheet tile
+SHEET_EXTREMES = 3  # frames with the lowest and with the highest lip gap per photo
+
+
+# --------------------------------------------------------------------------- measures
+def _mesh(landmarks):
+    landmarks = np.asarray(landmarks, np.float64)
+    if landmarks.ndim != 2 or landmarks.shape[0] < MESH_POINTS or landmarks.shape[1] < 2:
+        raise ValueError(f"`landmarks` must be ({MESH_POINTS}, 2) face-mesh points; received shape {landmarks.shape}")
+    return landmarks[:, :2]
+
+
+def lip_gap(landmarks):
+    """Inner-lip gap (points 13 to 14) divided by the face height (10 to 152).
+
+    Divided by the face height so that faces of any size and distance compare, and a head
+    nod (which moves both lips) does not count as opening.
+    """
+    points = _mesh(landmarks)
+    height = np.linalg.norm(points[FACE_BOTTOM] - points[FACE_TOP])
+    if height <= 0:
+        raise ValueError(f"the face height (landmarks {FACE_TOP} to {FACE_BOTTOM}) must be positive; received {height}")
+    return float(np.linalg.norm(points[INNER_LIPS[1]] - points[INNER_LIPS[0]]) / height)
+
+
+def loudness_per_frame(waveform, num_frames, sr=SAMPLE_RATE, fps=VIDEO_FPS):
+    """(num_frames,) linear RMS of each video frame's audio, [t/fps, (t+1)/fps); missing audio counts as silence.
+
+    Linear, not log: silence is exactly 0 and a mouth opens about in proportion to the sound's
+    amplitude, while a log-RMS would be ruled by the noise floor of the pauses (-100 or -60 dB
+    are both "closed"), which no lip gap follows.
+    """
+    if num_frames < 1:
+        raise ValueError(f"`num_frames` must be at least 1; received {num_frames}")
+    if sr % fps:
+        raise ValueError(f"`sr` must be a multiple of `fps`; received sr={sr}, fps={fps}")
+    waveform = np.asarray(waveform, np.float64).reshape(-1)
+    per_frame = sr // fps
+    padded = np.zeros(num_frames * per_frame)
+    padded[: min(len(waveform), len(padded))] = waveform[: len(padded)]
+    return np.sqrt(np.mean(padded.reshape(num_frames, per_frame) ** 2, axis=1))
+
+
+def pearson(x, y):
+    """Pearson correlation of two equal-length series; 0 when either does not vary (or has < 2 points).
+
+    0, not NaN: a mouth that never moves does not follow the speech, and the report stays plain JSON.
+    """
+    x, y = np.asarray(x, np.float64).reshape(-1), np.asarray(y, np.float64).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}")
+    if len(x) < 2:
+        return 0.0
+    x, y = x - x.mean(), y - y.mean()
+    spread = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / spread) if spread > 1e-12 else 0.0
+
+
+def outside_lips_mask(shape, landmarks, margin=0.15):
+    """(H, W) bool: the face (convex hull of the mesh) minus the outer lips dilated by `margin` of the mouth width.
+
+    The region that must keep the person: the lips themselves are meant to change, and the
+    margin leaves the lips' edges, which move with them, out too.
+    """
+    if margin < 0:
+        raise ValueError(f"`margin` must be >= 0; received {margin}")
+    height, width = shape[:2]
+    points = _mesh(landmarks)
+    face = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(face, np.round(cv2.convexHull(points.astype(np.float32))[:, 0]).astype(np.int32), 1)
+    lips = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(lips, [np.round(points[list(OUTER_LIPS)]).astype(np.int32)], 1)
+    radius = int(round(margin * np.linalg.norm(points[MOUTH_CORNERS[1]] - points[MOUTH_CORNERS[0]])))
+    if radius > 0:
+        lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return (face > 0) & (lips == 0)
+
+
+def masked_psnr(image, reference, mask):
+    """PSNR in dB of `image` against `reference` (uint8) over the pixels of `mask`, capped at PSNR_CAP_DB."""
+    if image.shape[:2] != mask.shape or reference.shape[:2] != mask.shape:
+        raise ValueError(f"images and mask must be the same size; received {image.shape}, {reference.shape}, {mask.shape}")
+    if not mask.any():
+        raise ValueError("`mask` selects no pixel")
+    error = np.mean((image[mask].astype(np.float64) - reference[mask].astype(np.float64)) ** 2)
+    return PSNR_CAP_DB if error <= 0 else float(min(PSNR_CAP_DB, 10 * np.log10(255.0**2 / error)))
+
+
+# --------------------------------------------------------------------------- one photo
+def synthesize(seconds, seed):
+    """Speech for the check: a random script said by a random voice (the corpus's ranges), all from `seed`."""
+    if seconds < 0.5:
+        raise ValueError(f"`seconds` must be at least 0.5; received {seconds}")
+    rng = np.random.default_rng(seed)
+    voice = speech_synth.Voice(pitch=float(rng.uniform(95, 230)), tract=float(rng.uniform(0.9, 1.15)),
+                               loudness=float(rng.uniform(0.2, 0.5)))
+    waveform, _ = speech_synth.synthesize_speech(speech_synth.random_script(rng, seconds), voice, rng, SAMPLE_RATE)
+    return waveform
+
+
+def _write_inputs(photo, waveform, workdir):
+    """photo.png and speech.wav (16-bit PCM) in `workdir`; returns their paths."""
+    from scipy.io import wavfile
+
+    os.makedirs(workdir, exist_ok=True)
+    photo_path, audio_path = os.path.join(workdir, "photo.png"), os.path.join(workdir, "speech.wav")
+    cv2.imwrite(photo_path, np.ascontiguousarray(photo[:, :, ::-1]))
+    wavfile.write(audio_path, SAMPLE_RATE, np.round(np.clip(waveform, -1.0, 1.0) * 32767).astype(np.int16))
+    return photo_path, audio_path
+
+
+def _lip_gaps(frames, mesh, photo_face):
+    """The lip gap of each frame (NaN where the mesh loses the face), the mesh run on each frame alone
+    in the region of the photo's face (the photo does not move, so nothing needs tracking)."""
+    gaps = []
+    for frame in frames:
+        face = mesh.track(frame, photo_face)
+        gaps.append(np.nan if face is None else lip_gap(face.landmarks))
+    return np.array(gaps)
+
+
+def measure(frames, photo, mask, gaps, loudness):
+    """The numbers of one dubbed (or baseline) clip: PSNR on the mask, and lip gap against loudness."""
+    height, width = frames.shape[1:3]
+    reference, mask = photo[:height, :width], mask[:height, :width]
+    found = ~np.isnan(gaps)
+    seen = gaps[found]
+    return {
+        "psnr_outside_lips_db": float(np.mean([masked_psnr(frame, reference, mask) for frame in frames])),
+        "lip_gap_loudness_correlation": pearson(seen, loudness[found]),
+        # |r| below this happens by chance (95%) between unrelated series of this length.
+        "correlation_chance_level": float(1.96 / np.sqrt(max(len(seen), 1))),
+        "lip_gap": {stat: float(getattr(np, stat)(seen)) if len(seen) else None for stat in ("min", "max", "std")},
+        "frames": int(len(frames)),
+        "frames_with_landmarks": int(found.sum()),
+    }
+
+
+def _check(photo, model, workdir, seconds, seed, detector):
+    """(report, dubbed frames, their lip gaps) for one photo."""
+    photo = np.ascontiguousarray(np.asarray(photo, np.uint8))
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"`photo` must be an (H, W, 3) RGB image; received shape {photo.shape}")
+    mesh = faces.CNNDetector()
+    photo_face = mesh.detect(photo)
+    if photo_face is None:
+        raise ValueError("the face mesh finds no face in `photo`")
+    waveform = synthesize(seconds, seed)
+    photo_path, audio_path = _write_inputs(photo, waveform, workdir)
+    dubbed_path = os.path.join(workdir, "dubbed.mp4")
+    dub(photo_path, audio_path, model, dubbed_path, detector=detector, progress=False)
+    frames = video.read_frames(dubbed_path)
+    # The baseline: the photo unchanged, through the same encoder.
+    unchanged_path = os.path.join(workdir, "unchanged.mp4")
+    video.write_video(unchanged_path, [photo] * len(frames), audio=waveform)
+    unchanged = video.read_frames(unchanged_path)
+    mask = outside_lips_mask(photo.shape, photo_face.landmarks)
+    loudness = loudness_per_frame(waveform, len(frames))
+    gaps = _lip_gaps(frames, mesh, photo_face)
+    report = measure(frames, photo, mask, gaps, loudness)
+    unchanged_gaps = _lip_gaps(unchanged, mesh, photo_face)
+    baseline = measure(unchanged, photo, mask, unchanged_gaps, loudness_per_frame(waveform, len(unchanged)))
+    report["lip_gap"]["photo"] = lip_gap(photo_face.landmarks)
+    report["face_box"] = [round(float(value), 1) for value in photo_face.box]
+    report["mask_pixels"] = int(mask.sum())
+    report["baseline_photo_unchanged"] = {
+        "psnr_outside_lips_db": baseline["psnr_outside_lips_db"],  # the H.264 ceiling
+        "lip_gap_loudness_correlation": baseline["lip_gap_loudness_correlation"],
+        "lip_gap_std": baseline["lip_gap"]["std"],  # the mesh's jitter on a still mouth
+    }
+    return report, frames, gaps
+
+
+def check_photo(photo, model, workdir, seconds=4.0, seed=0, detector="cnn"):
+    """Dub `photo` (RGB) with `seconds` of speech synthesized from `seed`, and measure the result.
+
+    `model`: a generator path or a loaded backend; `detector` is the dub's. Writes photo.png,
+    speech.wav, dubbed.mp4 and unchanged.mp4 (the baseline) to `workdir`. Returns a dict:
+    psnr_outside_lips_db (mean over frames, against the photo, on `outside_lips_mask` of the
+    photo's landmarks), lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
+    correlation_chance_level (the |r| that unrelated series of that length reach 5% of the time),
+    lip_gap {min, max, std, photo}, frames, frames_with_landmarks, mask_pixels, face_box (the mesh's, in the photo) and
+    baseline_photo_unchanged {psnr_outside_lips_db, lip_gap_loudness_correlation, lip_gap_std}.
+    """
+    return _check(photo, model, workdir, seconds, seed, detector)[0]
+
+
+# --------------------------------------------------------------------------- all photos
+def _face_crop(image, box, size=SHEET_HEIGHT):
+    """A square of the face (the mesh's box grown by half) scaled to `size`."""
+    x0, y0, x1, y1 = box
+    center, side = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), 1.5 * max(x1 - x0, y1 - y0)
+    scale = size / side
+    matrix = np.array([[scale, 0, size / 2 - center[0] * scale], [0, scale, size / 2 - center[1] * scale]])
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT)
+
+
+def _labelled(tile, text):
+    tile = tile.copy()
+    cv2.putText(tile, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(tile, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def contact_row(photo, box, frames, gaps):
+    """The photo's face, then the dubbed frames with the lowest and the highest lip gaps, side by side."""
+    order = [index for index in np.argsort(gaps) if not np.isnan(gaps[index])]
+    picks = order[:SHEET_EXTREMES] + order[-SHEET_EXTREMES:] if len(order) > 2 * SHEET_EXTREMES else order
+    tiles = [_labelled(_face_crop(photo, box), "photo")]
+    tiles += [_labelled(_face_crop(frames[index], box), f"#{index} gap {gaps[index]:.3f}") for index in picks]
+    return np.concatenate(tiles, axis=1)
+
+
+def check_photos(model, out, seconds=4.0, seed=0):
+    """`check_photo` on every photo of `real_photos()`; writes out/photo_check.json and out/contact_sheet.png.
+
+    The generator is loaded once; each photo works in out/NAME. Returns the report.
+    """
+    backend = load_backend(model)
+    os.makedirs(out, exist_ok=True)
+    report = {"seconds": seconds, "seed": seed, "backend": backend.name, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
+    rows = []
+    for name, photo in real_photos().items():
+        result, frames, gaps = _check(photo, backend, os.path.join(out, name), seconds, seed, "cnn")
+        report["photos"][name] = result
+        rows.append(contact_row(photo, result["face_box"], frames, gaps))
+    width = max(row.shape[1] for row in rows)
+    sheet = np.concatenate([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0))) for row in rows])
+    cv2.imwrite(os.path.join(out, "contact_sheet.png"), np.ascontiguousarray(sheet[:, :, ::-1]))
+    with open(os.path.join(out, "photo_check.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    return report
+
+
+def format_photo_check(report):
+    """Lines to print: per photo, the PSNR outside the lips against the target and the lip-gap correlation."""
+    target = report.get("psnr_target_db", PSNR_TARGET_DB)
+    lines = [f"  {'photo':14s} {'PSNR out. lips':>14s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
+             f"{'gap min-max':>13s} {'landmarks':>10s}"]
+    for name, result in report["photos"].items():
+        gap = result["lip_gap"]
+        verdict = "ok" if result["psnr_outside_lips_db"] >= target else f"< {target:.0f}"
+        span = f"{gap['min']:.3f}-{gap['max']:.3f}" if gap["min"] is not None else "-"
+        lines.append(f"  {name:14s} {result['psnr_outside_lips_db']:9.2f} dB {verdict:>2s} "
+                     f"{result['baseline_photo_unchanged']['psnr_outside_lips_db']:10.2f} dB "
+                     f"{result['lip_gap_loudness_correlation']:15.3f} {span:>13s} "
+                     f"{result['frames_with_landmarks']:>4d}/{result['frames']:<5d}")
+    return lines

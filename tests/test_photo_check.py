@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+
+from keras_s2v import faces
+from keras_s2v.models import build_speech2vid
+from keras_s2v.photo_check import (
+    check_photo,
+    format_photo_check,
+    lip_gap,
+    loudness_per_frame,
+    outside_lips_mask,
+    pearson,
+)
+from keras_s2v.photos import real_photos
+from keras_s2v.saving import save_model
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    photo = real_photos()["astronaut"]
+    return photo, faces.make_detector("cnn").detect(photo)
+
+
+def test_lip_gap_grows_when_the_lower_lip_moves_down(astronaut):
+    landmarks = astronaut[1].landmarks.copy()
+    closed = lip_gap(landmarks)
+    landmarks[14, 1] += 5.0
+    assert lip_gap(landmarks) > closed + 0.01
+    with pytest.raises(ValueError, match=r"\(10, 2\)"):
+        lip_gap(np.zeros((10, 2)))
+
+
+def test_loudness_per_frame_is_zero_in_silence_and_positive_in_a_tone():
+    t = np.arange(16000) / 16000
+    waveform = np.concatenate([np.zeros(16000), 0.5 * np.sin(2 * np.pi * 220 * t)])
+    loudness = loudness_per_frame(waveform, 50)
+    assert loudness.shape == (50,)
+    assert np.allclose(loudness[:25], 0.0)
+    assert np.allclose(loudness[25:], 0.5 / np.sqrt(2), rtol=0.02)
+    assert loudness_per_frame(waveform[:100], 3)[1:].tolist() == [0.0, 0.0]  # missing audio is silence
+    with pytest.raises(ValueError, match="received 0"):
+        loudness_per_frame(waveform, 0)
+
+
+def _at(mask, point):
+    x, y = np.round(point).astype(int)
+    return bool(mask[y, x])
+
+
+def test_outside_lips_mask_excludes_the_mouth_and_includes_the_cheeks(astronaut):
+    photo, face = astronaut
+    points = face.landmarks
+    mask = outside_lips_mask(photo.shape, points)
+    assert mask.shape == photo.shape[:2]
+    assert not _at(mask, (points[13] + points[14]) / 2) and not _at(mask, points[61]) and not _at(mask, points[291])
+    assert _at(mask, points[50]) and _at(mask, points[280])  # the cheeks
+    assert not mask[0, 0]  # the background is no face
+    assert mask.sum() > outside_lips_mask(photo.shape, points, margin=0.5).sum()
+
+
+def test_pearson_is_one_when_the_lip_gap_follows_the_loudness():
+    rng = np.random.default_rng(0)
+    loudness = loudness_per_frame(rng.standard_normal(16000) * np.repeat(rng.random(25), 640), 25)
+    gap = 0.02 + 0.3 * loudness
+    assert pearson(gap, loudness) == pytest.approx(1.0)
+    assert pearson(-gap, loudness) == pytest.approx(-1.0)
+    assert pearson(np.full(25, 0.1), loudness) == 0.0  # a mouth that never moves
+    with pytest.raises(ValueError, match="25 and 3"):
+        pearson(gap, gap[:3])
+
+
+def test_check_photo_dubs_a_real_photo_and_measures_it(astronaut, tmp_path):
+    generator = str(tmp_path / "generator.keras")
+    save_model(build_speech2vid("tiny"), generator)
+    report = check_photo(astronaut[0], generator, str(tmp_path / "work"), seconds=1.5, seed=0)
+    assert abs(report["frames"] - 1.5 * 25) <= 1 and 0 < report["frames_with_landmarks"] <= report["frames"]
+    numbers = [report["psnr_outside_lips_db"], report["lip_gap_loudness_correlation"], *report["lip_gap"].values(),
+               *report["baseline_photo_unchanged"].values()]
+    assert all(np.isfinite(numbers))
+    assert -1.0 <= report["lip_gap_loudness_correlation"] <= 1.0 and 0 < report["correlation_chance_level"] < 1.0
+    # The unchanged photo only goes through the codec: the ceiling for the dub.
+    assert report["baseline_photo_unchanged"]["psnr_outside_lips_db"] > 35.0
+    assert report["baseline_photo_unchanged"]["psnr_outside_lips_db"] >= report["psnr_outside_lips_db"]
+    json.dumps(report, allow_nan=False)  # plain JSON
+    lines = format_photo_check({"photos": {"astronaut": report}})
+    assert len(lines) == 2 and "astronaut" in lines[1]
