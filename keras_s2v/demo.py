@@ -1,8 +1,9 @@
 """`s2v demo`: the whole system on the built-in synthetic corpus, stage by stage.
 
 synth -> preprocess -> expert and evaluation SyncNets -> generator -> evaluate -> export
--> dub a held-out clip with the TFLite model and the SavedModel. Each stage keeps its
-output, so an interrupted demo continues where it stopped.
+-> dub a held-out clip with the TFLite model and the SavedModel -> dub real photographs the
+model never saw (keras_s2v.photo_check). Each stage keeps its output, so an interrupted demo
+continues where it stopped.
 """
 
 import glob
@@ -13,8 +14,8 @@ import time
 # Every training number is the recipe's (keras_s2v.training.recipe): "full" trains with the
 # recipe of TRAINING.md §4, "quick" is a smoke run whose numbers mean nothing.
 SCALES = {
-    "full": {"seconds": 8.0, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8")},
-    "quick": {"seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",)},
+    "full": {"seconds": 8.0, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8"), "photo_seconds": 4.0},
+    "quick": {"seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",), "photo_seconds": 1.0},
 }
 
 
@@ -24,6 +25,7 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     from keras_s2v.evaluation import evaluate, format_scores
     from keras_s2v.backends import load_backend
     from keras_s2v.export import export
+    from keras_s2v.photo_check import check_photos, format_photo_check
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
     from keras_s2v.training.generator_fit import train_recipe_generator
@@ -36,10 +38,10 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
     recipe = get_recipe(config["recipe"])
     started = time.time()
     paths = {name: os.path.join(out, name) for name in ("videos", "shards", "expert.keras", "evaluator.keras",
-                                                         "generator.keras", "evaluation", "saved_models", "dubbed")}
+                                                         "generator.keras", "evaluation", "saved_models", "dubbed", "photos")}
 
     def stage(number, text):
-        print(f"[{number}/7 {time.time() - started:5.0f} s] {text}", flush=True)
+        print(f"[{number}/8 {time.time() - started:5.0f} s] {text}", flush=True)
 
     stage(1, f"synthetic corpus: {speakers} speakers -> {paths['videos']}")
     if not glob.glob(os.path.join(paths["videos"], "*", "*.mp4")):
@@ -83,16 +85,22 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
         # The demo's shards are cropped by the sidecar's boxes, so its dub crops by boxes too.
         dubbed[backend] = (target, dub(face, speech, model, target, detector="haar"))
 
+    stage(8, f"real photographs the model never saw, dubbed with synthesized speech -> {paths['photos']}")
+    photos = check_photos(paths["generator.keras"], paths["photos"], seconds=config["photo_seconds"], seed=seed)
+
     print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
     print(format_scores(report))
     print(f"  SyncNet accuracy on test speakers: expert {accuracies['expert']:.3f}, evaluator {accuracies['evaluator']:.3f}")
     for backend, (target, summary) in dubbed.items():
         print(f"  dub with {backend}: {summary.line()}")
+    print("\nreal photographs (PSNR against the photo outside the lips; face-mesh lip gap against loudness per frame):")
+    print("\n".join(format_photo_check(photos)))
     print(f"\nfiles ({time.time() - started:.0f} s in all):")
     for label, path in (("clips", paths["videos"]), ("shards", paths["shards"]), ("SyncNets", paths["expert.keras"] + ", " + paths["evaluator.keras"]),
                         ("generator", paths["generator.keras"]), ("evaluation", paths["evaluation"]), ("export", base),
-                        ("dubbed videos", paths["dubbed"])):
+                        ("dubbed videos", paths["dubbed"]), ("photographs", paths["photos"])):
         print(f"  {label:14s} {path}")
     with open(os.path.join(out, "demo_report.json"), "w") as handle:
-        json.dump({"evaluation": report["scores"], "syncnet_test_accuracy": accuracies, "seconds": round(time.time() - started)}, handle, indent=2)
+        json.dump({"evaluation": report["scores"], "reconstruction": report["reconstruction"], "syncnet_test_accuracy": accuracies,
+                   "photos": photos["photos"], "seconds": round(time.time() - started)}, handle, indent=2)
     return report
