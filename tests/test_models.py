@@ -5,7 +5,7 @@ import pytest
 from keras_s2v import geometry
 from keras_s2v.errors import ModelError
 from keras_s2v.models import build_speech2vid, build_syncnet, check_generator, conditioning_of, embedding_models
-from keras_s2v.models.speech2vid import CONDITIONINGS, build_core
+from keras_s2v.models.speech2vid import build_core
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
 SEED_TABLE = [
@@ -88,8 +88,7 @@ def seed(generator):
 
 
 def test_seed_generator_adds_no_parameters_to_the_table(generator, seed):
-    assert sorted(layer.name for layer in generator.layers) == ["core", "identity", "mfcc", "reference", "reference_conditioning",
-                                                               "residual_frames"]
+    assert sorted(layer.name for layer in generator.layers) == ["core", "identity", "mfcc", "reference", "reference_conditioning"]
     assert generator.count_params() == seed.count_params() == 35_484_337
     assert conditioning_of(generator) == "composite"
 
@@ -201,21 +200,6 @@ def test_concat_conditioning_is_the_masked_target_then_the_reference():
     np.testing.assert_array_equal(conditioned[:, :56, :, :15], target[:, :56])
     np.testing.assert_array_equal(conditioned[:, 56:, :, :15], 0.0)
     np.testing.assert_array_equal(conditioned[..., 15:], reference)
-
-
-def test_a_residual_generator_starts_from_the_composite_and_changes_it():
-    rng = np.random.default_rng(3)
-    inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)), "identity": rng.random((2, 112, 112, 15)),
-              "reference": rng.random((2, 112, 112, 15))}
-    composite = np.concatenate([inputs["identity"][:, :56], inputs["reference"][:, 56:]], axis=1)
-    for conditioning in CONDITIONINGS:
-        generator = build_speech2vid("tiny", conditioning=conditioning)
-        change = generator.get_layer("core").predict({"mfcc": inputs["mfcc"], "identity": _conditioned(
-            generator, inputs["identity"].astype("float32"), inputs["reference"].astype("float32"))}, verbose=0)
-        expected = np.clip(composite + 2 * change - 1, 0, 1)
-        np.testing.assert_allclose(generator.predict(inputs, verbose=0), expected, atol=1e-5)
-    direct = build_speech2vid("tiny", residual=False)
-    assert "residual_frames" not in [layer.name for layer in direct.layers]
 
 
 def test_the_target_lower_half_never_reaches_the_generator():

@@ -8,10 +8,7 @@ them in a `ReferenceConditioning` layer, so no caller can forget the mask or get
   target over the lower half of the reference;
 - "concat" (30 channels, as Wav2Lip): the target with its lower half zeroed, then the reference.
 
-The layers of architecture.md §2 form the nested model `core` (64 layers for `seed`). With
-`residual=True` the core draws a change to the composite rather than the frames themselves
-(`ResidualFrames`): the composite passes through at full resolution, so the person's skin,
-stubble and teeth reach the output, which the core's 28x28 skips alone cannot carry.
+The layers of architecture.md §2 form the nested model `core` (64 layers for `seed`).
 """
 
 import functools
@@ -66,22 +63,6 @@ class ReferenceConditioning(layers.Layer):
 
 def _scaled(width, units):
     return max(1, int(round(units * width)))
-
-
-@keras.saving.register_keras_serializable(package="keras_s2v")
-class ResidualFrames(layers.Layer):
-    """[composite, core output in [0, 1]] -> clip(composite + 2 * core - 1, 0, 1).
-
-    A core output of 0.5 (where a sigmoid starts) leaves the composite as it is: the core
-    learns only what must change, the mouth, and keeps the rest of the face to the pixel.
-    """
-
-    def call(self, inputs):
-        composite, change = inputs
-        return keras.ops.clip(composite + 2.0 * change - 1.0, 0.0, 1.0)
-
-    def compute_output_shape(self, input_shapes):
-        return input_shapes[0]
 
 
 def _conv_bn_relu(x, filters, kernel, strides, name, transpose=False, synchronized=False):
@@ -148,13 +129,12 @@ def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", sy
     return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
 
 
-def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, conditioning="composite", residual=True):
+def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, conditioning="composite"):
     """Generator: `mfcc` MFCC_SHAPE, `identity` (the raw target window) and `reference` IDENTITY_SHAPE
     -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
 
     `conditioning` is how the reference reaches the core (module docstring); "concat" widens
-    the first layer, so `seed`, whose table is fixed, takes only "composite". `residual` makes
-    the output the composite plus the core's change (`ResidualFrames`) rather than the core's frames.
+    the first layer, so `seed`, whose table is fixed, takes only "composite".
     `synchronized_bn=True` makes BatchNormalization use the whole global batch under a
     multi-replica tf.distribute strategy (the same layers otherwise).
     """
@@ -170,9 +150,6 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     conditioned = ReferenceConditioning(conditioning, name="reference_conditioning")([identity, reference])
     frames = core({"mfcc": mfcc, "identity": conditioned})
-    if residual:
-        composite = conditioned if conditioning == "composite" else ReferenceConditioning(name="composite")([identity, reference])
-        frames = ResidualFrames(name="residual_frames")([composite, frames])
     return keras.Model({"mfcc": mfcc, "identity": identity, "reference": reference}, frames, name=name)
 
 
