@@ -224,3 +224,14 @@ def test_mfcc_in_chunks_equals_the_mfcc_of_the_whole_audio():
     whole = _windows_mfcc(waveform, 183, chunk=1000)
     assert whole.shape == (37, 12, 20, 1)
     np.testing.assert_allclose(_windows_mfcc(waveform, 183, chunk=7), whole, atol=1e-5)
+
+
+def test_exports_of_old_generators_are_refused_with_one_line():
+    from keras_s2v.backends import check_inputs
+    from keras_s2v.errors import ModelError
+
+    with pytest.raises(ModelError, match="old format.*no reference window"):
+        check_inputs("old/1", ["identity", "mfcc"])  # serving_default of a SavedModel or .tflite made before the reference
+    with pytest.raises(ModelError, match="expected \\['identity', 'mfcc', 'reference'\\]"):
+        check_inputs("other.tflite", ["audio", "identity", "reference"])
+    check_inputs("new/1", ["identity", "mfcc", "reference"])

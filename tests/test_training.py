@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -133,8 +134,11 @@ def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_s
     assert os.path.isfile(os.path.join(folder, "checkpoint.keras"))
     rows = list(csv.DictReader(open(os.path.join(folder, "training.csv"))))
     assert [int(r["epoch"]) for r in rows] == list(range(len(history.history["loss"])))
-    events = glob.glob(os.path.join(folder, "logs", "frames", "events.*"))
-    assert events and os.path.getsize(events[0]) > 10_000  # the real-vs-generated image grid
+    assert glob.glob(os.path.join(folder, "logs", "train", "events.*"))  # TensorBoard scalars
+    grids = sorted(glob.glob(os.path.join(folder, "logs", "frames", "epoch_*.png")))
+    assert len(grids) == len(rows)
+    grid = cv2.imread(grids[-1])
+    assert grid.shape == (2 * 112 * 4, 5 * 112, 3)  # 4 windows: 5 real frames over 5 generated
     assert not os.path.exists(os.path.join(folder, "backup"))  # removed once training finished
 
 

@@ -1,5 +1,5 @@
 """Callbacks shared by the SyncNet and generator training: progress, NaN guard, checkpoints,
-the sync-weight warm-up and the TensorBoard frame grid."""
+the sync-weight warm-up and the real-vs-generated frame grid."""
 
 import math
 import os
@@ -104,30 +104,34 @@ class SyncWeightWarmup(keras.callbacks.Callback):
 
 
 class FrameGrid(keras.callbacks.Callback):
-    """Writes a TensorBoard image each epoch: real frames (top row) over generated frames (bottom)."""
+    """Writes `log_dir`/frames/epoch_NNN.png each epoch: real frames (top row) over generated frames (bottom).
+
+    A PNG, not a TensorBoard image: after one eager `tf.summary.image` between epochs, every
+    later training epoch ran 2x slower (82 s against 42 s, TF 2.21 on CPU).
+    """
 
     def __init__(self, log_dir, inputs, target, max_windows=4):
         super().__init__()
-        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "frames"))
+        self.folder = os.path.join(log_dir, "frames")
         self.inputs = {k: v[:max_windows] for k, v in inputs.items()}
         self.target = target[:max_windows]
 
     def on_epoch_end(self, epoch, logs=None):
-        generated = self.model.generator(self.inputs, training=False)
-        grid = frame_grid(self.target, generated)
-        with self.writer.as_default():
-            tf.summary.image("real_vs_generated", grid[None], step=epoch)
-        self.writer.flush()
+        import cv2
+
+        grid = frame_grid(np.asarray(self.target), self.model.generator.predict_on_batch(self.inputs))
+        os.makedirs(self.folder, exist_ok=True)
+        cv2.imwrite(os.path.join(self.folder, f"epoch_{epoch + 1:03d}.png"), np.round(grid[:, :, ::-1] * 255).astype(np.uint8))
 
 
 def frame_grid(real, generated):
-    """(B, S, S, 15) real and generated windows -> one (2S B, 5S, 3) image, S = FACE_SIZE: per window,
-    its 5 real frames in a row over its 5 generated frames."""
-    from keras_s2v.windows import unstack_frames
+    """(B, S, S, 15) real and generated windows -> one (2S B, 5S, 3) float32 image, S = FACE_SIZE: per
+    window, its 5 real frames in a row over its 5 generated frames."""
 
     def strips(windows):  # (B, S, 5S, 3): the 5 frames of each window side by side
-        frames = unstack_frames(tf.convert_to_tensor(windows, tf.float32))
-        return tf.concat(tf.unstack(frames, axis=1), axis=2)
+        windows = np.asarray(windows, np.float32)
+        frames = windows.reshape(*windows.shape[:3], -1, 3)  # (B, S, S, 5, 3): channels 3t..3t+2 are frame t
+        return frames.transpose(0, 1, 3, 2, 4).reshape(windows.shape[0], windows.shape[1], -1, 3)
 
-    pairs = tf.concat([strips(real), strips(generated)], axis=1)  # (B, 2S, 5S, 3)
-    return tf.clip_by_value(tf.concat(tf.unstack(pairs), axis=0), 0.0, 1.0)
+    pairs = np.concatenate([strips(real), strips(generated)], axis=1)  # (B, 2S, 5S, 3)
+    return np.clip(np.concatenate(list(pairs), axis=0), 0.0, 1.0)

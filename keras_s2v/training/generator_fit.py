@@ -66,7 +66,7 @@ def generator_callbacks(folder, sync_weight, warmup_epochs, val, patience=5, app
         SyncWeightWarmup(sync_weight, warmup_epochs),
         _Backup(os.path.join(folder, "backup"), double_checkpoint=True),
         keras.callbacks.CSVLogger(os.path.join(folder, "training.csv"), append=append_log),
-        keras.callbacks.TensorBoard(os.path.join(folder, "logs")),
+        keras.callbacks.TensorBoard(os.path.join(folder, "logs"), write_graph=False),
         FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
         # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
         # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
