@@ -8,7 +8,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from keras_s2v.saving import save_model
