@@ -22,17 +22,19 @@ from keras_s2v.training.trainer import Speech2VidTrainer
 
 class Speech2VidHyperModel(keras_tuner.HyperModel):
     """Trials that differ only in preset, sync weight and learning rate; `phase` (a GeneratorPhase)
-    gives the mouth and motion weights, and the sync weight is held at 0 for `warmup_epochs`."""
+    gives the mouth and motion weights, `conditioning` how the generator takes its reference, and
+    the sync weight is held at 0 for `warmup_epochs`."""
 
-    def __init__(self, syncnet, phase, warmup_epochs, presets=("tiny", "small")):
+    def __init__(self, syncnet, phase, warmup_epochs, presets=("tiny", "small"), conditioning="composite"):
         super().__init__(name="speech2vid")
         self.syncnet = syncnet
         self.phase = phase
+        self.conditioning = conditioning
         self.warmup_epochs = warmup_epochs
         self.presets = list(presets)
 
     def build(self, hp):
-        generator = build_speech2vid(hp.Choice("preset", self.presets))
+        generator = build_speech2vid(hp.Choice("preset", self.presets), conditioning=self.conditioning)
         trainer = Speech2VidTrainer(generator, self.syncnet, sync_weight=hp.Float("sync_weight", 0.0, 0.1, step=0.01),
                                     mouth_weight=self.phase.mouth_weight, motion_weight=self.phase.motion_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")))
@@ -48,8 +50,8 @@ def tune(shards, manifest, syncnet_path, out, max_trials=10, epochs=3, steps=Non
          presets=("tiny", "small"), seed=0, recipe="synthetic-small"):
     """Search and write `out/best_hparams.json` (what `s2v train --hparams` reads); returns the dict.
 
-    The trials train like the first phase of `recipe` (a name or a Recipe): its batch size
-    (unless `batch_size` is given), mouth and motion weights, and its warm-up, scaled to the
+    The trials train like the first phase of `recipe` (a name or a Recipe): its conditioning,
+    its batch size (unless `batch_size` is given), mouth and motion weights, and its warm-up, scaled to the
     trial's epochs (2 of 6 epochs -> 1 of 3). Finished trials are kept in `out/`, so a second
     call continues the search.
     """
@@ -60,7 +62,7 @@ def tune(shards, manifest, syncnet_path, out, max_trials=10, epochs=3, steps=Non
     epochs, epoch_steps = plan_epochs(manifest["windows"]["train"], batch_size, epochs, steps)
     warmup_epochs = phase.warmup_epochs * epochs // phase.epochs
     tuner = keras_tuner.BayesianOptimization(
-        Speech2VidHyperModel(load_model(syncnet_path, "SyncNet"), phase, warmup_epochs, presets),
+        Speech2VidHyperModel(load_model(syncnet_path, "SyncNet"), phase, warmup_epochs, presets, recipe.conditioning),
         objective=keras_tuner.Objective("val_objective", "min"), max_trials=max_trials, seed=seed,
         directory=out, project_name="trials", overwrite=False,
     )
