@@ -131,8 +131,7 @@ def synthesize(seconds, seed):
     if seconds < 0.5:
         raise ValueError(f"`seconds` must be at least 0.5; received {seconds}")
     rng = np.random.default_rng(seed)
-    voice = speech_synth.Voice(pitch=float(rng.uniform(95, 230)), tract=float(rng.uniform(0.9, 1.15)),
-                               loudness=float(rng.uniform(0.2, 0.5)))
+    voice = speech_synth.random_voice(rng)
     waveform, _ = speech_synth.synthesize_speech(speech_synth.random_script(rng, seconds), voice, rng, SAMPLE_RATE)
     return waveform
 

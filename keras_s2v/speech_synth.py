@@ -34,6 +34,11 @@ class Voice:
     loudness: float = 0.3
 
 
+def random_voice(rng):
+    """A voice drawn from `rng` in the ranges of the synthetic corpus's speakers."""
+    return Voice(pitch=float(rng.uniform(95, 230)), tract=float(rng.uniform(0.9, 1.15)), loudness=float(rng.uniform(0.2, 0.5)))
+
+
 def random_script(rng, seconds):
     """[(phone, seconds)]: words of CV syllables separated by pauses, starting and ending in a pause."""
     script = [("pause", float(rng.uniform(0.2, 0.5)))]

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from keras_s2v.corpus import sidecar_path
-from keras_s2v.speech_synth import Voice, mouth_per_frame, random_script, synthesize_speech  # noqa: F401 (the corpus's voice)
+from keras_s2v.speech_synth import Voice, mouth_per_frame, random_script, random_voice, synthesize_speech  # noqa: F401 (the corpus's voice)
 
 BACKDROPS = ("wall", "shelf", "bokeh", "tiles", "curtain")
 
@@ -742,7 +742,7 @@ def sample_speaker(index, split, seed):
     )
     # From a stream of its own, so that voices and placement stay those of the flat corpus.
     look = dataclasses.replace(look, **_sample_features(np.random.default_rng([seed, index, 1]), look))
-    voice = Voice(pitch=float(rng.uniform(95, 230)), tract=float(rng.uniform(0.9, 1.15)), loudness=float(rng.uniform(0.2, 0.5)))
+    voice = random_voice(rng)
     height, width = FRAME_SIZE
     center = (width / 2 + rng.uniform(-30, 30), height / 2 + rng.uniform(-8, 8))
     return Speaker(index, split, look, voice, center, float(rng.uniform(2, 6)), float(rng.uniform(0, 4)))
