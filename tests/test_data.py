@@ -134,6 +134,14 @@ def test_deterministic_mode_repeats_and_augmentation_switches(corpus):
     assert np.abs(augmented - first()).mean() > 0.005
 
 
+def test_datasets_run_without_the_autotune_thread_that_stalls_iterator_deletion(corpus):
+    # Deleting an iterator waits for tf.data's autotuning thread, which sleeps up to a minute:
+    # Keras deletes the validation iterator every epoch (TRAINING.md, "speed").
+    for dataset in (generator_dataset(corpus[1], "val", 4, shuffle=False), syncnet_dataset(corpus[1], batch_size=4)):
+        assert dataset.options().autotune.enabled is False
+        assert next(iter(dataset))[1].shape[0] == 4
+
+
 def test_degrade_blurs_some_windows_and_keeps_others():
     images = tf.constant(np.random.default_rng(0).random((64, 56, 112, 15)), tf.float32)
     degraded = degrade(images, tf.constant([1, 2], tf.int64), noise=0.0).numpy()
