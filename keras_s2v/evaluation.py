@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from keras_s2v import faces
 from keras_s2v.audio import mfcc_windows
 from keras_s2v.backends import generate
 from keras_s2v.data.datasets import shard_files
@@ -22,9 +23,10 @@ from keras_s2v.windows import reference_indices, stack_frames, unstack_frames
 
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
+PSNR_CAP_DB = 100.0  # a masked PSNR with no error at all: a finite number for the JSON report
 
 __all__ = [
-    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "region_psnr", "score",
+    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "pasted_psnr", "region_psnr", "score",
     "format_score", "sync_loss", "sync_scores",
 ]
 
@@ -98,6 +100,37 @@ def region_psnr(real, generated):
             for name, rows in regions.items()}
 
 
+def _masked_psnr(real, pasted, selected):
+    """Mean over frames of the PSNR (dB) over the `selected` pixels, all channels; an identical frame counts PSNR_CAP_DB."""
+    mse = np.mean(np.square(real[:, selected] - pasted[:, selected]), axis=(1, 2), dtype=np.float64)
+    return float(np.mean(np.minimum(10 * np.log10(1.0 / np.maximum(mse, 1e-30)), PSNR_CAP_DB)))
+
+
+def pasted_psnr(real, generated):
+    """PSNR of what `s2v dub` writes: each generated crop pasted into its real crop, as dub pastes it.
+
+    real, generated: (N, FACE_SIZE, FACE_SIZE, 3) [0, 1] crops. Each real crop stands for the frame
+    itself (an identity alignment, a box face with no landmarks, as the box-aligned shards' crops
+    are), so `faces.paste_face` blends the generated crop in through the ellipse of `mouth_polygon`,
+    with its colour matching and detail restoration. Returns {"mouth_mask", "outside_mask": mean
+    PSNR (dB, max_val 1) over the pixels where `faces.paste_mask` is >= 0.5 and < 0.5; a frame with
+    no error there counts PSNR_CAP_DB, so no inf reaches the JSON report; "mask_share": the share of
+    the crop's pixels with mask >= 0.5}.
+    """
+    real, generated = np.asarray(real, np.float32), np.asarray(generated, np.float32)
+    alignment = faces.Alignment(np.array([[1, 0, 0], [0, 1, 0]], np.float64), FACE_SIZE, faces.ALIGN_BOX)
+    face = faces.Face(box=[0, 0, FACE_SIZE, FACE_SIZE])
+    frames = np.round(real * 255.0).clip(0, 255).astype(np.uint8)
+    crops = (generated * 255.0 + 0.5).clip(0, 255).astype(np.uint8)  # as `s2v dub` rounds the generator's output
+    pasted = np.stack([faces.paste_face(frame, crop, alignment, face) for frame, crop in zip(frames, crops)])
+    y0, x0, region = faces.paste_mask(frames.shape[1:], face, alignment)
+    mask = np.zeros((FACE_SIZE, FACE_SIZE), np.float32)
+    mask[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]] = region
+    inside, pasted = mask >= 0.5, pasted.astype(np.float32) / 255.0
+    return {"mouth_mask": _masked_psnr(real, pasted, inside), "outside_mask": _masked_psnr(real, pasted, ~inside),
+            "mask_share": float(inside.mean())}
+
+
 def static_mouth(frames):
     """Every frame's lower half replaced by the first frame's: a mouth that never moves."""
     frames = np.array(frames)
@@ -115,6 +148,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
     distances = {kind: [] for kind in KINDS}
     e_sync = {kind: [] for kind in KINDS}
     psnrs, ssims, grid = {"whole": [], "mouth": [], "upper": []}, [], None
+    pasted = {"mouth_mask": [], "outside_mask": [], "mask_share": []}
     for index, clip_a in enumerate(tqdm(clips, desc="evaluate", unit="clip", disable=not progress, leave=False)):
         clip_b = clips[(index + 1) % len(clips)]
         length = min(len(clip_a["frames"]), (clip_b["mfcc"].shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
@@ -134,6 +168,8 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         real = clip_a["frames"][: len(own)].astype(np.float32) / 255.0
         for region, value in region_psnr(real, own).items():
             psnrs[region].append(value)
+        for name, value in pasted_psnr(real, own).items():
+            pasted[name].append(value)
         ssims.append(float(tf.reduce_mean(tf.image.ssim(tf.constant(real), tf.constant(own, tf.float32), max_val=1.0))))
         if grid is None:
             grid = (real[:40:8], own[:40:8])
@@ -147,8 +183,14 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),
         "reconstruction": {"psnr_db": float(np.mean(psnrs["whole"])), "mouth_psnr_db": float(np.mean(psnrs["mouth"])),
                            "upper_psnr_db": float(np.mean(psnrs["upper"])), "ssim": float(np.mean(ssims)),
+                           "pasted_mouth_mask_psnr_db": float(np.mean(pasted["mouth_mask"])),
+                           "pasted_outside_mask_psnr_db": float(np.mean(pasted["outside_mask"])),
+                           "mouth_mask_share": float(np.mean(pasted["mask_share"])),
                            "note": "frames generated from A's own audio against A's real frames; mouth = the lower half "
-                                   "(rows the generator must draw), upper = the rest of the crop"},
+                                   "(rows the generator must draw), upper = the rest of the crop: these are the generator's "
+                                   "own output. pasted_* = what `s2v dub` writes: the crop pasted back into the real crop "
+                                   "through the mouth-and-jaw mask, PSNR where the mask is >= 0.5 (mouth_mask_share of the "
+                                   f"crop) and outside it; a frame with no error counts {PSNR_CAP_DB:.0f} dB"},
         "offsets": OFFSETS.tolist(),
         "mean_distance_per_offset": {kind: d.round(5).tolist() for kind, d in mean_distances.items()},
     }
@@ -168,6 +210,9 @@ def format_scores(report):
                  f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB (mouth region "
                  f"{report['reconstruction']['mouth_psnr_db']:.1f}, upper face {report['reconstruction']['upper_psnr_db']:.1f}), "
                  f"SSIM {report['reconstruction']['ssim']:.3f}")
+    lines.append(f"  pasted back as `s2v dub` writes it: PSNR {report['reconstruction']['pasted_mouth_mask_psnr_db']:.1f} dB "
+                 f"in the mouth mask ({100 * report['reconstruction']['mouth_mask_share']:.0f}% of the crop), "
+                 f"{report['reconstruction']['pasted_outside_mask_psnr_db']:.1f} dB outside it")
     return "\n".join(lines)
 
 

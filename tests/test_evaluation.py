@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from keras_s2v import synth
-from keras_s2v.evaluation import OFFSETS, clip_embeddings, longest_face_run, offset_distances, region_psnr, static_mouth, sync_loss, sync_scores
+from keras_s2v.evaluation import (
+    OFFSETS, PSNR_CAP_DB, clip_embeddings, longest_face_run, offset_distances, pasted_psnr, region_psnr, static_mouth, sync_loss,
+    sync_scores,
+)
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
 from tests.media import s2v
@@ -55,6 +58,50 @@ def test_region_psnr_tells_the_mouth_from_the_upper_face():
     assert 38 < psnr["upper"] < 42 and 19 < psnr["mouth"] < 22
 
 
+def _smooth_crops(count=3, seed=0):
+    """[0, 1] crops on the uint8 grid with face-like smooth texture (the paste restores detail only where nothing changed)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    crops = np.stack([cv2.GaussianBlur(rng.random((112, 112, 3)).astype(np.float32), (0, 0), 3) for _ in range(count)])
+    crops = 0.1 + 0.8 * (crops - crops.min()) / (crops.max() - crops.min())
+    return (np.round(crops * 255) / 255).astype(np.float32)
+
+
+def test_pasted_psnr_of_the_real_crops_is_the_cap():
+    real = _smooth_crops()
+    psnr = pasted_psnr(real, real)
+    assert psnr["mouth_mask"] == psnr["outside_mask"] == PSNR_CAP_DB
+    # The box-aligned ellipse of `faces.mouth_polygon`: semi-axes 0.32 and 0.21 of the crop side.
+    assert abs(psnr["mask_share"] - np.pi * 0.32 * 0.21) < 0.02
+
+
+def test_pasted_psnr_sees_a_change_inside_the_mouth_mask_only_there():
+    real = _smooth_crops()
+    rows, columns = np.mgrid[:112, :112]
+    inside = ((columns - 56) / 25) ** 2 + ((rows - 81) / 15) ** 2 <= 1  # well inside the mask's ellipse
+    generated = real.copy()
+    generated[:, inside] += 0.3 * np.random.default_rng(1).standard_normal((3, inside.sum(), 3))
+    psnr = pasted_psnr(real, np.clip(generated, 0, 1))
+    assert psnr["mouth_mask"] < 20
+    assert psnr["outside_mask"] > 40
+
+
+def test_pasted_psnr_outside_the_mask_keeps_the_real_face():
+    """The raw crop is off by 0.2 (14 dB); dub pastes only the mouth, colour-matched, so the face around it stays."""
+    real = _smooth_crops()
+    upper = real.copy()
+    upper[:, :56] += 0.2
+    tinted = real + 0.2
+    for generated in (upper, tinted):
+        generated = np.clip(generated, 0, 1)
+        assert region_psnr(real, generated)["upper"] < 15
+        psnr = pasted_psnr(real, generated)
+        assert psnr["outside_mask"] > 40
+    # A uniform tint is taken out by the colour matching along the mask's edge, inside the mask too.
+    assert psnr["mouth_mask"] > 40
+
+
 def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     generator, evaluator = str(tmp_path / "g.keras"), str(tmp_path / "e.keras")
     save_model(build_speech2vid("tiny"), generator)
@@ -68,6 +115,9 @@ def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
         assert score["lse_c"] >= 0 and -15 <= score["av_offset"] <= 15
     assert 0 <= report["evaluator_sync_accuracy"] <= 1 and report["reconstruction"]["psnr_db"] > 0
     assert report["reconstruction"]["mouth_psnr_db"] > 0 and report["reconstruction"]["upper_psnr_db"] > 0
+    for key in ("pasted_mouth_mask_psnr_db", "pasted_outside_mask_psnr_db", "mouth_mask_share"):
+        assert report["reconstruction"][key] > 0, key
+    assert "in the mouth mask" in result.stdout
     for name in ("offsets.png", "frames.png"):
         assert os.path.getsize(tmp_path / "eval" / name) > 1000
     assert "LSE-D" in result.stdout and "static mouth" in result.stdout
