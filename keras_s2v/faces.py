@@ -532,12 +532,11 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
 def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
-    The crop is FACE_SIZE px, so a larger face loses its fine texture when the crop is scaled
-    back up. Where the generator left the face as it was (skin, jaw, stubble: within
-    `detail_tolerance` grey levels of the source crop) the source's own fine detail is put
-    back; where it changed (the mouth) only the generated pixels count, so no ghost of the
-    old mouth shows. The colour of the generated region is matched to the source along the
-    mask's soft edge (a smooth per-channel offset), so a tint drift of the generator shows no seam.
+    Where the generator left the face as it was (skin, jaw, stubble: `_unchanged`) the
+    source itself is kept, at the frame's full resolution; where it drew something new (the
+    mouth) only the generated pixels count, so no ghost of the old mouth shows. The colour of
+    the generated region is matched to the source along the mask's soft edge (a smooth
+    per-channel offset), so a tint drift of the generator shows no seam.
     """
     y0, x0, mask = paste_mask(frame.shape, face, alignment, feather)
     out = frame.copy()
@@ -546,9 +545,7 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     height, width = mask.shape
     source = frame[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
     source_crop = _warp(frame, alignment.matrix, alignment.size).astype(np.float32)
-    generated_crop = np.asarray(generated_crop, np.float32)
-    change = cv2.GaussianBlur(np.abs(generated_crop - source_crop).max(axis=2), (0, 0), 1.0)
-    keep = np.clip(1.0 - change / detail_tolerance, 0.0, 1.0)
+    keep = _unchanged(np.asarray(generated_crop, np.float32), source_crop, detail_tolerance)
     to_region = alignment.matrix.copy()
     to_region[:, 2] += alignment.matrix[:, :2] @ [x0, y0]  # region pixel -> crop pixel
 
@@ -556,11 +553,24 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
         return cv2.warpAffine(image, to_region, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
 
-    source_low, keep = back(source_crop), np.clip(back(keep), 0.0, 1.0)
-    generated = _match_colour(back(generated_crop), source_low, mask) + keep[..., None] * (source - source_low)
+    keep = np.clip(back(keep), 0.0, 1.0)[..., None]
+    generated = _match_colour(back(np.asarray(generated_crop, np.float32)), back(source_crop), mask)
+    generated += keep * (source - generated)
     blended = source + mask[..., None] * (generated - source)
     out[y0 : y0 + height, x0 : x0 + width] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def _unchanged(generated_crop, source_crop, tolerance, blur=1.5):
+    """(size, size) in [0, 1]: 1 where the generated crop shows the source's face, 0 where it
+    differs by `tolerance` grey levels or more.
+
+    Both crops are blurred first: the generator draws no detail finer than a few pixels, and
+    its missing detail is not a change it meant; a mouth that opens or closes is.
+    """
+    smooth = lambda image: cv2.GaussianBlur(image, (0, 0), blur)  # noqa: E731
+    change = cv2.GaussianBlur(np.abs(smooth(generated_crop) - smooth(source_crop)).max(axis=2), (0, 0), 1.0)
+    return np.clip(1.0 - change / tolerance, 0.0, 1.0)
 
 
 def _match_colour(generated, source, mask, grid=48):

@@ -171,6 +171,27 @@ def test_a_generator_that_returns_its_input_leaves_the_frame_as_it_was(photos, c
     assert mask.max() == 1.0 and (mask * (1 - hull)).sum() < 0.1 * mask.sum()  # hardly any background
 
 
+def test_a_blurred_but_unchanged_face_keeps_the_source_and_a_new_mouth_is_pasted(photos, cnn):
+    """The generator draws no detail finer than a few pixels: its blur is not a change it meant."""
+    frames, _ = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], 200, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    blurred, mask = paste_round_trip(frame, face, lambda crop: cv2.GaussianBlur(crop, (0, 0), 1.0))
+    inside = mask > 0.5
+    assert psnr(blurred[inside], frame[inside]) >= 40  # 43 dB; pasting the blurred crop itself gave 31
+    _, alignment = faces.crop_face(frame, face)
+    mouth = np.round(alignment.matrix[:, :2] @ face.landmarks[13] + alignment.matrix[:, 2]).astype(int)  # inner upper lip, crop pixels
+
+    def dark_mouth(crop):
+        crop = cv2.GaussianBlur(crop, (0, 0), 1.0)
+        cv2.ellipse(crop, tuple(int(v) for v in mouth), (12, 6), 0, 0, 360, (20, 10, 10), -1)
+        return crop
+
+    opened, _ = paste_round_trip(frame, face, dark_mouth)
+    x, y = face.landmarks[13].astype(int)
+    assert frame[y, x].astype(int).sum() - opened[y, x].astype(int).sum() > 150  # the new mouth shows, no ghost of the old
+
+
 def test_only_the_soft_mouth_mask_changes_and_no_square_edge_shows(photos, cnn):
     frames, _ = photo_frames(photos["grace_hopper"], PHOTO_FACES["grace_hopper"], 150, [(640, 360)])
     frame = frames[0]
