@@ -5,7 +5,7 @@ import pytest
 from keras_s2v import geometry
 from keras_s2v.errors import ModelError
 from keras_s2v.models import build_speech2vid, build_syncnet, check_generator, conditioning_of, embedding_models
-from keras_s2v.models.speech2vid import MouthHole, build_core
+from keras_s2v.models.speech2vid import build_core
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
 SEED_TABLE = [
@@ -120,34 +120,12 @@ def test_seed_settings_and_skips(seed):
 
 
 @pytest.mark.parametrize("preset", ["small", "tiny"])
-def test_smaller_presets_keep_the_topology_and_add_fine_skips(seed, preset):
+def test_smaller_presets_keep_the_topology(seed, preset):
     model = build_speech2vid(preset).get_layer("core")
-    added = {l.name: type(l).__name__ for l in model.layers if l.name not in {s.name for s in seed.layers}}
-    assert {l.name: type(l).__name__ for l in seed.layers if l.name != "frames"}.items() <= {l.name: type(l).__name__ for l in model.layers}.items()
-    assert sorted(added) == sorted(
-        [f"{block}_{part}" for block in ("identity_fine_1", "identity_fine_2", "decoder_6") for part in ("conv", "bn", "relu")]
-        + ["mouth_hole", "fine_half_concat", "fine_full_concat"])
-    inbound = {l.name: [t._keras_history.operation.name for t in l._inbound_nodes[0].input_tensors] for l in model.layers if "fine_" in l.name and "concat" in l.name}
-    assert inbound == {"fine_half_concat": ["decoder_5_relu", "identity_fine_2_relu"],
-                       "fine_full_concat": ["decoder_6_relu", "identity_fine_1_relu"]}
-    assert model.get_layer("identity_fine_1_conv").output.shape[1:3] == (112, 112)
-    assert model.get_layer("mouth_hole").input.name == model.input["identity"].name
+    assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in seed.layers]
     assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
     assert model.get_layer("frames").output.shape[1:] == (112, 112, 15)
-    assert model.get_layer("frames").activation.__name__ == "sigmoid"
     assert model.count_params() < seed.count_params() / 10
-
-
-def test_the_mouth_hole_hides_the_mouth_from_the_fine_skips_only():
-    hole = MouthHole()
-    faces = np.random.default_rng(0).random((2, 112, 112, 30)).astype(np.float32) + 0.1
-    holed = np.asarray(hole(faces))
-    assert (holed[:, 78, 56] == 0).all() and (holed[:, 66, 40] == 0).all()  # the mouth, all 30 channels
-    np.testing.assert_array_equal(holed[:, :56], faces[:, :56])  # eyes and nose
-    np.testing.assert_array_equal(holed[:, 105], faces[:, 105])  # the chin's lowest rows
-    assert MouthHole.from_config(hole.get_config()).get_config() == hole.get_config()
-    with pytest.raises(ValueError, match="received"):
-        MouthHole(radii=(0.2, 1.5))
 
 
 def test_generator_outputs_frames_in_unit_range():

@@ -1,12 +1,11 @@
 """Named model sizes. `seed` is the generator of architecture.md §2, layer for layer."""
 
 # `width` scales every conv filter count and dense width; the 98 -> (7, 7, 2)
-# bottleneck and the 15 output channels stay fixed. `fine_skips` adds skips at 56x56 and
-# 112x112 to the seed's topology (keras_s2v.models.speech2vid._fine_encoder).
+# bottleneck and the 15 output channels stay fixed so the topology is unchanged.
 SPEECH2VID_PRESETS = {
     "seed": {"width": 1.0, "description": "the seed model summary, exactly (35.5M parameters)"},
-    "small": {"width": 0.25, "fine_skips": True, "description": "1/4 widths plus skips at 56x56 and 112x112, for CPU training"},
-    "tiny": {"width": 1 / 16, "fine_skips": True, "description": "1/16 widths plus the small preset's skips, for tests"},
+    "small": {"width": 0.25, "description": "1/4 widths, same topology, for CPU training"},
+    "tiny": {"width": 1 / 16, "description": "1/16 widths, for tests"},
 }
 
 SYNCNET_PRESETS = {

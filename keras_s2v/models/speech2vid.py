@@ -61,33 +61,6 @@ class ReferenceConditioning(layers.Layer):
         return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
 
 
-@keras.saving.register_keras_serializable(package="keras_s2v")
-class MouthHole(layers.Layer):
-    """Zeroes an ellipse around the mouth (fractions of the crop: `center` (x, y), `radii` (x, y)).
-
-    The fine skips see the face through it: they may carry the skin and beard around the mouth
-    at full resolution, but not the reference's mouth, which the audio must draw.
-    """
-
-    def __init__(self, center=(0.5, 0.7), radii=(0.22, 0.14), **kwargs):
-        super().__init__(**kwargs)
-        for name, value in (("center", center), ("radii", radii)):
-            if len(value) != 2 or not all(0 < v < 1 for v in value):
-                raise ValueError(f"`{name}` must be two fractions of the crop in (0, 1); received {value!r}")
-        self.center, self.radii = tuple(center), tuple(radii)
-
-    def call(self, images):
-        height, width = keras.ops.shape(images)[-3], keras.ops.shape(images)[-2]
-        rows = (keras.ops.cast(keras.ops.arange(height), images.dtype) + 0.5) / keras.ops.cast(height, images.dtype)
-        cols = (keras.ops.cast(keras.ops.arange(width), images.dtype) + 0.5) / keras.ops.cast(width, images.dtype)
-        distance = (((rows[:, None] - self.center[1]) / self.radii[1]) ** 2
-                    + ((cols[None, :] - self.center[0]) / self.radii[0]) ** 2)
-        return images * keras.ops.cast(distance > 1.0, images.dtype)[:, :, None]
-
-    def get_config(self):
-        return {**super().get_config(), "center": self.center, "radii": self.radii}
-
-
 def _scaled(width, units):
     return max(1, int(round(units * width)))
 
@@ -126,28 +99,7 @@ def _identity_encoder(identity, width, conv):
     return embedding, (skip1, skip2, skip3)
 
 
-def _fine_encoder(identity, width, conv):
-    """Full- and half-resolution features of the conditioned input for the presets below `seed`.
-
-    The seed's highest skip is 28x28, so the skin and stubble of the reference cannot reach
-    the output except as a blur; these two skips carry them. They see the input through a
-    `MouthHole`: with the reference's mouth at full resolution, copying it is the cheapest
-    L1 answer, and the sync loss never took hold (TRAINING.md §5).
-    """
-    full = conv(MouthHole(name="mouth_hole")(identity), _scaled(width, 32), 3, 1, "identity_fine_1")
-    half = conv(full, _scaled(width, 32), 3, 2, "identity_fine_2")
-    return full, half
-
-
-def _fine_decoder(x, fine_skips, width, conv):
-    full, half = fine_skips
-    x = layers.Concatenate(name="fine_half_concat")([x, half])
-    x = conv(x, _scaled(width, 32), 3, 2, "decoder_6", transpose=True)
-    x = layers.Concatenate(name="fine_full_concat")([x, full])
-    return layers.Conv2D(OUTPUT_CHANNELS, 3, padding="same", activation="sigmoid", name="frames")(x)
-
-
-def _decoder(embedding, skips, width, conv, fine_skips=None):
+def _decoder(embedding, skips, width, conv):
     skip1, skip2, skip3 = skips
     x = layers.Dense(BOTTLENECK_UNITS, activation="relu", name="bottleneck")(embedding)
     x = layers.Reshape((7, 7, 2), name="bottleneck_reshape")(x)
@@ -159,28 +111,21 @@ def _decoder(embedding, skips, width, conv, fine_skips=None):
     x = conv(x, _scaled(width, 96), 5, 2, "decoder_4", transpose=True)
     x = layers.Concatenate(name="skip1_concat")([x, skip1])
     x = conv(x, _scaled(width, 64), 5, 2, "decoder_5", transpose=True)
-    if fine_skips is not None:
-        return _fine_decoder(x, fine_skips, width, conv)
     return layers.Conv2DTranspose(
         OUTPUT_CHANNELS, 5, strides=2, padding="same", activation="sigmoid", name="frames"
     )(x)
 
 
 def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", synchronized_bn=False):
-    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`.
-
-    Presets with `fine_skips` add skips at 56x56 and 112x112 (`_fine_encoder`); `seed` is the table exactly.
-    """
-    config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
-    width = config["width"]
+    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`."""
+    width = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")["width"]
     conv = functools.partial(_conv_bn_relu, synchronized=synchronized_bn)
     mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
     identity = keras.Input((*IDENTITY_SHAPE[:2], identity_channels), name="identity")
     audio_embedding = _audio_encoder(mfcc, width, conv)
     identity_embedding, skips = _identity_encoder(identity, width, conv)
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
-    fine_skips = _fine_encoder(identity, width, conv) if config.get("fine_skips") else None
-    frames = _decoder(joint, skips, width, conv, fine_skips)
+    frames = _decoder(joint, skips, width, conv)
     return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
 
 
