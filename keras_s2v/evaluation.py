@@ -112,7 +112,7 @@ def pasted_psnr(real, generated):
     real, generated: (N, FACE_SIZE, FACE_SIZE, 3) [0, 1] crops. Each real crop stands for the frame
     itself (an identity alignment, a box face with no landmarks, as the box-aligned shards' crops
     are), so `faces.paste_face` blends the generated crop in through the ellipse of `mouth_polygon`,
-    with its colour matching and detail restoration. Returns {"mouth_mask", "outside_mask": mean
+    colour-matched, keeping the real crop where the generator left it as it was. Returns {"mouth_mask", "outside_mask": mean
     PSNR (dB, max_val 1) over the pixels where `faces.paste_mask` is >= 0.5 and < 0.5; a frame with
     no error there counts PSNR_CAP_DB, so no inf reaches the JSON report; "mask_share": the share of
     the crop's pixels with mask >= 0.5}.

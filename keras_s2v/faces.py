@@ -545,7 +545,8 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     height, width = mask.shape
     source = frame[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
     source_crop = _warp(frame, alignment.matrix, alignment.size).astype(np.float32)
-    keep = _unchanged(np.asarray(generated_crop, np.float32), source_crop, detail_tolerance)
+    generated_crop = np.asarray(generated_crop, np.float32)
+    keep = _unchanged(generated_crop, source_crop, detail_tolerance)
     to_region = alignment.matrix.copy()
     to_region[:, 2] += alignment.matrix[:, :2] @ [x0, y0]  # region pixel -> crop pixel
 
@@ -554,7 +555,7 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
                               borderMode=cv2.BORDER_REPLICATE)
 
     keep = np.clip(back(keep), 0.0, 1.0)[..., None]
-    generated = _match_colour(back(np.asarray(generated_crop, np.float32)), back(source_crop), mask)
+    generated = _match_colour(back(generated_crop), back(source_crop), mask)
     generated += keep * (source - generated)
     blended = source + mask[..., None] * (generated - source)
     out[y0 : y0 + height, x0 : x0 + width] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -158,6 +158,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shard
     assert not os.path.exists(out)
     checkpoint = load_model(os.path.join(run_folder(out), "checkpoint.keras"), "generator")
     assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
+    assert sorted(os.listdir(os.path.join(run_folder(out), "logs", "frames"))) == ["epoch_001.png"]  # no grid of NaN
 
 
 def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_syncnet_path, tmp_path):

@@ -22,6 +22,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 # worker per core, which is what autotuning chose on 2 cores anyway.
 _NO_AUTOTUNE_THREAD = tf.data.Options()
 _NO_AUTOTUNE_THREAD.autotune.enabled = False
+
 MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from the mouths
 
 

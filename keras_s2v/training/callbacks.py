@@ -117,6 +117,8 @@ class FrameGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import cv2
 
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # a diverged epoch's frames are NaN; the NaNGuard says what happened
         grid = frame_grid(np.asarray(self.target), self.model.generator.predict_on_batch(self.inputs))
         os.makedirs(self.folder, exist_ok=True)
         cv2.imwrite(os.path.join(self.folder, f"epoch_{epoch + 1:03d}.png"), np.round(grid[:, :, ::-1] * 255).astype(np.uint8))
