@@ -17,6 +17,11 @@ def _format(logs):
     return "  ".join(f"{k} {float(np.mean(v)):.4f}" for k, v in logs.items())  # mean: 1-element logs under multi-worker
 
 
+def finite(logs):
+    """Whether every metric of an epoch's `logs` is a finite number: a diverged epoch is neither saved nor drawn."""
+    return all(math.isfinite(float(np.mean(v))) for v in (logs or {}).values())
+
+
 class ProgressLog(keras.callbacks.Callback):
     """A progress bar over all steps and one line per epoch with every metric."""
 
@@ -73,7 +78,7 @@ class GeneratorCheckpoint(keras.callbacks.Callback):
         self.saved_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if all(math.isfinite(float(v)) for v in (logs or {}).values()):
+        if finite(logs):
             save_model(self.model.generator, self.path)
             self.saved_epoch = epoch + 1
 
@@ -117,7 +122,7 @@ class FrameGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import cv2
 
-        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+        if not finite(logs):
             return  # a diverged epoch's frames are NaN; the NaNGuard says what happened
         grid = frame_grid(np.asarray(self.target), self.model.generator.predict_on_batch(self.inputs))
         os.makedirs(self.folder, exist_ok=True)

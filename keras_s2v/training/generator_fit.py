@@ -12,7 +12,7 @@ from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import FileError, TrainingError
 from keras_s2v.models import build_speech2vid, check_generator
 from keras_s2v.saving import load_model, save_model
-from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
+from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup, finite
 from keras_s2v.training.distribute import get_strategy, precision
 from keras_s2v.training.recipe import recipes, write_recipe
 from keras_s2v.training.trainer import LOSSES, Speech2VidTrainer
@@ -50,7 +50,7 @@ class _Backup(keras.callbacks.BackupAndRestore):
     """BackupAndRestore that never backs up an epoch whose metrics are NaN or Inf."""
 
     def on_epoch_end(self, epoch, logs=None):
-        if all(math.isfinite(float(v)) for v in (logs or {}).values()):
+        if finite(logs):
             super().on_epoch_end(epoch, logs)
 
 
