@@ -23,10 +23,10 @@ from keras_s2v.windows import reference_indices, stack_frames, unstack_frames
 
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
-PSNR_CAP_DB = 100.0  # a masked PSNR with no error at all: a finite number for the JSON report
+PSNR_CAP_DB = 100.0  # a masked PSNR with no error at all (infinite): capped so reports stay plain JSON
 
 __all__ = [
-    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "offset_distances", "pasted_psnr", "region_psnr", "score",
+    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_scores", "masked_psnr", "offset_distances", "pasted_psnr", "region_psnr", "score",
     "format_score", "sync_loss", "sync_scores",
 ]
 
@@ -100,10 +100,14 @@ def region_psnr(real, generated):
             for name, rows in regions.items()}
 
 
-def _masked_psnr(real, pasted, selected):
-    """Mean over frames of the PSNR (dB) over the `selected` pixels, all channels; an identical frame counts PSNR_CAP_DB."""
-    mse = np.mean(np.square(real[:, selected] - pasted[:, selected]), axis=(1, 2), dtype=np.float64)
-    return float(np.mean(np.minimum(10 * np.log10(1.0 / np.maximum(mse, 1e-30)), PSNR_CAP_DB)))
+def masked_psnr(image, reference, mask):
+    """PSNR in dB of `image` against `reference` (uint8) over the pixels of `mask`, capped at PSNR_CAP_DB."""
+    if image.shape[:2] != mask.shape or reference.shape[:2] != mask.shape:
+        raise ValueError(f"images and mask must be the same size; received {image.shape}, {reference.shape}, {mask.shape}")
+    if not mask.any():
+        raise ValueError("`mask` selects no pixel")
+    error = np.mean((image[mask].astype(np.float64) - reference[mask].astype(np.float64)) ** 2)
+    return PSNR_CAP_DB if error <= 0 else float(min(PSNR_CAP_DB, 10 * np.log10(255.0**2 / error)))
 
 
 def pasted_psnr(real, generated):
@@ -126,9 +130,12 @@ def pasted_psnr(real, generated):
     y0, x0, region = faces.paste_mask(frames.shape[1:], face, alignment)
     mask = np.zeros((FACE_SIZE, FACE_SIZE), np.float32)
     mask[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]] = region
-    inside, pasted = mask >= 0.5, pasted.astype(np.float32) / 255.0
-    return {"mouth_mask": _masked_psnr(real, pasted, inside), "outside_mask": _masked_psnr(real, pasted, ~inside),
-            "mask_share": float(inside.mean())}
+    inside = mask >= 0.5
+
+    def mean_psnr(selected):
+        return float(np.mean([masked_psnr(image, frame, selected) for image, frame in zip(pasted, frames)]))
+
+    return {"mouth_mask": mean_psnr(inside), "outside_mask": mean_psnr(~inside), "mask_share": float(inside.mean())}
 
 
 def static_mouth(frames):

@@ -25,12 +25,11 @@ import numpy as np
 from keras_s2v import faces, speech_synth, video
 from keras_s2v.backends import load_backend
 from keras_s2v.dubbing import dub
+from keras_s2v.evaluation import masked_psnr
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.photos import real_photos
 
 PSNR_TARGET_DB = 32.0
-# A frame equal to the photo on the mask has an infinite PSNR; capped so the report stays plain JSON.
-PSNR_CAP_DB = 100.0
 # Face-mesh indices (MediaPipe's canonical face model).
 INNER_LIPS = (13, 14)  # upper and lower inner-lip midpoints
 FACE_TOP, FACE_BOTTOM = 10, 152  # forehead and chin on the face's midline
@@ -113,16 +112,6 @@ def outside_lips_mask(shape, landmarks, margin=0.15):
     if radius > 0:
         lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     return (face > 0) & (lips == 0)
-
-
-def masked_psnr(image, reference, mask):
-    """PSNR in dB of `image` against `reference` (uint8) over the pixels of `mask`, capped at PSNR_CAP_DB."""
-    if image.shape[:2] != mask.shape or reference.shape[:2] != mask.shape:
-        raise ValueError(f"images and mask must be the same size; received {image.shape}, {reference.shape}, {mask.shape}")
-    if not mask.any():
-        raise ValueError("`mask` selects no pixel")
-    error = np.mean((image[mask].astype(np.float64) - reference[mask].astype(np.float64)) ** 2)
-    return PSNR_CAP_DB if error <= 0 else float(min(PSNR_CAP_DB, 10 * np.log10(255.0**2 / error)))
 
 
 # --------------------------------------------------------------------------- one photo

@@ -30,7 +30,7 @@ PUBLIC = {
         "serving_layout", "write_savedmodel",
     ],
     "keras_s2v.evaluation": [
-        "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_score", "format_scores", "offset_distances", "pasted_psnr", "region_psnr",
+        "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_score", "format_scores", "masked_psnr", "offset_distances", "pasted_psnr", "region_psnr",
         "score", "sync_loss", "sync_scores",
     ],
     "keras_s2v.serving_client": ["MODEL_NAME", "decode_grpc_reply", "decode_rest_reply", "grpc_request", "predict_grpc", "predict_rest", "rest_request"],
