@@ -5,7 +5,7 @@ import pytest
 from keras_s2v import geometry
 from keras_s2v.errors import ModelError
 from keras_s2v.models import build_speech2vid, build_syncnet, check_generator, conditioning_of, embedding_models
-from keras_s2v.models.speech2vid import build_core
+from keras_s2v.models.speech2vid import ReferenceBlend, blended_parts, build_core
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
 SEED_TABLE = [
@@ -122,7 +122,9 @@ def test_seed_settings_and_skips(seed):
 @pytest.mark.parametrize("preset", ["small", "tiny"])
 def test_smaller_presets_keep_the_topology(seed, preset):
     model = build_speech2vid(preset).get_layer("core")
-    assert [type(l).__name__ for l in model.layers] == [type(l).__name__ for l in seed.layers]
+    blend = {"blend_alpha", "blend_alpha_upsample"}
+    assert [type(l).__name__ for l in model.layers if l.name not in blend] == [type(l).__name__ for l in seed.layers]
+    assert model.get_layer("blend_alpha_upsample").output.shape[1:] == (112, 112, 5)
     assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
     assert model.get_layer("frames").output.shape[1:] == (112, 112, 15)
     assert model.count_params() < seed.count_params() / 10
@@ -212,6 +214,29 @@ def test_the_target_lower_half_never_reaches_the_generator():
     np.testing.assert_array_equal(generator.predict(changed, verbose=0), generator.predict(inputs, verbose=0))
     other_reference = {**inputs, "reference": rng.random((2, 112, 112, 15))}
     assert not np.allclose(generator.predict(other_reference, verbose=0), generator.predict(inputs, verbose=0))
+
+
+def test_reference_blend_takes_the_frames_where_alpha_is_one_and_the_composite_where_it_is_zero():
+    rng = np.random.default_rng(3)
+    frames, target, reference = rng.random((3, 2, 112, 112, 15)).astype("float32")
+    alpha = np.zeros((2, 112, 112, 5), "float32")
+    alpha[..., 1] = 1.0  # frame 1 (channels 3 to 5) painted, the others copied
+    blended = keras.ops.convert_to_numpy(ReferenceBlend()([frames, alpha, target, reference]))
+    np.testing.assert_allclose(blended[..., 3:6], frames[..., 3:6])
+    np.testing.assert_allclose(blended[:, :56, :, :3], target[:, :56, :, :3])
+    np.testing.assert_allclose(blended[:, 56:, :, 6:], reference[:, 56:, :, 6:])
+    restored = ReferenceBlend.from_config(ReferenceBlend(mouth_row=40).get_config())
+    assert restored.mouth_row == 40
+    with pytest.raises(ValueError, match="received 0"):
+        ReferenceBlend(mouth_row=0)
+
+
+def test_seed_has_no_blend_and_the_smaller_presets_blend(generator):
+    inputs = {"mfcc": np.zeros((1, 12, 20, 1), "float32"), "identity": np.zeros((1, 112, 112, 15), "float32"),
+              "reference": np.zeros((1, 112, 112, 15), "float32")}
+    assert blended_parts(generator, inputs)[1] is None
+    core = blended_parts(build_speech2vid("tiny"), inputs)[1]
+    assert core["frames"].shape == (1, 112, 112, 15) and core["alpha"].shape == (1, 112, 112, 5)
 
 
 def test_seed_takes_only_the_composite_conditioning_and_unknown_ones_are_refused():

@@ -16,12 +16,13 @@ import tensorflow as tf
 from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_speech2vid
+from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.saving import load_model
 from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_folder, train_generator
 from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.trainer import Speech2VidTrainer
+from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
 from keras_s2v.windows import frame_changes, mouths, stack_frames, unstack_frames
 from tests.media import s2v
 
@@ -101,6 +102,16 @@ def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(
     with pytest.raises(ValueError, match="received -1"):
         Speech2VidTrainer(plain.generator, syncnet, motion_weight=-1)
     assert Speech2VidTrainer.from_config(moving.get_config()).motion_weight == 2.0
+
+
+def test_the_l1_of_a_blending_generator_also_charges_its_painted_frames_and_the_blended_area(tiny_shards, tiny_syncnet_path):
+    trainer = Speech2VidTrainer(build_speech2vid("tiny"), load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.0)
+    inputs, target = _batch(tiny_shards[0])
+    frames, core = blended_parts(trainer.generator, inputs)
+    np.testing.assert_allclose(frames, trainer.generator(inputs, training=False), atol=1e-6)
+    expected = (np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target))
+                + BLEND_AREA_WEIGHT * np.mean(core["alpha"]))
+    np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["l1"], expected, rtol=1e-5)
 
 
 def test_the_sync_weight_is_held_at_zero_then_ramped_over_one_epoch(tiny_shards, tiny_syncnet_path):
@@ -251,7 +262,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.trainer import Speech2VidTrainer
+from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
 
 def one_step(strategy):
     keras.utils.set_random_seed(0)
@@ -319,7 +330,7 @@ import json, os, sys
 import numpy as np, tensorflow as tf, keras
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.trainer import Speech2VidTrainer
+from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
 
 strategy = get_strategy(sys.argv[1])
 keras.utils.set_random_seed(0)

@@ -17,12 +17,13 @@ import keras
 from keras import layers
 
 from keras_s2v.errors import ModelError
-from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS
+from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
 BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
+ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
 CONDITIONINGS = ("composite", "concat")
 
 
@@ -59,6 +60,39 @@ class ReferenceConditioning(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
+
+
+@keras.saving.register_keras_serializable(package="keras_s2v")
+class ReferenceBlend(layers.Layer):
+    """[frames, alpha, target window, reference window] -> alpha * frames + (1 - alpha) * composite.
+
+    The composite is the target's upper half over the reference's lower half (what the generator
+    may see). Where `alpha` (one channel per frame) is low, the output is that picture at full
+    resolution: the person's own skin, stubble and lighting. A generator trained on synthetic
+    faces thus paints only where the mouth must change, and leaves a real face it never saw as
+    it is elsewhere.
+    """
+
+    def __init__(self, mouth_row=MOUTH_ROW, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(mouth_row, int) or mouth_row < 1:
+            raise ValueError(f"`mouth_row` must be a positive integer; received {mouth_row!r}")
+        self.mouth_row = mouth_row
+
+    def call(self, inputs):
+        frames, alpha, target, reference = inputs
+        upper = keras.ops.cast(keras.ops.arange(keras.ops.shape(target)[-3]) < self.mouth_row, target.dtype)
+        upper = keras.ops.reshape(upper, (-1, 1, 1))
+        composite = target * upper + reference * (1.0 - upper)
+        channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
+        alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
+        return alpha * frames + (1.0 - alpha) * keras.ops.cast(composite, frames.dtype)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "mouth_row": self.mouth_row}
 
 
 def _scaled(width, units):
@@ -99,7 +133,7 @@ def _identity_encoder(identity, width, conv):
     return embedding, (skip1, skip2, skip3)
 
 
-def _decoder(embedding, skips, width, conv):
+def _decoder(embedding, skips, width, conv, blend=False):
     skip1, skip2, skip3 = skips
     x = layers.Dense(BOTTLENECK_UNITS, activation="relu", name="bottleneck")(embedding)
     x = layers.Reshape((7, 7, 2), name="bottleneck_reshape")(x)
@@ -111,22 +145,41 @@ def _decoder(embedding, skips, width, conv):
     x = conv(x, _scaled(width, 96), 5, 2, "decoder_4", transpose=True)
     x = layers.Concatenate(name="skip1_concat")([x, skip1])
     x = conv(x, _scaled(width, 64), 5, 2, "decoder_5", transpose=True)
-    return layers.Conv2DTranspose(
+    frames = layers.Conv2DTranspose(
         OUTPUT_CHANNELS, 5, strides=2, padding="same", activation="sigmoid", name="frames"
     )(x)
+    if not blend:
+        return frames
+    return {"frames": frames, "alpha": _blend_alpha(x)}
+
+
+def _blend_alpha(features):
+    """Where each output frame is painted (1) or taken from the composite (0), from the 56x56 decoder.
+
+    It starts near 0.9 everywhere, so the painted frames get the gradient from the first step;
+    starting near 0, copying the composite is the cheapest answer and the sync loss never takes hold.
+    """
+    alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
+                          bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)
+    return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
 def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", synchronized_bn=False):
-    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`."""
-    width = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")["width"]
+    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`.
+
+    Presets with `blend` (all below `seed`) also return `alpha` ({"frames", "alpha"}), which
+    `build_speech2vid` uses to blend the frames with the composite (`ReferenceBlend`).
+    """
+    config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
+    width = config["width"]
     conv = functools.partial(_conv_bn_relu, synchronized=synchronized_bn)
     mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
     identity = keras.Input((*IDENTITY_SHAPE[:2], identity_channels), name="identity")
     audio_embedding = _audio_encoder(mfcc, width, conv)
     identity_embedding, skips = _identity_encoder(identity, width, conv)
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
-    frames = _decoder(joint, skips, width, conv)
-    return keras.Model({"mfcc": mfcc, "identity": identity}, frames, name=name)
+    outputs = _decoder(joint, skips, width, conv, blend=config.get("blend", False))
+    return keras.Model({"mfcc": mfcc, "identity": identity}, outputs, name=name)
 
 
 def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, conditioning="composite"):
@@ -150,7 +203,21 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     conditioned = ReferenceConditioning(conditioning, name="reference_conditioning")([identity, reference])
     frames = core({"mfcc": mfcc, "identity": conditioned})
+    if isinstance(frames, dict):
+        frames = ReferenceBlend(name="reference_blend")([frames["frames"], frames["alpha"], identity, reference])
     return keras.Model({"mfcc": mfcc, "identity": identity, "reference": reference}, frames, name=name)
+
+
+def blended_parts(generator, inputs, training=False):
+    """(frames, core) for the trainer: the generator's output, and the core's {"frames", "alpha"}
+    before `ReferenceBlend` (None for a generator without a blend)."""
+    if "reference_blend" not in [layer.name for layer in generator.layers]:
+        return generator(inputs, training=training), None
+    inputs = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
+    conditioned = generator.get_layer("reference_conditioning")([inputs["identity"], inputs["reference"]])
+    core = generator.get_layer("core")({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
+    blend = generator.get_layer("reference_blend")
+    return blend([core["frames"], core["alpha"], inputs["identity"], inputs["reference"]]), core
 
 
 def conditioning_of(generator):
@@ -166,12 +233,12 @@ def check_generator(generator, path="generator"):
     """
     try:
         shapes = {name: tuple(tensor.shape[1:]) for name, tensor in generator.input.items()}
-        output = tuple(generator.output.shape[1:])
     except (AttributeError, TypeError):
         raise ModelError(path, f"not a Speech2Vid generator: expected inputs named {list(GENERATOR_INPUTS)}") from None
     if sorted(shapes) == ["identity", "mfcc"]:
         raise ModelError(path, "a generator of the old format (a masked identity, no reference window): it never sees "
                                "the person's own lower face; train a new one with `s2v train`")
+    output = tuple(getattr(generator.output, "shape", (None, "not one tensor"))[1:])
     expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE, "reference": IDENTITY_SHAPE}
     if shapes != expected or output != IDENTITY_SHAPE:
         raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")

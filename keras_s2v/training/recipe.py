@@ -119,9 +119,10 @@ recipes = {
     # TRAINING.md §5: the textured corpus, the reference concatenated (30 channels), and every
     # number cut so that `make demo` fits 15 minutes on 2 cores. The expert and the evaluator
     # see disjoint clips of the training speakers; the generator trains L1 then L1 + sync with
-    # the motion term, then a fine-tune with a heavier mouth L1 at a lower rate.
+    # the motion term, then a fine-tune with a heavier mouth L1 at a lower rate. Version 3: the
+    # `small` preset blends its frames with the reference (ReferenceBlend), same numbers.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=2,
+        name="synthetic-small", version=3,
         expert=SyncNetRecipe("small", steps=1500, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,

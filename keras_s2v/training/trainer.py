@@ -15,10 +15,12 @@ import keras
 import tensorflow as tf
 
 from keras_s2v.errors import ModelError
+from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.windows import frame_changes, mouths
 
 LOSSES = ("l1+sync", "sync")
 P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0
+BLEND_AREA_WEIGHT = 0.1  # per unit of mean alpha; the lower face pays 1 + 2 x mouth_weight per unit of L1
 
 
 def check_compatible(generator, syncnet, syncnet_path="syncnet"):
@@ -77,9 +79,12 @@ class Speech2VidTrainer(keras.Model):
 
     def objective_terms(self, inputs, target, training):
         """(loss, {l1, e_sync, p_sync, objective}) for one batch."""
-        frames = tf.cast(self.generator(inputs, training=training), tf.float32)
+        frames, core = blended_parts(self.generator, inputs, training=training)
+        frames = tf.cast(frames, tf.float32)
         error = tf.abs(frames - target)
         l1 = tf.reduce_mean(error) + self.mouth_weight * tf.reduce_mean(mouths(error))
+        if core is not None:
+            l1 += self._blend_terms(tf.cast(core["frames"], tf.float32), tf.cast(core["alpha"], tf.float32), target)
         if self.motion_weight:
             motion_error = tf.abs(frame_changes(mouths(frames)) - frame_changes(mouths(target)))
             l1 += self.motion_weight * tf.reduce_mean(motion_error)
@@ -89,6 +94,17 @@ class Speech2VidTrainer(keras.Model):
         weight = tf.cast(self.sync_weight, tf.float32)
         loss = (1.0 - weight) * l1 + weight * e_sync
         return loss, {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
+
+    @staticmethod
+    def _blend_terms(painted, alpha, target):
+        """The terms of a blending generator (keras_s2v.models.speech2vid.ReferenceBlend).
+
+        The L1 of the painted frames over the whole face keeps the core drawing the face's
+        colours: trained through the blend alone, it left a grey blob at the mouth. The area
+        term makes the blend paint only where the reference cannot serve, so a real face keeps
+        its own skin (TRAINING.md §5).
+        """
+        return tf.reduce_mean(tf.abs(painted - target)) + BLEND_AREA_WEIGHT * tf.reduce_mean(alpha)
 
     def _update(self, loss, parts):
         self.trackers["loss"].update_state(loss)
