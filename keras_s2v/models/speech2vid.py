@@ -27,6 +27,18 @@ ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
 CONDITIONINGS = ("composite", "concat")
 
 
+def _upper_rows(window, mouth_row):
+    """(H, 1, 1): 1 for the rows above `mouth_row`, 0 from it down."""
+    upper = keras.ops.cast(keras.ops.arange(keras.ops.shape(window)[-3]) < mouth_row, window.dtype)
+    return keras.ops.reshape(upper, (-1, 1, 1))
+
+
+def composite(target, reference, mouth_row=MOUTH_ROW):
+    """The target's rows above `mouth_row` over the reference's rows from it down."""
+    upper = _upper_rows(target, mouth_row)
+    return target * upper + reference * (1.0 - upper)
+
+
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class ReferenceConditioning(layers.Layer):
     """[target window, reference window] -> the generator's identity input (see the module docstring).
@@ -46,12 +58,9 @@ class ReferenceConditioning(layers.Layer):
 
     def call(self, inputs):
         target, reference = inputs
-        upper = keras.ops.cast(keras.ops.arange(keras.ops.shape(target)[-3]) < self.mouth_row, target.dtype)
-        upper = keras.ops.reshape(upper, (-1, 1, 1))
-        masked = target * upper
         if self.mode == "composite":
-            return masked + reference * (1.0 - upper)
-        return keras.ops.concatenate([masked, reference], axis=-1)
+            return composite(target, reference, self.mouth_row)
+        return keras.ops.concatenate([target * _upper_rows(target, self.mouth_row), reference], axis=-1)
 
     def compute_output_shape(self, input_shapes):
         target, reference = input_shapes
@@ -81,12 +90,10 @@ class ReferenceBlend(layers.Layer):
 
     def call(self, inputs):
         frames, alpha, target, reference = inputs
-        upper = keras.ops.cast(keras.ops.arange(keras.ops.shape(target)[-3]) < self.mouth_row, target.dtype)
-        upper = keras.ops.reshape(upper, (-1, 1, 1))
-        composite = target * upper + reference * (1.0 - upper)
         channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
         alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
-        return alpha * frames + (1.0 - alpha) * keras.ops.cast(composite, frames.dtype)
+        picture = keras.ops.cast(composite(target, reference, self.mouth_row), frames.dtype)
+        return alpha * frames + (1.0 - alpha) * picture
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
@@ -156,8 +163,9 @@ def _decoder(embedding, skips, width, conv, blend=False):
 def _blend_alpha(features):
     """Where each output frame is painted (1) or taken from the composite (0), from the 56x56 decoder.
 
-    It starts near 0.9 everywhere, so the painted frames get the gradient from the first step;
-    starting near 0, copying the composite is the cheapest answer and the sync loss never takes hold.
+    It starts near 0.9 everywhere, so the painted frames get the gradient from the first step
+    (a full-resolution path to the reference, open from the start, is what kept the sync loss
+    from taking hold with the fine skips: TRAINING.md §5).
     """
     alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
                           bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)
@@ -238,7 +246,7 @@ def check_generator(generator, path="generator"):
     if sorted(shapes) == ["identity", "mfcc"]:
         raise ModelError(path, "a generator of the old format (a masked identity, no reference window): it never sees "
                                "the person's own lower face; train a new one with `s2v train`")
-    output = tuple(getattr(generator.output, "shape", (None, "not one tensor"))[1:])
+    output = tuple(generator.output.shape[1:]) if hasattr(generator.output, "shape") else None
     expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE, "reference": IDENTITY_SHAPE}
     if shapes != expected or output != IDENTITY_SHAPE:
         raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")
