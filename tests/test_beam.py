@@ -14,6 +14,13 @@ from keras_s2v.data.records import parse_clip
 from tests.media import make_video
 
 
+@pytest.fixture(autouse=True)
+def stderr_left_to_capsys(monkeypatch):
+    # cli.main() moves sys.stderr off capsys the first time it runs in a process (keras_s2v.quiet),
+    # so whether these tests saw its errors depended on which tests xdist ran before them.
+    monkeypatch.setattr(cli, "silence_native_logs", lambda: None)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """3 speakers (train/val/test) x 1 clip of 1 s, a corrupt file and a silent video; the local path's output."""

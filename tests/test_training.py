@@ -262,7 +262,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
+from keras_s2v.training.trainer import Speech2VidTrainer
 
 def one_step(strategy):
     keras.utils.set_random_seed(0)
@@ -330,7 +330,7 @@ import json, os, sys
 import numpy as np, tensorflow as tf, keras
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
+from keras_s2v.training.trainer import Speech2VidTrainer
 
 strategy = get_strategy(sys.argv[1])
 keras.utils.set_random_seed(0)
