@@ -209,11 +209,20 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
     identity = keras.Input(IDENTITY_SHAPE, name="identity")
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
-    conditioned = ReferenceConditioning(conditioning, name="reference_conditioning")([identity, reference])
-    frames = core({"mfcc": mfcc, "identity": conditioned})
-    if isinstance(frames, dict):
-        frames = ReferenceBlend(name="reference_blend")([frames["frames"], frames["alpha"], identity, reference])
-    return keras.Model({"mfcc": mfcc, "identity": identity, "reference": reference}, frames, name=name)
+    inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
+    blend = ReferenceBlend(name="reference_blend") if isinstance(core.output, dict) else None
+    conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
+    frames, _ = _forward(conditioning_layer, core, blend, inputs)
+    return keras.Model(inputs, frames, name=name)
+
+
+def _forward(conditioning, core, blend, inputs, training=None):
+    """(frames, the core's outputs) through the generator's three parts (`blend` None: no blend)."""
+    conditioned = conditioning([inputs["identity"], inputs["reference"]])
+    outputs = core({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
+    if blend is None:
+        return outputs, outputs
+    return blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"]]), outputs
 
 
 def blended_parts(generator, inputs, training=False):
@@ -222,10 +231,8 @@ def blended_parts(generator, inputs, training=False):
     if "reference_blend" not in [layer.name for layer in generator.layers]:
         return generator(inputs, training=training), None
     inputs = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
-    conditioned = generator.get_layer("reference_conditioning")([inputs["identity"], inputs["reference"]])
-    core = generator.get_layer("core")({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
-    blend = generator.get_layer("reference_blend")
-    return blend([core["frames"], core["alpha"], inputs["identity"], inputs["reference"]]), core
+    parts = [generator.get_layer(name) for name in ("reference_conditioning", "core", "reference_blend")]
+    return _forward(*parts, inputs, training=training)
 
 
 def conditioning_of(generator):
