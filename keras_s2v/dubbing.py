@@ -146,10 +146,15 @@ def _batch_windows(pairs, mfcc, batch_size):
         window += count
 
 
+def to_uint8(generated):
+    """The generator's [0, 1] frames as `dub` writes them: uint8, rounded half up."""
+    return (np.asarray(generated) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
 def _generate(batches, backend):
     for batch in batches:
         generated = unstack_frames(backend(batch.mfcc, batch.identity, batch.reference)).numpy()
-        batch.generated = (generated.reshape(-1, *generated.shape[2:]) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        batch.generated = to_uint8(generated.reshape(-1, *generated.shape[2:]))
         yield batch
 
 

@@ -17,6 +17,7 @@ from keras_s2v.audio import mfcc_windows
 from keras_s2v.backends import generate
 from keras_s2v.data.datasets import shard_files
 from keras_s2v.data.records import parse_clip
+from keras_s2v.dubbing import to_uint8
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, MOUTH_ROW, STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.models.syncnet import embedding_models
 from keras_s2v.windows import reference_indices, stack_frames, unstack_frames
@@ -125,7 +126,7 @@ def pasted_psnr(real, generated):
     alignment = faces.Alignment(np.array([[1, 0, 0], [0, 1, 0]], np.float64), FACE_SIZE, faces.ALIGN_BOX)
     face = faces.Face(box=[0, 0, FACE_SIZE, FACE_SIZE])
     frames = np.round(real * 255.0).clip(0, 255).astype(np.uint8)
-    crops = (generated * 255.0 + 0.5).clip(0, 255).astype(np.uint8)  # as `s2v dub` rounds the generator's output
+    crops = to_uint8(generated)
     pasted = np.stack([faces.paste_face(frame, crop, alignment, face) for frame, crop in zip(frames, crops)])
     y0, x0, region = faces.paste_mask(frames.shape[1:], face, alignment)
     mask = np.zeros((FACE_SIZE, FACE_SIZE), np.float32)
