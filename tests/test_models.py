@@ -231,6 +231,22 @@ def test_reference_blend_takes_the_frames_where_alpha_is_one_and_the_composite_w
         ReferenceBlend(mouth_row=0)
 
 
+def test_reference_blend_paints_its_ellipse_whatever_alpha_says():
+    rng = np.random.default_rng(4)
+    frames, target, reference = rng.random((3, 1, 112, 112, 15)).astype("float32")
+    alpha = np.zeros((1, 112, 112, 5), "float32")
+    blend = ReferenceBlend(paint_ellipse=(0.7, 0.16, 0.26))
+    blended = keras.ops.convert_to_numpy(blend([frames, alpha, target, reference]))
+    np.testing.assert_allclose(blended[0, 78, 56], frames[0, 78, 56])  # the centre: all painted
+    np.testing.assert_allclose(blended[0, 110, 2], reference[0, 110, 2])  # a lower corner: the reference
+    np.testing.assert_allclose(blended[0, 70, 5], reference[0, 70, 5])  # beside the mouth, outside the ellipse
+    np.testing.assert_allclose(blended[0, 10], target[0, 10])
+    restored = ReferenceBlend.from_config(blend.get_config())
+    assert restored.paint_ellipse == (0.7, 0.16, 0.26)
+    with pytest.raises(ValueError, match=r"received \(0.7, 0.16\)"):
+        ReferenceBlend(paint_ellipse=(0.7, 0.16))
+
+
 def test_seed_has_no_blend_and_the_smaller_presets_blend(generator):
     inputs = {"mfcc": np.zeros((1, 12, 20, 1), "float32"), "identity": np.zeros((1, 112, 112, 15), "float32"),
               "reference": np.zeros((1, 112, 112, 15), "float32")}

@@ -4,9 +4,9 @@
 # bottleneck and the 15 output channels stay fixed so the topology is unchanged.
 SPEECH2VID_PRESETS = {
     "seed": {"width": 1.0, "description": "the seed model summary, exactly (35.5M parameters)"},
-    "small": {"width": 0.25, "blend": True,
+    "small": {"width": 0.25, "blend": True, "paint_ellipse": (0.70, 0.16, 0.26),
               "description": "1/4 widths, same topology plus the reference blend, for CPU training"},
-    "tiny": {"width": 1 / 16, "blend": True, "description": "1/16 widths, with the reference blend, for tests"},
+    "tiny": {"width": 1 / 16, "blend": True, "paint_ellipse": (0.70, 0.16, 0.26), "description": "1/16 widths, with the reference blend, for tests"},
 }
 
 SYNCNET_PRESETS = {

@@ -14,6 +14,7 @@ The layers of architecture.md §2 form the nested model `core` (64 layers for `s
 import functools
 
 import keras
+import numpy as np
 from keras import layers
 
 from keras_s2v.errors import ModelError
@@ -71,6 +72,15 @@ class ReferenceConditioning(layers.Layer):
         return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
 
 
+def ellipse_map(size, ellipse, soft=0.25):
+    """(1, size, size, 1): 1 inside `ellipse` = (centre_row, half_height, half_width), fractions of
+    the crop centred in width, 0.5 on its edge, fading to 0 over `soft` of the radii beyond it."""
+    centre, half_height, half_width = ellipse
+    rows, cols = (np.mgrid[0:size, 0:size] + 0.5) / size
+    distance = np.sqrt(((cols - 0.5) / half_width) ** 2 + ((rows - centre) / half_height) ** 2)
+    return np.clip((1.0 + soft - distance) / (2 * soft), 0.0, 1.0).astype("float32")[None, :, :, None]
+
+
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class ReferenceBlend(layers.Layer):
     """[frames, alpha, target window, reference window] -> alpha * frames + (1 - alpha) * composite.
@@ -80,16 +90,28 @@ class ReferenceBlend(layers.Layer):
     resolution: the person's own skin, stubble and lighting. A generator trained on synthetic
     faces thus paints only where the mouth must change, and leaves a real face it never saw as
     it is elsewhere.
+
+    `paint_ellipse` (centre_row, half_height, half_width as fractions of the crop, or None)
+    raises alpha to 1 over the mouth and jaw: the reference's mouth is another moment of the
+    source, and what of it shows through a learned alpha (which stayed under 0.9) moves with
+    the source's speech, not the new one (TRAINING.md §5).
     """
 
-    def __init__(self, mouth_row=MOUTH_ROW, **kwargs):
+    def __init__(self, mouth_row=MOUTH_ROW, paint_ellipse=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(mouth_row, int) or mouth_row < 1:
             raise ValueError(f"`mouth_row` must be a positive integer; received {mouth_row!r}")
+        if paint_ellipse is not None and (len(paint_ellipse) != 3 or not all(0 < value <= 1 for value in paint_ellipse)):
+            raise ValueError("`paint_ellipse` must be None or (centre_row, half_height, half_width), "
+                             f"fractions of the crop in (0, 1]; received {paint_ellipse!r}")
         self.mouth_row = mouth_row
+        self.paint_ellipse = None if paint_ellipse is None else tuple(float(value) for value in paint_ellipse)
 
     def call(self, inputs):
         frames, alpha, target, reference = inputs
+        if self.paint_ellipse is not None:
+            painted = ellipse_map(alpha.shape[-2], self.paint_ellipse)
+            alpha = keras.ops.maximum(alpha, keras.ops.cast(painted, alpha.dtype))
         channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
         alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
         picture = keras.ops.cast(composite(target, reference, self.mouth_row), frames.dtype)
@@ -99,7 +121,7 @@ class ReferenceBlend(layers.Layer):
         return input_shapes[0]
 
     def get_config(self):
-        return {**super().get_config(), "mouth_row": self.mouth_row}
+        return {**super().get_config(), "mouth_row": self.mouth_row, "paint_ellipse": self.paint_ellipse}
 
 
 def _scaled(width, units):
@@ -210,7 +232,8 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     identity = keras.Input(IDENTITY_SHAPE, name="identity")
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
-    blend = ReferenceBlend(name="reference_blend") if isinstance(core.output, dict) else None
+    paint_ellipse = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid").get("paint_ellipse")
+    blend = ReferenceBlend(paint_ellipse=paint_ellipse, name="reference_blend") if isinstance(core.output, dict) else None
     conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
     frames, _ = _forward(conditioning_layer, core, blend, inputs)
     return keras.Model(inputs, frames, name=name)

@@ -121,8 +121,9 @@ recipes = {
     # see disjoint clips of the training speakers; the generator trains L1 then L1 + sync with
     # the motion term, then a fine-tune with a heavier mouth L1 at a lower rate. Version 3: the
     # `small` preset blends its frames with the reference (ReferenceBlend), same numbers.
+    # Version 4: the blend always paints the mouth and jaw (its `paint_ellipse`), same numbers.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=3,
+        name="synthetic-small", version=4,
         expert=SyncNetRecipe("small", steps=1500, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,
