@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.geometry import FACE_SIZE
+from keras_s2v.masks import ellipse_map
 
 # How crops are aligned; recorded in shards so training and dubbing crops are alike.
 ALIGN_LANDMARKS = "landmarks-v1"
@@ -34,6 +35,10 @@ FACE_SCALE = 1 / 3.2  # mouth at about 0.69, chin at about 0.92
 # Box-aligned crops: a square `1 + BOX_MARGIN` times the box, moved down by BOX_SHIFT of it.
 BOX_MARGIN = 0.25
 BOX_SHIFT = 0.05
+# The paste-back: the lips in the aligned crop (centre row, half height, half width; masks.ellipse_map)
+# and the scale, in crop pixels, below which the source's detail is kept around them.
+LIPS_ELLIPSE = (0.70, 0.12, 0.22)
+DETAIL_SIGMA = 2.0
 
 # Face-mesh indices (MediaPipe's canonical face model).
 LEFT_EYE = (33, 133, 159, 145)  # left in the image
@@ -529,14 +534,17 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     return int(y0), int(x0), np.clip(mask, 0.0, 1.0)
 
 
-def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0):
+def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0, detail_sigma=DETAIL_SIGMA):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
     Where the generator left the face as it was (skin, jaw, stubble: `_unchanged`) the
     source itself is kept, at the frame's full resolution; where it drew something new (the
     mouth) only the generated pixels count, so no ghost of the old mouth shows. The colour of
     the generated region is matched to the source along the mask's soft edge (a smooth
-    per-channel offset), so a tint drift of the generator shows no seam.
+    per-channel offset), so a tint drift of the generator shows no seam. Around the lips
+    (outside `LIPS_ELLIPSE`) the source's detail finer than `detail_sigma` crop pixels is
+    added to what the generator drew: skin, wrinkles and stubble that no 112x112 crop
+    carries; the lips themselves get none, so no edge of the old mouth shows (0 turns it off).
     """
     y0, x0, mask = paste_mask(frame.shape, face, alignment, feather)
     out = frame.copy()
@@ -556,10 +564,18 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
 
     keep = np.clip(back(keep), 0.0, 1.0)[..., None]
     generated = _match_colour(back(generated_crop), back(source_crop), mask)
+    if detail_sigma:
+        around_lips = np.clip(back(1.0 - ellipse_map(alignment.size, LIPS_ELLIPSE)), 0.0, 1.0)[..., None]
+        generated += around_lips * _fine_detail(source, detail_sigma / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2]))))
     generated += keep * (source - generated)
     blended = source + mask[..., None] * (generated - source)
     out[y0 : y0 + height, x0 : x0 + width] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def _fine_detail(image, sigma):
+    """`image` minus its Gaussian blur of `sigma` pixels: what is finer than that."""
+    return image - cv2.GaussianBlur(image, (0, 0), sigma)
 
 
 def _unchanged(generated_crop, source_crop, tolerance, blur=1.5):

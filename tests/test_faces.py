@@ -227,3 +227,32 @@ def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
     assert rows.min() > y + 0.35 * h and mask[int(y + 0.8 * h), int(x + w / 2)] > 0.99
     assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
 
+
+
+def test_the_source_detail_comes_back_around_the_lips_and_not_on_them(photos, cnn):
+    """A generator that paints the lower face smooth gets the source's wrinkles back beside the
+    mouth; on the lips, where the old mouth's edges would show, the pasted pixels are its own."""
+    frames, _ = photo_frames(photos["grace_hopper"], PHOTO_FACES["grace_hopper"], 220, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    crop, alignment = faces.crop_face(frame, face)
+    painted = lambda crop: np.clip(cv2.GaussianBlur(crop, (0, 0), 3.0).astype(int) + 40, 0, 255).astype(np.uint8)  # noqa: E731
+    with_detail = faces.paste_face(frame, painted(crop), alignment, face)
+    without = faces.paste_face(frame, painted(crop), alignment, face, detail_sigma=0)
+    y0, x0, mask = faces.paste_mask(frame.shape, face, alignment)
+    region = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
+    around_lips = np.zeros(frame.shape[:2], bool)
+    around_lips[region] = mask > 0.9
+    cheeks = np.round(alignment.to_frame(np.array([[0.28, 0.58], [0.72, 0.58]]) * 112)).astype(int)  # beside the folds
+    high = lambda image: image.astype(np.float32) - cv2.GaussianBlur(image.astype(np.float32), (0, 0), 3.0)  # noqa: E731
+
+    def detail_match(image, centre, half=12):
+        x, y = centre
+        window = (slice(y - half, y + half), slice(x - half, x + half))
+        return np.corrcoef(high(image)[window].ravel(), high(frame)[window].ravel())[0, 1]
+
+    for point in cheeks:
+        assert around_lips[point[1], point[0]]
+        assert detail_match(with_detail, point) > 0.8 and detail_match(without, point) < 0.5
+    x, y = face.landmarks[13].astype(int)  # the inner upper lip
+    assert np.abs(with_detail[y - 2 : y + 3, x - 8 : x + 9].astype(int) - without[y - 2 : y + 3, x - 8 : x + 9]).max() <= 2

@@ -11,7 +11,7 @@ import keras_s2v
 
 # Lowest first. A module belongs to the layer that lists its first name under keras_s2v.
 LAYERS = (
-    ("errors", "quiet", "geometry", "custom_objects", "corpus"),  # foundations
+    ("errors", "quiet", "geometry", "masks", "custom_objects", "corpus"),  # foundations
     ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth"),  # media
     ("models",),
     ("data",),

@@ -14,11 +14,11 @@ The layers of architecture.md §2 form the nested model `core` (64 layers for `s
 import functools
 
 import keras
-import numpy as np
 from keras import layers
 
 from keras_s2v.errors import ModelError
 from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
+from keras_s2v.masks import ellipse_map
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
 BN_MOMENTUM = 0.8
@@ -72,15 +72,6 @@ class ReferenceConditioning(layers.Layer):
         return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
 
 
-def ellipse_map(size, ellipse, soft=0.25):
-    """(1, size, size, 1): 1 inside `ellipse` = (centre_row, half_height, half_width), fractions of
-    the crop centred in width, 0.5 on its edge, fading to 0 over `soft` of the radii beyond it."""
-    centre, half_height, half_width = ellipse
-    rows, cols = (np.mgrid[0:size, 0:size] + 0.5) / size
-    distance = np.sqrt(((cols - 0.5) / half_width) ** 2 + ((rows - centre) / half_height) ** 2)
-    return np.clip((1.0 + soft - distance) / (2 * soft), 0.0, 1.0).astype("float32")[None, :, :, None]
-
-
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class ReferenceBlend(layers.Layer):
     """[frames, alpha, target window, reference window] -> alpha * frames + (1 - alpha) * composite.
@@ -110,7 +101,7 @@ class ReferenceBlend(layers.Layer):
     def call(self, inputs):
         frames, alpha, target, reference = inputs
         if self.paint_ellipse is not None:
-            painted = ellipse_map(alpha.shape[-2], self.paint_ellipse)
+            painted = ellipse_map(alpha.shape[-2], self.paint_ellipse)[None, :, :, None]
             alpha = keras.ops.maximum(alpha, keras.ops.cast(painted, alpha.dtype))
         channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
         alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
