@@ -542,9 +542,9 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     mouth) only the generated pixels count, so no ghost of the old mouth shows. The colour of
     the generated region is matched to the source along the mask's soft edge (a smooth
     per-channel offset), so a tint drift of the generator shows no seam. Around the lips
-    (outside `LIPS_ELLIPSE`) the source's detail finer than `detail_sigma` crop pixels is
-    added to what the generator drew: skin, wrinkles and stubble that no 112x112 crop
-    carries; the lips themselves get none, so no edge of the old mouth shows (0 turns it off).
+    (outside `LIPS_ELLIPSE`) the detail finer than `detail_sigma` crop pixels is the source's,
+    over what the generator drew: skin, wrinkles and stubble that no 112x112 crop carries;
+    the lips themselves keep the generator's, so no edge of the old mouth shows (0 turns it off).
     """
     y0, x0, mask = paste_mask(frame.shape, face, alignment, feather)
     out = frame.copy()
@@ -566,7 +566,8 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     generated = _match_colour(back(generated_crop), back(source_crop), mask)
     if detail_sigma:
         around_lips = np.clip(back(1.0 - ellipse_map(alignment.size, LIPS_ELLIPSE)), 0.0, 1.0)[..., None]
-        generated += around_lips * _fine_detail(source, detail_sigma / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2]))))
+        sigma = detail_sigma / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2])))  # in frame pixels
+        generated += around_lips * (_fine_detail(source, sigma) - _fine_detail(generated, sigma))
     generated += keep * (source - generated)
     blended = source + mask[..., None] * (generated - source)
     out[y0 : y0 + height, x0 : x0 + width] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
