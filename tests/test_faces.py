@@ -228,7 +228,6 @@ def test_box_only_faces_paste_an_ellipse_over_the_lower_face():
     assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
 
 
-
 def test_the_source_detail_comes_back_around_the_lips_and_not_on_them(photos, cnn):
     """A generator that paints the lower face smooth gets the source's wrinkles back beside the
     mouth; on the lips, where the old mouth's edges would show, the pasted pixels are its own."""

@@ -1,12 +1,17 @@
 """Named model sizes. `seed` is the generator of architecture.md §2, layer for layer."""
 
+# Where ReferenceBlend always paints (centre row, half height, half width of the crop): the
+# mouth and the jaw below it, which move with the speech (TRAINING.md §5).
+MOUTH_AND_JAW = (0.70, 0.16, 0.26)
+
 # `width` scales every conv filter count and dense width; the 98 -> (7, 7, 2)
 # bottleneck and the 15 output channels stay fixed so the topology is unchanged.
 SPEECH2VID_PRESETS = {
     "seed": {"width": 1.0, "description": "the seed model summary, exactly (35.5M parameters)"},
-    "small": {"width": 0.25, "blend": True, "paint_ellipse": (0.70, 0.16, 0.26),
+    "small": {"width": 0.25, "blend": True, "paint_ellipse": MOUTH_AND_JAW,
               "description": "1/4 widths, same topology plus the reference blend, for CPU training"},
-    "tiny": {"width": 1 / 16, "blend": True, "paint_ellipse": (0.70, 0.16, 0.26), "description": "1/16 widths, with the reference blend, for tests"},
+    "tiny": {"width": 1 / 16, "blend": True, "paint_ellipse": MOUTH_AND_JAW,
+             "description": "1/16 widths, with the reference blend, for tests"},
 }
 
 SYNCNET_PRESETS = {
