@@ -567,7 +567,7 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     if detail_sigma:
         around_lips = np.clip(back(1.0 - ellipse_map(alignment.size, LIPS_ELLIPSE)), 0.0, 1.0)[..., None]
         sigma = detail_sigma / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2])))  # in frame pixels
-        generated += around_lips * (_fine_detail(source, sigma) - _fine_detail(generated, sigma))
+        generated += around_lips * (_fine_detail(source, sigma) - back(_fine_detail(generated_crop, detail_sigma)))
     generated += keep * (source - generated)
     blended = source + mask[..., None] * (generated - source)
     out[y0 : y0 + height, x0 : x0 + width] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
