@@ -240,8 +240,8 @@ def test_the_source_detail_comes_back_around_the_lips_and_not_on_them(photos, cn
     without = faces.paste_face(frame, painted(crop), alignment, face, detail_sigma=0)
     y0, x0, mask = faces.paste_mask(frame.shape, face, alignment)
     region = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
-    around_lips = np.zeros(frame.shape[:2], bool)
-    around_lips[region] = mask > 0.9
+    fully_pasted = np.zeros(frame.shape[:2], bool)
+    fully_pasted[region] = mask > 0.9
     cheeks = np.round(alignment.to_frame(np.array([[0.28, 0.58], [0.72, 0.58]]) * 112)).astype(int)  # beside the folds
     high = lambda image: image.astype(np.float32) - cv2.GaussianBlur(image.astype(np.float32), (0, 0), 3.0)  # noqa: E731
 
@@ -251,7 +251,7 @@ def test_the_source_detail_comes_back_around_the_lips_and_not_on_them(photos, cn
         return np.corrcoef(high(image)[window].ravel(), high(frame)[window].ravel())[0, 1]
 
     for point in cheeks:
-        assert around_lips[point[1], point[0]]
+        assert fully_pasted[point[1], point[0]]
         assert detail_match(with_detail, point) > 0.8 and detail_match(without, point) < 0.5
     x, y = face.landmarks[13].astype(int)  # the inner upper lip
     assert np.abs(with_detail[y - 2 : y + 3, x - 8 : x + 9].astype(int) - without[y - 2 : y + 3, x - 8 : x + 9]).max() <= 2

@@ -223,8 +223,8 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     identity = keras.Input(IDENTITY_SHAPE, name="identity")
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
-    paint_ellipse = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid").get("paint_ellipse")
-    blend = ReferenceBlend(paint_ellipse=paint_ellipse, name="reference_blend") if isinstance(core.output, dict) else None
+    config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
+    blend = ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), name="reference_blend") if config.get("blend") else None
     conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
     frames, _ = _forward(conditioning_layer, core, blend, inputs)
     return keras.Model(inputs, frames, name=name)
