@@ -376,7 +376,17 @@ def _add_dub_arguments(parser):
         "cnn crops are aligned by the landmarks, the others by the box",
     )
     parser.add_argument("--batch-size", type=_positive(int), default=4,
-                        help="windows per generator call (default 4); each holds 5 frames at full size in every stage, so larger batches cost memory for a few %% speed")
+                        help="windows per generator call (default 4); larger batches cost memory for a few %% speed")
+    _add_window_step_argument(parser)
+
+
+def _add_window_step_argument(parser):
+    from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
+
+    parser.add_argument("--window-step", type=int, default=DEFAULT_WINDOW_STEP, choices=range(1, WINDOW_FRAMES + 1), metavar="N",
+                        help="run the generator's 5-frame window every N frames (1 to 5) and keep its N middle frames: "
+                             "1 draws every frame from the window centred on it, so the mouth moves on time frame by frame; "
+                             f"5 does a fifth of the generator's work (default {DEFAULT_WINDOW_STEP})")
 
 
 @command("dub", "lip-sync a face video or image to new speech")
@@ -387,7 +397,7 @@ def run_dub(args):
     found pass through unchanged. The output has the input's resolution and the new audio."""
     from keras_s2v.dubbing import dub
 
-    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size)
+    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size, window_step=args.window_step)
     print(summary.line())
     print(f"wrote {args.out}")
     return 0
@@ -429,6 +439,7 @@ def _add_evaluate_arguments(parser):
     parser.add_argument("--evaluator", required=True, help="the evaluation SyncNet (.keras), never the training expert")
     parser.add_argument("--out", required=True, help="folder for report.json, offsets.png and frames.png")
     parser.add_argument("--split", default="test", help="held-out clips to evaluate on (default test)")
+    _add_window_step_argument(parser)
 
 
 @command("evaluate", "score lip sync with LSE-D / LSE-C on held-out clips")
@@ -444,7 +455,7 @@ def run_evaluate(args):
 
     backend = load_backend(args.generator)
     evaluator = load_model(args.evaluator, "SyncNet")
-    report = evaluate(args.data, backend, evaluator, args.out, args.split)
+    report = evaluate(args.data, backend, evaluator, args.out, args.split, window_step=args.window_step)
     print(format_scores(report))
     print(f"report: {os.path.join(args.out, 'report.json')}")
     return 0

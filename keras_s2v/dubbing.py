@@ -27,17 +27,17 @@ from keras_s2v import faces, video
 from keras_s2v.backends import load_backend
 from keras_s2v.errors import NoFaceError
 from keras_s2v.geometry import (
+    DEFAULT_WINDOW_STEP,
     FACE_SIZE,
     FRAME_CHANNELS,
-    HOP_LENGTH,
     SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
     VIDEO_FPS,
     WINDOW_FRAMES,
     WINDOW_SAMPLES,
-    WINDOW_STEPS,
 )
 from keras_s2v.streaming import StageTimer, run_stages
-from keras_s2v.windows import REFERENCE_REACH, pick_reference, stack_frames, unstack_frames
+from keras_s2v.windows import REFERENCE_REACH, pick_reference, stack_frames, unstack_frames, window_plan
 
 STAGES = ("decode", "face detection", "features", "generation", "blending", "encoding")
 
@@ -67,29 +67,30 @@ def ping_pong(count, length):
     return cycle[np.arange(length) % len(cycle)]
 
 
-def _windows_mfcc(waveform, num_frames, chunk=500):
-    """(W, NUM_MFCC, WINDOW_STEPS, 1) MFCC of the ceil(num_frames / WINDOW_FRAMES) windows; the audio is padded with silence.
+def _windows_mfcc(waveform, starts, chunk=500):
+    """(len(starts), NUM_MFCC, WINDOW_STEPS, 1) MFCC of the windows that start at the video frames
+    `starts` (ascending); the audio is padded with silence.
 
-    Computed `chunk` windows (100 s) at a time: the MFCC's intermediate tensors of a whole
-    long audio would cost hundreds of MB. A window starts every 3200 samples, 20 hops, so
-    each chunk's framing lines up with the whole waveform's and the result is the same.
+    Computed `chunk` windows at a time: the MFCC's intermediate tensors of a whole long audio
+    would cost hundreds of MB. Window starts are whole frames, SAMPLES_PER_FRAME samples (4
+    hops) apart, so each chunk's framing lines up with the whole waveform's and the result is the same.
     """
-    windows = -(-num_frames // WINDOW_FRAMES)
-    step = HOP_LENGTH * WINDOW_STEPS
-    needed = step * (windows - 1) + WINDOW_SAMPLES
+    starts = np.asarray(starts, np.int64)
+    needed = SAMPLES_PER_FRAME * int(starts[-1]) + WINDOW_SAMPLES
     padded = np.pad(waveform, (0, max(0, needed - len(waveform))))
     pieces = []
-    for first in range(0, windows, chunk):
-        count = min(chunk, windows - first)
-        samples = padded[step * first : step * (first + count - 1) + WINDOW_SAMPLES]
-        pieces.append(audio_lib.mfcc_windows(audio_lib.mfcc(samples), WINDOW_FRAMES * np.arange(count)))
+    for first in range(0, len(starts), chunk):
+        part = starts[first : first + chunk]
+        samples = padded[SAMPLES_PER_FRAME * part[0] : SAMPLES_PER_FRAME * part[-1] + WINDOW_SAMPLES]
+        pieces.append(audio_lib.mfcc_windows(audio_lib.mfcc(samples), part - part[0]))
     return np.concatenate(pieces)
 
 
 # --------------------------------------------------------------------------- stages
 @dataclasses.dataclass
 class _Batch:
-    frames: list  # (frame, face, crop, alignment, source index) per frame
+    frames: list  # (frame, face, crop, alignment, source index) per output frame
+    picks: tuple  # (window, frame within it) of the generated frame for each output frame
     mfcc: np.ndarray = None
     identity: np.ndarray = None
     reference: np.ndarray = None
@@ -128,22 +129,41 @@ def _with_references(items):
         yield emit()
 
 
-def _stack_windows(crops, count):
-    """`count` windows from a list of crops, filled up by repeating the last one."""
-    crops = np.stack(crops + [crops[-1]] * (count * WINDOW_FRAMES - len(crops)))
-    return stack_frames(crops.reshape(count, WINDOW_FRAMES, *crops.shape[1:])).numpy().astype(np.float32) / 255.0
+def _stack_window(crops):
+    """One (H, W, WINDOW_CHANNELS) float32 window from up to WINDOW_FRAMES crops, filled up by repeating the last one."""
+    crops = np.stack(crops + [crops[-1]] * (WINDOW_FRAMES - len(crops)))
+    return stack_frames(crops).numpy().astype(np.float32) / 255.0
 
 
-def _batch_windows(pairs, mfcc, batch_size):
-    """Group (item, reference crop) pairs into batches of `batch_size` windows with their MFCC and generator inputs."""
-    pairs, window = iter(pairs), 0
-    while chunk := list(itertools.islice(pairs, batch_size * WINDOW_FRAMES)):
-        count = -(-len(chunk) // WINDOW_FRAMES)
-        # The last window is filled up by repeating the last frame; its extra outputs are dropped.
-        identity = _stack_windows([item[2] for item, _ in chunk], count)
-        reference = _stack_windows([crop for _, crop in chunk], count)
-        yield _Batch([item for item, _ in chunk], mfcc[window : window + count], identity, reference)
-        window += count
+def _batch_windows(pairs, mfcc, plan, batch_size):
+    """Group (item, reference crop) pairs into batches of `batch_size` windows of `plan`
+    (keras_s2v.windows.window_plan), with their MFCC and generator inputs.
+
+    Only the frames that a window still to come needs are kept, so memory stays flat.
+    """
+    starts, outputs = plan
+    pairs, buffer, received = iter(pairs), {}, 0
+    for first in range(0, len(starts), batch_size):
+        chosen = range(first, min(first + batch_size, len(starts)))
+        while received < starts[chosen[-1]] + WINDOW_FRAMES and (pair := next(pairs, None)) is not None:
+            buffer[received], received = pair, received + 1
+        if not received:
+            return
+        items, picks, identity, reference = [], [], [], []
+        for number, window in enumerate(chosen):
+            # A window past the end of the stream is filled up by repeating its last frame; its extra outputs are dropped.
+            frames = [buffer[index] for index in range(starts[window], min(starts[window] + WINDOW_FRAMES, received))]
+            identity.append(_stack_window([item[2] for item, _ in frames]))
+            reference.append(_stack_window([crop for _, crop in frames]))
+            for index in range(outputs[window][0], min(outputs[window][1], received)):
+                items.append(buffer[index][0])
+                picks.append((number, index - starts[window]))
+        if items:
+            yield _Batch(items, tuple(zip(*picks)), mfcc[first : first + len(chosen)], np.stack(identity), np.stack(reference))
+        following = chosen[-1] + 1
+        if following < len(starts):
+            keep_from = min(starts[following], outputs[following][0])
+            buffer = {index: pair for index, pair in buffer.items() if index >= keep_from}
 
 
 def to_uint8(generated):
@@ -154,7 +174,7 @@ def to_uint8(generated):
 def _generate(batches, backend):
     for batch in batches:
         generated = unstack_frames(backend(batch.mfcc, batch.identity, batch.reference)).numpy()
-        batch.generated = to_uint8(generated.reshape(-1, *generated.shape[2:]))
+        batch.generated = to_uint8(generated[batch.picks])
         yield batch
 
 
@@ -167,10 +187,14 @@ def _blend(batches):
             yield (frame if face is None else faces.paste_face(frame, batch.generated[index], alignment, face)), face is not None
 
 
-def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None):
+def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None, window_step=DEFAULT_WINDOW_STEP):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     `model` may also be a backend already loaded (`keras_s2v.backends.load_backend`).
+    A generator window runs every `window_step` frames and gives its middle frames
+    (keras_s2v.windows.window_plan): 1 draws every frame from the window centred on it (the
+    mouth on time frame by frame), 5 takes all 5 frames of a window (a fifth of the generator's
+    work). `batch_size` is windows per generator call.
     `on_progress(frames written, frames in all)` is called after each frame, e.g. by `s2v web`.
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
@@ -186,7 +210,8 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
     timer = StageTimer()
     timer.add("setup", time.perf_counter() - start)
     clock = time.perf_counter()
-    mfcc = _windows_mfcc(waveform, num_frames)
+    plan = window_plan(num_frames, window_step)
+    mfcc = _windows_mfcc(waveform, plan[0])
     timer.add("features", time.perf_counter() - clock)
     if info.is_image:  # detected and cropped once
         still = _find_face((0, video.read_image(face)), tracker)
@@ -213,12 +238,12 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
             yield
 
     try:
-        # Queue sizes, in frames or batches of 5 x batch_size frames: frames in flight are what costs memory.
+        # Queue sizes, in frames or batches (of up to 5 x batch_size frames): frames in flight are what costs memory.
         run_stages(
             ("decode", source),
             [
                 ("face detection", find_faces, 2),
-                ("features", lambda items: _batch_windows(_with_references(items), mfcc, batch_size), 2),
+                ("features", lambda items: _batch_windows(_with_references(items), mfcc, plan, batch_size), 2),
                 ("generation", lambda batches: _generate(batches, backend), 1),
                 ("blending", _blend, 1),
                 ("encoding", encode, 4),

@@ -18,9 +18,9 @@ from keras_s2v.backends import generate
 from keras_s2v.data.datasets import shard_files
 from keras_s2v.data.records import parse_clip
 from keras_s2v.dubbing import to_uint8
-from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, MOUTH_ROW, STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.geometry import DEFAULT_WINDOW_STEP, FACE_SIZE, MOUTH_ROW, STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.models.syncnet import embedding_models
-from keras_s2v.windows import reference_indices, stack_frames, unstack_frames
+from keras_s2v.windows import reference_indices, stack_frames, unstack_frames, window_plan
 
 OFFSETS = np.arange(-15, 16)
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
@@ -77,20 +77,19 @@ def load_clips(shards, split):
     return [{k: v.numpy() for k, v in parse_clip(record).items()} for record in tf.data.TFRecordDataset(shard_files(shards, split))]
 
 
-def dub_windows(backend, frames, mfcc_map, batch_size=8):
-    """A's crops driven by an MFCC map: generated frames window by window, with references picked as `s2v dub` does."""
-    windows = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1) // WINDOW_FRAMES
-    starts = WINDOW_FRAMES * np.arange(windows)
-    frames = np.asarray(frames, np.float32) / 255.0
-
-    def stacked(indices):
-        return stack_frames(frames[indices].reshape(windows, WINDOW_FRAMES, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)).numpy()
-
-    used = np.arange(windows * WINDOW_FRAMES)
-    identity, reference = stacked(used), stacked(np.asarray(reference_indices(len(frames)))[used])
-    mfcc = mfcc_windows(mfcc_map, starts)
-    generated = generate(backend, mfcc, identity, reference, batch_size)
-    return unstack_frames(generated).numpy().reshape(-1, FACE_SIZE, FACE_SIZE, FRAME_CHANNELS)
+def dub_windows(backend, frames, mfcc_map, batch_size=8, window_step=DEFAULT_WINDOW_STEP):
+    """A's crops driven by an MFCC map, as `s2v dub` makes them: the windows of `window_plan`,
+    with references picked as dub picks them, for every frame that the audio covers."""
+    count = min(len(frames), (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
+    starts, outputs = window_plan(count, window_step)
+    frames = np.asarray(frames[:count], np.float32) / 255.0
+    windows = starts[:, None] + np.arange(WINDOW_FRAMES)
+    identity = stack_frames(frames[windows]).numpy()
+    reference = stack_frames(frames[np.asarray(reference_indices(count))[windows]]).numpy()
+    generated = unstack_frames(generate(backend, mfcc_windows(mfcc_map, starts), identity, reference, batch_size)).numpy()
+    # Each window gives the frames outputs[w]: frame t of the clip is frame t - starts[w] of its window.
+    picks = np.concatenate([np.full(stop - first, window) for window, (first, stop) in enumerate(outputs)])
+    return generated[picks, np.arange(count) - starts[picks]]
 
 
 def region_psnr(real, generated):
@@ -146,8 +145,10 @@ def static_mouth(frames):
     return frames
 
 
-def evaluate(shards, backend, evaluator, out, split="test", progress=True):
-    """Score the dubbing setting on held-out clips; writes report.json and two PNGs to `out`."""
+def evaluate(shards, backend, evaluator, out, split="test", progress=True, window_step=DEFAULT_WINDOW_STEP):
+    """Score the dubbing setting on held-out clips; writes report.json and two PNGs to `out`.
+
+    The generated clips are made as `s2v dub --window-step` makes them (`window_step`)."""
     from keras_s2v.training.syncnet_fit import sync_accuracy
 
     clips = load_clips(shards, split)
@@ -161,7 +162,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         clip_b = clips[(index + 1) % len(clips)]
         length = min(len(clip_a["frames"]), (clip_b["mfcc"].shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
         frames_a = clip_a["frames"][:length]
-        generated = dub_windows(backend, frames_a, clip_b["mfcc"])
+        generated = dub_windows(backend, frames_a, clip_b["mfcc"], window_step=window_step)
         candidates = {
             "generated": (generated, clip_b["mfcc"]),
             "identity frames unchanged": (frames_a, clip_b["mfcc"]),
@@ -172,7 +173,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
             video, audio = clip_embeddings(evaluator, frames, mfcc_map)
             distances[kind].append(offset_distances(video, audio))
             e_sync[kind].append(sync_loss(video, audio))
-        own = dub_windows(backend, clip_a["frames"], clip_a["mfcc"])
+        own = dub_windows(backend, clip_a["frames"], clip_a["mfcc"], window_step=window_step)
         real = clip_a["frames"][: len(own)].astype(np.float32) / 255.0
         for region, value in region_psnr(real, own).items():
             psnrs[region].append(value)
@@ -186,6 +187,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True):
         "split": split,
         "clips": len(clips),
         "setting": "face of clip A driven by the audio of clip B (the next held-out clip); real = A with its own audio",
+        "window_step": window_step,
         "scores": {kind: {**sync_scores(d), "e_sync": float(np.mean(e_sync[kind]))} for kind, d in mean_distances.items()},
         "per_clip_av_offsets": {kind: [sync_scores(d)["av_offset"] for d in values] for kind, values in distances.items()},
         "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),

@@ -21,6 +21,9 @@ MOUTHS_SHAPE = (FACE_SIZE - MOUTH_ROW, FACE_SIZE, WINDOW_CHANNELS)
 # near enough that pose and light have barely changed.
 MIN_REFERENCE_GAP = WINDOW_FRAMES
 REFERENCE_GAP = 2 * WINDOW_FRAMES
+# Dubbing runs a generator window every DEFAULT_WINDOW_STEP frames and keeps its middle
+# frames (keras_s2v.windows.window_plan): 1 draws every frame from the window centred on it.
+DEFAULT_WINDOW_STEP = 1
 GENERATOR_INPUTS = ("identity", "mfcc", "reference")  # the raw target window, its audio, the reference window
 
 # Audio: 16 kHz mono, a 25 ms STFT every 10 ms, MFCC coefficients 1..12.

@@ -6,9 +6,12 @@ MIN_REFERENCE_GAP frames away, whose lower half shows the person's own lips and 
 The numbers live in keras_s2v.geometry.
 """
 
+import numpy as np
 import tensorflow as tf
 
-from keras_s2v.geometry import FRAME_CHANNELS, MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_CHANNELS, WINDOW_FRAMES
+from keras_s2v.geometry import (
+    FRAME_CHANNELS, MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_CHANNELS, WINDOW_FRAMES,
+)
 
 
 def stack_frames(frames):
@@ -67,3 +70,26 @@ def reference_indices(count):
         low = max(0, index - REFERENCE_REACH)
         picks.append(low + pick_reference(list(range(low, min(count, index + REFERENCE_REACH + 1))), index - low))
     return picks
+
+
+def window_plan(num_frames, step=WINDOW_FRAMES):
+    """(starts, outputs): the generator windows that make `num_frames` frames, in order.
+
+    A window every `step` frames (1 to WINDOW_FRAMES) gives its `step` middle frames: starts
+    (W,) is the first frame of each window, outputs (W, 2) the frames [first, stop) it gives.
+    Together the outputs cover frames 0..num_frames - 1 once each, in order. Near the ends of the
+    clip the windows shift inward; a clip shorter than one window has one window, which the
+    caller fills up by repeating the last frame.
+
+    Step WINDOW_FRAMES (5) takes every frame of a window: the least work. Step 1 draws every
+    frame from the window centred on it, 5 times the work: each mouth is drawn from the audio
+    around its own frame, not from wherever the frame falls in a fixed 0.2 s block, so the
+    mouth moves on time from frame to frame (TRAINING.md §5).
+    """
+    if not isinstance(step, (int, np.integer)) or not 1 <= step <= WINDOW_FRAMES:
+        raise ValueError(f"`step` must be an integer from 1 to {WINDOW_FRAMES}; received {step!r}")
+    if num_frames < 1:
+        raise ValueError(f"`num_frames` must be at least 1; received {num_frames}")
+    firsts = np.arange(0, num_frames, step)
+    starts = np.clip(firsts - (WINDOW_FRAMES - step) // 2, 0, max(num_frames - WINDOW_FRAMES, 0))
+    return starts, np.stack([firsts, np.minimum(firsts + step, num_frames)], axis=1)

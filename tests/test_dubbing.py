@@ -11,6 +11,7 @@ from keras_s2v.dubbing import ping_pong
 from keras_s2v.export import export
 from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
+from keras_s2v.windows import unstack_frames, window_plan
 from tests.media import make_video, s2v, speech_like, write_audio
 
 
@@ -217,13 +218,43 @@ def test_a_failure_in_mid_run_stops_every_stage_and_leaves_no_file(inputs, tmp_p
     assert threading.active_count() == threads
 
 
-def test_mfcc_in_chunks_equals_the_mfcc_of_the_whole_audio():
+@pytest.mark.parametrize("step", [1, 5])
+def test_mfcc_in_chunks_equals_the_mfcc_of_the_whole_audio(step):
+    from keras_s2v.audio import mfcc, mfcc_windows
     from keras_s2v.dubbing import _windows_mfcc
 
     waveform = speech_like(7.3)
-    whole = _windows_mfcc(waveform, 183, chunk=1000)
-    assert whole.shape == (37, 12, 20, 1)
-    np.testing.assert_allclose(_windows_mfcc(waveform, 183, chunk=7), whole, atol=1e-5)
+    starts = window_plan(183, step)[0]
+    whole = _windows_mfcc(waveform, starts, chunk=1000)
+    assert whole.shape == (len(starts), 12, 20, 1) and len(starts) == {5: 37, 1: 183}[step]
+    np.testing.assert_allclose(_windows_mfcc(waveform, starts, chunk=7), whole, atol=1e-5)
+    # The last windows reach past the audio's end: silence, as the MFCC of the padded audio says.
+    padded = np.pad(waveform, (0, 640 * int(starts[-1]) + 3440 - len(waveform)))
+    np.testing.assert_allclose(whole, mfcc_windows(mfcc(padded), starts), atol=1e-4)
+
+
+@pytest.mark.parametrize("count", [3, 12, 23])
+@pytest.mark.parametrize("step", [1, 3, 5])
+def test_each_output_frame_is_generated_by_its_planned_window_at_its_place(count, step):
+    from keras_s2v.dubbing import _batch_windows
+
+    # Crop t is filled with t + 1 and its reference with 200 + t; a generator that returns its
+    # identity input gives each frame its own crop back only if the window and the pick are right.
+    pairs = [((None, None, np.full((112, 112, 3), index + 1, np.uint8), None, index), np.full((112, 112, 3), 200 + index, np.uint8))
+             for index in range(count)]
+    plan = window_plan(count, step)
+    mfcc = np.arange(len(plan[0]), dtype=np.float32)[:, None, None, None] * np.ones((1, 12, 20, 1), np.float32)
+    given = []
+    for batch in _batch_windows(iter(pairs), mfcc, plan, batch_size=2):
+        assert len(batch.mfcc) == len(batch.identity) == len(batch.reference) <= 2
+        windows = np.round(batch.identity[:, 0, 0, ::3] * 255).astype(int) - 1  # (W, 5) crop index of each frame
+        starts = plan[0][batch.mfcc[:, 0, 0, 0].astype(int)]
+        expected = np.minimum(starts[:, None] + np.arange(5), count - 1)  # filled up with the last frame
+        assert (windows == expected).all()
+        assert (np.round(batch.reference[:, 0, 0, ::3] * 255).astype(int) - 200 == expected).all()
+        generated = unstack_frames(batch.identity).numpy()[batch.picks]
+        given += [(item[4], int(round(crop[0, 0, 0] * 255)) - 1) for item, crop in zip(batch.frames, generated)]
+    assert given == [(index, index) for index in range(count)]
 
 
 def test_exports_of_old_generators_are_refused_with_one_line():

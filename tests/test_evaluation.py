@@ -6,7 +6,7 @@ import pytest
 
 from keras_s2v import synth
 from keras_s2v.evaluation import (
-    OFFSETS, PSNR_CAP_DB, clip_embeddings, longest_face_run, offset_distances, pasted_psnr, region_psnr, static_mouth, sync_loss,
+    OFFSETS, PSNR_CAP_DB, clip_embeddings, dub_windows, longest_face_run, offset_distances, pasted_psnr, region_psnr, static_mouth, sync_loss,
     sync_scores,
 )
 from keras_s2v.models import build_speech2vid, build_syncnet
@@ -102,6 +102,23 @@ def test_pasted_psnr_outside_the_mask_keeps_the_real_face():
     assert psnr["mouth_mask"] > 40
 
 
+@pytest.mark.parametrize("step", [1, 2, 5])
+def test_dub_windows_gives_each_frame_from_its_own_place_in_its_window(step):
+    # A generator that returns its identity input gives the frames back only if every pick is right;
+    # one that returns its reference gives each frame's reference, 5 or more frames away.
+    frames = (np.arange(23)[:, None, None, None] * 10 + np.zeros((1, 112, 112, 3))).astype(np.uint8)
+    mfcc_map = np.zeros((12, 4 * 23 + 16), np.float32)  # MFCC columns for 23 window starts
+
+    def passing(part):
+        return lambda mfcc, identity, reference: {"identity": identity, "reference": reference}[part]
+
+    given = dub_windows(passing("identity"), frames, mfcc_map, window_step=step)
+    assert len(given) == 23
+    np.testing.assert_allclose(given, frames[: len(given)] / 255.0, atol=1e-6)
+    references = np.round(dub_windows(passing("reference"), frames, mfcc_map, window_step=step)[:, 0, 0, 0] * 25.5)
+    assert (np.abs(references - np.arange(len(given))) >= 5).all()
+
+
 def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     generator, evaluator = str(tmp_path / "g.keras"), str(tmp_path / "e.keras")
     save_model(build_speech2vid("tiny"), generator)
@@ -111,6 +128,7 @@ def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.load(open(tmp_path / "eval" / "report.json"))
     assert set(report["scores"]) == {"generated", "identity frames unchanged", "static mouth", "real"}
+    assert report["window_step"] == 1
     for score in report["scores"].values():
         assert score["lse_c"] >= 0 and -15 <= score["av_offset"] <= 15
     assert 0 <= report["evaluator_sync_accuracy"] <= 1 and report["reconstruction"]["psnr_db"] > 0

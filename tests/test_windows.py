@@ -3,8 +3,10 @@ import pytest
 import tensorflow as tf
 
 from keras_s2v.dubbing import ping_pong
-from keras_s2v.geometry import MIN_REFERENCE_GAP, REFERENCE_GAP
-from keras_s2v.windows import REFERENCE_REACH, pick_reference, reference_indices, stack_frames, unstack_frames
+from keras_s2v.geometry import MIN_REFERENCE_GAP, REFERENCE_GAP, WINDOW_FRAMES
+from keras_s2v.windows import (
+    REFERENCE_REACH, pick_reference, reference_indices, stack_frames, unstack_frames, window_plan,
+)
 
 
 def test_stacking_frames_on_channels_round_trips():
@@ -59,3 +61,32 @@ def test_frames_without_a_face_are_never_picked():
     sources[20] = None  # no face there
     assert pick_reference(sources, 10) == 0
     assert pick_reference([None, 1, 2], 1) == 1
+
+
+@pytest.mark.parametrize("count", [1, 3, 5, 7, 23])
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5])
+def test_a_window_plan_gives_every_frame_once_in_order_from_a_window_that_holds_it(count, step):
+    starts, outputs = window_plan(count, step)
+    given = np.concatenate([np.arange(first, stop) for first, stop in outputs])
+    assert given.tolist() == list(range(count))
+    assert all(start <= first and stop <= start + WINDOW_FRAMES for start, (first, stop) in zip(starts, outputs))
+    assert starts.min() == 0 and starts.max() + WINDOW_FRAMES <= max(count, WINDOW_FRAMES)  # inside the clip
+    assert len(starts) == -(-count // step)
+
+
+def test_windows_keep_their_middle_frames_except_near_the_ends():
+    starts, outputs = window_plan(12, 1)  # every frame from the window centred on it
+    assert starts.tolist() == [0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 7, 7]
+    assert (outputs[:, 1] - outputs[:, 0] == 1).all()
+    starts, outputs = window_plan(12, 3)  # frames 1..3 of each window
+    assert starts.tolist() == [0, 2, 5, 7] and outputs.tolist() == [[0, 3], [3, 6], [6, 9], [9, 12]]
+    starts, outputs = window_plan(12, 5)  # every frame of a window; the last one shifts inward
+    assert starts.tolist() == [0, 5, 7] and outputs.tolist() == [[0, 5], [5, 10], [10, 12]]
+
+
+@pytest.mark.parametrize("step", [0, 6, 2.5])
+def test_a_bad_window_step_or_no_frames_is_refused(step):
+    with pytest.raises(ValueError, match=f"received {step}"):
+        window_plan(10, step)
+    with pytest.raises(ValueError, match="received 0"):
+        window_plan(0)
