@@ -239,6 +239,14 @@ def _add_train_arguments(parser):
     parser.add_argument("--motion-weight", type=float, default=None,
                         help="weight of the L1 on the lower half's change from frame to frame, which teaches the "
                              "timing inside a window (default: the recipe's)" + every_phase)
+    parser.add_argument("--gradient-weight", type=float, default=None,
+                        help="weight of the L1 between the generated and the real edges (horizontal and vertical "
+                             "differences) of the lower half, which a blurred mouth pays; 0 turns it off "
+                             "(default: the recipe's, 0)" + every_phase)
+    parser.add_argument("--gan-weight", type=float, default=None,
+                        help="weight of the Wav2Lip+GAN visual-quality discriminator on the lower half, trained beside "
+                             "the generator: the loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN "
+                             "weight must be <= 1; 0 turns it off (default: the recipe's, 0)" + every_phase)
     parser.add_argument("--learning-rate", type=_positive(float), default=None,
                         help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
@@ -265,7 +273,7 @@ def run_train(args):
     recipe = resolve_recipe(
         args.recipe, args.hparams, preset=args.preset, conditioning=args.conditioning, loss=args.loss,
         sync_weight=args.sync_weight, warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
-        learning_rate=args.learning_rate, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+        gradient_weight=args.gradient_weight, gan_weight=args.gan_weight, learning_rate=args.learning_rate, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
     )
     manifest = read_manifest(args.data)
     history = train_recipe_generator(

@@ -35,6 +35,12 @@ def frame_changes(windows):
     return windows[..., FRAME_CHANNELS:] - windows[..., :-FRAME_CHANNELS]
 
 
+def image_gradients(windows):
+    """(down, across) of (..., H, W, C) windows: each pixel minus the one above it, and minus the one
+    to its left. Per channel, so never across frames; (..., H - 1, W, C) and (..., H, W - 1, C)."""
+    return windows[..., 1:, :, :] - windows[..., :-1, :, :], windows[..., :, 1:, :] - windows[..., :, :-1, :]
+
+
 def mouths(frames):
     """The lower half (rows MOUTH_ROW..) of (..., FACE_SIZE, FACE_SIZE, WINDOW_CHANNELS) windows: SyncNet's visual input."""
     return frames[..., MOUTH_ROW:, :, :]

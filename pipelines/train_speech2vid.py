@@ -45,7 +45,8 @@ expert = load_model(args.syncnet, "SyncNet")  # frozen inside the trainer
 generator = build_speech2vid(recipe.generator_preset, conditioning=recipe.conditioning)
 for phase, out in zip(recipe.phases, phase_outputs(args.out, len(recipe.phases))):
     trainer = Speech2VidTrainer(generator, expert, sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight,
-                                motion_weight=phase.motion_weight)
+                                motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
+                                gan_weight=phase.gan_weight)
     trainer.compile(optimizer=keras.optimizers.Adam(phase.learning_rate))
     folder = run_folder(out)
     write_recipe(recipe, folder)

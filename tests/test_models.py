@@ -4,7 +4,8 @@ import pytest
 
 from keras_s2v import geometry
 from keras_s2v.errors import ModelError
-from keras_s2v.models import build_speech2vid, build_syncnet, check_generator, conditioning_of, embedding_models
+from keras_s2v.models import (QUALITY_DISCRIMINATOR_PRESETS, build_quality_discriminator, build_speech2vid, build_syncnet,
+                              check_generator, conditioning_of, embedding_models)
 from keras_s2v.models.speech2vid import ReferenceBlend, blended_parts, build_core
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
@@ -152,7 +153,8 @@ def test_syncnet_gives_a_probability_and_exposes_its_embeddings():
 
 
 @pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_speech2vid("tiny", conditioning="concat"),
-                                   lambda: build_syncnet("tiny")], ids=["speech2vid", "speech2vid-concat", "syncnet"])
+                                   lambda: build_syncnet("tiny"), lambda: build_quality_discriminator("tiny")],
+                         ids=["speech2vid", "speech2vid-concat", "syncnet", "quality-discriminator"])
 def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
     model = build()
     rng = np.random.default_rng(1)
@@ -177,6 +179,33 @@ def test_unknown_presets_are_refused_with_the_received_value():
         build_speech2vid("huge")
     with pytest.raises(ValueError, match="'huge'"):
         build_syncnet("huge")
+    with pytest.raises(ValueError, match=r"'huge'.*\['small', 'tiny'\]"):
+        build_quality_discriminator("huge")
+
+
+def test_the_quality_discriminator_judges_each_frame_on_its_own_patch_by_patch():
+    discriminator = build_quality_discriminator("tiny")
+    assert tuple(discriminator.input.shape[1:]) == geometry.MOUTHS_SHAPE and discriminator.input.name == "mouths"
+    assert tuple(discriminator.output.shape[1:]) == (geometry.WINDOW_FRAMES, 7, 7) and discriminator.layers[-1].name == "real"
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator._flatten_layers())
+    filters = [discriminator.get_layer(f"block{k}").layer.filters for k in range(1, 5)]
+    assert filters == list(QUALITY_DISCRIMINATOR_PRESETS["tiny"]["filters"])
+    rng = np.random.default_rng(0)
+    window = rng.random((1, *geometry.MOUTHS_SHAPE)).astype("float32")
+    changed = window.copy()
+    changed[..., 6:9] = rng.random(changed[..., 6:9].shape)  # frame 2 only
+    before, after = discriminator(window).numpy(), discriminator(changed).numpy()
+    assert ((0 <= before) & (before <= 1)).all()
+    np.testing.assert_array_equal(np.delete(before, 2, axis=1), np.delete(after, 2, axis=1))
+    assert not np.allclose(before[:, 2], after[:, 2])
+    # One set of weights for every frame: the same picture in any frame gets the same answer.
+    same = np.tile(window[..., :3], 5)
+    answers = discriminator(same).numpy()
+    np.testing.assert_allclose(answers, np.repeat(answers[:, :1], 5, axis=1), atol=1e-6)
+    copy = keras.Model.from_config(discriminator.get_config())
+    copy.set_weights(discriminator.get_weights())
+    assert copy.get_config() == discriminator.get_config()
+    np.testing.assert_array_equal(copy(window).numpy(), before)
 
 
 def _conditioned(generator, target, reference):

@@ -23,15 +23,16 @@ generator_fit = importlib.import_module("keras_s2v.training.generator_fit")
 syncnet_fit = importlib.import_module("keras_s2v.training.syncnet_fit")
 
 # What decides how a model trains; paths, resume and verbosity do not.
-GENERATOR_KEYS = ("preset", "loss", "sync_weight", "mouth_weight", "motion_weight", "learning_rate", "epochs", "steps",
-                  "batch_size", "warmup_epochs", "seed", "recipe")
+GENERATOR_KEYS = ("preset", "loss", "sync_weight", "mouth_weight", "motion_weight", "gradient_weight", "gan_weight",
+                  "learning_rate", "epochs", "steps", "batch_size", "warmup_epochs", "seed", "recipe")
 SYNCNET_KEYS = ("preset", "epochs", "steps", "batch_size", "learning_rate", "seed", "clips", "split")
 
 
 def _phase_arguments(recipe, seed=0):
     """The train_generator arguments that each phase of `recipe` must be trained with."""
     return [dict(preset=recipe.generator_preset, loss=recipe.loss, sync_weight=recipe.sync_weight,
-                 mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight, learning_rate=phase.learning_rate,
+                 mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
+                 gan_weight=phase.gan_weight, learning_rate=phase.learning_rate,
                  epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size, warmup_epochs=phase.warmup_epochs,
                  seed=seed, recipe=recipe) for phase in recipe.phases]
 
@@ -165,6 +166,52 @@ def test_an_unknown_recipe_is_a_one_line_error(training_calls, tiny_shards, tiny
     assert training_calls["generator"] == []
 
 
+def test_the_gradient_and_gan_weights_are_phase_fields_off_by_default_and_validated(tmp_path):
+    assert all((p.gradient_weight, p.gan_weight) == (0.0, 0.0) for r in recipes.values() for p in r.phases)
+    phase = dict(epochs=1, warmup_epochs=0, mouth_weight=0.0, motion_weight=0.0, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="`gradient_weight` must be >= 0; received -1"):
+        GeneratorPhase(**phase, gradient_weight=-1)
+    with pytest.raises(ValueError, match="`gan_weight` must be >= 0; received -0.5"):
+        GeneratorPhase(**phase, gan_weight=-0.5)
+    with pytest.raises(ValueError, match=r"<= 1; received 0.03 \+ 0.98"):
+        resolve_recipe("smoke", gan_weight=0.98)
+    with pytest.raises(ValueError, match=r"<= 1; received 1.0 \+ 0.1"):
+        resolve_recipe("smoke", loss="sync", gan_weight=0.1)  # the seed's loss leaves L1 nothing to give
+    sharp = resolve_recipe("synthetic-small", gradient_weight=2.0, gan_weight=0.07)
+    assert [(p.gradient_weight, p.gan_weight) for p in sharp.phases] == [(2.0, 0.07), (2.0, 0.07)]
+    assert [p.mouth_weight for p in sharp.phases] == [p.mouth_weight for p in recipes["synthetic-small"].phases]
+    assert read_recipe(write_recipe(sharp, str(tmp_path))) == sharp
+    # A recipe.json written before the two fields reads as the same recipe.
+    for name, recipe in recipes.items():
+        old = recipe.to_config()
+        for fields in old["phases"]:
+            del fields["gradient_weight"], fields["gan_weight"]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "recipe.json").write_text(json.dumps(old))
+        assert read_recipe(str(tmp_path / name / "recipe.json")) == recipe
+
+
+def test_s2v_train_passes_the_gradient_and_gan_weights_and_refuses_bad_ones_in_one_line(
+        training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
+    args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "smoke"]
+    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07"]) == 0
+    assert [(c["gradient_weight"], c["gan_weight"]) for c in training_calls["generator"]] == [(1.5, 0.07), (1.5, 0.07)]
+    capsys.readouterr()
+    for bad, message in ((["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
+                         (["--gradient-weight", "-2"], "`gradient_weight` must be >= 0; received -2.0"),
+                         (["--sync-weight", "0.5", "--gan-weight", "0.6"], "received 0.5 + 0.6")):
+        training_calls["generator"].clear()
+        assert cli.main([*args, *bad]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("s2v: error: ") and message in error and len(error.splitlines()) == 1
+        assert training_calls["generator"] == []
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--gradient-weight" in usage and "visual-quality discriminator on the lower half" in usage
+    assert usage.count("0 turns it off") == 2
+
+
 def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path):
     phase = recipes["synthetic-small"].phases[0]
     hypermodel = Speech2VidHyperModel(load_model(tiny_syncnet_path, "SyncNet"), phase, warmup_epochs=1, presets=("tiny",))
@@ -172,6 +219,7 @@ def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path)
     hp.Fixed("sync_weight", 0.04)
     trainer = hypermodel.build(hp)
     assert (trainer.mouth_weight, trainer.motion_weight) == (phase.mouth_weight, phase.motion_weight)
+    assert (trainer.gradient_weight, trainer.gan_weight, trainer.discriminator) == (phase.gradient_weight, 0.0, None)
     rng = np.random.default_rng(0)
     inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)).astype("float32"),
               "identity": rng.random((2, 112, 112, 15)).astype("float32"),

@@ -15,15 +15,15 @@ import tensorflow as tf
 
 from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
-from keras_s2v.models import build_speech2vid
+from keras_s2v.models import build_quality_discriminator, build_speech2vid, build_syncnet
 from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.saving import load_model
 from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_folder, train_generator
 from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, Speech2VidTrainer
-from keras_s2v.windows import frame_changes, mouths, stack_frames, unstack_frames
+from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, Speech2VidTrainer, edge_error
+from keras_s2v.windows import frame_changes, image_gradients, mouths, stack_frames, unstack_frames
 from tests.media import s2v
 
 
@@ -104,6 +104,165 @@ def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(
     assert Speech2VidTrainer.from_config(moving.get_config()).motion_weight == 2.0
 
 
+def _edge_error_by_hand(generated, real):
+    """numpy's diff down the rows and across the columns, channel by channel."""
+    down = np.abs(np.diff(generated, axis=-3) - np.diff(real, axis=-3))
+    across = np.abs(np.diff(generated, axis=-2) - np.diff(real, axis=-2))
+    return 0.5 * (down.mean() + across.mean())
+
+
+def _blurred(windows):
+    """A 5x5 box blur of every frame (each channel on its own), edges replicated."""
+    padded = np.pad(windows, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="edge")
+    height, width = windows.shape[1:3]
+    return np.mean([padded[:, r:r + height, c:c + width] for r in range(5) for c in range(5)], axis=0)
+
+
+def test_the_gradient_term_charges_a_blurred_mouth_and_not_a_sharp_copy(tiny_shards, tiny_syncnet_path):
+    rng = np.random.default_rng(0)
+    small, other = rng.random((2, 2, 6, 7, 15)).astype("float32")
+    down, across = image_gradients(small)
+    assert down.shape == (2, 5, 7, 15) and across.shape == (2, 6, 6, 15)  # within frames: all 15 channels kept
+    np.testing.assert_allclose(edge_error(small, other), _edge_error_by_hand(small, other), rtol=1e-6)
+
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    inputs, target = _batch(tiny_shards[0])
+    plain = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, sync_weight=0.0)
+    sharp = Speech2VidTrainer(plain.generator, syncnet, sync_weight=0.0, gradient_weight=3.0)
+    frames = plain.generator(inputs, training=False).numpy()
+    expected = _edge_error_by_hand(frames[:, 56:], target.numpy()[:, 56:])
+    l1_plain = plain.objective_terms(inputs, target, training=False)[1]["l1"]
+    l1_sharp = sharp.objective_terms(inputs, target, training=False)[1]["l1"]
+    np.testing.assert_allclose(l1_sharp - l1_plain, 3.0 * expected, rtol=1e-4)
+
+    real_mouths = mouths(target).numpy()
+    assert float(edge_error(real_mouths, real_mouths)) == 0.0
+    blurred, blurrier = _blurred(real_mouths), _blurred(_blurred(real_mouths))
+    assert 0.0 < float(edge_error(blurred, real_mouths)) < float(edge_error(blurrier, real_mouths))
+    with pytest.raises(ValueError, match="received -1"):
+        Speech2VidTrainer(plain.generator, syncnet, gradient_weight=-1)
+    assert Speech2VidTrainer.from_config(sharp.get_config()).gradient_weight == 3.0
+
+
+def _weights(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+    return any(not np.array_equal(old, new.numpy()) for old, new in zip(before, variables))
+
+
+def _minus_log(p):
+    return -np.log(np.maximum(p, 1e-7))
+
+
+def test_a_gan_step_trains_both_networks_with_wav2lips_loss_and_leaves_the_expert_alone(tiny_shards, tiny_syncnet_path):
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    expert_before = _weights(syncnet.weights)
+    keras.utils.set_random_seed(0)
+    trainer = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, sync_weight=0.3, gan_weight=0.2,
+                                discriminator=build_quality_discriminator("tiny"))
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    generator_before, discriminator_before = _weights(trainer.generator.weights), _weights(trainer.discriminator.weights)
+    inputs, target = _batch(tiny_shards[0])
+    # By hand, before the step: what the generator draws and what the discriminator says of it.
+    frames = trainer.generator(inputs, training=True).numpy()
+    fake, real = (trainer.discriminator(m, training=True).numpy() for m in (frames[:, 56:], target.numpy()[:, 56:]))
+    logs = trainer.train_on_batch(inputs, target, return_dict=True)
+
+    assert set(logs) == set(TERMS + GAN_TERMS)
+    np.testing.assert_allclose(logs["gan_adversarial"], _minus_log(fake).mean(), rtol=1e-5)
+    np.testing.assert_allclose(logs["gan_discriminator"], _minus_log(real).mean() + _minus_log(1 - fake).mean(), rtol=1e-5)
+    wav2lip = (1 - 0.3 - 0.2) * logs["l1"] + 0.3 * logs["e_sync"] + 0.2 * logs["gan_adversarial"]
+    np.testing.assert_allclose(logs["loss"], wav2lip, rtol=1e-5)
+    np.testing.assert_allclose(logs["objective"], logs["l1"] + logs["e_sync"], rtol=1e-6)  # model selection is unchanged
+
+    assert _changed(generator_before, trainer.generator.weights) and _changed(discriminator_before, trainer.discriminator.weights)
+    for old, new in zip(expert_before, syncnet.weights):
+        np.testing.assert_array_equal(old, new.numpy())
+    assert int(trainer.discriminator_optimizer.iterations.numpy()) == 1
+    # The saved generator holds no discriminator.
+    assert trainer.generator.count_params() == build_speech2vid("tiny").count_params()
+    assert "quality_discriminator" not in [layer.name for layer in trainer.generator._flatten_layers()]
+    # Validation reports both GAN terms and trains nothing.
+    after_step = _weights(trainer.discriminator.weights)
+    scores = trainer.evaluate(inputs, target, return_dict=True, verbose=0)
+    assert set(scores) == set(TERMS + GAN_TERMS) and np.isfinite(scores["gan_discriminator"])
+    assert not _changed(after_step, trainer.discriminator.weights)
+    assert int(trainer.discriminator_optimizer.iterations.numpy()) == 1
+
+
+def test_without_the_gan_no_discriminator_is_built_and_the_metrics_are_the_old_ones(tiny_shards, tiny_syncnet_path):
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    trainer = _trainer(syncnet, sync_weight=0.5)
+    assert trainer.discriminator is None and trainer.discriminator_optimizer is None
+    assert [m.name for m in trainer.metrics] == ["loss", "l1", "e_sync", "p_sync", "objective"]
+    inputs, target = _batch(tiny_shards[0], batch_size=2)
+    assert sorted(trainer.train_on_batch(inputs, target, return_dict=True)) == sorted(["loss", "l1", "e_sync", "p_sync", "objective"])
+    assert Speech2VidTrainer.from_config(trainer.get_config()).discriminator is None
+    generator = trainer.generator
+    with pytest.raises(ValueError, match="received -0.1"):
+        Speech2VidTrainer(generator, syncnet, gan_weight=-0.1)
+    with pytest.raises(ValueError, match=r"<= 1; received 0.5 \+ 0.6"):
+        Speech2VidTrainer(generator, syncnet, sync_weight=0.5, gan_weight=0.6)
+    with pytest.raises(ValueError, match="gan_weight=0"):
+        Speech2VidTrainer(generator, syncnet, discriminator=build_quality_discriminator("tiny"))
+    with pytest.raises(ValueError, match="'huge'"):
+        Speech2VidTrainer(generator, syncnet, gan_weight=0.1, discriminator_preset="huge")
+
+
+def _random_batch(size=2, seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = {"mfcc": rng.standard_normal((size, 12, 20, 1)).astype("float32"),
+              "identity": rng.random((size, 112, 112, 15)).astype("float32"),
+              "reference": rng.random((size, 112, 112, 15)).astype("float32")}
+    target = rng.random((size, 112, 112, 15)).astype("float32")
+    return {name: tf.constant(value) for name, value in inputs.items()}, tf.constant(target)
+
+
+def test_resume_restores_the_discriminator_and_its_optimizer_state(tmp_path):
+    from keras_s2v.training.generator_fit import _Backup
+
+    data = tf.data.Dataset.from_tensors(_random_batch()).repeat()
+    keras.utils.set_random_seed(0)
+    trainer = Speech2VidTrainer(build_speech2vid("tiny"), build_syncnet("tiny"), gan_weight=0.1, discriminator_preset="tiny",
+                                discriminator_learning_rate=3e-4)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    saved = {}
+
+    class Interrupt(Exception):
+        pass
+
+    def after_first_epoch(epoch, logs):
+        saved.update(weights=_weights(trainer.discriminator.weights), state=_weights(trainer.discriminator_optimizer.variables))
+
+    def kill(epoch, logs):
+        if epoch == 1:
+            raise Interrupt
+
+    run = [_Backup(str(tmp_path / "backup")), keras.callbacks.LambdaCallback(on_epoch_end=after_first_epoch, on_epoch_begin=kill)]
+    with pytest.raises(Interrupt):
+        trainer.fit(data, epochs=3, steps_per_epoch=2, verbose=0, callbacks=run)
+    assert int(saved["state"][0]) == 2  # the optimizer's iterations: two steps in epoch 1
+
+    keras.utils.set_random_seed(1)  # another start: what matches came from the backup
+    resumed = Speech2VidTrainer.from_config(trainer.get_config())
+    assert (resumed.gan_weight, resumed.discriminator_learning_rate) == (0.1, 3e-4)
+    assert resumed.discriminator.count_params() == trainer.discriminator.count_params()
+    assert not np.array_equal(resumed.discriminator.weights[0].numpy(), saved["weights"][0])
+    resumed.compile(optimizer=keras.optimizers.Adam(1e-3))
+    restored = {}
+
+    def on_train_begin(logs):
+        restored.update(weights=_weights(resumed.discriminator.weights), state=_weights(resumed.discriminator_optimizer.variables))
+        resumed.stop_training = True
+
+    resumed.fit(data, epochs=3, steps_per_epoch=2, verbose=0,
+                callbacks=[_Backup(str(tmp_path / "backup")), keras.callbacks.LambdaCallback(on_train_begin=on_train_begin)])
+    for old, new in zip(saved["weights"] + saved["state"], restored["weights"] + restored["state"]):
+        np.testing.assert_array_equal(old, new)
+
+
 def test_the_l1_of_a_blending_generator_also_charges_its_painted_frames_and_the_blended_area(tiny_shards, tiny_syncnet_path):
     trainer = Speech2VidTrainer(build_speech2vid("tiny"), load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.0)
     inputs, target = _batch(tiny_shards[0])
@@ -151,6 +310,17 @@ def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_s
     grid = cv2.imread(grids[-1])
     assert grid.shape == (2 * 112 * 4, 5 * 112, 3)  # 4 windows: 5 real frames over 5 generated
     assert not os.path.exists(os.path.join(folder, "backup"))  # removed once training finished
+
+
+def test_train_with_the_gan_logs_its_terms_and_saves_the_generator_alone(tiny_shards, tiny_syncnet_path, tmp_path):
+    out = str(tmp_path / "generator.keras")
+    history = train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", steps=2, batch_size=4, epochs=None,
+                              warmup_epochs=0, gradient_weight=1.0, gan_weight=0.05, verbose=False)
+    assert set(history.history) >= {"gan_adversarial", "gan_discriminator", "val_gan_adversarial", "val_gan_discriminator"}
+    rows = list(csv.DictReader(open(os.path.join(run_folder(out), "training.csv"))))
+    assert {"gan_adversarial", "val_gan_discriminator", "val_objective"} <= set(rows[0])
+    generator = load_model(out, "generator")
+    assert generator.count_params() == build_speech2vid("tiny", conditioning=recipes["synthetic-small"].conditioning).count_params()
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shards, tiny_syncnet_path, tmp_path):
@@ -254,6 +424,21 @@ def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_pat
     assert loss.dtype == tf.float32 and np.isfinite(float(loss))
     logs = trainer.train_on_batch(inputs, target, return_dict=True)
     assert np.isfinite(logs["loss"])
+
+
+def test_mixed_precision_keeps_the_gan_terms_in_float32():
+    from keras_s2v.training.distribute import precision
+
+    with precision("mixed_bfloat16"):
+        trainer = Speech2VidTrainer(build_speech2vid("tiny"), build_syncnet("tiny"), sync_weight=0.1, gan_weight=0.1,
+                                    gradient_weight=1.0, discriminator_preset="tiny")
+        trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    assert trainer.discriminator.get_layer("block1").compute_dtype == "bfloat16"
+    inputs, target = _random_batch()
+    loss, parts = trainer.objective_terms(inputs, target, training=True)
+    assert loss.dtype == tf.float32 and parts["gan_adversarial"].dtype == tf.float32
+    logs = trainer.train_on_batch(inputs, target, return_dict=True)
+    assert all(np.isfinite(logs[name]) for name in TERMS + GAN_TERMS)
 
 
 MIRRORED_CHECK = """

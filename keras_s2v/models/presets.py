@@ -25,3 +25,10 @@ def get_preset(presets, name, kind):
     if name not in presets:
         raise ValueError(f"unknown {kind} preset {name!r}; choose one of {sorted(presets)}")
     return presets[name]
+
+# The visual-quality discriminator (keras_s2v.models.discriminator): the filters of its
+# four strided conv blocks, first to last.
+QUALITY_DISCRIMINATOR_PRESETS = {
+    "small": {"filters": (32, 64, 128, 256), "description": "for the small generator on CPU"},
+    "tiny": {"filters": (8, 16, 32, 64), "description": "for tests"},
+}

@@ -82,7 +82,7 @@ def train_generator(
     shards, manifest, syncnet_path, out, preset=DEFAULT_RECIPE.generator_preset, conditioning=DEFAULT_RECIPE.conditioning,
     loss=DEFAULT_RECIPE.loss,
     sync_weight=DEFAULT_RECIPE.sync_weight, mouth_weight=_FIRST_PHASE.mouth_weight, motion_weight=_FIRST_PHASE.motion_weight,
-    learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
+    gradient_weight=_FIRST_PHASE.gradient_weight, gan_weight=_FIRST_PHASE.gan_weight, learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
     warmup_epochs=None, patience=5, strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True,
     train_data=None, initial=None, recipe=None,
 ):
@@ -91,7 +91,9 @@ def train_generator(
     The defaults are the first phase of `recipes["synthetic-small"]`; `train_recipe_generator`
     runs all phases of a recipe. `loss="sync"` is the seed's pure sync objective (s_w = 1).
     The sync weight is held at 0 for `warmup_epochs` (default: the first 40% of epochs) so L1
-    settles first. `initial` is a generator .keras to fine-tune instead of a fresh `preset`
+    settles first. `gradient_weight` charges the L1 of the mouth's edges, `gan_weight` trains
+    the visual-quality discriminator beside the generator (Speech2VidTrainer); its weights are
+    in the run's backup, not in `out`, so each run starts a fresh one. `initial` is a generator .keras to fine-tune instead of a fresh `preset`
     model with the given `conditioning` ("composite" or "concat", keras_s2v.models.speech2vid). `recipe`, the Recipe this run belongs to, is written to the run folder as
     recipe.json. `train_data` replaces the training split's dataset (tests use it).
     Returns the History.
@@ -125,7 +127,7 @@ def train_generator(
         else:
             generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1, conditioning=conditioning)
         trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight,
-                                    motion_weight=motion_weight)
+                                    motion_weight=motion_weight, gradient_weight=gradient_weight, gan_weight=gan_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
 
     callbacks = generator_callbacks(folder, sync_weight, warmup_epochs, val, patience, append_log=resume, verbose=verbose)
@@ -146,8 +148,10 @@ def phase_outputs(out, phases):
 
 def _describe(phase):
     length = f"{phase.steps} steps" if phase.steps else f"{phase.epochs} epochs"
+    extras = "".join(f", {name} {value}" for name, value in (("gradient weight", phase.gradient_weight),
+                                                             ("GAN weight", phase.gan_weight)) if value)
     return (f"{length}, warm-up {phase.warmup_epochs}, mouth weight {phase.mouth_weight}, "
-            f"motion weight {phase.motion_weight}, learning rate {phase.learning_rate:g}")
+            f"motion weight {phase.motion_weight}{extras}, learning rate {phase.learning_rate:g}")
 
 
 def _finished(path, previous):
@@ -182,7 +186,7 @@ def train_recipe_generator(shards, manifest, syncnet_path, out, recipe, initial=
         history = train_generator(
             shards, manifest, syncnet_path, path, preset=recipe.generator_preset, conditioning=recipe.conditioning, loss=recipe.loss,
             sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight,
-            learning_rate=phase.learning_rate, epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size,
+            gradient_weight=phase.gradient_weight, gan_weight=phase.gan_weight, learning_rate=phase.learning_rate, epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size,
             warmup_epochs=phase.warmup_epochs, strategy=strategy, mixed_precision=mixed_precision,
             resume=resume and os.path.isdir(backup_folder(path)), seed=seed, verbose=verbose,
             initial=previous or initial, recipe=recipe,

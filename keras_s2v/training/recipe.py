@@ -16,7 +16,8 @@ from keras_s2v.training.trainer import LOSSES
 
 CLIPS = ("all", "even", "odd")
 HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
-PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate")
+PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate", "gradient_weight",
+                 "gan_weight")
 RECIPE_OPTIONS = {"preset": "generator_preset", "conditioning": "conditioning", "batch_size": "batch_size",
                   "sync_weight": "sync_weight", "loss": "loss"}
 SYNCNET_OPTIONS = ("preset", "epochs", "steps", "clips", "learning_rate", "batch_size")
@@ -53,7 +54,11 @@ class SyncNetRecipe:
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorPhase:
-    """One generator phase: its length, the epochs with the sync weight held at 0, its L1 terms and Adam rate."""
+    """One generator phase: its length, the epochs with the sync weight held at 0, its L1 terms and Adam rate.
+
+    `gradient_weight` (the L1 of the mouth's edges) and `gan_weight` (the visual-quality
+    discriminator) default to 0, off, so a recipe.json written before them reads the same.
+    """
 
     epochs: int
     warmup_epochs: int
@@ -61,6 +66,8 @@ class GeneratorPhase:
     motion_weight: float
     learning_rate: float
     steps: int = None  # total optimizer steps instead of `epochs` (`s2v train --steps`)
+    gradient_weight: float = 0.0
+    gan_weight: float = 0.0
 
     def __post_init__(self):
         _check_length(self.epochs, self.steps)
@@ -68,6 +75,8 @@ class GeneratorPhase:
         _check(self.mouth_weight >= 0, "mouth_weight", self.mouth_weight, ">= 0")
         _check(self.motion_weight >= 0, "motion_weight", self.motion_weight, ">= 0")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
+        _check(self.gradient_weight >= 0, "gradient_weight", self.gradient_weight, ">= 0")
+        _check(self.gan_weight >= 0, "gan_weight", self.gan_weight, ">= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +109,9 @@ class Recipe:
         _check(self.loss != "sync" or self.sync_weight == 1.0, "sync_weight", self.sync_weight, "1.0 with loss='sync'")
         _check(self.phases and all(isinstance(p, GeneratorPhase) for p in self.phases), "phases", self.phases,
                "a non-empty tuple of GeneratorPhase")
+        for phase in self.phases:  # L1 keeps the weight the two others leave (Speech2VidTrainer)
+            if self.sync_weight + phase.gan_weight > 1.0 + 1e-9:
+                raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {self.sync_weight} + {phase.gan_weight}")
 
     def to_config(self):
         """A JSON-ready dict; `Recipe.from_config` gives the recipe back."""
@@ -177,7 +189,7 @@ def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
     at `hparams_path`, then every override that is not None.
 
     Overrides: preset, conditioning, batch_size, sync_weight, loss, and the phase options epochs, steps,
-    warmup_epochs, mouth_weight, motion_weight, learning_rate, which apply to every phase
+    warmup_epochs, mouth_weight, motion_weight, learning_rate, gradient_weight, gan_weight, which apply to every phase
     (so does a tuned learning_rate). `loss="sync"` is the seed's pure sync objective: sync
     weight 1 from the first step, unless `warmup_epochs` is given.
     """

@@ -8,18 +8,31 @@ frozen expert against the window's MFCC, and minimises architecture.md §4:
 L1 may weigh the lower half more (`mouth_weight`) and add the L1 of the mouth's change from
 frame to frame (`motion_weight`): a mouth drawn the same in all five frames of a window
 costs that term its full size, so it teaches the timing inside a window that the expert
-(negatives >= 5 frames away) cannot.
+(negatives >= 5 frames away) cannot. `gradient_weight` adds the L1 between the generated and
+the real edges of the lower half (its horizontal and vertical differences), which a blurred
+mouth pays and a sharp one does not.
+
+With `gan_weight` g_w > 0 a visual-quality discriminator D (Wav2Lip+GAN,
+keras_s2v.models.discriminator) trains beside the generator, and the loss is Wav2Lip's:
+
+    L = (1 - s_w - g_w) * L1 + s_w * E_sync + g_w * E_adv,   E_adv = mean(-log D(generated mouths))
+
+After each generator update, D takes one step on BCE(D(real mouths), 1) + BCE(D(generated), 0).
 """
 
 import keras
 import tensorflow as tf
 
 from keras_s2v.errors import ModelError
+from keras_s2v.models.discriminator import build_quality_discriminator
 from keras_s2v.models.speech2vid import blended_parts
-from keras_s2v.windows import frame_changes, mouths
+from keras_s2v.windows import frame_changes, image_gradients, mouths
 
 LOSSES = ("l1+sync", "sync")
-P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0
+P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0, and -log(D) when D does
+DISCRIMINATOR_BETA_1 = 0.5  # Wav2Lip's Adam for its discriminator
+TERMS = ("loss", "l1", "e_sync", "p_sync", "objective")
+GAN_TERMS = ("gan_adversarial", "gan_discriminator")  # logged only with a discriminator
 BLEND_AREA_WEIGHT = 0.1  # per unit of mean alpha; the lower face pays 1 + 2 x mouth_weight per unit of L1
 
 
@@ -35,6 +48,16 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
 
 
+def edge_error(generated, real):
+    """mean |grad generated - grad real| over (..., H, W, C) windows, the two directions weighing alike."""
+    (generated_down, generated_across), (real_down, real_across) = image_gradients(generated), image_gradients(real)
+    return 0.5 * (tf.reduce_mean(tf.abs(generated_down - real_down)) + tf.reduce_mean(tf.abs(generated_across - real_across)))
+
+
+def _minus_log(probability):
+    return -tf.math.log(tf.maximum(probability, P_SYNC_FLOOR))
+
+
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class Speech2VidTrainer(keras.Model):
     """Trains `generator` through the frozen `syncnet`; save `trainer.generator`, not the trainer.
@@ -46,9 +69,20 @@ class Speech2VidTrainer(keras.Model):
         mouth_weight: extra L1 weight on the lower half of the frames (0 = plain L1).
         motion_weight: weight of the L1 between the generated and the real frame-to-frame
             change of the lower half.
+        gradient_weight: weight of the L1 between the generated and the real horizontal and
+            vertical differences of the lower half (its edges), within each frame.
+        gan_weight: g_w >= 0, with s_w + g_w <= 1: weight of the adversarial term; 0 trains no
+            discriminator and logs no GAN terms.
+        discriminator: the visual-quality discriminator (inputs mouths -> real); with
+            `gan_weight` > 0 and None, one of `discriminator_preset` is built. Never part of
+            `trainer.generator`.
+        discriminator_preset: its size, "small" or "tiny" (keras_s2v.models.presets).
+        discriminator_learning_rate: its Adam rate (beta_1 0.5, as Wav2Lip).
     """
 
-    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, **kwargs):
+    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, gradient_weight=0.0,
+                 gan_weight=0.0, discriminator=None, discriminator_preset="small", discriminator_learning_rate=1e-4,
+                 **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= sync_weight <= 1.0:
             raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
@@ -56,19 +90,50 @@ class Speech2VidTrainer(keras.Model):
             raise ValueError(f"`mouth_weight` must be >= 0; received {mouth_weight}")
         if motion_weight < 0:
             raise ValueError(f"`motion_weight` must be >= 0; received {motion_weight}")
+        if gradient_weight < 0:
+            raise ValueError(f"`gradient_weight` must be >= 0; received {gradient_weight}")
+        if gan_weight < 0:
+            raise ValueError(f"`gan_weight` must be >= 0; received {gan_weight}")
+        if sync_weight + gan_weight > 1.0 + 1e-9:  # rounding must not refuse weights that sum to 1
+            raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {sync_weight} + {gan_weight}")
+        if not discriminator_learning_rate > 0:
+            raise ValueError(f"`discriminator_learning_rate` must be > 0; received {discriminator_learning_rate}")
+        if discriminator is not None and not gan_weight:
+            raise ValueError(f"a `discriminator` trains only with `gan_weight` > 0; received gan_weight={gan_weight}")
         check_compatible(generator, syncnet)
         self.generator = generator
         self.syncnet = syncnet
         self.syncnet.trainable = False
         self.mouth_weight = mouth_weight
         self.motion_weight = motion_weight
+        self.gradient_weight = gradient_weight
+        self.gan_weight = gan_weight
+        self.discriminator_preset = discriminator_preset
+        self.discriminator_learning_rate = discriminator_learning_rate
         self.sync_weight = self.add_weight(
             name="sync_weight", shape=(), initializer=keras.initializers.Constant(sync_weight), trainable=False
         )
-        self.built = True  # both sub-models are built functional models
+        self.discriminator, self.discriminator_optimizer = None, None
+        if gan_weight:
+            self._add_discriminator(build_quality_discriminator(discriminator_preset) if discriminator is None else discriminator)
+        self.built = True  # every sub-model is a built functional model
         self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("loss", "l1", "e_sync", "p_sync", "objective")
+            name: keras.metrics.Mean(name=name) for name in TERMS + (GAN_TERMS if self.discriminator is not None else ())
         }
+
+    def _add_discriminator(self, discriminator):
+        expected = tuple(self.syncnet.input["mouths"].shape[1:])
+        if tuple(discriminator.input.shape[1:]) != expected:
+            raise ValueError(f"the discriminator must take the mouths {expected}; received {tuple(discriminator.input.shape[1:])}")
+        self.discriminator = discriminator
+        optimizer = keras.optimizers.Adam(self.discriminator_learning_rate, beta_1=DISCRIMINATOR_BETA_1)
+        if self.dtype_policy.name == "mixed_float16":  # as compile() wraps the generator's optimizer
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Built now, under the caller's strategy scope, so that BackupAndRestore finds its
+        # variables to load into before the first step: an attribute of the trainer, its state
+        # is saved with the trainer's weights.
+        optimizer.build(discriminator.trainable_variables)
+        self.discriminator_optimizer = optimizer
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -78,7 +143,12 @@ class Speech2VidTrainer(keras.Model):
         return list(self.trackers.values())
 
     def objective_terms(self, inputs, target, training):
-        """(loss, {l1, e_sync, p_sync, objective}) for one batch."""
+        """(loss, {l1, e_sync, p_sync, objective, and gan_adversarial with a discriminator}) for one batch."""
+        loss, parts, _ = self._objective(inputs, target, training)
+        return loss, parts
+
+    def _objective(self, inputs, target, training):
+        """objective_terms and the generated frames (float32)."""
         frames, core = blended_parts(self.generator, inputs, training=training)
         frames = tf.cast(frames, tf.float32)
         error = tf.abs(frames - target)
@@ -88,12 +158,29 @@ class Speech2VidTrainer(keras.Model):
         if self.motion_weight:
             motion_error = tf.abs(frame_changes(mouths(frames)) - frame_changes(mouths(target)))
             l1 += self.motion_weight * tf.reduce_mean(motion_error)
+        if self.gradient_weight:
+            l1 += self.gradient_weight * edge_error(mouths(frames), mouths(target))
         p_sync = self.syncnet({"mfcc": inputs["mfcc"], "mouths": mouths(frames)}, training=False)
         p_sync = tf.cast(p_sync, tf.float32)
-        e_sync = tf.reduce_mean(-tf.math.log(tf.maximum(p_sync, P_SYNC_FLOOR)))
+        e_sync = tf.reduce_mean(_minus_log(p_sync))
         weight = tf.cast(self.sync_weight, tf.float32)
-        loss = (1.0 - weight) * l1 + weight * e_sync
-        return loss, {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
+        parts = {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
+        if self.discriminator is None:
+            return (1.0 - weight) * l1 + weight * e_sync, parts, frames
+        adversarial = tf.reduce_mean(_minus_log(self._real(mouths(frames), training)))
+        parts["gan_adversarial"] = adversarial
+        loss = (1.0 - weight - self.gan_weight) * l1 + weight * e_sync + self.gan_weight * adversarial
+        return loss, parts, frames
+
+    def _real(self, windows, training):
+        """D's probabilities that `windows` are real, in float32 whatever the policy."""
+        return tf.cast(self.discriminator(windows, training=training), tf.float32)
+
+    def discriminator_loss(self, real_mouths, generated_mouths, training=False):
+        """BCE(D(real), 1) + BCE(D(generated), 0), each the mean over frames and patches."""
+        real = self._real(real_mouths, training)
+        generated = self._real(generated_mouths, training)
+        return tf.reduce_mean(_minus_log(real)) + tf.reduce_mean(_minus_log(1.0 - generated))
 
     @staticmethod
     def _blend_terms(painted, alpha, target):
@@ -118,27 +205,42 @@ class Speech2VidTrainer(keras.Model):
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3.15 reduces a sample batch across replicas here, which fails for dict inputs
-        # under MultiWorkerMirroredStrategy. Both sub-models are built; only the optimizer
-        # still needs its variables, created under the strategy's scope.
+        # under MultiWorkerMirroredStrategy. Every sub-model is built, and the discriminator's
+        # optimizer with it; only the generator's still needs its variables, created under the
+        # strategy's scope.
         if self.optimizer is not None and not self.optimizer.built:
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.generator.trainable_variables)
 
     def train_step(self, data):
         inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        # Per-replica means divided by the replica count: the summed gradients are the global mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            loss, parts = self.objective_terms(inputs, target, training=True)
-            # Per-replica mean divided by the replica count: the summed gradients are the global mean.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss, parts, frames = self._objective(inputs, target, training=True)
             scaled = self.optimizer.scale_loss(loss / replicas)
         variables = self.generator.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
+        if self.discriminator is not None:
+            # On the frames of this step's generator, before its update, as Wav2Lip does.
+            parts["gan_discriminator"] = self._train_discriminator(mouths(target), mouths(tf.stop_gradient(frames)), replicas)
         return self._update(loss, parts)
+
+    def _train_discriminator(self, real_mouths, generated_mouths, replicas):
+        with tf.GradientTape() as tape:
+            loss = self.discriminator_loss(real_mouths, generated_mouths, training=True)
+            scaled = self.discriminator_optimizer.scale_loss(loss / replicas)
+        variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
+        return loss
 
     def test_step(self, data):
         inputs, target, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._update(*self.objective_terms(inputs, target, training=False))
+        loss, parts, frames = self._objective(inputs, target, training=False)
+        if self.discriminator is not None:  # reported, never trained on validation windows
+            parts["gan_discriminator"] = self.discriminator_loss(mouths(target), mouths(frames))
+        return self._update(loss, parts)
 
     def get_config(self):
         return {
@@ -148,10 +250,16 @@ class Speech2VidTrainer(keras.Model):
             "sync_weight": float(self.sync_weight.numpy()),
             "mouth_weight": self.mouth_weight,
             "motion_weight": self.motion_weight,
+            "gradient_weight": self.gradient_weight,
+            "gan_weight": self.gan_weight,
+            "discriminator": None if self.discriminator is None else keras.saving.serialize_keras_object(self.discriminator),
+            "discriminator_preset": self.discriminator_preset,
+            "discriminator_learning_rate": self.discriminator_learning_rate,
         }
 
     @classmethod
     def from_config(cls, config):
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        config["syncnet"] = keras.saving.deserialize_keras_object(config["syncnet"])
+        for name in ("generator", "syncnet", "discriminator"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)

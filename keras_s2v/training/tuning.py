@@ -2,7 +2,7 @@
 
 The objective is the validation L1 + E_sync under the training expert (`val_objective`),
 which does not depend on the sync weight being tuned. Everything else is the recipe's first
-phase: its mouth and motion weights and its sync-weight warm-up and ramp.
+phase: its mouth, motion, gradient and GAN weights and its sync-weight warm-up and ramp.
 """
 
 import json
@@ -22,7 +22,7 @@ from keras_s2v.training.trainer import Speech2VidTrainer
 
 class Speech2VidHyperModel(keras_tuner.HyperModel):
     """Trials that differ only in preset, sync weight and learning rate; `phase` (a GeneratorPhase)
-    gives the mouth and motion weights, `conditioning` how the generator takes its reference, and
+    gives the mouth, motion, gradient and GAN weights, `conditioning` how the generator takes its reference, and
     the sync weight is held at 0 for `warmup_epochs`."""
 
     def __init__(self, syncnet, phase, warmup_epochs, presets=("tiny", "small"), conditioning="composite"):
@@ -36,7 +36,8 @@ class Speech2VidHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         generator = build_speech2vid(hp.Choice("preset", self.presets), conditioning=self.conditioning)
         trainer = Speech2VidTrainer(generator, self.syncnet, sync_weight=hp.Float("sync_weight", 0.0, 0.1, step=0.01),
-                                    mouth_weight=self.phase.mouth_weight, motion_weight=self.phase.motion_weight)
+                                    mouth_weight=self.phase.mouth_weight, motion_weight=self.phase.motion_weight,
+                                    gradient_weight=self.phase.gradient_weight, gan_weight=self.phase.gan_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")))
         return trainer
 
