@@ -220,7 +220,7 @@ def _moving_photo_720p(path, seconds, face_px=100):
 _DUB_CHILD = """
 import json, sys
 from keras_s2v.dubbing import dub
-summary = dub(*sys.argv[1:5], batch_size=int(sys.argv[5]) if len(sys.argv) > 5 else 4, progress=False)
+summary = dub(*sys.argv[1:5], window_step=int(sys.argv[5]), progress=False)
 with open("/proc/self/status") as handle:
     peak = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"frames": summary.frames, "faces": summary.faces_found, "seconds": summary.seconds,
@@ -228,19 +228,23 @@ print(json.dumps({"frames": summary.frames, "faces": summary.faces_found, "secon
 """
 
 
-def _dub_in_child(face, model, out):
+def _dub_in_child(face, model, out, window_step):
     """Run `dub` in a fresh process: its peak RSS is the engine's alone, TensorFlow's runtime included."""
     import json
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", _DUB_CHILD, face, face, model, out], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", _DUB_CHILD, face, face, model, out, str(window_step)], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
-    """End-to-end streaming `dub` of 720p video with a real face, per backend: x real time, peak RSS, per-stage shares."""
+    """End-to-end streaming `dub` of 720p video with a real face, per backend: x real time, peak RSS, per-stage shares.
+
+    Every backend runs with dub's default window step (a window per frame); the fastest also with
+    step WINDOW_FRAMES (a fifth of the generator's work)."""
     from keras_s2v.dubbing import STAGES
+    from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
     from keras_s2v.export import export
     from keras_s2v.models import build_speech2vid
 
@@ -255,12 +259,14 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
                     calibration=_calibration_shards(work), progress=False)
     models = {"Keras": keras_path, "SavedModel": report["path"],
               **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")}}
+    runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
+    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
     lines = [
         "## Dubbing end to end, streaming (issues 6 and 13)",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
-        "batch 4 (the default), the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        f"batch 4 and window step {DEFAULT_WINDOW_STEP} (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
         "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
         "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
         "",
@@ -269,9 +275,9 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     ]
     results = {}
     loads = [os.getloadavg()[0]]
-    for name, model in models.items():
-        runs = [_dub_in_child(face, model, os.path.join(work, "out.mp4")) for _ in range(repeats)]
-        result = results[name] = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    for name, (model, step) in runs.items():
+        repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step) for _ in range(repeats)]
+        result = results[name] = sorted(repeated, key=lambda run: run["seconds"])[len(repeated) // 2]
         wall = result["seconds"]
         lines.append(f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
                      f"{result['faces'] / result['frames']:.1%} | "
@@ -281,7 +287,8 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         fastest = min(results, key=lambda name: results[name]["seconds"])
         long_face = os.path.join(work, "face_720p_long.mp4")
         long_frames = _moving_photo_720p(long_face, seconds * long_factor)
-        result = _dub_in_child(long_face, models[fastest], os.path.join(work, "out_long.mp4"))
+        model, step = runs[fastest]
+        result = _dub_in_child(long_face, model, os.path.join(work, "out_long.mp4"), step)
         lines += [
             "",
             f"Memory against length, {fastest}: {frames / 25:.0f} s peaks at {results[fastest]['peak_mb']:.0f} MB, "
