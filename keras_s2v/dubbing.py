@@ -147,7 +147,8 @@ def _batch_windows(pairs, mfcc, plan, batch_size):
         chosen = range(first, min(first + batch_size, len(starts)))
         while received < starts[chosen[-1]] + WINDOW_FRAMES and (pair := next(pairs, None)) is not None:
             buffer[received], received = pair, received + 1
-        if not received:
+        chosen = [window for window in chosen if starts[window] < received]  # all, unless the stream ended early
+        if not chosen:
             return
         items, picks, identity, reference = [], [], [], []
         for number, window in enumerate(chosen):
@@ -161,9 +162,8 @@ def _batch_windows(pairs, mfcc, plan, batch_size):
         if items:
             yield _Batch(items, tuple(zip(*picks)), mfcc[first : first + len(chosen)], np.stack(identity), np.stack(reference))
         following = chosen[-1] + 1
-        if following < len(starts):
-            keep_from = min(starts[following], outputs[following][0])
-            buffer = {index: pair for index, pair in buffer.items() if index >= keep_from}
+        if following < len(starts):  # a window never gives a frame before its start
+            buffer = {index: pair for index, pair in buffer.items() if index >= starts[following]}
 
 
 def to_uint8(generated):

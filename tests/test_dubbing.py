@@ -257,6 +257,16 @@ def test_each_output_frame_is_generated_by_its_planned_window_at_its_place(count
     assert given == [(index, index) for index in range(count)]
 
 
+def test_a_stream_that_ends_before_the_plan_gives_the_frames_it_had():
+    from keras_s2v.dubbing import _batch_windows
+
+    pairs = [((None, None, np.full((112, 112, 3), index, np.uint8), None, index), np.zeros((112, 112, 3), np.uint8))
+             for index in range(9)]
+    plan = window_plan(12, 1)
+    batches = list(_batch_windows(iter(pairs), np.zeros((12, 12, 20, 1), np.float32), plan, batch_size=4))
+    assert [item[4] for batch in batches for item in batch.frames] == list(range(9))
+
+
 def test_exports_of_old_generators_are_refused_with_one_line():
     from keras_s2v.backends import check_inputs
     from keras_s2v.errors import ModelError
