@@ -9,7 +9,8 @@ decode plays the face video forward and back to cover the audio (video.FrameSour
 face detection tracks the face causally (faces.FaceTracker) and crops it; features
 picks each frame's reference (windows.pick_reference: a crop of the same video
 REFERENCE_GAP frames away in the source, never closer than MIN_REFERENCE_GAP, the image
-itself for a still) and groups 5-frame windows into batches with their MFCC; generation runs the backend;
+itself for a still) and groups 5-frame windows (one every `window_step` frames, windows.window_plan)
+into batches with their MFCC; generation runs the backend and keeps each window's middle frames;
 blending pastes the mouth and jaw back through a soft mask; encoding writes an H.264 +
 AAC mp4 to a temporary file renamed at the end. Frames without a face pass through unchanged.
 """

@@ -9,9 +9,7 @@ The numbers live in keras_s2v.geometry.
 import numpy as np
 import tensorflow as tf
 
-from keras_s2v.geometry import (
-    FRAME_CHANNELS, MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_CHANNELS, WINDOW_FRAMES,
-)
+from keras_s2v.geometry import FRAME_CHANNELS, MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_CHANNELS, WINDOW_FRAMES
 
 
 def stack_frames(frames):
