@@ -131,9 +131,13 @@ def _with_references(items):
 
 
 def _stack_window(crops):
-    """One (H, W, WINDOW_CHANNELS) float32 window from up to WINDOW_FRAMES crops, filled up by repeating the last one."""
+    """One (H, W, WINDOW_CHANNELS) float32 window from up to WINDOW_FRAMES crops, filled up by repeating the last one.
+
+    The layout of windows.stack_frames, in NumPy: a TensorFlow call per window cost 7 ms, most
+    of the features stage when a window starts at every frame.
+    """
     crops = np.stack(crops + [crops[-1]] * (WINDOW_FRAMES - len(crops)))
-    return stack_frames(crops).numpy().astype(np.float32) / 255.0
+    return crops.transpose(1, 2, 0, 3).reshape(*crops.shape[1:3], -1).astype(np.float32) / 255.0
 
 
 def _batch_windows(pairs, mfcc, plan, batch_size):
