@@ -17,8 +17,9 @@ PUBLIC = {
         "encode_clip", "find_videos", "generator_dataset", "parse_clip", "preprocess", "preprocess_video", "process_clip", "read_manifest",
         "shard_files", "syncnet_dataset",
     ],
-    "keras_s2v.models": ["ReferenceConditioning", "SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "SyncProbability", "build_speech2vid",
-                         "build_syncnet", "check_generator", "conditioning_of", "embedding_models"],
+    "keras_s2v.models": ["QUALITY_DISCRIMINATOR_PRESETS", "ReferenceConditioning", "SPEECH2VID_PRESETS", "SYNCNET_PRESETS",
+                         "SyncProbability", "build_quality_discriminator", "build_speech2vid", "build_syncnet", "check_generator",
+                         "conditioning_of", "embedding_models"],
     "keras_s2v.training": [
         "FrameGrid", "GeneratorCheckpoint", "GeneratorPhase", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer",
         "SyncNetRecipe", "SyncWeightWarmup", "check_compatible", "compile_syncnet", "generator_callbacks", "get_recipe",
