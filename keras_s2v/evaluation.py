@@ -160,9 +160,8 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True, windo
     pasted = {"mouth_mask": [], "outside_mask": [], "mask_share": []}
     for index, clip_a in enumerate(tqdm(clips, desc="evaluate", unit="clip", disable=not progress, leave=False)):
         clip_b = clips[(index + 1) % len(clips)]
-        length = min(len(clip_a["frames"]), (clip_b["mfcc"].shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + WINDOW_FRAMES)
-        frames_a = clip_a["frames"][:length]
-        generated = dub_windows(backend, frames_a, clip_b["mfcc"], window_step=window_step)
+        generated = dub_windows(backend, clip_a["frames"], clip_b["mfcc"], window_step=window_step)
+        frames_a = clip_a["frames"][: len(generated)]  # the frames that B's audio covers
         candidates = {
             "generated": (generated, clip_b["mfcc"]),
             "identity frames unchanged": (frames_a, clip_b["mfcc"]),

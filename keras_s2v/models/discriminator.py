@@ -26,7 +26,6 @@ def _frames(mouths):
 
 def _conv_block(x, filters, strides, name):
     """A strided conv on every frame, then LeakyReLU; no normalisation, as in Wav2Lip's discriminator."""
-    strides = (1, *strides) if isinstance(strides, tuple) else (1, strides, strides)
     x = layers.Conv3D(filters, (1, 4, 4), strides=strides, padding="same", name=name)(x)
     return layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{name}_leaky_relu")(x)
 
@@ -42,7 +41,8 @@ def build_quality_discriminator(preset="small", name="quality_discriminator"):
     filters = get_preset(QUALITY_DISCRIMINATOR_PRESETS, preset, "quality discriminator")["filters"]
     mouths = keras.Input(MOUTHS_SHAPE, name="mouths")
     x = _frames(mouths)
-    for index, (block_filters, strides) in enumerate(zip(filters, [(1, 2)] + [2] * (len(filters) - 1))):
+    # Strides over (frames, rows, columns): never across frames.
+    for index, (block_filters, strides) in enumerate(zip(filters, [(1, 1, 2)] + [(1, 2, 2)] * (len(filters) - 1))):
         x = _conv_block(x, block_filters, strides, f"block{index + 1}")
     logits = layers.Conv3D(1, (1, 3, 3), padding="same", name="real_logit")(x)
     logits = layers.Reshape((WINDOW_FRAMES, *logits.shape[2:4]), name="patches")(logits)

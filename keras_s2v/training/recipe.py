@@ -12,7 +12,7 @@ import os
 
 from keras_s2v.errors import FileError
 from keras_s2v.models.speech2vid import CONDITIONINGS
-from keras_s2v.training.trainer import LOSSES
+from keras_s2v.training.trainer import LOSSES, check_loss_weights
 
 CLIPS = ("all", "even", "odd")
 HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
@@ -109,9 +109,8 @@ class Recipe:
         _check(self.loss != "sync" or self.sync_weight == 1.0, "sync_weight", self.sync_weight, "1.0 with loss='sync'")
         _check(self.phases and all(isinstance(p, GeneratorPhase) for p in self.phases), "phases", self.phases,
                "a non-empty tuple of GeneratorPhase")
-        for phase in self.phases:  # L1 keeps the weight the two others leave (Speech2VidTrainer)
-            if self.sync_weight + phase.gan_weight > 1.0 + 1e-9:
-                raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {self.sync_weight} + {phase.gan_weight}")
+        for phase in self.phases:  # refused here, before any phase trains
+            check_loss_weights(self.sync_weight, phase.gan_weight)
 
     def to_config(self):
         """A JSON-ready dict; `Recipe.from_config` gives the recipe back."""

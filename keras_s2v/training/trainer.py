@@ -48,6 +48,12 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
 
 
+def check_loss_weights(sync_weight, gan_weight):
+    """L1 keeps the weight that the sync and GAN terms leave, so they may not exceed 1 together."""
+    if sync_weight + gan_weight > 1.0 + 1e-9:  # rounding must not refuse weights that sum to 1
+        raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {sync_weight} + {gan_weight}")
+
+
 def edge_error(generated, real):
     """mean |grad generated - grad real| over (..., H, W, C) windows, the two directions weighing alike."""
     (generated_down, generated_across), (real_down, real_across) = image_gradients(generated), image_gradients(real)
@@ -94,8 +100,7 @@ class Speech2VidTrainer(keras.Model):
             raise ValueError(f"`gradient_weight` must be >= 0; received {gradient_weight}")
         if gan_weight < 0:
             raise ValueError(f"`gan_weight` must be >= 0; received {gan_weight}")
-        if sync_weight + gan_weight > 1.0 + 1e-9:  # rounding must not refuse weights that sum to 1
-            raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {sync_weight} + {gan_weight}")
+        check_loss_weights(sync_weight, gan_weight)
         if not discriminator_learning_rate > 0:
             raise ValueError(f"`discriminator_learning_rate` must be > 0; received {discriminator_learning_rate}")
         if discriminator is not None and not gan_weight:
