@@ -39,7 +39,8 @@ def run_info(args):
     """List package versions and every preset with its parameter count."""
     import importlib.metadata as metadata
 
-    from keras_s2v.models import SPEECH2VID_PRESETS, SYNCNET_PRESETS, build_speech2vid, build_syncnet
+    from keras_s2v.models import (QUALITY_DISCRIMINATOR_PRESETS, SPEECH2VID_PRESETS, SYNCNET_PRESETS, build_quality_discriminator,
+                                  build_speech2vid, build_syncnet)
 
     print("keras-s2v", metadata.version("keras-s2v"))
     for package in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "av", "opencv-python-headless", "librosa", "ai-edge-litert"):
@@ -53,6 +54,9 @@ def run_info(args):
     print("\nsyncnet presets (expert discriminator):")
     for name, preset in SYNCNET_PRESETS.items():
         print(f"  {name:6s} {build_syncnet(name).count_params():>12,d} parameters  {preset['description']}")
+    print("\nquality discriminator presets (Wav2Lip+GAN; `s2v train --gan-weight` trains `small`):")
+    for name, preset in QUALITY_DISCRIMINATOR_PRESETS.items():
+        print(f"  {name:6s} {build_quality_discriminator(name).count_params():>12,d} parameters  {preset['description']}")
     return 0
 
 

@@ -20,6 +20,8 @@ def test_info_lists_presets_with_parameter_counts():
     result = s2v("info")
     assert result.returncode == 0, result.stderr
     assert "35,484,337" in next(line for line in result.stdout.splitlines() if line.strip().startswith("seed"))
+    discriminators = result.stdout.split("quality discriminator presets")[1].splitlines()
+    assert any(line.split()[:1] == ["small"] and "parameters" in line for line in discriminators)
     assert "tensorflow" in result.stdout
     assert result.stderr == ""  # no TensorFlow start-up logs
 
