@@ -48,15 +48,13 @@ def run_info(args):
             print(f"  {package:24s} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             pass
-    print("\nspeech2vid presets (generator):")
-    for name, preset in SPEECH2VID_PRESETS.items():
-        print(f"  {name:6s} {build_speech2vid(name).count_params():>12,d} parameters  {preset['description']}")
-    print("\nsyncnet presets (expert discriminator):")
-    for name, preset in SYNCNET_PRESETS.items():
-        print(f"  {name:6s} {build_syncnet(name).count_params():>12,d} parameters  {preset['description']}")
-    print("\nquality discriminator presets (Wav2Lip+GAN; `s2v train --gan-weight` trains `small`):")
-    for name, preset in QUALITY_DISCRIMINATOR_PRESETS.items():
-        print(f"  {name:6s} {build_quality_discriminator(name).count_params():>12,d} parameters  {preset['description']}")
+    for title, presets, build in (("speech2vid presets (generator)", SPEECH2VID_PRESETS, build_speech2vid),
+                                  ("syncnet presets (expert discriminator)", SYNCNET_PRESETS, build_syncnet),
+                                  ("quality discriminator presets (Wav2Lip+GAN; `s2v train --gan-weight` trains `small`)",
+                                   QUALITY_DISCRIMINATOR_PRESETS, build_quality_discriminator)):
+        print(f"\n{title}:")
+        for name, preset in presets.items():
+            print(f"  {name:6s} {build(name).count_params():>12,d} parameters  {preset['description']}")
     return 0
 
 
