@@ -25,6 +25,7 @@ import numpy as np
 from keras_s2v import faces, speech_synth, video
 from keras_s2v.backends import load_backend
 from keras_s2v.dubbing import dub
+from keras_s2v.errors import NoFaceError
 from keras_s2v.evaluation import masked_psnr
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.photos import real_photos
@@ -171,7 +172,7 @@ def _check(photo, model, workdir, seconds, seed, detector):
     mesh = faces.CNNDetector()
     photo_face = mesh.detect(photo)
     if photo_face is None:
-        raise ValueError("the face mesh finds no face in `photo`")
+        raise NoFaceError("photo", "the face mesh finds no face in it")
     waveform = synthesize(seconds, seed)
     photo_path, audio_path = _write_inputs(photo, waveform, workdir)
     dubbed_path = os.path.join(workdir, "dubbed.mp4")
@@ -238,17 +239,24 @@ def contact_row(photo, box, frames, gaps):
     return np.concatenate(tiles, axis=1)
 
 
-def check_photos(model, out, seconds=4.0, seed=0):
-    """`check_photo` on every photo of `real_photos()`; writes out/photo_check.json and out/contact_sheet.png.
+def check_photos(model, out, seconds=4.0, seed=0, photos=None):
+    """`check_photo` on every photo of `photos` (name -> RGB image; default `real_photos()`);
+    writes out/photo_check.json and out/contact_sheet.png.
 
     The generator is loaded once; each photo works in out/NAME. Returns the report.
     """
+    photos = real_photos() if photos is None else photos
+    if not photos:
+        raise ValueError("`photos` must hold at least one photo; received none")
     backend = load_backend(model)
     os.makedirs(out, exist_ok=True)
     report = {"seconds": seconds, "seed": seed, "backend": backend.name, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
     rows = []
-    for name, photo in real_photos().items():
-        result, frames, gaps = _check(photo, backend, os.path.join(out, name), seconds, seed, "cnn")
+    for name, photo in photos.items():
+        try:
+            result, frames, gaps = _check(photo, backend, os.path.join(out, name), seconds, seed, "cnn")
+        except NoFaceError as error:
+            raise NoFaceError(name, error.reason) from None
         report["photos"][name] = result
         rows.append(contact_row(photo, result["face_box"], frames, gaps))
     width = max(row.shape[1] for row in rows)

@@ -1,5 +1,6 @@
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from keras_s2v.photo_check import (
 )
 from keras_s2v.photos import real_photos
 from keras_s2v.saving import save_model
+from tests.media import s2v
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +88,22 @@ def test_check_photo_dubs_a_real_photo_and_measures_it(astronaut, tmp_path):
     json.dumps(report, allow_nan=False)  # plain JSON
     lines = format_photo_check({"photos": {"astronaut": report}})
     assert len(lines) == 2 and "astronaut" in lines[1]
+
+
+def test_photo_check_command_checks_the_users_photos_and_names_one_without_a_face(astronaut, tmp_path):
+    generator = str(tmp_path / "generator.keras")
+    save_model(build_speech2vid("tiny"), generator)
+    photo = tmp_path / "portrait.jpg"
+    cv2.imwrite(str(photo), astronaut[0][:, :, ::-1])
+    result = s2v("photo-check", photo, "--model", generator, "--out", tmp_path / "out", "--seconds", 1)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[0] == "portrait"
+    report = json.loads((tmp_path / "out" / "photo_check.json").read_text())
+    assert list(report["photos"]) == ["portrait"] and report["seconds"] == 1.0
+    assert (tmp_path / "out" / "contact_sheet.png").exists() and (tmp_path / "out" / "portrait" / "dubbed.mp4").exists()
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    result = s2v("photo-check", photo, blank, "--model", generator, "--out", tmp_path / "out2", "--seconds", 1)
+    assert result.returncode == 2 and "blank: the face mesh finds no face" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
