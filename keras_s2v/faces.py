@@ -39,6 +39,8 @@ BOX_SHIFT = 0.05
 # and the scale, in crop pixels, below which the source's detail is kept around them.
 LIPS_ELLIPSE = (0.70, 0.12, 0.22)
 DETAIL_SIGMA = 2.0
+# With landmarks the source is kept above the upper lip's top edge, fading in over this share of the mouth width.
+UPPER_LIP_RAMP = 0.15
 
 # Face-mesh indices (MediaPipe's canonical face model).
 LEFT_EYE = (33, 133, 159, 145)  # left in the image
@@ -47,6 +49,7 @@ MOUTH = (61, 291, 13, 14)
 EYE_CORNERS = (33, 263)
 NOSE_TIP = 1
 JAW = (93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323)
+UPPER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)  # the outer upper lip's top edge, corner to corner
 
 
 @dataclasses.dataclass
@@ -502,11 +505,12 @@ def mouth_polygon(face, alignment):
     return alignment.to_frame(ellipse)
 
 
-def paste_mask(frame_shape, face, alignment, feather=0.05):
+def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True):
     """(y0, x0, mask): float32 weights in [0, 1] on a frame region; 0 everywhere else.
 
     The mouth polygon's edge fades over about `feather` of the crop side. The mask stays
-    inside the crop, so nothing from beyond the generated square can be pasted.
+    inside the crop, so nothing from beyond the generated square can be pasted. With landmarks
+    and `keep_above_lips`, the mask is also 0 above the upper lip's top edge (`below_upper_lip`).
     """
     height, width = frame_shape[:2]
     size = alignment.size
@@ -530,11 +534,39 @@ def paste_mask(frame_shape, face, alignment, feather=0.05):
     region = fill(cv2.convexHull(polygon.astype(np.float32))[:, 0])
     mask = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), grow / 2)
     mask *= cv2.GaussianBlur(fill(inner).astype(np.float32) / 255.0, (0, 0), grow / 2)  # soft too: no square edge
+    if keep_above_lips and face.landmarks is not None:
+        mask *= below_upper_lip(shape, face.landmarks, offset)
     mask[mask < 1 / 255] = 0.0  # Gaussian tails would touch pixels far outside
     return int(y0), int(x0), np.clip(mask, 0.0, 1.0)
 
 
-def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0, detail_sigma=DETAIL_SIGMA):
+def below_upper_lip(shape, landmarks, offset=(0, 0), ramp=UPPER_LIP_RAMP):
+    """(H, W) float32 in [0, 1] on the frame region at `offset` (x0, y0): 1 from the upper lip's
+    top edge (and its straight continuation beyond the mouth corners) down, fading to 0 over
+    `ramp` of the mouth width above it. The whole upper lip is below, so none of the source's
+    lips show through.
+
+    Speech moves the lips and the jaw; the upper lip's top edge hardly moves, and the skin
+    above it (the philtrum, the folds beside the nose) is where a generator that has not seen
+    the person paints the face over with a smooth patch.
+    """
+    points = np.asarray(landmarks, np.float64)[list(UPPER_LIP)] - np.asarray(offset, np.float64)
+    left, right = points[0], points[-1]
+    width = max(np.linalg.norm(right - left), 1.0)
+    along = (right - left) / width
+    up = np.array([along[1], -along[0]])  # towards the eyes: image rows grow downwards
+    far = 3 * width
+    above = np.concatenate([[left - far * along, left - far * along + far * up],
+                            [right + far * along + far * up, right + far * along], points[::-1]])
+    region = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(region, [np.round(above * 4).astype(np.int32)], 1, shift=2)
+    # Pixel centres lie half a pixel off the edge on either side of it.
+    signed = np.where(region > 0, 0.5 - cv2.distanceTransform(region, cv2.DIST_L2, 5), cv2.distanceTransform(1 - region, cv2.DIST_L2, 5) - 0.5)
+    return np.clip(1.0 + signed / max(1.0, ramp * width), 0.0, 1.0).astype(np.float32)
+
+
+def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0, detail_sigma=DETAIL_SIGMA,
+               keep_above_lips=True):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
     Where the generator left the face as it was (skin, jaw, stubble: `_unchanged`) the
@@ -546,7 +578,7 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     over what the generator drew: skin, wrinkles and stubble that no 112x112 crop carries;
     the lips themselves keep the generator's, so no edge of the old mouth shows (0 turns it off).
     """
-    y0, x0, mask = paste_mask(frame.shape, face, alignment, feather)
+    y0, x0, mask = paste_mask(frame.shape, face, alignment, feather, keep_above_lips)
     out = frame.copy()
     if mask.size == 0 or not mask.any():
         return out

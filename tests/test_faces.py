@@ -201,9 +201,39 @@ def test_only_the_soft_mouth_mask_changes_and_no_square_edge_shows(photos, cnn):
     assert changed.any() and not changed[mask == 0].any()
     points = face.landmarks
     assert mask[int(points[13, 1]), int(points[13, 0])] > 0.99  # the mouth is replaced
+    assert mask[int(points[17, 1]), int(points[17, 0])] > 0.99  # and the chin below it
     assert mask[int(points[159, 1]), int(points[159, 0])] == 0  # the eyes are the source's
     # The mask fades: no jump of more than a fifth between neighbouring pixels.
     assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
+
+
+def test_the_skin_above_the_upper_lip_is_the_sources_unless_asked_otherwise(photos, cnn):
+    frames, _ = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], 200, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    points = face.landmarks
+    mouth_width = np.linalg.norm(points[291] - points[61])
+    towards_nose = (points[2] - points[0]) / np.linalg.norm(points[2] - points[0])
+    philtrum = points[0] + 0.25 * mouth_width * towards_nose  # between the nose and the lip
+    beside_mouth = points[61] + [-0.1 * mouth_width, -0.25 * mouth_width]  # the fold, above the corner
+    crop, alignment = faces.crop_face(frame, face)
+    stripes = np.zeros_like(crop)
+    stripes[(np.arange(len(crop)) // 8) % 2 == 0] = 255  # coarser than the detail that paste_face takes from the source
+    kept, redrawn = (faces.paste_face(frame, stripes, alignment, face, keep_above_lips=keep) for keep in (True, False))
+    y0, x0, kept_mask = faces.paste_mask(frame.shape, face, alignment)
+    _, _, redrawn_mask = faces.paste_mask(frame.shape, face, alignment, keep_above_lips=False)
+    for point in (philtrum, beside_mouth):
+        x, y = np.round(point).astype(int)
+        window = (slice(y - 2, y + 3), slice(x - 2, x + 3))
+        assert kept_mask[y - y0, x - x0] == 0 and redrawn_mask[y - y0, x - x0] > 0.5
+        assert (kept[window] == frame[window]).all() and np.abs(redrawn[window].astype(int) - frame[window]).mean() > 20
+    for index in (13, 14, 17):  # the inner lips and the chin are drawn either way
+        x, y = np.round(points[index]).astype(int)
+        assert kept_mask[y - y0, x - x0] > 0.99
+    weights = faces.below_upper_lip(frame.shape, points)
+    x, y = np.round(points[0]).astype(int)
+    assert weights[y + 2, x] == 1.0 and weights[y - round(0.2 * mouth_width), x] == 0.0  # the lip is drawn, the skin above kept
+    assert np.abs(np.diff(weights, axis=0)).max() < 0.2  # a ramp, not a cut
 
 
 def test_the_pasted_region_is_colour_matched_to_its_surroundings(photos, cnn):
@@ -236,9 +266,10 @@ def test_the_source_detail_comes_back_around_the_lips_and_not_on_them(photos, cn
     face = cnn.detect(frame)
     crop, alignment = faces.crop_face(frame, face)
     painted = lambda crop: np.clip(cv2.GaussianBlur(crop, (0, 0), 3.0).astype(int) + 40, 0, 255).astype(np.uint8)  # noqa: E731
-    with_detail = faces.paste_face(frame, painted(crop), alignment, face)
-    without = faces.paste_face(frame, painted(crop), alignment, face, detail_sigma=0)
-    y0, x0, mask = faces.paste_mask(frame.shape, face, alignment)
+    # The whole lower face pasted, so the cheeks beside the folds are the generator's.
+    with_detail = faces.paste_face(frame, painted(crop), alignment, face, keep_above_lips=False)
+    without = faces.paste_face(frame, painted(crop), alignment, face, detail_sigma=0, keep_above_lips=False)
+    y0, x0, mask = faces.paste_mask(frame.shape, face, alignment, keep_above_lips=False)
     region = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
     fully_pasted = np.zeros(frame.shape[:2], bool)
     fully_pasted[region] = mask > 0.9
