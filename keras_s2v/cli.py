@@ -388,6 +388,9 @@ def _add_dub_arguments(parser):
     parser.add_argument("--batch-size", type=_positive(int), default=4,
                         help="windows per generator call (default 4); larger batches cost memory for a few %% speed")
     _add_window_step_argument(parser)
+    parser.add_argument("--whole-lower-face", action="store_true",
+                        help="paste the generator's whole lower face, from the nose down; by default (with the cnn "
+                             "detector's landmarks) the source is kept above the upper lip, which speech hardly moves")
 
 
 def _add_window_step_argument(parser):
@@ -407,7 +410,8 @@ def run_dub(args):
     found pass through unchanged. The output has the input's resolution and the new audio."""
     from keras_s2v.dubbing import dub
 
-    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size, window_step=args.window_step)
+    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size, window_step=args.window_step,
+                  keep_above_lips=not args.whole_lower_face)
     print(summary.line())
     print(f"wrote {args.out}")
     return 0

@@ -183,23 +183,28 @@ def _generate(batches, backend):
         yield batch
 
 
-def _blend(batches):
+def _blend(batches, keep_above_lips=True):
     """Paste the generated lower faces back: yields (frame, has a face), letting go of each source frame as it goes."""
     for batch in batches:
         items, batch.frames = batch.frames, None
         for index in range(len(items)):
             (frame, face, _, alignment, _), items[index] = items[index], None
-            yield (frame if face is None else faces.paste_face(frame, batch.generated[index], alignment, face)), face is not None
+            if face is not None:
+                frame = faces.paste_face(frame, batch.generated[index], alignment, face, keep_above_lips=keep_above_lips)
+            yield frame, face is not None
 
 
-def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None, window_step=DEFAULT_WINDOW_STEP):
+def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None, window_step=DEFAULT_WINDOW_STEP,
+        keep_above_lips=True):
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     `model` may also be a backend already loaded (`keras_s2v.backends.load_backend`).
     A generator window runs every `window_step` frames and gives its middle frames
     (keras_s2v.windows.window_plan): 1 draws every frame from the window centred on it (the
     mouth on time frame by frame), 5 takes all 5 frames of a window (a fifth of the generator's
-    work). `batch_size` is windows per generator call.
+    work). `batch_size` is windows per generator call. With landmarks (the cnn detector) the source
+    is kept above the upper lip's top edge; `keep_above_lips=False` pastes the whole lower face
+    (`faces.paste_face`).
     `on_progress(frames written, frames in all)` is called after each frame, e.g. by `s2v web`.
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
@@ -250,7 +255,7 @@ def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on
                 ("face detection", find_faces, 2),
                 ("features", lambda items: _batch_windows(_with_references(items), mfcc, plan, batch_size), 2),
                 ("generation", lambda batches: _generate(batches, backend), 1),
-                ("blending", _blend, 1),
+                ("blending", lambda batches: _blend(batches, keep_above_lips), 1),
                 ("encoding", encode, 4),
             ],
             timer=timer,
