@@ -577,6 +577,7 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     (outside `LIPS_ELLIPSE`) the detail finer than `detail_sigma` crop pixels is the source's,
     over what the generator drew: skin, wrinkles and stubble that no 112x112 crop carries;
     the lips themselves keep the generator's, so no edge of the old mouth shows (0 turns it off).
+    `keep_above_lips` keeps the source above the upper lip's top edge (`paste_mask`).
     """
     y0, x0, mask = paste_mask(frame.shape, face, alignment, feather, keep_above_lips)
     out = frame.copy()

@@ -106,4 +106,5 @@ def test_photo_check_command_checks_the_users_photos_and_names_one_without_a_fac
     cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
     result = s2v("photo-check", photo, blank, "--model", generator, "--out", tmp_path / "out2", "--seconds", 1)
     assert result.returncode == 2 and "blank: the face mesh finds no face" in result.stderr
+    assert not (tmp_path / "out2").exists()  # checked before any dub
     assert len(result.stderr.strip().splitlines()) == 1
