@@ -6,6 +6,8 @@ sizes, with nothing downloaded (scikit-image's astronaut, matplotlib's Grace Hop
 
 import numpy as np
 
+from keras_s2v.errors import S2VError
+
 # Face boxes (x0, y0, x1, y1: hairline to chin) in the photos, read off the images by eye.
 PHOTO_FACES = {"astronaut": (178, 68, 271, 175), "grace_hopper": (168, 127, 357, 333)}
 
@@ -14,7 +16,12 @@ def real_photos():
     """Real portraits that ship inside installed wheels (nothing is downloaded): name -> RGB image."""
     import cv2
     import matplotlib.cbook
-    import skimage.data
+
+    try:
+        import skimage.data
+    except ImportError:
+        raise S2VError("the built-in photographs come with scikit-image, which is not installed: "
+                       "`pip install scikit-image` (the `test` extra has it), or give your own photos") from None
 
     grace = cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     return {"astronaut": skimage.data.astronaut(), "grace_hopper": np.ascontiguousarray(grace[:, :, ::-1])}

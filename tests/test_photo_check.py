@@ -1,10 +1,12 @@
 import json
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from keras_s2v import faces
+from keras_s2v.errors import S2VError
 from keras_s2v.models import build_speech2vid
 from keras_s2v.photo_check import (
     check_photo,
@@ -108,3 +110,10 @@ def test_photo_check_command_checks_the_users_photos_and_names_one_without_a_fac
     assert result.returncode == 2 and "blank: the face mesh finds no face" in result.stderr
     assert not (tmp_path / "out2").exists()  # checked before any dub
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_built_in_photos_say_what_to_install_when_scikit_image_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)  # None in sys.modules: `import skimage` fails
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(S2VError, match="pip install scikit-image"):
+        real_photos()
