@@ -164,15 +164,19 @@ def measure(frames, photo, mask, gaps, loudness):
     }
 
 
-def _check(photo, model, workdir, seconds, seed, detector):
-    """(report, dubbed frames, their lip gaps) for one photo."""
+def _located(photo, mesh, name="photo"):
+    """(the photo as contiguous uint8 RGB, its face from the mesh); NoFaceError names `name` when there is none."""
     photo = np.ascontiguousarray(np.asarray(photo, np.uint8))
     if photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"`photo` must be an (H, W, 3) RGB image; received shape {photo.shape}")
-    mesh = faces.CNNDetector()
     photo_face = mesh.detect(photo)
     if photo_face is None:
-        raise NoFaceError("photo", "the face mesh finds no face in it")
+        raise NoFaceError(name, "the face mesh finds no face in it")
+    return photo, photo_face
+
+
+def _check(photo, photo_face, mesh, model, workdir, seconds, seed, detector):
+    """(report, dubbed frames, their lip gaps) for one photo located by `_located`."""
     waveform = synthesize(seconds, seed)
     photo_path, audio_path = _write_inputs(photo, waveform, workdir)
     dubbed_path = os.path.join(workdir, "dubbed.mp4")
@@ -210,7 +214,8 @@ def check_photo(photo, model, workdir, seconds=4.0, seed=0, detector="cnn"):
     lip_gap {min, max, std, photo}, frames, frames_with_landmarks, mask_pixels, face_box (the mesh's, in the photo) and
     baseline_photo_unchanged {psnr_outside_lips_db, lip_gap_loudness_correlation, lip_gap_std}.
     """
-    return _check(photo, model, workdir, seconds, seed, detector)[0]
+    mesh = faces.CNNDetector()
+    return _check(*_located(photo, mesh), mesh, model, workdir, seconds, seed, detector)[0]
 
 
 # --------------------------------------------------------------------------- all photos
@@ -249,15 +254,13 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None):
     if not photos:
         raise ValueError("`photos` must hold at least one photo; received none")
     mesh = faces.CNNDetector()
-    for name, photo in photos.items():  # before any work, so a bad photo leaves nothing behind
-        if mesh.detect(np.ascontiguousarray(np.asarray(photo, np.uint8))) is None:
-            raise NoFaceError(name, "the face mesh finds no face in it")
+    located = {name: _located(photo, mesh, name) for name, photo in photos.items()}  # before any work: a bad photo leaves nothing
     backend = load_backend(model)
     os.makedirs(out, exist_ok=True)
     report = {"seconds": seconds, "seed": seed, "backend": backend.name, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
     rows = []
-    for name, photo in photos.items():
-        result, frames, gaps = _check(photo, backend, os.path.join(out, name), seconds, seed, "cnn")
+    for name, (photo, photo_face) in located.items():
+        result, frames, gaps = _check(photo, photo_face, mesh, backend, os.path.join(out, name), seconds, seed, "cnn")
         report["photos"][name] = result
         rows.append(contact_row(photo, result["face_box"], frames, gaps))
     width = max(row.shape[1] for row in rows)

@@ -283,7 +283,7 @@ def test_a_dub_keeps_the_photo_above_the_upper_lip_unless_told_to_paste_the_whol
     from keras_s2v.faces import CNNDetector
     from keras_s2v.photos import real_photos
 
-    root, generator, _ = inputs
+    _, generator, _ = inputs
     photo = real_photos()["astronaut"][20:236, 110:340]  # the face, 106 px
     cv2.imwrite(str(tmp_path / "photo.png"), photo[:, :, ::-1])
     write_audio(tmp_path / "speech.wav", speech_like(1.0))
