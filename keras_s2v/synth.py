@@ -15,6 +15,7 @@ import functools
 import cv2
 import numpy as np
 
+from keras_s2v import faces
 from keras_s2v.corpus import sidecar_path
 from keras_s2v.speech_synth import Voice, mouth_per_frame, random_script, random_voice, synthesize_speech  # noqa: F401 (the corpus's voice)
 
@@ -668,10 +669,24 @@ def draw_face(size, center, look, mouth_open=0.0, mouth_width=0.5, blink=0.0, ti
     """
     key = _look_key(look)
     frame = _render(_paint(key), _backdrop(key, tuple(size)), center, mouth_open, mouth_width, blink, tilt, light)
-    cx, cy = center
-    r = look.radius
-    box = (cx - r, cy - 1.1 * r, 2 * r, 2 * r * 1.15)
-    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), box
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), face_box(center, look.radius)
+
+
+def face_box(center, radius):
+    """The sidecar's face box (x, y, w, h) of a face drawn at `center` with `radius`.
+
+    Placed so that its box-aligned crop puts the eyes and the mouth where the landmark-aligned
+    crop of a real face has them (faces.EYE_Y, faces.FACE_SCALE): a generator trained on the
+    corpus sees its mouths where `dub` (cnn detector) shows it the mouths of real faces. The
+    earlier box put the mouth 0.04 of the crop higher, and on real photos the generator then
+    painted a still smear over the lips instead of moving them (TRAINING.md §5).
+    """
+    eye_y, eye_to_mouth = _EYES[0][1] * radius, (_MOUTH_Y - _EYES[0][1]) * radius
+    side = eye_to_mouth / faces.FACE_SCALE  # the crop's side (eye-to-mouth spans more than eye-to-eye here)
+    height = side / (1 + faces.BOX_MARGIN)
+    crop_center = center[1] + eye_y + (0.5 - faces.EYE_Y) * side
+    top = crop_center - faces.BOX_SHIFT * height - height / 2
+    return (center[0] - radius, top, 2 * radius, height)
 
 
 # --------------------------------------------------------------------------- identities and clips
@@ -815,7 +830,7 @@ def render_clip(speaker, script, seed, sr=16000, fps=25):
             image = cv2.GaussianBlur(image, (0, 0), camera.blur)
         image += camera.noise * rng.standard_normal(image.shape, dtype=np.float32)
         frames[t] = np.clip(image + 0.5, 0, 255)
-        boxes[t] = (center[0] - r, center[1] - 1.1 * r, 2 * r, 2 * r * 1.15)
+        boxes[t] = face_box(center, r)
     return frames, waveform, boxes, mouth
 
 

@@ -168,7 +168,8 @@ def test_clip_mouths_follow_the_phones_and_stay_shut_in_silence():
     for speaker in speakers(4, seed=1):
         frames, _, boxes, shapes = synth.render_clip(speaker, [("pause", 0.6), ("a", 0.4), ("pause", 0.6)], seed=speaker.index)
         r = speaker.look.radius
-        teeth = [teeth_pixels(mouth(frame, (x + w / 2, y + 1.1 * r), r)) for frame, (x, y, w, h) in zip(frames, boxes)]
+        above_center = synth.face_box((0, 0), r)[1]  # the box's top, from the face centre
+        teeth = [teeth_pixels(mouth(frame, (x + w / 2, y - above_center), r)) for frame, (x, y, w, h) in zip(frames, boxes)]
         assert shapes[:12, 0].max() < 0.05 and max(teeth[:12]) == 0 and max(teeth[-10:]) == 0
         assert shapes[17:23, 0].min() > 0.6 and min(teeth[17:23]) > 10
 
@@ -206,3 +207,24 @@ def test_look_refuses_values_out_of_range():
         synth.Look(backdrop="marble")
     with pytest.raises(ValueError, match="received 0"):
         synth.Look(radius=0)
+
+
+def test_sidecar_box_crops_place_eyes_and_mouth_as_landmark_crops_do():
+    """A generator trained on the corpus's box crops is shown real faces in landmark crops by `dub`:
+    the face mesh, run on drawn faces, finds their eyes and mouth at the same place in both."""
+    from keras_s2v import faces
+    from keras_s2v.geometry import FACE_SIZE
+
+    mesh = faces.CNNDetector()
+    for speaker in speakers(4, seed=2):
+        image, (x, y, w, h) = synth.draw_face(synth.FRAME_SIZE, speaker.center, speaker.look)
+        found = mesh.detect(image)
+        assert found is not None, speaker.index
+        places = []
+        for face in (faces.Face(box=(x, y, x + w, y + h)), found):
+            matrix = faces.alignment_matrix(face)
+            points = (found.landmarks[:, :2] @ matrix[:, :2].T + matrix[:, 2]) / FACE_SIZE
+            eyes = (points[list(faces.LEFT_EYE)].mean(axis=0) + points[list(faces.RIGHT_EYE)].mean(axis=0)) / 2
+            places.append([eyes, points[list(faces.MOUTH)].mean(axis=0)])
+        # 0.015 of the crop is under 2 pixels; the box a detector would draw put the mouth 0.04 higher.
+        np.testing.assert_allclose(places[0], places[1], atol=0.015, err_msg=f"speaker {speaker.index}")
