@@ -35,10 +35,13 @@ FACE_SCALE = 1 / 3.2  # mouth at about 0.69, chin at about 0.92
 # Box-aligned crops: a square `1 + BOX_MARGIN` times the box, moved down by BOX_SHIFT of it.
 BOX_MARGIN = 0.25
 BOX_SHIFT = 0.05
-# The paste-back: the lips in the aligned crop (centre row, half height, half width; masks.ellipse_map)
-# and the scale, in crop pixels, below which the source's detail is kept around them.
+# The paste-back: the lips in the aligned crop (centre row, half height, half width; masks.ellipse_map),
+# the scale, in crop pixels, below which the source's detail is kept around them, and the change
+# (grey levels, after a blur) from which a generated pixel counts as drawn anew. Chosen on
+# photos and clips that no reported figure uses (TRAINING.md §5, "The paste keeps more of the source").
 LIPS_ELLIPSE = (0.70, 0.12, 0.22)
-DETAIL_SIGMA = 2.0
+DETAIL_SIGMA = 4.0
+CHANGE_TOLERANCE = 30.0
 # With landmarks the source is kept above the upper lip's top edge, fading in over this share of the mouth width.
 UPPER_LIP_RAMP = 0.15
 
@@ -565,7 +568,7 @@ def below_upper_lip(shape, landmarks, offset=(0, 0), ramp=UPPER_LIP_RAMP):
     return np.clip(1.0 + signed / max(1.0, ramp * width), 0.0, 1.0).astype(np.float32)
 
 
-def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=20.0, detail_sigma=DETAIL_SIGMA,
+def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=CHANGE_TOLERANCE, detail_sigma=DETAIL_SIGMA,
                keep_above_lips=True):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 

@@ -28,6 +28,13 @@ def unstack_frames(window):
     return tf.transpose(split, perm)
 
 
+def reversed_in_time(mfcc, windows):
+    """(mfcc, windows) played backwards: the MFCC columns (axis 2 of (B, NUM_MFCC, WINDOW_STEPS, 1))
+    and the frames on the channels of (..., WINDOW_CHANNELS) windows, each in reverse order."""
+    frames = tf.reshape(windows, tf.concat([tf.shape(windows)[:-1], [WINDOW_FRAMES, FRAME_CHANNELS]], axis=0))
+    return tf.reverse(mfcc, axis=[2]), tf.reshape(tf.reverse(frames, axis=[-2]), tf.shape(windows))
+
+
 def frame_changes(windows):
     """(..., WINDOW_CHANNELS) windows -> (..., WINDOW_CHANNELS - 3): frame t+1 minus frame t, for t = 0..WINDOW_FRAMES - 2."""
     return windows[..., FRAME_CHANNELS:] - windows[..., :-FRAME_CHANNELS]

@@ -81,8 +81,8 @@ def test_pasted_psnr_sees_a_change_inside_the_mouth_mask_only_there():
     rows, columns = np.mgrid[:112, :112]
     inside = ((columns - 56) / 25) ** 2 + ((rows - 81) / 15) ** 2 <= 1  # well inside the mask's ellipse
     generated = real.copy()
-    generated[:, inside] += 0.3 * np.random.default_rng(1).standard_normal((3, inside.sum(), 3))
-    psnr = pasted_psnr(real, np.clip(generated, 0, 1))
+    generated[:, inside] = 0.05  # a dark open mouth
+    psnr = pasted_psnr(real, generated)
     assert psnr["mouth_mask"] < 20
     assert psnr["outside_mask"] > 40
 

@@ -23,7 +23,7 @@ from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, Speech2VidTrainer, edge_error
-from keras_s2v.windows import frame_changes, image_gradients, mouths, stack_frames, unstack_frames
+from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time, stack_frames, unstack_frames
 from tests.media import s2v
 
 
@@ -64,7 +64,8 @@ def test_frozen_syncnet_is_not_trained_and_runs_batchnorm_in_inference_mode(tiny
     frames = trainer.generator(inputs, training=False)
     _, parts = trainer.objective_terms(inputs, target, training=False)
     expected = syncnet({"mfcc": inputs["mfcc"], "mouths": frames[:, 56:]}, training=False)
-    np.testing.assert_allclose(parts["p_sync"], np.mean(expected), rtol=1e-5)
+    backwards = dict(zip(("mfcc", "mouths"), reversed_in_time(inputs["mfcc"], frames[:, 56:])))
+    np.testing.assert_allclose(parts["p_sync"], np.mean([expected, syncnet(backwards, training=False)]), rtol=1e-5)
     # Frozen, its BatchNormalization uses the moving statistics even when called in training mode;
     # a trainable copy in training mode would use the batch statistics and answer differently.
     window = {"mfcc": inputs["mfcc"], "mouths": frames[:, 56:]}
@@ -82,6 +83,34 @@ def test_sync_gradients_flow_through_the_frozen_expert_into_the_generator(tiny_s
     assert all(g is not None for g in gradients)
     assert sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients) > 0
     assert trainer.syncnet.trainable_weights == []
+
+
+def test_reversing_a_window_in_time_reverses_its_frames_and_mfcc_columns():
+    mfcc = np.random.default_rng(0).normal(size=(2, 12, 20, 1)).astype("float32")
+    frames = np.random.default_rng(1).uniform(size=(2, 5, 8, 8, 3)).astype("float32")
+    backwards_mfcc, backwards_windows = reversed_in_time(mfcc, stack_frames(frames))
+    np.testing.assert_array_equal(backwards_mfcc, mfcc[:, :, ::-1])
+    np.testing.assert_array_equal(unstack_frames(backwards_windows), frames[:, ::-1])
+    np.testing.assert_array_equal(reversed_in_time(*reversed_in_time(mfcc, stack_frames(frames)))[1], stack_frames(frames))
+
+
+def test_the_sync_term_weighs_each_window_and_its_time_reversal_alike(tiny_shards, tiny_syncnet_path):
+    """An expert that weighs a window's five frames unevenly would set a generator's timing
+    off the centre frame; over a window and its reversal the weights are symmetric."""
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    inputs, target = _batch(tiny_shards[0])
+    symmetric = Speech2VidTrainer(build_speech2vid("tiny"), syncnet)
+    forward_only = Speech2VidTrainer(symmetric.generator, syncnet, symmetric_sync=False)
+    mouth_windows = mouths(symmetric.generator(inputs, training=False))
+
+    def e_sync(mfcc, windows):
+        return np.mean(-np.log(np.maximum(syncnet({"mfcc": mfcc, "mouths": windows}, training=False), 1e-7)), axis=1)
+
+    forward, backward = e_sync(inputs["mfcc"], mouth_windows), e_sync(*reversed_in_time(inputs["mfcc"], mouth_windows))
+    assert np.abs(forward - backward).max() > 1e-4  # the tiny expert is not symmetric in time by itself
+    for trainer, expected in ((symmetric, np.mean([forward, backward])), (forward_only, np.mean(forward))):
+        np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["e_sync"], expected, rtol=1e-4)
+    assert Speech2VidTrainer.from_config(forward_only.get_config()).symmetric_sync is False
 
 
 def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(tiny_shards, tiny_syncnet_path):

@@ -133,8 +133,10 @@ recipes = {
     # the motion term, then a fine-tune with a heavier mouth L1 at a lower rate. Version 3: the
     # `small` preset blends its frames with the reference (ReferenceBlend), same numbers.
     # Version 4: the blend always paints the mouth and jaw (its `paint_ellipse`), same numbers.
+    # Version 5: the sync term takes each window forwards and backwards (the trainer's
+    # `symmetric_sync`), so the mouths are on time whatever the expert's own timing; same numbers.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=4,
+        name="synthetic-small", version=5,
         expert=SyncNetRecipe("small", steps=1500, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,

@@ -12,6 +12,14 @@ costs that term its full size, so it teaches the timing inside a window that the
 the real edges of the lower half (its horizontal and vertical differences), which a blurred
 mouth pays and a sharp one does not.
 
+With `symmetric_sync` (the default) E_sync is the mean over each window and the same window
+played backwards (frames and MFCC reversed). A generator that draws about one mouth per
+window takes its timing from the expert, and an expert weighs the five frames of a window
+unevenly: the seed-0 demo's expert was as sure of a still window of frame 1 as of frame 2, so
+its generator drew each mouth half a frame late (AV offset -1). Played backwards, the frames'
+weights swap ends, so the mean weighs them symmetrically about the centre frame, which is the
+frame `s2v dub` takes from each window (TRAINING.md §5).
+
 With `gan_weight` g_w > 0 a visual-quality discriminator D (Wav2Lip+GAN,
 keras_s2v.models.discriminator) trains beside the generator, and the loss is Wav2Lip's:
 
@@ -26,7 +34,7 @@ import tensorflow as tf
 from keras_s2v.errors import ModelError
 from keras_s2v.models.discriminator import build_quality_discriminator
 from keras_s2v.models.speech2vid import blended_parts
-from keras_s2v.windows import frame_changes, image_gradients, mouths
+from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time
 
 LOSSES = ("l1+sync", "sync")
 P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0, and -log(D) when D does
@@ -84,11 +92,12 @@ class Speech2VidTrainer(keras.Model):
             `trainer.generator`.
         discriminator_preset: its size, "small" or "tiny" (keras_s2v.models.presets).
         discriminator_learning_rate: its Adam rate (beta_1 0.5, as Wav2Lip).
+        symmetric_sync: E_sync over each window and its time reversal (module docstring).
     """
 
     def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, gradient_weight=0.0,
                  gan_weight=0.0, discriminator=None, discriminator_preset="small", discriminator_learning_rate=1e-4,
-                 **kwargs):
+                 symmetric_sync=True, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= sync_weight <= 1.0:
             raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
@@ -113,6 +122,7 @@ class Speech2VidTrainer(keras.Model):
         self.motion_weight = motion_weight
         self.gradient_weight = gradient_weight
         self.gan_weight = gan_weight
+        self.symmetric_sync = bool(symmetric_sync)
         self.discriminator_preset = discriminator_preset
         self.discriminator_learning_rate = discriminator_learning_rate
         self.sync_weight = self.add_weight(
@@ -165,8 +175,12 @@ class Speech2VidTrainer(keras.Model):
             l1 += self.motion_weight * tf.reduce_mean(motion_error)
         if self.gradient_weight:
             l1 += self.gradient_weight * edge_error(mouths(frames), mouths(target))
-        p_sync = self.syncnet({"mfcc": inputs["mfcc"], "mouths": mouths(frames)}, training=False)
-        p_sync = tf.cast(p_sync, tf.float32)
+        mfcc, generated_mouths = inputs["mfcc"], mouths(frames)
+        if self.symmetric_sync:  # one call on twice the batch: forwards, then backwards
+            backwards = reversed_in_time(mfcc, generated_mouths)
+            mfcc = tf.concat([mfcc, tf.cast(backwards[0], mfcc.dtype)], axis=0)
+            generated_mouths = tf.concat([generated_mouths, backwards[1]], axis=0)
+        p_sync = tf.cast(self.syncnet({"mfcc": mfcc, "mouths": generated_mouths}, training=False), tf.float32)
         e_sync = tf.reduce_mean(_minus_log(p_sync))
         weight = tf.cast(self.sync_weight, tf.float32)
         parts = {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
@@ -260,6 +274,7 @@ class Speech2VidTrainer(keras.Model):
             "discriminator": None if self.discriminator is None else keras.saving.serialize_keras_object(self.discriminator),
             "discriminator_preset": self.discriminator_preset,
             "discriminator_learning_rate": self.discriminator_learning_rate,
+            "symmetric_sync": self.symmetric_sync,
         }
 
     @classmethod
