@@ -44,6 +44,8 @@ DETAIL_SIGMA = 4.0
 CHANGE_TOLERANCE = 30.0
 # With landmarks the source is kept above the upper lip's top edge, fading in over this share of the mouth width.
 UPPER_LIP_RAMP = 0.15
+# With landmarks the jaw line below the mouth moves this many feathers towards it (paste_mask).
+JAW_INSET = 1.0
 
 # Face-mesh indices (MediaPipe's canonical face model).
 LEFT_EYE = (33, 133, 159, 145)  # left in the image
@@ -508,12 +510,16 @@ def mouth_polygon(face, alignment):
     return alignment.to_frame(ellipse)
 
 
-def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True):
+def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True, jaw_inset=JAW_INSET):
     """(y0, x0, mask): float32 weights in [0, 1] on a frame region; 0 everywhere else.
 
     The mouth polygon's edge fades over about `feather` of the crop side. The mask stays
     inside the crop, so nothing from beyond the generated square can be pasted. With landmarks
     and `keep_above_lips`, the mask is also 0 above the upper lip's top edge (`below_upper_lip`).
+    With landmarks the polygon is the jaw line, and its points below the mouth are moved
+    `jaw_inset` feathers towards it, so the fade ends about on the face's outline: against the
+    neck or the background that is a sharp edge, which a generator blurs, and on real faces it
+    hardly moves with the lips (TRAINING.md §5).
     """
     height, width = frame_shape[:2]
     size = alignment.size
@@ -532,8 +538,13 @@ def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True)
         cv2.fillPoly(region, [np.round((points - offset) * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
         return region
 
-    # The ramp is centred on the jaw line: it reaches a little beyond it, for a jaw that opens
-    # further than the source's, and little of the background around the face.
+    # The ramp is centred on the polygon's edge. Below the mouth a jaw line moved in by
+    # `jaw_inset` feathers puts its outer end about on the face's outline.
+    if face.landmarks is not None and jaw_inset:
+        jaw, nose, mouth = polygon[:-1], polygon[-1], face.landmarks[list(MOUTH)].mean(axis=0)
+        towards_mouth = (mouth - jaw) / np.maximum(np.linalg.norm(mouth - jaw, axis=1, keepdims=True), 1e-6)
+        below_mouth = (jaw - mouth) @ (mouth - nose) > 0  # the chin and the jaw; the cheeks stay
+        polygon = np.concatenate([jaw + (jaw_inset * grow * below_mouth)[:, None] * towards_mouth, polygon[-1:]])
     region = fill(cv2.convexHull(polygon.astype(np.float32))[:, 0])
     mask = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), grow / 2)
     mask *= cv2.GaussianBlur(fill(inner).astype(np.float32) / 255.0, (0, 0), grow / 2)  # soft too: no square edge

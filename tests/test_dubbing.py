@@ -278,9 +278,9 @@ def test_exports_of_old_generators_are_refused_with_one_line():
     check_inputs("new/1", ["identity", "mfcc", "reference"])
 
 
-def test_a_dub_keeps_the_photo_above_the_upper_lip_unless_told_to_paste_the_whole_lower_face(inputs, tmp_path):
+def test_a_dub_keeps_the_photo_above_the_upper_lip_unless_told_to_paste_the_whole_lower_face(inputs, tmp_path, monkeypatch):
+    from keras_s2v import cli, faces
     from keras_s2v.dubbing import dub
-    from keras_s2v.faces import CNNDetector
     from keras_s2v.photos import real_photos
 
     _, generator, _ = inputs
@@ -288,16 +288,16 @@ def test_a_dub_keeps_the_photo_above_the_upper_lip_unless_told_to_paste_the_whol
     cv2.imwrite(str(tmp_path / "photo.png"), photo[:, :, ::-1])
     write_audio(tmp_path / "speech.wav", speech_like(1.0))
     dub(tmp_path / "photo.png", tmp_path / "speech.wav", generator, tmp_path / "kept.mp4", progress=False)
-    result = s2v("dub", "--face", tmp_path / "photo.png", "--audio", tmp_path / "speech.wav", "--model", generator,
-                 "--out", tmp_path / "whole.mp4", "--whole-lower-face")
-    assert result.returncode == 0, result.stderr
-    points = CNNDetector().detect(photo).landmarks
+    points = faces.CNNDetector().detect(photo).landmarks
     mouth_width = np.linalg.norm(points[291] - points[61])
     x, y = np.round(points[0] + 0.3 * mouth_width * (points[2] - points[0]) / np.linalg.norm(points[2] - points[0])).astype(int)
     philtrum = (slice(None), slice(y - 2, y + 3), slice(x - 3, x + 4))
-
-    def error(path):  # mean absolute difference from the photo between the nose and the upper lip
-        return np.abs(video.read_frames(path)[philtrum].astype(int) - photo[philtrum[1:]]).mean()
-
-    kept, whole = error(tmp_path / "kept.mp4"), error(tmp_path / "whole.mp4")
-    assert kept < 6 and whole > 2 * kept  # the codec alone, against what the tiny generator paints (3.3 and 12.2 seen)
+    # Between the nose and the upper lip the dub is the photo, up to the codec.
+    assert np.abs(video.read_frames(tmp_path / "kept.mp4")[philtrum].astype(int) - photo[philtrum[1:]]).mean() < 6
+    # How much of a tiny generator's paint the paste keeps there depends on the paint; what the
+    # flag must do is reach the paste (the mask itself: tests/test_faces.py).
+    paste, asked = faces.paste_face, []
+    monkeypatch.setattr(faces, "paste_face", lambda *args, **kwargs: asked.append(kwargs["keep_above_lips"]) or paste(*args, **kwargs))
+    cli.main(["dub", "--face", str(tmp_path / "photo.png"), "--audio", str(tmp_path / "speech.wav"), "--model", generator,
+              "--out", str(tmp_path / "whole.mp4"), "--whole-lower-face"])
+    assert asked and not any(asked)

@@ -207,6 +207,30 @@ def test_only_the_soft_mouth_mask_changes_and_no_square_edge_shows(photos, cnn):
     assert np.abs(np.diff(mask, axis=0)).max() < 0.2 and np.abs(np.diff(mask, axis=1)).max() < 0.2
 
 
+@pytest.mark.parametrize("name, face_px", [("grace_hopper", 220), ("astronaut", 120)])
+def test_the_paste_fades_out_inside_the_jaw_line_and_still_covers_the_lips(photos, cnn, name, face_px):
+    """The face's outline is a sharp edge that a generator blurs: with landmarks the paste stops
+    at the jaw line instead of fading out across it."""
+    frames, _ = photo_frames(photos[name], PHOTO_FACES[name], face_px, [(640, 360)])
+    frame = frames[0]
+    face = cnn.detect(frame)
+    _, alignment = faces.crop_face(frame, face)
+    y0, x0, inset = faces.paste_mask(frame.shape, face, alignment)
+    assert faces.paste_mask(frame.shape, face, alignment, jaw_inset=0)[:2] == (y0, x0)
+    on_the_line = faces.paste_mask(frame.shape, face, alignment, jaw_inset=0)[2]
+
+    def at(mask, index):
+        x, y = np.round(face.landmarks[index]).astype(int)
+        return mask[y - y0, x - x0]
+
+    for chin in (148, 152, 377):
+        assert 0.4 < at(on_the_line, chin) < 0.6 and at(inset, chin) < 0.1
+    for lip in (14, 17):  # the lower lip and the skin below it are still drawn in full
+        assert at(inset, lip) > 0.999 and at(on_the_line, lip) > 0.999
+    for corner in (61, 291):
+        assert abs(at(inset, corner) - at(on_the_line, corner)) < 0.01
+
+
 def test_the_skin_above_the_upper_lip_is_the_sources_unless_asked_otherwise(photos, cnn):
     frames, _ = photo_frames(photos["astronaut"], PHOTO_FACES["astronaut"], 200, [(640, 360)])
     frame = frames[0]

@@ -177,9 +177,9 @@ class Speech2VidTrainer(keras.Model):
             l1 += self.gradient_weight * edge_error(mouths(frames), mouths(target))
         mfcc, generated_mouths = inputs["mfcc"], mouths(frames)
         if self.symmetric_sync:  # one call on twice the batch: forwards, then backwards
-            backwards = reversed_in_time(mfcc, generated_mouths)
-            mfcc = tf.concat([mfcc, tf.cast(backwards[0], mfcc.dtype)], axis=0)
-            generated_mouths = tf.concat([generated_mouths, backwards[1]], axis=0)
+            backwards_mfcc, backwards_mouths = reversed_in_time(mfcc, generated_mouths)
+            mfcc = tf.concat([mfcc, backwards_mfcc], axis=0)
+            generated_mouths = tf.concat([generated_mouths, backwards_mouths], axis=0)
         p_sync = tf.cast(self.syncnet({"mfcc": mfcc, "mouths": generated_mouths}, training=False), tf.float32)
         e_sync = tf.reduce_mean(_minus_log(p_sync))
         weight = tf.cast(self.sync_weight, tf.float32)
