@@ -216,8 +216,8 @@ def test_the_paste_fades_out_inside_the_jaw_line_and_still_covers_the_lips(photo
     face = cnn.detect(frame)
     _, alignment = faces.crop_face(frame, face)
     y0, x0, inset = faces.paste_mask(frame.shape, face, alignment)
-    assert faces.paste_mask(frame.shape, face, alignment, jaw_inset=0)[:2] == (y0, x0)
-    on_the_line = faces.paste_mask(frame.shape, face, alignment, jaw_inset=0)[2]
+    *corner_of_region, on_the_line = faces.paste_mask(frame.shape, face, alignment, jaw_inset=0)
+    assert corner_of_region == [y0, x0]
 
     def at(mask, index):
         x, y = np.round(face.landmarks[index]).astype(int)
