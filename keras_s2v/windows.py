@@ -31,8 +31,7 @@ def unstack_frames(window):
 def reversed_in_time(mfcc, windows):
     """(mfcc, windows) played backwards: the MFCC columns (axis 2 of (B, NUM_MFCC, WINDOW_STEPS, 1))
     and the frames on the channels of (..., WINDOW_CHANNELS) windows, each in reverse order."""
-    frames = tf.reshape(windows, tf.concat([tf.shape(windows)[:-1], [WINDOW_FRAMES, FRAME_CHANNELS]], axis=0))
-    return tf.reverse(mfcc, axis=[2]), tf.reshape(tf.reverse(frames, axis=[-2]), tf.shape(windows))
+    return tf.reverse(mfcc, axis=[2]), stack_frames(tf.reverse(unstack_frames(windows), axis=[-4]))
 
 
 def frame_changes(windows):
