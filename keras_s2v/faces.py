@@ -544,7 +544,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True,
         jaw, nose, mouth = polygon[:-1], polygon[-1], face.landmarks[list(MOUTH)].mean(axis=0)
         towards_mouth = (mouth - jaw) / np.maximum(np.linalg.norm(mouth - jaw, axis=1, keepdims=True), 1e-6)
         below_mouth = (jaw - mouth) @ (mouth - nose) > 0  # the chin and the jaw; the cheeks stay
-        polygon = np.concatenate([jaw + (jaw_inset * grow * below_mouth)[:, None] * towards_mouth, polygon[-1:]])
+        polygon = np.concatenate([jaw + (jaw_inset * grow * below_mouth)[:, None] * towards_mouth, [nose]])
     region = fill(cv2.convexHull(polygon.astype(np.float32))[:, 0])
     mask = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), grow / 2)
     mask *= cv2.GaussianBlur(fill(inner).astype(np.float32) / 255.0, (0, 0), grow / 2)  # soft too: no square edge
