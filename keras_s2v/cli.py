@@ -54,7 +54,7 @@ def run_info(args):
                                    QUALITY_DISCRIMINATOR_PRESETS, build_quality_discriminator)):
         print(f"\n{title}:")
         for name, preset in presets.items():
-            print(f"  {name:6s} {build(name).count_params():>12,d} parameters  {preset['description']}")
+            print(f"  {name:10s} {build(name).count_params():>12,d} parameters  {preset['description']}")
     return 0
 
 
@@ -226,7 +226,7 @@ def _add_train_arguments(parser):
     parser.add_argument("--out", required=True,
                         help="the generator file to write (.keras); the run's logs go to OUT.run/, earlier phases' to OUT_phaseK.keras and OUT_phaseK.run/")
     parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + " (default synthetic-small)")
-    parser.add_argument("--preset", default=None, help="generator size: tiny, small or seed (default: the recipe's)")
+    parser.add_argument("--preset", default=None, help="generator: tiny, small, seed, or small-warp and tiny-warp, whose blend warps the reference's mouth (default: the recipe's)")
     parser.add_argument("--init", help="a generator .keras for the first phase to fine-tune instead of a fresh --preset model")
     parser.add_argument("--conditioning", default=None, choices=["composite", "concat"],
                         help="how the generator takes the reference window: composite (15 channels, the upper half of the "

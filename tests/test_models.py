@@ -1,12 +1,13 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_s2v import geometry
 from keras_s2v.errors import ModelError
 from keras_s2v.models import (QUALITY_DISCRIMINATOR_PRESETS, build_quality_discriminator, build_speech2vid, build_syncnet,
                               check_generator, conditioning_of, embedding_models)
-from keras_s2v.models.speech2vid import ReferenceBlend, blended_parts, build_core
+from keras_s2v.models.speech2vid import ReferenceBlend, blended_parts, build_core, warp_frames
 
 # architecture.md §2, row by row: (layer name, class, output shape, parameters).
 SEED_TABLE = [
@@ -120,10 +121,10 @@ def test_seed_settings_and_skips(seed):
     assert inbound["embedding_concat"] == ["audio_embedding", "identity_embedding"]
 
 
-@pytest.mark.parametrize("preset", ["small", "tiny"])
+@pytest.mark.parametrize("preset", ["small", "tiny", "tiny-warp"])
 def test_smaller_presets_keep_the_topology(seed, preset):
     model = build_speech2vid(preset).get_layer("core")
-    blend = {"blend_alpha", "blend_alpha_upsample"}
+    blend = {"blend_alpha", "blend_alpha_upsample", "blend_flow", "blend_flow_upsample"}
     assert [type(l).__name__ for l in model.layers if l.name not in blend] == [type(l).__name__ for l in seed.layers]
     assert model.get_layer("blend_alpha_upsample").output.shape[1:] == (112, 112, 5)
     assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
@@ -153,8 +154,9 @@ def test_syncnet_gives_a_probability_and_exposes_its_embeddings():
 
 
 @pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_speech2vid("tiny", conditioning="concat"),
+                                   lambda: build_speech2vid("tiny-warp", conditioning="concat"),
                                    lambda: build_syncnet("tiny"), lambda: build_quality_discriminator("tiny")],
-                         ids=["speech2vid", "speech2vid-concat", "syncnet", "quality-discriminator"])
+                         ids=["speech2vid", "speech2vid-concat", "speech2vid-warp", "syncnet", "quality-discriminator"])
 def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
     model = build()
     rng = np.random.default_rng(1)
@@ -276,12 +278,48 @@ def test_reference_blend_paints_its_ellipse_whatever_alpha_says():
         ReferenceBlend(paint_ellipse=(0.7, 0.16))
 
 
+def test_warp_frames_moves_each_frame_by_its_own_flow_and_interpolates():
+    rng = np.random.default_rng(5)
+    window = rng.random((2, 112, 112, 15)).astype("float32")
+    flow = np.zeros((2, 112, 112, 10), "float32")
+    flow[..., 0] = 3.0  # frame 0 samples 3 rows lower: its content moves up
+    flow[..., 3] = -0.5  # frame 1 samples half a column to the left
+    warped = keras.ops.convert_to_numpy(warp_frames(window, flow))
+    np.testing.assert_allclose(warped[:, :109, :, :3], window[:, 3:, :, :3])
+    np.testing.assert_allclose(warped[:, 109:, :, :3], np.repeat(window[:, 111:, :, :3], 3, axis=1))  # clamped at the edge
+    np.testing.assert_allclose(warped[:, :, 1:, 3:6], (window[:, :, :-1, 3:6] + window[:, :, 1:, 3:6]) / 2, atol=1e-6)
+    np.testing.assert_allclose(warped[..., 6:], window[..., 6:])
+
+
+def test_a_warping_blend_moves_the_composite_before_blending_and_learns_its_flow():
+    rng = np.random.default_rng(6)
+    frames, target, reference = rng.random((3, 1, 112, 112, 15)).astype("float32")
+    alpha = np.zeros((1, 112, 112, 5), "float32")
+    flow = np.zeros((1, 112, 112, 10), "float32")
+    flow[..., 0::2] = 0.5  # half of max_shift = 2 rows, every frame
+    blended = keras.ops.convert_to_numpy(ReferenceBlend(max_shift=4.0)([frames, alpha, target, reference, flow]))
+    np.testing.assert_allclose(blended[:, 60:110], reference[:, 62:112])
+    np.testing.assert_allclose(blended[:, :50], target[:, 2:52])
+    assert ReferenceBlend.from_config(ReferenceBlend(max_shift=4.0).get_config()).max_shift == 4.0
+    with pytest.raises(ValueError, match="received -1"):
+        ReferenceBlend(max_shift=-1)
+    # The flow is trained by the L1 of the blend: its gradient reaches the flow head.
+    generator = build_speech2vid("tiny-warp")
+    inputs = {"mfcc": rng.standard_normal((1, 12, 20, 1)).astype("float32"), "identity": target, "reference": reference}
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.abs(generator(inputs, training=True) - target))
+    kernel = generator.get_layer("core").get_layer("blend_flow").kernel
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, kernel)))) > 0
+
+
 def test_seed_has_no_blend_and_the_smaller_presets_blend(generator):
     inputs = {"mfcc": np.zeros((1, 12, 20, 1), "float32"), "identity": np.zeros((1, 112, 112, 15), "float32"),
               "reference": np.zeros((1, 112, 112, 15), "float32")}
     assert blended_parts(generator, inputs)[1] is None
     core = blended_parts(build_speech2vid("tiny"), inputs)[1]
-    assert core["frames"].shape == (1, 112, 112, 15) and core["alpha"].shape == (1, 112, 112, 5)
+    assert core["frames"].shape == (1, 112, 112, 15) and core["alpha"].shape == (1, 112, 112, 5) and "flow" not in core
+    warping = blended_parts(build_speech2vid("tiny-warp"), inputs)[1]
+    assert warping["flow"].shape == (1, 112, 112, 10) and not np.any(keras.ops.convert_to_numpy(warping["flow"]))  # starts unmoved
 
 
 def test_seed_takes_only_the_composite_conditioning_and_unknown_ones_are_refused():

@@ -22,7 +22,7 @@ from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_fol
 from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, Speech2VidTrainer, edge_error
+from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, WARP_BLUR, Speech2VidTrainer, edge_error
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time, stack_frames, unstack_frames
 from tests.media import s2v
 
@@ -300,6 +300,27 @@ def test_the_l1_of_a_blending_generator_also_charges_its_painted_frames_and_the_
     expected = (np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target))
                 + BLEND_AREA_WEIGHT * np.mean(core["alpha"]))
     np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["l1"], expected, rtol=1e-5)
+
+
+def test_a_warping_generator_also_pays_the_l1_of_its_warped_mouths_sharp_and_blurred(tiny_shards, tiny_syncnet_path):
+    trainer = Speech2VidTrainer(build_speech2vid("tiny-warp"), load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.0)
+    inputs, target = _batch(tiny_shards[0])
+    frames, core = blended_parts(trainer.generator, inputs)
+    np.testing.assert_allclose(frames, trainer.generator(inputs, training=False), atol=1e-6)
+    # An untrained flow is 0: the warped picture is the composite, the reference's mouth unmoved.
+    np.testing.assert_allclose(core["warped"][:, 56:], inputs["reference"][:, 56:], atol=1e-6)
+
+    def warp_l1(warped):
+        real, moved = target.numpy()[:, 56:], np.asarray(warped)[:, 56:]
+        blur = lambda x: tf.nn.avg_pool2d(x, WARP_BLUR, 1, "SAME").numpy()
+        return np.mean(np.abs(moved - real)) + np.mean(np.abs(blur(moved) - blur(real)))
+
+    expected = (np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target))
+                + BLEND_AREA_WEIGHT * np.mean(core["alpha"]) + warp_l1(core["warped"]))
+    np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["l1"], expected, rtol=1e-5)
+    # The further the warped mouth is off, the more it pays.
+    real = target.numpy()
+    assert warp_l1(np.roll(real, 3, axis=1)) < warp_l1(np.roll(real, 6, axis=1))
 
 
 def test_the_sync_weight_is_held_at_zero_then_ramped_over_one_epoch(tiny_shards, tiny_syncnet_path):

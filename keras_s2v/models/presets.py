@@ -3,6 +3,7 @@
 # Where ReferenceBlend always paints (centre row, half height, half width of the crop): the
 # mouth and the jaw below it, which move with the speech (TRAINING.md §5).
 MOUTH_AND_JAW = (0.70, 0.16, 0.26)
+MAX_SHIFT = 10.0  # pixels of the 112 crop: the jaw of a wide-open mouth drops about this far
 
 # `width` scales every conv filter count and dense width; the 98 -> (7, 7, 2)
 # bottleneck and the 15 output channels stay fixed so the topology is unchanged.
@@ -12,6 +13,10 @@ SPEECH2VID_PRESETS = {
               "description": "1/4 widths, same topology plus the reference blend, for CPU training"},
     "tiny": {"width": 1 / 16, "blend": True, "paint_ellipse": MOUTH_AND_JAW,
              "description": "1/16 widths, with the reference blend, for tests"},
+    "small-warp": {"width": 0.25, "blend": True, "max_shift": MAX_SHIFT,
+                   "description": "as small, but the blend warps the reference's own mouth and paints only where it must"},
+    "tiny-warp": {"width": 1 / 16, "blend": True, "max_shift": MAX_SHIFT,
+                  "description": "as tiny, with the warping blend, for tests"},
 }
 
 SYNCNET_PRESETS = {

@@ -17,7 +17,7 @@ import keras
 from keras import layers
 
 from keras_s2v.errors import ModelError
-from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
+from keras_s2v.geometry import FRAME_CHANNELS, GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
 from keras_s2v.masks import ellipse_map
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
@@ -25,6 +25,8 @@ BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
 ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
+# A warping blend starts half painted: its picture can already move, so it needs no head start.
+WARP_ALPHA_INITIAL_LOGIT = 0.0
 CONDITIONINGS = ("composite", "concat")
 
 
@@ -72,6 +74,34 @@ class ReferenceConditioning(layers.Layer):
         return {**super().get_config(), "mode": self.mode, "mouth_row": self.mouth_row}
 
 
+def warp_frames(window, flow):
+    """Backward bilinear warp of each frame of a (B, H, W, 3F) window by its own flow (B, H, W, 2F):
+    output frame t at (row, col) samples input frame t at (row + flow[..., 2t], col + flow[..., 2t + 1]),
+    clamped to the crop."""
+    height, width, channels = window.shape[1], window.shape[2], window.shape[3]
+    frames = channels // FRAME_CHANNELS
+    batch = keras.ops.shape(window)[0]
+    flow = keras.ops.reshape(flow, (batch, height, width, frames, 2))
+    rows = keras.ops.reshape(keras.ops.arange(height, dtype=flow.dtype), (1, height, 1, 1))
+    cols = keras.ops.reshape(keras.ops.arange(width, dtype=flow.dtype), (1, 1, width, 1))
+    y = keras.ops.clip(rows + flow[..., 0], 0.0, height - 1.0)
+    x = keras.ops.clip(cols + flow[..., 1], 0.0, width - 1.0)
+    y0, x0 = keras.ops.floor(y), keras.ops.floor(x)
+    wy, wx = keras.ops.expand_dims(y - y0, -1), keras.ops.expand_dims(x - x0, -1)
+    y0, x0 = keras.ops.cast(y0, "int32"), keras.ops.cast(x0, "int32")
+    y1, x1 = keras.ops.minimum(y0 + 1, height - 1), keras.ops.minimum(x0 + 1, width - 1)
+    pixels = keras.ops.reshape(keras.ops.cast(window, flow.dtype), (-1, FRAME_CHANNELS))
+    first_row = keras.ops.reshape(keras.ops.arange(batch, dtype="int32") * height, (-1, 1, 1, 1))
+    frame = keras.ops.reshape(keras.ops.arange(frames, dtype="int32"), (1, 1, 1, frames))
+
+    def sample(row, col):
+        return keras.ops.take(pixels, ((first_row + row) * width + col) * frames + frame, axis=0)
+
+    top = (1.0 - wx) * sample(y0, x0) + wx * sample(y0, x1)
+    bottom = (1.0 - wx) * sample(y1, x0) + wx * sample(y1, x1)
+    return keras.ops.reshape((1.0 - wy) * top + wy * bottom, (batch, height, width, channels))
+
+
 @keras.saving.register_keras_serializable(package="keras_s2v")
 class ReferenceBlend(layers.Layer):
     """[frames, alpha, target window, reference window] -> alpha * frames + (1 - alpha) * composite.
@@ -86,33 +116,48 @@ class ReferenceBlend(layers.Layer):
     raises alpha to 1 over the mouth and jaw: the reference's mouth is another moment of the
     source, and what of it shows through a learned alpha (which stayed under 0.9) moves with
     the source's speech, not the new one (TRAINING.md §5).
+
+    `max_shift` (pixels, or None): the blend takes a fifth input, a flow of 2 channels per frame
+    in [-1, 1], and warps the composite by `max_shift` times it before blending (`warp_frames`),
+    so the person's own lips and teeth can move with the new speech instead of being repainted.
     """
 
-    def __init__(self, mouth_row=MOUTH_ROW, paint_ellipse=None, **kwargs):
+    def __init__(self, mouth_row=MOUTH_ROW, paint_ellipse=None, max_shift=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(mouth_row, int) or mouth_row < 1:
             raise ValueError(f"`mouth_row` must be a positive integer; received {mouth_row!r}")
         if paint_ellipse is not None and (len(paint_ellipse) != 3 or not all(0 < value <= 1 for value in paint_ellipse)):
             raise ValueError("`paint_ellipse` must be None or (centre_row, half_height, half_width), "
                              f"fractions of the crop in (0, 1]; received {paint_ellipse!r}")
+        if max_shift is not None and not max_shift > 0:
+            raise ValueError(f"`max_shift` must be None or > 0 pixels; received {max_shift!r}")
         self.mouth_row = mouth_row
         self.paint_ellipse = None if paint_ellipse is None else tuple(float(value) for value in paint_ellipse)
+        self.max_shift = None if max_shift is None else float(max_shift)
 
     def call(self, inputs):
-        frames, alpha, target, reference = inputs
+        frames, alpha, target, reference = inputs[:4]
         if self.paint_ellipse is not None:
             painted = ellipse_map(alpha.shape[-2], self.paint_ellipse)[None, :, :, None]
             alpha = keras.ops.maximum(alpha, keras.ops.cast(painted, alpha.dtype))
         channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
         alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
-        picture = keras.ops.cast(composite(target, reference, self.mouth_row), frames.dtype)
+        picture = self.picture(target, reference, *inputs[4:], dtype=frames.dtype)
         return alpha * frames + (1.0 - alpha) * picture
+
+    def picture(self, target, reference, flow=None, dtype="float32"):
+        """What shows where alpha is 0: the composite, warped by `flow` when the blend warps."""
+        picture = keras.ops.cast(composite(target, reference, self.mouth_row), dtype)
+        if self.max_shift is None:
+            return picture
+        return warp_frames(picture, self.max_shift * keras.ops.cast(flow, dtype))
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
 
     def get_config(self):
-        return {**super().get_config(), "mouth_row": self.mouth_row, "paint_ellipse": self.paint_ellipse}
+        return {**super().get_config(), "mouth_row": self.mouth_row, "paint_ellipse": self.paint_ellipse,
+                "max_shift": self.max_shift}
 
 
 def _scaled(width, units):
@@ -153,7 +198,7 @@ def _identity_encoder(identity, width, conv):
     return embedding, (skip1, skip2, skip3)
 
 
-def _decoder(embedding, skips, width, conv, blend=False):
+def _decoder(embedding, skips, width, conv, blend=False, warp=False):
     skip1, skip2, skip3 = skips
     x = layers.Dense(BOTTLENECK_UNITS, activation="relu", name="bottleneck")(embedding)
     x = layers.Reshape((7, 7, 2), name="bottleneck_reshape")(x)
@@ -170,10 +215,20 @@ def _decoder(embedding, skips, width, conv, blend=False):
     )(x)
     if not blend:
         return frames
-    return {"frames": frames, "alpha": _blend_alpha(x)}
+    if not warp:
+        return {"frames": frames, "alpha": _blend_alpha(x)}
+    return {"frames": frames, "alpha": _blend_alpha(x, WARP_ALPHA_INITIAL_LOGIT), "flow": _blend_flow(x)}
 
 
-def _blend_alpha(features):
+def _blend_flow(features):
+    """Where each output frame takes its picture from, in [-1, 1] of ReferenceBlend's `max_shift`
+    (rows, cols per frame), from the 56x56 decoder. It starts at 0: the unmoved composite."""
+    flow = layers.Conv2D(2 * WINDOW_FRAMES, 3, padding="same", activation="tanh", kernel_initializer="zeros",
+                         name="blend_flow")(features)
+    return layers.UpSampling2D(2, interpolation="bilinear", name="blend_flow_upsample")(flow)
+
+
+def _blend_alpha(features, initial_logit=ALPHA_INITIAL_LOGIT):
     """Where each output frame is painted (1) or taken from the composite (0), from the 56x56 decoder.
 
     It starts near 0.9 everywhere, so the painted frames get the gradient from the first step
@@ -181,7 +236,7 @@ def _blend_alpha(features):
     from taking hold with the fine skips: TRAINING.md §5).
     """
     alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
-                          bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)
+                          bias_initializer=keras.initializers.Constant(initial_logit), name="blend_alpha")(features)
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
@@ -199,7 +254,7 @@ def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", sy
     audio_embedding = _audio_encoder(mfcc, width, conv)
     identity_embedding, skips = _identity_encoder(identity, width, conv)
     joint = layers.Concatenate(name="embedding_concat")([audio_embedding, identity_embedding])
-    outputs = _decoder(joint, skips, width, conv, blend=config.get("blend", False))
+    outputs = _decoder(joint, skips, width, conv, blend=config.get("blend", False), warp=config.get("max_shift") is not None)
     return keras.Model({"mfcc": mfcc, "identity": identity}, outputs, name=name)
 
 
@@ -224,7 +279,8 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
     config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
-    blend = ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), name="reference_blend") if config.get("blend") else None
+    blend = (ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name="reference_blend")
+             if config.get("blend") else None)
     conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
     frames, _ = _forward(conditioning_layer, core, blend, inputs)
     return keras.Model(inputs, frames, name=name)
@@ -236,17 +292,22 @@ def _forward(conditioning, core, blend, inputs, training=None):
     outputs = core({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
     if blend is None:
         return outputs, outputs
-    return blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"]]), outputs
+    flow = [outputs["flow"]] if "flow" in outputs else []
+    return blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"], *flow]), outputs
 
 
 def blended_parts(generator, inputs, training=False):
     """(frames, core) for the trainer: the generator's output, and the core's {"frames", "alpha"}
-    before `ReferenceBlend` (None for a generator without a blend)."""
+    before `ReferenceBlend` (None for a generator without a blend); a warping blend adds "flow"
+    and "warped", the composite it warped."""
     if "reference_blend" not in [layer.name for layer in generator.layers]:
         return generator(inputs, training=training), None
     inputs = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
     parts = [generator.get_layer(name) for name in ("reference_conditioning", "core", "reference_blend")]
-    return _forward(*parts, inputs, training=training)
+    frames, core = _forward(*parts, inputs, training=training)
+    if "flow" in core:
+        core = {**core, "warped": parts[2].picture(inputs["identity"], inputs["reference"], core["flow"])}
+    return frames, core
 
 
 def conditioning_of(generator):

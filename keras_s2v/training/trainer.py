@@ -41,6 +41,7 @@ P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0, and -lo
 DISCRIMINATOR_BETA_1 = 0.5  # Wav2Lip's Adam for its discriminator
 TERMS = ("loss", "l1", "e_sync", "p_sync", "objective")
 GAN_TERMS = ("gan_adversarial", "gan_discriminator")  # logged only with a discriminator
+WARP_BLUR = 9  # pixels of the box blur in the warp's own L1
 BLEND_AREA_WEIGHT = 0.1  # per unit of mean alpha; the lower face pays 1 + 2 x mouth_weight per unit of L1
 
 
@@ -170,6 +171,8 @@ class Speech2VidTrainer(keras.Model):
         l1 = tf.reduce_mean(error) + self.mouth_weight * tf.reduce_mean(mouths(error))
         if core is not None:
             l1 += self._blend_terms(tf.cast(core["frames"], tf.float32), tf.cast(core["alpha"], tf.float32), target)
+            if "warped" in core:
+                l1 += self._warp_terms(tf.cast(core["warped"], tf.float32), target)
         if self.motion_weight:
             motion_error = tf.abs(frame_changes(mouths(frames)) - frame_changes(mouths(target)))
             l1 += self.motion_weight * tf.reduce_mean(motion_error)
@@ -211,6 +214,18 @@ class Speech2VidTrainer(keras.Model):
         its own skin (TRAINING.md §5).
         """
         return tf.reduce_mean(tf.abs(painted - target)) + BLEND_AREA_WEIGHT * tf.reduce_mean(alpha)
+
+    @staticmethod
+    def _warp_terms(warped, target):
+        """The L1 of the warped composite's mouths, sharp and blurred over WARP_BLUR pixels.
+
+        Through the blend alone the flow learned shifts under half a pixel: where alpha paints,
+        the warp gets little gradient, and a bilinear warp sees only the edges within a pixel of
+        where it samples. Its own L1 gives it the whole gradient, and the blurred L1 reaches
+        lips a few pixels away (TRAINING.md §5)."""
+        warped, target = mouths(warped), mouths(target)
+        blurred = [tf.nn.avg_pool2d(x, WARP_BLUR, 1, "SAME") for x in (warped, target)]
+        return tf.reduce_mean(tf.abs(warped - target)) + tf.reduce_mean(tf.abs(blurred[0] - blurred[1]))
 
     def _update(self, loss, parts):
         self.trackers["loss"].update_state(loss)
