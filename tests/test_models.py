@@ -303,6 +303,8 @@ def test_a_warping_blend_moves_the_composite_before_blending_and_learns_its_flow
     assert ReferenceBlend.from_config(ReferenceBlend(max_shift=4.0).get_config()).max_shift == 4.0
     with pytest.raises(ValueError, match="received -1"):
         ReferenceBlend(max_shift=-1)
+    with pytest.raises(ValueError, match="fifth input"):
+        ReferenceBlend(max_shift=4.0)([frames, alpha, target, reference])
     # The flow is trained by the L1 of the blend: its gradient reaches the flow head.
     generator = build_speech2vid("tiny-warp")
     inputs = {"mfcc": rng.standard_normal((1, 12, 20, 1)).astype("float32"), "identity": target, "reference": reference}

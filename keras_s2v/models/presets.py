@@ -3,7 +3,7 @@
 # Where ReferenceBlend always paints (centre row, half height, half width of the crop): the
 # mouth and the jaw below it, which move with the speech (TRAINING.md §5).
 MOUTH_AND_JAW = (0.70, 0.16, 0.26)
-MAX_SHIFT = 10.0  # pixels of the 112 crop: the jaw of a wide-open mouth drops about this far
+MAX_SHIFT = 10.0  # the most a warping blend moves a pixel, in pixels of the 112 crop
 
 # `width` scales every conv filter count and dense width; the 98 -> (7, 7, 2)
 # bottleneck and the 15 output channels stay fixed so the topology is unchanged.

@@ -150,6 +150,8 @@ class ReferenceBlend(layers.Layer):
         picture = keras.ops.cast(composite(target, reference, self.mouth_row), dtype)
         if self.max_shift is None:
             return picture
+        if flow is None:
+            raise ValueError("a warping ReferenceBlend (`max_shift` set) takes a fifth input, the flow; received none")
         return warp_frames(picture, self.max_shift * keras.ops.cast(flow, dtype))
 
     def compute_output_shape(self, input_shapes):
@@ -233,7 +235,7 @@ def _blend_alpha(features, initial_logit=ALPHA_INITIAL_LOGIT):
 
     It starts near 0.9 everywhere, so the painted frames get the gradient from the first step
     (a full-resolution path to the reference, open from the start, is what kept the sync loss
-    from taking hold with the fine skips: TRAINING.md §5).
+    from taking hold with the fine skips: TRAINING.md §5); a warping blend starts at 0.5.
     """
     alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
                           bias_initializer=keras.initializers.Constant(initial_logit), name="blend_alpha")(features)
