@@ -25,8 +25,6 @@ BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
 ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
-# A warping blend starts half painted: its picture can already move, so it needs no head start.
-WARP_ALPHA_INITIAL_LOGIT = 0.0
 CONDITIONINGS = ("composite", "concat")
 
 
@@ -120,6 +118,7 @@ class ReferenceBlend(layers.Layer):
     `max_shift` (pixels, or None): the blend takes a fifth input, a flow of 2 channels per frame
     in [-1, 1], and warps the composite by `max_shift` times it before blending (`warp_frames`),
     so the person's own lips and teeth can move with the new speech instead of being repainted.
+    A warping blend has no paint ellipse: where the warp serves, alpha need not paint.
     """
 
     def __init__(self, mouth_row=MOUTH_ROW, paint_ellipse=None, max_shift=None, **kwargs):
@@ -137,12 +136,15 @@ class ReferenceBlend(layers.Layer):
 
     def call(self, inputs):
         frames, alpha, target, reference = inputs[:4]
+        return self.mix(frames, alpha, self.picture(target, reference, *inputs[4:], dtype=frames.dtype))
+
+    def mix(self, frames, alpha, picture):
+        """alpha * frames + (1 - alpha) * picture, with alpha raised to 1 in the paint ellipse."""
         if self.paint_ellipse is not None:
             painted = ellipse_map(alpha.shape[-2], self.paint_ellipse)[None, :, :, None]
             alpha = keras.ops.maximum(alpha, keras.ops.cast(painted, alpha.dtype))
         channels_per_frame = keras.ops.shape(frames)[-1] // keras.ops.shape(alpha)[-1]
         alpha = keras.ops.repeat(alpha, channels_per_frame, axis=-1)
-        picture = self.picture(target, reference, *inputs[4:], dtype=frames.dtype)
         return alpha * frames + (1.0 - alpha) * picture
 
     def picture(self, target, reference, flow=None, dtype="float32"):
@@ -219,7 +221,7 @@ def _decoder(embedding, skips, width, conv, blend=False, warp=False):
         return frames
     if not warp:
         return {"frames": frames, "alpha": _blend_alpha(x)}
-    return {"frames": frames, "alpha": _blend_alpha(x, WARP_ALPHA_INITIAL_LOGIT), "flow": _blend_flow(x)}
+    return {"frames": frames, "alpha": _blend_alpha(x), "flow": _blend_flow(x)}
 
 
 def _blend_flow(features):
@@ -230,15 +232,16 @@ def _blend_flow(features):
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_flow_upsample")(flow)
 
 
-def _blend_alpha(features, initial_logit=ALPHA_INITIAL_LOGIT):
+def _blend_alpha(features):
     """Where each output frame is painted (1) or taken from the composite (0), from the 56x56 decoder.
 
     It starts near 0.9 everywhere, so the painted frames get the gradient from the first step
     (a full-resolution path to the reference, open from the start, is what kept the sync loss
-    from taking hold with the fine skips: TRAINING.md §5); a warping blend starts at 0.5.
+    from taking hold with the fine skips: TRAINING.md §5). A warping blend starts there too: from
+    0.5 its sync took hold three epochs later and ended weaker (TRAINING.md §5).
     """
     alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
-                          bias_initializer=keras.initializers.Constant(initial_logit), name="blend_alpha")(features)
+                          bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
@@ -284,18 +287,17 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     blend = (ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name="reference_blend")
              if config.get("blend") else None)
     conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
-    frames, _ = _forward(conditioning_layer, core, blend, inputs)
+    outputs = _core_outputs(conditioning_layer, core, inputs)
+    if blend is None:
+        return keras.Model(inputs, outputs, name=name)
+    flow = [outputs["flow"]] if "flow" in outputs else []
+    frames = blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"], *flow])
     return keras.Model(inputs, frames, name=name)
 
 
-def _forward(conditioning, core, blend, inputs, training=None):
-    """(frames, the core's outputs) through the generator's three parts (`blend` None: no blend)."""
+def _core_outputs(conditioning, core, inputs, training=None):
     conditioned = conditioning([inputs["identity"], inputs["reference"]])
-    outputs = core({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
-    if blend is None:
-        return outputs, outputs
-    flow = [outputs["flow"]] if "flow" in outputs else []
-    return blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"], *flow]), outputs
+    return core({"mfcc": inputs["mfcc"], "identity": conditioned}, training=training)
 
 
 def blended_parts(generator, inputs, training=False):
@@ -305,11 +307,12 @@ def blended_parts(generator, inputs, training=False):
     if "reference_blend" not in [layer.name for layer in generator.layers]:
         return generator(inputs, training=training), None
     inputs = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
-    parts = [generator.get_layer(name) for name in ("reference_conditioning", "core", "reference_blend")]
-    frames, core = _forward(*parts, inputs, training=training)
-    if "flow" in core:
-        core = {**core, "warped": parts[2].picture(inputs["identity"], inputs["reference"], core["flow"])}
-    return frames, core
+    conditioning, core, blend = (generator.get_layer(name) for name in ("reference_conditioning", "core", "reference_blend"))
+    outputs = _core_outputs(conditioning, core, inputs, training=training)
+    # The blend's own steps, so that the trainer's warp terms reuse the one warp of the step.
+    picture = blend.picture(inputs["identity"], inputs["reference"], outputs.get("flow"), dtype=outputs["frames"].dtype)
+    frames = blend.mix(outputs["frames"], outputs["alpha"], picture)
+    return frames, ({**outputs, "warped": picture} if "flow" in outputs else outputs)
 
 
 def conditioning_of(generator):
