@@ -118,7 +118,7 @@ class ReferenceBlend(layers.Layer):
     `max_shift` (pixels, or None): the blend takes a fifth input, a flow of 2 channels per frame
     in [-1, 1], and warps the composite by `max_shift` times it before blending (`warp_frames`),
     so the person's own lips and teeth can move with the new speech instead of being repainted.
-    A warping blend has no paint ellipse: where the warp serves, alpha need not paint.
+    The warping presets have no paint ellipse: where the warp serves, alpha need not paint.
     """
 
     def __init__(self, mouth_row=MOUTH_ROW, paint_ellipse=None, max_shift=None, **kwargs):
