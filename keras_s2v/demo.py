@@ -3,7 +3,7 @@
 synth -> preprocess -> expert and evaluation SyncNets -> generator -> evaluate -> export
 -> dub a held-out clip with the TFLite model and the SavedModel -> dub real photographs the
 model never saw (keras_s2v.photo_check). Each stage keeps its output, so an interrupted demo
-continues where it stopped.
+continues where it stopped; `claim_folder` keeps a folder to one recipe, seed and size.
 """
 
 import glob
@@ -17,6 +17,39 @@ SCALES = {
     "full": {"seconds": 8.0, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8"), "photo_seconds": 4.0},
     "quick": {"seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",), "photo_seconds": 1.0},
 }
+SETTINGS_FILE = "demo_settings.json"
+STAGE_OUTPUTS = ("videos", "shards", "expert.keras", "evaluator.keras", "generator.keras", "evaluation", "saved_models",
+                 "dubbed", "photos")
+
+
+def _describe(settings):
+    recipe = settings["recipe"]
+    return (f"recipe {recipe['name']} version {recipe['version']}, seed {settings['seed']}, "
+            f"{settings['speakers']} speakers, scale {settings['scale']}")
+
+
+def claim_folder(out, settings):
+    """Record the settings a demo in `out` runs with, or refuse `out` if it holds a demo made with others.
+
+    Every stage keeps what it finds, so a folder of another recipe, seed or release would
+    silently mix its models into this demo.
+    """
+    from keras_s2v.errors import FileError
+
+    settings = json.loads(json.dumps(settings))  # tuples as JSON gives them back
+    path = os.path.join(out, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path) as handle:
+            recorded = json.load(handle)
+        if recorded != settings:
+            raise FileError(out, f"holds a demo made with {_describe(recorded)}, not {_describe(settings)}; "
+                                 "delete it or choose another --out")
+        return
+    if any(os.path.exists(os.path.join(out, name)) for name in STAGE_OUTPUTS):
+        raise FileError(out, "holds a demo made by an earlier keras-s2v; delete it or choose another --out")
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(settings, handle, indent=2)
 
 
 def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
@@ -36,9 +69,9 @@ def run_demo(out="demo_out", speakers=12, seed=0, workers=1, scale="full"):
         raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
     config = SCALES[scale]
     recipe = get_recipe(config["recipe"])
+    claim_folder(out, {"recipe": recipe.to_config(), "seed": seed, "speakers": speakers, "scale": scale})
     started = time.time()
-    paths = {name: os.path.join(out, name) for name in ("videos", "shards", "expert.keras", "evaluator.keras",
-                                                         "generator.keras", "evaluation", "saved_models", "dubbed", "photos")}
+    paths = {name: os.path.join(out, name) for name in STAGE_OUTPUTS}
 
     def stage(number, text):
         print(f"[{number}/8 {time.time() - started:5.0f} s] {text}", flush=True)

@@ -96,3 +96,11 @@ def test_demo_runs_every_stage(tmp_path):
     for path in ("expert.keras", "evaluator.keras", "generator.keras", "evaluation/report.json", "demo_report.json",
                  "saved_models/speech2vid/1/saved_model.pb", "dubbed/dubbed_tflite.mp4", "dubbed/dubbed_savedmodel.mp4", "photos/photo_check.json", "photos/contact_sheet.png"):
         assert (demo / path).exists(), path
+
+    # Every stage keeps what it finds, so a folder made with other settings is refused, not mixed in.
+    other_seed = s2v("demo", "--out", demo, "--speakers", 3, "--quick", "--seed", 1)
+    assert other_seed.returncode == 2 and len(other_seed.stderr.strip().splitlines()) == 1
+    assert "holds a demo made with recipe smoke version 1, seed 0" in other_seed.stderr
+    (demo / "demo_settings.json").unlink()
+    unrecorded = s2v("demo", "--out", demo, "--speakers", 3, "--quick")
+    assert unrecorded.returncode == 2 and "holds a demo made by an earlier keras-s2v" in unrecorded.stderr

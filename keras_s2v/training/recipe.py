@@ -136,14 +136,16 @@ recipes = {
     # Version 5: the sync term takes each window forwards and backwards (the trainer's
     # `symmetric_sync`), so the mouths are on time whatever the expert's own timing; same numbers.
     # Version 6 took the `small-warp` preset; its `make demo` run missed the sync target (0.55x),
-    # so version 7 is version 5 again.
+    # so version 7 is version 5 again. Version 8: phase 2 adds the visual-quality discriminator
+    # (`gan_weight`) for 6 epochs, paid for by one epoch less in phase 1 (TRAINING.md §5).
     "synthetic-small": Recipe(
-        name="synthetic-small", version=7,
+        name="synthetic-small", version=8,
         expert=SyncNetRecipe("small", steps=1500, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,
-        phases=(GeneratorPhase(epochs=5, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
-                GeneratorPhase(epochs=3, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4)),
+        phases=(GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
+                GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4,
+                               gan_weight=0.07)),
     ),
     # Every stage for a few steps with the tiny presets (`s2v demo --quick`, tests).
     "smoke": Recipe(
@@ -152,7 +154,8 @@ recipes = {
         evaluator=SyncNetRecipe("tiny", steps=4, clips="odd", seed_offset=1),
         generator_preset="tiny", conditioning="concat", batch_size=16, sync_weight=0.03,
         phases=(GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=0.0, motion_weight=1.0, learning_rate=1e-3),
-                GeneratorPhase(epochs=1, warmup_epochs=0, mouth_weight=2.0, motion_weight=1.0, learning_rate=3e-4)),
+                GeneratorPhase(epochs=1, warmup_epochs=0, mouth_weight=2.0, motion_weight=1.0, learning_rate=3e-4,
+                               gan_weight=0.07)),
     ),
 }
 
