@@ -101,7 +101,7 @@ def test_values_come_from_the_recipe_then_the_tuned_file_then_explicit_options(t
     assert [(p.learning_rate, p.mouth_weight) for p in explicit.phases] == [(2e-4, 1.0), (2e-4, 1.0)]
     assert [p.epochs for p in explicit.phases] == [p.epochs for p in recipe.phases]
     seed_loss = resolve_recipe("smoke", loss="sync")
-    assert seed_loss.sync_weight == 1.0 and [p.warmup_epochs for p in seed_loss.phases] == [0, 0]
+    assert seed_loss.sync_weight == 1.0 and [(p.warmup_epochs, p.gan_weight) for p in seed_loss.phases] == [(0, 0.0), (0, 0.0)]
     with pytest.raises(ValueError, match="unknown recipe options"):
         resolve_recipe("smoke", mouth=1.0)
     evaluator = resolve_syncnet("synthetic-small", "evaluator", steps=10)

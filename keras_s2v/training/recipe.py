@@ -205,6 +205,7 @@ def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
     if values.get("loss") == "sync":
         values["sync_weight"] = 1.0
         values.setdefault("warmup_epochs", 0)
+        values.setdefault("gan_weight", 0.0)  # the discriminator takes its share from L1, which this loss has not
     phase_values = {name: values[name] for name in PHASE_OPTIONS if name in values}
     phases = tuple(dataclasses.replace(phase, **phase_values) for phase in recipe.phases)
     return dataclasses.replace(recipe, phases=phases, **{RECIPE_OPTIONS[name]: values[name] for name in RECIPE_OPTIONS if name in values})
