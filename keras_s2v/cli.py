@@ -248,7 +248,8 @@ def _add_train_arguments(parser):
     parser.add_argument("--gan-weight", type=float, default=None,
                         help="weight of the Wav2Lip+GAN visual-quality discriminator on the lower half, trained beside "
                              "the generator: the loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN "
-                             "weight must be <= 1; 0 turns it off (default: the recipe's, 0)" + every_phase)
+                             "weight must be <= 1; 0 turns it off (default: the recipe's: synthetic-small trains phase 2 with 0.07, "
+                             "--loss sync none)" + every_phase)
     parser.add_argument("--learning-rate", type=_positive(float), default=None,
                         help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
