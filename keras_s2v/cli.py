@@ -539,7 +539,8 @@ def run_photo_check(args):
 # --------------------------------------------------------------------------- demo
 def _add_demo_arguments(parser):
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")
-    parser.add_argument("--speakers", type=int, default=12, help="synthetic identities (default 12)")
+    parser.add_argument("--speakers", type=int, default=None,
+                        help="synthetic identities (default 20, or 3 with --quick); the full demo's clips are 4.5 s each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run of every stage with tiny models and a few steps (its metrics mean nothing)")

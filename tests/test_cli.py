@@ -104,3 +104,15 @@ def test_demo_runs_every_stage(tmp_path):
     (demo / "demo_settings.json").unlink()
     unrecorded = s2v("demo", "--out", demo, "--speakers", 3, "--quick")
     assert unrecorded.returncode == 2 and "holds a demo made by an earlier keras-s2v" in unrecorded.stderr
+
+
+def test_demo_warns_when_a_syncnet_cannot_tell_sync_on_new_faces():
+    from keras_s2v.demo import SCALES, syncnet_warning
+
+    threshold = SCALES["full"]["syncnet_warning_below"]
+    assert syncnet_warning("expert", 0.82, threshold) is None
+    expert, evaluator = syncnet_warning("expert", 0.603, threshold), syncnet_warning("evaluator", 0.637, threshold)
+    assert "expert SyncNet" in expert and "60%" in expert and "generator it steers" in expert
+    assert "evaluator SyncNet" in evaluator and "every sync score" in evaluator
+    # The quick demo's SyncNets are a few steps of a tiny model: their accuracy means nothing.
+    assert syncnet_warning("expert", 0.5, SCALES["quick"]["syncnet_warning_below"]) is None
