@@ -28,8 +28,9 @@ STAGE_OUTPUTS = ("videos", "shards", "expert.keras", "evaluator.keras", "generat
 
 def _describe(settings):
     recipe = settings["recipe"]
+    clips = f" of {settings['seconds']} s clips" if "seconds" in settings else ""  # not recorded before 2026-12-04
     return (f"recipe {recipe['name']} version {recipe['version']}, seed {settings['seed']}, "
-            f"{settings['speakers']} speakers of {settings['seconds']} s clips, scale {settings['scale']}")
+            f"{settings['speakers']} speakers{clips}, scale {settings['scale']}")
 
 
 def claim_folder(out, settings):
@@ -147,7 +148,8 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
     print(format_scores(report))
     print(f"  SyncNet accuracy on test speakers: expert {accuracies['expert']:.3f}, evaluator {accuracies['evaluator']:.3f}")
-    print("\n".join(warnings), end="\n" if warnings else "")
+    for warning in warnings:
+        print(warning)
     for backend, (target, summary) in dubbed.items():
         print(f"  dub with {backend}: {summary.line()}")
     print("\nreal photographs (PSNR against the photo outside the lips; face-mesh lip gap against loudness per frame):")

@@ -101,6 +101,12 @@ def test_demo_runs_every_stage(tmp_path):
     other_seed = s2v("demo", "--out", demo, "--speakers", 3, "--quick", "--seed", 1)
     assert other_seed.returncode == 2 and len(other_seed.stderr.strip().splitlines()) == 1
     assert "holds a demo made with recipe smoke version 1, seed 0" in other_seed.stderr
+    settings = json.load(open(demo / "demo_settings.json"))
+    del settings["seconds"]  # as keras-s2v wrote it before the clips' length was recorded
+    json.dump(settings, open(demo / "demo_settings.json", "w"))
+    older = s2v("demo", "--out", demo, "--speakers", 3, "--quick")
+    assert older.returncode == 2 and len(older.stderr.strip().splitlines()) == 1
+    assert "3 speakers, scale quick, not recipe smoke version 1, seed 0, 3 speakers of 2.0 s clips" in older.stderr
     (demo / "demo_settings.json").unlink()
     unrecorded = s2v("demo", "--out", demo, "--speakers", 3, "--quick")
     assert unrecorded.returncode == 2 and "holds a demo made by an earlier keras-s2v" in unrecorded.stderr
