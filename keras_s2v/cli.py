@@ -538,9 +538,13 @@ def run_photo_check(args):
 
 # --------------------------------------------------------------------------- demo
 def _add_demo_arguments(parser):
+    from keras_s2v.demo import SCALES
+
+    full, quick = SCALES["full"], SCALES["quick"]
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")
     parser.add_argument("--speakers", type=int, default=None,
-                        help="synthetic identities (default 20, or 3 with --quick); the full demo's clips are 4.5 s each")
+                        help=f"synthetic identities (default {full['speakers']}, or {quick['speakers']} with --quick); "
+                             f"the full demo's clips are {full['seconds']} s each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run of every stage with tiny models and a few steps (its metrics mean nothing)")
