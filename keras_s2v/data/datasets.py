@@ -4,6 +4,7 @@ syncnet_dataset   -> ((mfcc, mouths), label), balanced positives and negatives
 generator_dataset -> ((mfcc, identity, reference), target)
 """
 
+import math
 import os
 
 import tensorflow as tf
@@ -93,13 +94,27 @@ def augment(images, seed, max_shift=4):
     frames = images.shape[-1] // FRAME_CHANNELS
     gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, FRAME_CHANNELS], colour_seed, 0.9, 1.1), [1, 1, 1, frames])
     images = tf.clip_by_value(images * gains + brightness, 0.0, 1.0)
-    shifts = tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3))
-    ones, zeros = tf.ones([batch]), tf.zeros([batch])
-    transforms = tf.stack([ones, zeros, -shifts[:, 0], zeros, ones, -shifts[:, 1], zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="NEAREST", fill_mode="NEAREST",
-    )
+    # Whole-pixel shifts that repeat the edge: two gathers, the same pixels as
+    # ImageProjectiveTransformV3 with nearest fill at a quarter of its cost.
+    shifts = tf.cast(tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3)), tf.int32)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    rows = tf.clip_by_value(tf.range(height)[None] - shifts[:, 1:], 0, height - 1)
+    columns = tf.clip_by_value(tf.range(width)[None] - shifts[:, :1], 0, width - 1)
+    return tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), columns, axis=2, batch_dims=1)
+
+
+def standard_normal(shape, seed):
+    """Standard normal noise by Box-Muller from stateless uniforms.
+
+    On CPU it costs half of `tf.random.stateless_normal` (10 ms against 19 for a batch of 32
+    mouth windows), which was half of the SyncNet's input pipeline (TRAINING.md, "speed").
+    """
+    size = tf.reduce_prod(shape)
+    half = (size + 1) // 2
+    uniform = tf.random.stateless_uniform([2, half], seed, minval=1e-7, maxval=1.0)
+    radius = tf.sqrt(-2.0 * tf.math.log(uniform[0]))
+    angle = 2.0 * math.pi * uniform[1]
+    return tf.reshape(tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], 0)[:size], shape)
 
 
 def degrade(images, seed, noise=0.03):
@@ -107,17 +122,18 @@ def degrade(images, seed, noise=0.03):
 
     A generator's mouths are blurrier than real ones; an expert that has only seen sharp
     mouths answers them with arbitrary gradients, which the generator learns to exploit.
+    Only the windows picked are blurred, and average pooling is the area resize where the size
+    divides, at a fifth of its cost.
     """
     level_seed, noise_seed, amount_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     batch, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
-    versions = [images] + [
-        tf.image.resize(tf.image.resize(images, [height // factor, width // factor], "area"), [height, width], "bilinear")
-        for factor in (2, 4)
-    ]
-    level = tf.random.stateless_uniform([batch], level_seed, 0, len(versions), tf.int32)
-    images = tf.gather(tf.stack(versions, axis=1), level, batch_dims=1)
+    level = tf.random.stateless_uniform([batch], level_seed, 0, 3, tf.int32)
+    for factor, blurred_level in ((2, 1), (4, 2)):
+        picked = tf.where(level == blurred_level)
+        small = tf.nn.avg_pool2d(tf.gather_nd(images, picked), factor, factor, "SAME")
+        images = tf.tensor_scatter_nd_update(images, picked, tf.image.resize(small, [height, width], "bilinear"))
     amount = tf.random.stateless_uniform([batch, 1, 1, 1], amount_seed, 0.0, noise)
-    return tf.clip_by_value(images + amount * tf.random.stateless_normal(tf.shape(images), noise_seed), 0.0, 1.0)
+    return tf.clip_by_value(images + amount * standard_normal(tf.shape(images), noise_seed), 0.0, 1.0)
 
 
 def _finish(dataset, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat):
