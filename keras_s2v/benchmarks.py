@@ -89,10 +89,13 @@ def bench_data(work, repeats=3):
         "| dataset | windows/s (median) | x training step's appetite |",
         "|---|---|---|",
     ]
-    for name, make in (("syncnet_dataset", syncnet_dataset), ("generator_dataset", generator_dataset)):
+    # Augmentation runs on the cores the training step needs, so its cost slows training itself.
+    for name, make, augmented in (("syncnet_dataset", syncnet_dataset, False), ("syncnet_dataset, augmented", syncnet_dataset, True),
+                                  ("generator_dataset", generator_dataset, False),
+                                  ("generator_dataset, augmented", generator_dataset, True)):
         def drain():
             count = 0
-            for _, label in make(shards, batch_size=batch):
+            for _, label in make(shards, batch_size=batch, augment_frames=augmented):
                 count += int(label.shape[0])
             drain.count = count
         seconds = _median_time(drain, repeats)

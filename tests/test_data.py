@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s2v import audio, geometry, synth
-from keras_s2v.data.datasets import degrade, generator_dataset, syncnet_dataset
+from keras_s2v.data.datasets import degrade, generator_dataset, shift_images, standard_normal, syncnet_dataset
 from keras_s2v.data.manifest import read_manifest
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
@@ -152,6 +152,30 @@ def test_degrade_blurs_some_windows_and_keeps_others():
     # A blurred window is smooth: neighbouring pixels differ far less than in the original.
     blurred = degraded[change > 0.1]
     assert np.abs(np.diff(blurred, axis=2)).mean() < 0.5 * np.abs(np.diff(images.numpy(), axis=2)).mean()
+
+
+def test_shift_images_moves_whole_pixels_and_repeats_the_edge_like_nearest_fill():
+    images = tf.constant(np.random.default_rng(1).random((9, 20, 30, 6)), tf.float32)
+    shifts = tf.constant([[dx, dy] for dx in (-4, 0, 3) for dy in (-2, 0, 4)], tf.int32)
+    ones, zeros = tf.ones([9]), tf.zeros([9])
+    offsets = -tf.cast(shifts, tf.float32)
+    transforms = tf.stack([ones, zeros, offsets[:, 0], zeros, ones, offsets[:, 1], zeros, zeros], axis=1)
+    expected = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=[20, 30], fill_value=0.0, interpolation="NEAREST", fill_mode="NEAREST"
+    )
+    np.testing.assert_array_equal(shift_images(images, shifts).numpy(), expected.numpy())
+    # (dx, dy) = (3, 4): pixel (y, x) comes from (y - 4, x - 3), the first rows and columns repeat the edge.
+    moved, original = shift_images(images, shifts).numpy()[8], images.numpy()[8]
+    np.testing.assert_array_equal(moved[10, 10], original[6, 7])
+    np.testing.assert_array_equal(moved[0, 0], original[0, 0])
+
+
+def test_standard_normal_has_the_moments_and_tails_of_a_gaussian():
+    noise = standard_normal(tf.constant([301, 7, 11]), tf.constant([5, 6], tf.int64)).numpy()
+    assert noise.shape == (301, 7, 11)
+    assert abs(noise.mean()) < 0.02 and abs(noise.std() - 1.0) < 0.02
+    assert abs(np.mean(np.abs(noise) > 1.96) - 0.05) < 0.006
+    np.testing.assert_array_equal(noise, standard_normal(tf.constant([301, 7, 11]), tf.constant([5, 6], tf.int64)).numpy())
 
 
 def test_missing_shards_are_a_clear_error(tmp_path):

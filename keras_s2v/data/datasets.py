@@ -94,9 +94,15 @@ def augment(images, seed, max_shift=4):
     frames = images.shape[-1] // FRAME_CHANNELS
     gains = tf.tile(tf.random.stateless_uniform([batch, 1, 1, FRAME_CHANNELS], colour_seed, 0.9, 1.1), [1, 1, 1, frames])
     images = tf.clip_by_value(images * gains + brightness, 0.0, 1.0)
-    # Whole-pixel shifts that repeat the edge: two gathers, the same pixels as
-    # ImageProjectiveTransformV3 with nearest fill at a quarter of its cost.
     shifts = tf.cast(tf.round(tf.random.stateless_uniform([batch, 2], shift_seed, -max_shift, max_shift + 1e-3)), tf.int32)
+    return shift_images(images, shifts)
+
+
+def shift_images(images, shifts):
+    """Each image moved by whole pixels, `shifts` (B, 2) int32 as (dx, dy), repeating its edge.
+
+    Two gathers: the pixels of ImageProjectiveTransformV3 with nearest fill, at a quarter of its cost.
+    """
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     rows = tf.clip_by_value(tf.range(height)[None] - shifts[:, 1:], 0, height - 1)
     columns = tf.clip_by_value(tf.range(width)[None] - shifts[:, :1], 0, width - 1)
