@@ -152,6 +152,12 @@ def test_degrade_blurs_some_windows_and_keeps_others():
     # A blurred window is smooth: neighbouring pixels differ far less than in the original.
     blurred = degraded[change > 0.1]
     assert np.abs(np.diff(blurred, axis=2)).mean() < 0.5 * np.abs(np.diff(images.numpy(), axis=2)).mean()
+    # Each blurred window is the area resize down by 2 or 4 and bilinear back up.
+    for was_blurred, original, window in zip(change > 0.1, images, degraded):
+        if was_blurred:
+            versions = [tf.image.resize(tf.image.resize(original[None], [56 // f, 112 // f], "area"), [56, 112], "bilinear")[0].numpy()
+                        for f in (2, 4)]
+            assert min(np.abs(window - version).max() for version in versions) < 1e-5
 
 
 def test_shift_images_moves_whole_pixels_and_repeats_the_edge_like_nearest_fill():
