@@ -6,6 +6,7 @@ ratios are taken between figures measured in the same run.
 
 import argparse
 import datetime
+import itertools
 import os
 import platform
 import re
@@ -90,9 +91,9 @@ def bench_data(work, repeats=3):
         "|---|---|---|",
     ]
     # Augmentation runs on the cores the training step needs, so its cost slows training itself.
-    for name, make, augmented in (("syncnet_dataset", syncnet_dataset, False), ("syncnet_dataset, augmented", syncnet_dataset, True),
-                                  ("generator_dataset", generator_dataset, False),
-                                  ("generator_dataset, augmented", generator_dataset, True)):
+    for make, augmented in itertools.product((syncnet_dataset, generator_dataset), (False, True)):
+        name = make.__name__ + (", augmented" if augmented else "")
+
         def drain():
             count = 0
             for _, label in make(shards, batch_size=batch, augment_frames=augmented):
