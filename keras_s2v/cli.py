@@ -250,6 +250,11 @@ def _add_train_arguments(parser):
                              "the generator: the loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN "
                              "weight must be <= 1; 0 turns it off (default: the recipe's: synthetic-small trains phase 2 with 0.07, "
                              "--loss sync none)" + every_phase)
+    parser.add_argument("--still-reference-rate", type=float, default=None,
+                        help="share of training windows whose reference is one quiet frame of the clip shown 5 times, "
+                             "as a still photo's reference is, so that the mouth opens from the audio on photos with "
+                             "closed lips; 0 turns it off (default: the recipe's: synthetic-small trains phase 2 with 0.5)"
+                             + every_phase)
     parser.add_argument("--learning-rate", type=_positive(float), default=None,
                         help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
@@ -276,7 +281,8 @@ def run_train(args):
     recipe = resolve_recipe(
         args.recipe, args.hparams, preset=args.preset, conditioning=args.conditioning, loss=args.loss,
         sync_weight=args.sync_weight, warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
-        gradient_weight=args.gradient_weight, gan_weight=args.gan_weight, learning_rate=args.learning_rate, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+        gradient_weight=args.gradient_weight, gan_weight=args.gan_weight, still_reference_rate=args.still_reference_rate, learning_rate=args.learning_rate,
+        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
     )
     manifest = read_manifest(args.data)
     history = train_recipe_generator(

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_s2v import audio, geometry, synth
-from keras_s2v.data.datasets import degrade, generator_dataset, shift_images, standard_normal, syncnet_dataset
+from keras_s2v.data.datasets import degrade, generator_dataset, quiet_frames, shift_images, standard_normal, syncnet_dataset
 from keras_s2v.data.manifest import read_manifest
 from keras_s2v.data.preprocess import preprocess
 from keras_s2v.data.records import parse_clip
@@ -101,6 +101,37 @@ def test_a_reference_is_a_window_of_the_same_clip_at_least_5_frames_away(corpus)
             assert len(starts) == 1  # found in the same clip
             gaps.append(abs(int(starts[0]) - int(start)))
     assert min(gaps) >= 5 and len(set(gaps)) > 3  # drawn at random, never closer than one window
+
+
+def test_a_still_reference_is_one_quiet_frame_5_times_at_least_5_frames_from_the_window(corpus):
+    from keras_s2v.evaluation import frame_windows, load_clips
+    from keras_s2v.windows import unstack_frames
+
+    clips = list(load_clips(corpus[1], "train"))
+    windows = [frame_windows(clip["frames"]) for clip in clips]
+    gaps = []
+    for inputs, _ in generator_dataset(corpus[1], batch_size=8, deterministic=True, still_reference_rate=1.0).take(4):
+        for identity, reference in zip(inputs["identity"].numpy(), unstack_frames(inputs["reference"]).numpy()):
+            (clip, start), = [(c, i) for c, w in enumerate(windows) for i in np.flatnonzero((w == identity).all(axis=(1, 2, 3)))]
+            assert (reference == reference[:1]).all()  # one frame, shown 5 times
+            frames = np.flatnonzero((np.abs(clips[clip]["frames"] / 255.0 - reference[0]) < 1e-6).all(axis=(1, 2, 3)))
+            assert len(frames) and quiet_frames({k: tf.constant(v) for k, v in clips[clip].items()}).numpy()[frames].all()
+            gaps.append(min(abs(int(frame) - (start + offset)) for frame in frames for offset in range(5)))
+    assert min(gaps) >= 5 and len(set(gaps)) > 3
+    with pytest.raises(ValueError, match="still_reference_rate.*1.5"):
+        generator_dataset(corpus[1], still_reference_rate=1.5)
+
+
+def test_quiet_frames_are_the_silent_ones_with_a_face():
+    rng = np.random.default_rng(0)
+    mfcc = rng.normal(size=(audio.NUM_MFCC, 40 * geometry.STEPS_PER_FRAME)).astype(np.float32)
+    silent = np.arange(10, 25)
+    for frame in silent:
+        mfcc[:, frame * geometry.STEPS_PER_FRAME : (frame + 1) * geometry.STEPS_PER_FRAME] = (-audio.MFCC_MEAN / audio.MFCC_STD)[:, None]
+    has_face = np.ones(40, bool)
+    has_face[12] = False
+    clip = {"frames": tf.zeros([40, 4, 4, 3], tf.uint8), "mfcc": tf.constant(mfcc), "has_face": tf.constant(has_face)}
+    np.testing.assert_array_equal(np.flatnonzero(quiet_frames(clip).numpy()), np.setdiff1d(silent, [12]))
 
 
 def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):

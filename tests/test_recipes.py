@@ -24,7 +24,7 @@ syncnet_fit = importlib.import_module("keras_s2v.training.syncnet_fit")
 
 # What decides how a model trains; paths, resume and verbosity do not.
 GENERATOR_KEYS = ("preset", "loss", "sync_weight", "mouth_weight", "motion_weight", "gradient_weight", "gan_weight",
-                  "learning_rate", "epochs", "steps", "batch_size", "warmup_epochs", "seed", "recipe")
+                  "still_reference_rate", "learning_rate", "epochs", "steps", "batch_size", "warmup_epochs", "seed", "recipe")
 SYNCNET_KEYS = ("preset", "epochs", "steps", "batch_size", "learning_rate", "seed", "clips", "split")
 
 
@@ -32,7 +32,7 @@ def _phase_arguments(recipe, seed=0):
     """The train_generator arguments that each phase of `recipe` must be trained with."""
     return [dict(preset=recipe.generator_preset, loss=recipe.loss, sync_weight=recipe.sync_weight,
                  mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
-                 gan_weight=phase.gan_weight, learning_rate=phase.learning_rate,
+                 gan_weight=phase.gan_weight, still_reference_rate=phase.still_reference_rate, learning_rate=phase.learning_rate,
                  epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size, warmup_epochs=phase.warmup_epochs,
                  seed=seed, recipe=recipe) for phase in recipe.phases]
 
@@ -181,24 +181,26 @@ def test_the_gradient_and_gan_weights_are_phase_fields_off_by_default_and_valida
     assert [(p.gradient_weight, p.gan_weight) for p in sharp.phases] == [(2.0, 0.07), (2.0, 0.07)]
     assert [p.mouth_weight for p in sharp.phases] == [p.mouth_weight for p in recipes["synthetic-small"].phases]
     assert read_recipe(write_recipe(sharp, str(tmp_path))) == sharp
-    # A recipe.json written before the two fields reads as the same recipe with both off.
+    # A recipe.json written before the three fields reads as the same recipe with all off.
     for name in recipes:
-        recipe = resolve_recipe(name, gradient_weight=0.0, gan_weight=0.0)
+        recipe = resolve_recipe(name, gradient_weight=0.0, gan_weight=0.0, still_reference_rate=0.0)
         old = recipe.to_config()
         for fields in old["phases"]:
-            del fields["gradient_weight"], fields["gan_weight"]
+            del fields["gradient_weight"], fields["gan_weight"], fields["still_reference_rate"]
         (tmp_path / name).mkdir()
         (tmp_path / name / "recipe.json").write_text(json.dumps(old))
         assert read_recipe(str(tmp_path / name / "recipe.json")) == recipe
 
 
-def test_s2v_train_passes_the_gradient_and_gan_weights_and_refuses_bad_ones_in_one_line(
+def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuses_bad_ones_in_one_line(
         training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
     args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "smoke"]
-    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07"]) == 0
-    assert [(c["gradient_weight"], c["gan_weight"]) for c in training_calls["generator"]] == [(1.5, 0.07), (1.5, 0.07)]
+    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07", "--still-reference-rate", "0.25"]) == 0
+    assert [(c["gradient_weight"], c["gan_weight"], c["still_reference_rate"]) for c in training_calls["generator"]] == [
+        (1.5, 0.07, 0.25), (1.5, 0.07, 0.25)]
     capsys.readouterr()
     for bad, message in ((["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
+                         (["--still-reference-rate", "1.5"], "`still_reference_rate` must be in [0, 1]; received 1.5"),
                          (["--gradient-weight", "-2"], "`gradient_weight` must be >= 0; received -2.0"),
                          (["--sync-weight", "0.5", "--gan-weight", "0.6"], "received 0.5 + 0.6")):
         training_calls["generator"].clear()
@@ -210,7 +212,7 @@ def test_s2v_train_passes_the_gradient_and_gan_weights_and_refuses_bad_ones_in_o
         cli.build_parser().parse_args(["train", "--help"])
     usage = " ".join(capsys.readouterr().out.split())
     assert "--gradient-weight" in usage and "visual-quality discriminator on the lower half" in usage
-    assert usage.count("0 turns it off") == 2
+    assert usage.count("0 turns it off") == 3
 
 
 def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path):

@@ -9,6 +9,7 @@ import os
 
 import tensorflow as tf
 
+from keras_s2v.audio import MFCC_MEAN, MFCC_STD
 from keras_s2v.data.manifest import check_shards
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
@@ -208,17 +209,48 @@ def syncnet_dataset(
     return _finish(examples, batch_size, to_inputs, shuffle, shuffle_buffer, augment_frames, seed, repeat)
 
 
+def quiet_frames(clip):
+    """(N,) bool: the clip's frames whose audio is nearest silence, the quietest quarter and ties.
+
+    Silence is the MFCC of a silent frame (every coefficient at its normalized zero); a frame's
+    distance is the largest of its 4 steps' coefficients from it. Where the audio has silences,
+    these are the frames with the mouth shut.
+    """
+    frames = tf.minimum(tf.shape(clip["frames"])[0], tf.shape(clip["mfcc"])[1] // STEPS_PER_FRAME)
+    silence = tf.constant(-MFCC_MEAN / MFCC_STD)[:, None]
+    steps = tf.abs(clip["mfcc"][:, : frames * STEPS_PER_FRAME] - silence)
+    distance = tf.reduce_max(tf.reshape(tf.reduce_max(steps, axis=0), [frames, STEPS_PER_FRAME]), axis=1)
+    quarter = tf.sort(distance)[frames // 4]
+    quiet = tf.logical_and(distance <= quarter, clip["has_face"][:frames])
+    return tf.pad(quiet, [[0, tf.shape(clip["frames"])[0] - frames]])
+
+
+def _still_references(starts, candidates, seed):
+    """For each window start, a frame among `candidates` (N,) bool at least MIN_REFERENCE_GAP
+    frames from every frame of the window, uniform; and whether one exists."""
+    frame = tf.range(tf.shape(candidates)[0])[None]
+    far = tf.logical_or(frame <= starts[:, None] - MIN_REFERENCE_GAP, frame >= starts[:, None] + WINDOW_FRAMES - 1 + MIN_REFERENCE_GAP)
+    allowed = tf.logical_and(far, candidates[None])
+    draw = tf.random.stateless_uniform(tf.shape(allowed), seed)
+    return tf.argmax(tf.where(allowed, draw, -1.0), axis=1, output_type=tf.int32), tf.reduce_any(allowed, axis=1)
+
+
 def generator_dataset(
     shards_dir, split="train", batch_size=16, shuffle=True, augment_frames=False,
-    deterministic=False, seed=None, repeat=False, shuffle_buffer=512,
+    deterministic=False, seed=None, repeat=False, shuffle_buffer=512, still_reference_rate=0.0,
 ):
     """({mfcc, identity, reference}, target) batches.
 
     identity is the target window itself (the generator masks it); reference is a window of
     the same clip whose start is at least MIN_REFERENCE_GAP frames away, drawn at random as
     Wav2Lip does, so its mouth is in another state; a clip too short for one uses the window
-    itself, as a still image does. Augmentation treats the two alike, as one video.
+    itself, as a still image does. With probability `still_reference_rate` the reference is
+    instead one frame shown 5 times, as a still photo's is, drawn among the clip's quiet
+    frames (`quiet_frames`: mouth shut, as most photos have it) at least MIN_REFERENCE_GAP
+    frames from the window. Augmentation treats the two alike, as one video.
     """
+    if not 0.0 <= still_reference_rate <= 1.0:
+        raise ValueError(f"`still_reference_rate` must be in [0, 1]; received {still_reference_rate}")
     seed = 0 if deterministic and seed is None else seed
     files = shard_files(shards_dir, split)
 
@@ -227,11 +259,19 @@ def generator_dataset(
         max_start = tf.shape(clip["frames"])[0] - WINDOW_FRAMES
         references, has_reference = _shifted_starts(starts, max_start, clip_seed, MIN_REFERENCE_GAP)
         references = tf.where(has_reference, references, starts)
-        return tf.data.Dataset.from_tensor_slices((starts, references)).map(
-            lambda start, reference: (
-                _mfcc_window(clip["mfcc"], start), _frame_window(clip["frames"], start), _frame_window(clip["frames"], reference)
+        still_seed, rate_seed = tf.unstack(tf.random.experimental.stateless_split(clip_seed, 2))
+        stills, has_still = _still_references(starts, quiet_frames(clip), still_seed)
+        use_still = tf.logical_and(has_still, tf.random.stateless_uniform(tf.shape(starts), rate_seed) < still_reference_rate)
+
+        def example(start, reference, still, use_still):
+            reference_frames = tf.cond(
+                use_still,
+                lambda: tf.cast(stack_frames(tf.repeat(clip["frames"][still][None], WINDOW_FRAMES, axis=0)), tf.uint8),
+                lambda: _frame_window(clip["frames"], reference),
             )
-        )
+            return _mfcc_window(clip["mfcc"], start), _frame_window(clip["frames"], start), reference_frames
+
+        return tf.data.Dataset.from_tensor_slices((starts, references, stills, use_still)).map(example)
 
     clips = tf.data.Dataset.zip(_clips(files, shuffle, seed, deterministic), _seeds(None if seed is None else seed + 4))
     examples = clips.interleave(clip_windows, cycle_length=4, num_parallel_calls=AUTOTUNE, deterministic=deterministic)

@@ -84,7 +84,7 @@ def train_generator(
     sync_weight=DEFAULT_RECIPE.sync_weight, mouth_weight=_FIRST_PHASE.mouth_weight, motion_weight=_FIRST_PHASE.motion_weight,
     gradient_weight=_FIRST_PHASE.gradient_weight, gan_weight=_FIRST_PHASE.gan_weight, learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
     warmup_epochs=None, patience=5, strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True,
-    train_data=None, initial=None, recipe=None,
+    train_data=None, initial=None, recipe=None, still_reference_rate=_FIRST_PHASE.still_reference_rate,
 ):
     """Train a Speech2Vid generator through a frozen SyncNet and save it to `out` (.keras).
 
@@ -115,7 +115,8 @@ def train_generator(
     sync_weight = 1.0 if loss == "sync" else sync_weight
     epochs, epoch_steps = plan_epochs(manifest["windows"]["train"], batch_size, epochs, steps)
     warmup_epochs = (0 if loss == "sync" else int(0.4 * epochs)) if warmup_epochs is None else warmup_epochs
-    train = train_data or generator_dataset(shards, "train", batch_size, augment_frames=True, seed=seed, repeat=True)
+    train = train_data or generator_dataset(shards, "train", batch_size, augment_frames=True, seed=seed, repeat=True,
+                                             still_reference_rate=still_reference_rate)
     val = generator_dataset(shards, "val", batch_size, shuffle=False, deterministic=True)
 
     strategy = get_strategy(strategy)
@@ -149,7 +150,8 @@ def phase_outputs(out, phases):
 def _describe(phase):
     length = f"{phase.steps} steps" if phase.steps else f"{phase.epochs} epochs"
     extras = "".join(f", {name} {value}" for name, value in (("gradient weight", phase.gradient_weight),
-                                                             ("GAN weight", phase.gan_weight)) if value)
+                                                             ("GAN weight", phase.gan_weight),
+                                                             ("still references", phase.still_reference_rate)) if value)
     return (f"{length}, warm-up {phase.warmup_epochs}, mouth weight {phase.mouth_weight}, "
             f"motion weight {phase.motion_weight}{extras}, learning rate {phase.learning_rate:g}")
 
@@ -189,6 +191,6 @@ def train_recipe_generator(shards, manifest, syncnet_path, out, recipe, initial=
             gradient_weight=phase.gradient_weight, gan_weight=phase.gan_weight, learning_rate=phase.learning_rate, epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size,
             warmup_epochs=phase.warmup_epochs, strategy=strategy, mixed_precision=mixed_precision,
             resume=resume and os.path.isdir(backup_folder(path)), seed=seed, verbose=verbose,
-            initial=previous or initial, recipe=recipe,
+            initial=previous or initial, recipe=recipe, still_reference_rate=phase.still_reference_rate,
         )
     return history

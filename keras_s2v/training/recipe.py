@@ -17,7 +17,7 @@ from keras_s2v.training.trainer import LOSSES, check_loss_weights
 CLIPS = ("all", "even", "odd")
 HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
 PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate", "gradient_weight",
-                 "gan_weight")
+                 "gan_weight", "still_reference_rate")
 RECIPE_OPTIONS = {"preset": "generator_preset", "conditioning": "conditioning", "batch_size": "batch_size",
                   "sync_weight": "sync_weight", "loss": "loss"}
 SYNCNET_OPTIONS = ("preset", "epochs", "steps", "clips", "learning_rate", "batch_size")
@@ -56,8 +56,10 @@ class SyncNetRecipe:
 class GeneratorPhase:
     """One generator phase: its length, the epochs with the sync weight held at 0, its L1 terms and Adam rate.
 
-    `gradient_weight` (the L1 of the mouth's edges) and `gan_weight` (the visual-quality
-    discriminator) default to 0, off, so a recipe.json written before them reads the same.
+    `gradient_weight` (the L1 of the mouth's edges), `gan_weight` (the visual-quality
+    discriminator) and `still_reference_rate` (the share of references that are one quiet frame,
+    as a photo's are: `datasets.generator_dataset`) default to 0, off, so a recipe.json written
+    before them reads the same.
     """
 
     epochs: int
@@ -68,6 +70,7 @@ class GeneratorPhase:
     steps: int = None  # total optimizer steps instead of `epochs` (`s2v train --steps`)
     gradient_weight: float = 0.0
     gan_weight: float = 0.0
+    still_reference_rate: float = 0.0
 
     def __post_init__(self):
         _check_length(self.epochs, self.steps)
@@ -77,6 +80,7 @@ class GeneratorPhase:
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
         _check(self.gradient_weight >= 0, "gradient_weight", self.gradient_weight, ">= 0")
         _check(self.gan_weight >= 0, "gan_weight", self.gan_weight, ">= 0")
+        _check(0 <= self.still_reference_rate <= 1, "still_reference_rate", self.still_reference_rate, "in [0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,14 +143,15 @@ recipes = {
     # so version 7 is version 5 again. Version 8: phase 2 adds the visual-quality discriminator
     # (`gan_weight`) for 6 epochs, paid for by one epoch less in phase 1 (TRAINING.md §5).
     # Version 9: the expert trains 3,000 steps, paid for by a faster augmentation pipeline (TRAINING.md §5).
+    # Version 10: half of phase 2's references are one quiet frame shown 5 times, as a photo's are.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=9,
+        name="synthetic-small", version=10,
         expert=SyncNetRecipe("small", steps=3000, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,
         phases=(GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
                 GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4,
-                               gan_weight=0.07)),
+                               gan_weight=0.07, still_reference_rate=0.5)),
     ),
     # Every stage for a few steps with the tiny presets (`s2v demo --quick`, tests).
     "smoke": Recipe(
@@ -156,7 +161,7 @@ recipes = {
         generator_preset="tiny", conditioning="concat", batch_size=16, sync_weight=0.03,
         phases=(GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=0.0, motion_weight=1.0, learning_rate=1e-3),
                 GeneratorPhase(epochs=1, warmup_epochs=0, mouth_weight=2.0, motion_weight=1.0, learning_rate=3e-4,
-                               gan_weight=0.07)),
+                               gan_weight=0.07, still_reference_rate=0.5)),
     ),
 }
 
@@ -196,7 +201,7 @@ def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
     at `hparams_path`, then every override that is not None.
 
     Overrides: preset, conditioning, batch_size, sync_weight, loss, and the phase options epochs, steps,
-    warmup_epochs, mouth_weight, motion_weight, learning_rate, gradient_weight, gan_weight, which apply to every phase
+    warmup_epochs, mouth_weight, motion_weight, learning_rate, gradient_weight, gan_weight, still_reference_rate, which apply to every phase
     (so does a tuned learning_rate). `loss="sync"` is the seed's pure sync objective: sync
     weight 1 from the first step, unless `warmup_epochs` is given.
     """
