@@ -253,7 +253,7 @@ def _add_train_arguments(parser):
     parser.add_argument("--still-reference-rate", type=float, default=None,
                         help="share of training windows whose reference is one quiet frame of the clip shown 5 times, "
                              "as a still photo's reference is, so that the mouth opens from the audio on photos with "
-                             "closed lips; 0 turns it off (default: the recipe's: synthetic-small trains phase 2 with 0.5)"
+                             "closed lips; 0 turns it off (default: the recipe's, 0; tried in TRAINING.md §5)"
                              + every_phase)
     parser.add_argument("--learning-rate", type=_positive(float), default=None,
                         help="Adam learning rate (default: the recipe's)" + every_phase)
