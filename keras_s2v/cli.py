@@ -255,6 +255,10 @@ def _add_train_arguments(parser):
                              "as a still photo's reference is, so that the mouth opens from the audio on photos with "
                              "closed lips; 0 turns it off (default: the recipe's, 0; tried in TRAINING.md §5)"
                              + every_phase)
+    parser.add_argument("--starved-sync-weight", type=float, default=None,
+                        help="weight of a pull, with no loss value, on windows that the expert scores near 0 and so "
+                             "give the sync loss no gradient; it makes the sync term take hold early whatever the "
+                             "expert; 0 turns it off (default: the recipe's)")
     parser.add_argument("--learning-rate", type=_positive(float), default=None,
                         help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
@@ -282,6 +286,7 @@ def run_train(args):
         args.recipe, args.hparams, preset=args.preset, conditioning=args.conditioning, loss=args.loss,
         sync_weight=args.sync_weight, warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
         gradient_weight=args.gradient_weight, gan_weight=args.gan_weight, still_reference_rate=args.still_reference_rate, learning_rate=args.learning_rate,
+        starved_sync_weight=args.starved_sync_weight,
         epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
     )
     manifest = read_manifest(args.data)

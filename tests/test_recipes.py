@@ -23,14 +23,14 @@ generator_fit = importlib.import_module("keras_s2v.training.generator_fit")
 syncnet_fit = importlib.import_module("keras_s2v.training.syncnet_fit")
 
 # What decides how a model trains; paths, resume and verbosity do not.
-GENERATOR_KEYS = ("preset", "loss", "sync_weight", "mouth_weight", "motion_weight", "gradient_weight", "gan_weight",
+GENERATOR_KEYS = ("preset", "loss", "sync_weight", "starved_sync_weight", "mouth_weight", "motion_weight", "gradient_weight", "gan_weight",
                   "still_reference_rate", "learning_rate", "epochs", "steps", "batch_size", "warmup_epochs", "seed", "recipe")
 SYNCNET_KEYS = ("preset", "epochs", "steps", "batch_size", "learning_rate", "seed", "clips", "split")
 
 
 def _phase_arguments(recipe, seed=0):
     """The train_generator arguments that each phase of `recipe` must be trained with."""
-    return [dict(preset=recipe.generator_preset, loss=recipe.loss, sync_weight=recipe.sync_weight,
+    return [dict(preset=recipe.generator_preset, loss=recipe.loss, sync_weight=recipe.sync_weight, starved_sync_weight=recipe.starved_sync_weight,
                  mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
                  gan_weight=phase.gan_weight, still_reference_rate=phase.still_reference_rate, learning_rate=phase.learning_rate,
                  epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size, warmup_epochs=phase.warmup_epochs,

@@ -113,6 +113,28 @@ def test_the_sync_term_weighs_each_window_and_its_time_reversal_alike(tiny_shard
     assert Speech2VidTrainer.from_config(forward_only.get_config()).symmetric_sync is False
 
 
+def test_the_starved_sync_pull_has_no_value_and_moves_only_windows_at_p_sync_0(tiny_shards, tiny_syncnet_path):
+    syncnet = load_model(tiny_syncnet_path, "SyncNet")
+    inputs, _ = _batch(tiny_shards[0])
+    trainer = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, starved_sync_weight=5.0)
+    windows = tf.Variable(mouths(trainer.generator(inputs, training=False)))
+    starved = tf.constant([[0.0], [0.01], [0.5], [1.0]])  # P_sync of the four windows
+    with tf.GradientTape() as tape:
+        pull = trainer._starved_sync_pull(inputs["mfcc"], windows, starved)
+    gradient = np.abs(tape.gradient(pull, windows).numpy()).reshape(4, -1).max(axis=1)
+    assert float(pull) == 0.0
+    assert gradient[0] > 0 and gradient[1] > 0 and gradient[2] == 0 and gradient[3] == 0
+    # Without the weight there is no pull, and the loss of a batch is the same with it.
+    plain = Speech2VidTrainer(trainer.generator, syncnet)
+    _, target = _batch(tiny_shards[0])
+    np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[0],
+                               plain.objective_terms(inputs, target, training=False)[0], rtol=1e-6)
+    assert plain.sync_embeddings is None and len(trainer.weights) == len(plain.weights)
+    assert Speech2VidTrainer.from_config(trainer.get_config()).starved_sync_weight == 5.0
+    with pytest.raises(ValueError, match="`starved_sync_weight` must be >= 0; received -1"):
+        Speech2VidTrainer(trainer.generator, syncnet, starved_sync_weight=-1)
+
+
 def test_the_motion_term_charges_a_mouth_whose_change_differs_from_the_real_one(tiny_shards, tiny_syncnet_path):
     syncnet = load_model(tiny_syncnet_path, "SyncNet")
     inputs, target = _batch(tiny_shards[0])

@@ -259,9 +259,12 @@ def generator_dataset(
         max_start = tf.shape(clip["frames"])[0] - WINDOW_FRAMES
         references, has_reference = _shifted_starts(starts, max_start, clip_seed, MIN_REFERENCE_GAP)
         references = tf.where(has_reference, references, starts)
-        still_seed, rate_seed = tf.unstack(tf.random.experimental.stateless_split(clip_seed, 2))
-        stills, has_still = _still_references(starts, quiet_frames(clip), still_seed)
-        use_still = tf.logical_and(has_still, tf.random.stateless_uniform(tf.shape(starts), rate_seed) < still_reference_rate)
+        if still_reference_rate:
+            still_seed, rate_seed = tf.unstack(tf.random.experimental.stateless_split(clip_seed, 2))
+            stills, has_still = _still_references(starts, quiet_frames(clip), still_seed)
+            use_still = tf.logical_and(has_still, tf.random.stateless_uniform(tf.shape(starts), rate_seed) < still_reference_rate)
+        else:  # no quiet frames to find
+            stills, use_still = starts, tf.zeros_like(starts, tf.bool)
 
         def example(start, reference, still, use_still):
             reference_frames = tf.cond(

@@ -85,6 +85,7 @@ def train_generator(
     gradient_weight=_FIRST_PHASE.gradient_weight, gan_weight=_FIRST_PHASE.gan_weight, learning_rate=_FIRST_PHASE.learning_rate, epochs=_FIRST_PHASE.epochs, steps=None, batch_size=DEFAULT_RECIPE.batch_size,
     warmup_epochs=None, patience=5, strategy="default", mixed_precision=None, resume=False, seed=0, verbose=True,
     train_data=None, initial=None, recipe=None, still_reference_rate=_FIRST_PHASE.still_reference_rate,
+    starved_sync_weight=DEFAULT_RECIPE.starved_sync_weight,
 ):
     """Train a Speech2Vid generator through a frozen SyncNet and save it to `out` (.keras).
 
@@ -128,7 +129,8 @@ def train_generator(
         else:
             generator = build_speech2vid(preset, synchronized_bn=strategy.num_replicas_in_sync > 1, conditioning=conditioning)
         trainer = Speech2VidTrainer(generator, syncnet, sync_weight=sync_weight, mouth_weight=mouth_weight,
-                                    motion_weight=motion_weight, gradient_weight=gradient_weight, gan_weight=gan_weight)
+                                    motion_weight=motion_weight, gradient_weight=gradient_weight, gan_weight=gan_weight,
+                                    starved_sync_weight=starved_sync_weight)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
 
     callbacks = generator_callbacks(folder, sync_weight, warmup_epochs, val, patience, append_log=resume, verbose=verbose)
@@ -192,5 +194,6 @@ def train_recipe_generator(shards, manifest, syncnet_path, out, recipe, initial=
             warmup_epochs=phase.warmup_epochs, strategy=strategy, mixed_precision=mixed_precision,
             resume=resume and os.path.isdir(backup_folder(path)), seed=seed, verbose=verbose,
             initial=previous or initial, recipe=recipe, still_reference_rate=phase.still_reference_rate,
+            starved_sync_weight=recipe.starved_sync_weight,
         )
     return history

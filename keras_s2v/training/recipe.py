@@ -19,7 +19,7 @@ HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
 PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate", "gradient_weight",
                  "gan_weight", "still_reference_rate")
 RECIPE_OPTIONS = {"preset": "generator_preset", "conditioning": "conditioning", "batch_size": "batch_size",
-                  "sync_weight": "sync_weight", "loss": "loss"}
+                  "sync_weight": "sync_weight", "loss": "loss", "starved_sync_weight": "starved_sync_weight"}
 SYNCNET_OPTIONS = ("preset", "epochs", "steps", "clips", "learning_rate", "batch_size")
 
 
@@ -101,6 +101,7 @@ class Recipe:
     phases: tuple
     loss: str = "l1+sync"
     conditioning: str = "composite"  # how the generator takes its reference (keras_s2v.models.speech2vid)
+    starved_sync_weight: float = 0.0  # the trainer's pull on windows at P_sync ~ 0 (keras_s2v.training.trainer)
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))  # a list from a config; a tuple keeps it frozen
@@ -108,6 +109,7 @@ class Recipe:
         _check(isinstance(self.version, int) and self.version >= 1, "version", self.version, "an integer >= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(0.0 <= self.sync_weight <= 1.0, "sync_weight", self.sync_weight, "in [0, 1]")
+        _check(self.starved_sync_weight >= 0, "starved_sync_weight", self.starved_sync_weight, ">= 0")
         _check(self.loss in LOSSES, "loss", self.loss, f"one of {LOSSES}")
         _check(self.conditioning in CONDITIONINGS, "conditioning", self.conditioning, f"one of {CONDITIONINGS}")
         _check(self.loss != "sync" or self.sync_weight == 1.0, "sync_weight", self.sync_weight, "1.0 with loss='sync'")
@@ -146,22 +148,24 @@ recipes = {
     # Version 10 gave half of phase 2's references as one quiet frame shown 5 times, as a photo's
     # are (`still_reference_rate`); better on photos after a phase 1 whose sync took hold, worse
     # after one whose sync took hold late, and two of its three `make demo` runs missed sync, so
-    # version 11 is version 9 again (TRAINING.md §5).
+    # version 11 is version 9 again (TRAINING.md §5). Version 12: the trainer pulls the windows
+    # at P_sync ~ 0, so sync takes hold early whatever the expert, and phase 2 has version 10's
+    # still references again.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=11,
+        name="synthetic-small", version=12,
         expert=SyncNetRecipe("small", steps=3000, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
-        generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03,
+        generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03, starved_sync_weight=5.0,
         phases=(GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
                 GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4,
-                               gan_weight=0.07)),
+                               gan_weight=0.07, still_reference_rate=0.5)),
     ),
     # Every stage for a few steps with the tiny presets (`s2v demo --quick`, tests).
     "smoke": Recipe(
         name="smoke", version=1,
         expert=SyncNetRecipe("tiny", steps=4, clips="even"),
         evaluator=SyncNetRecipe("tiny", steps=4, clips="odd", seed_offset=1),
-        generator_preset="tiny", conditioning="concat", batch_size=16, sync_weight=0.03,
+        generator_preset="tiny", conditioning="concat", batch_size=16, sync_weight=0.03, starved_sync_weight=5.0,
         phases=(GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=0.0, motion_weight=1.0, learning_rate=1e-3),
                 GeneratorPhase(epochs=1, warmup_epochs=0, mouth_weight=2.0, motion_weight=1.0, learning_rate=3e-4,
                                gan_weight=0.07, still_reference_rate=0.5)),
@@ -203,7 +207,7 @@ def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
     """The recipe a run trains with: `recipe` (a name or a Recipe), then the JSON of `s2v tune`
     at `hparams_path`, then every override that is not None.
 
-    Overrides: preset, conditioning, batch_size, sync_weight, loss, and the phase options epochs, steps,
+    Overrides: preset, conditioning, batch_size, sync_weight, loss, starved_sync_weight, and the phase options epochs, steps,
     warmup_epochs, mouth_weight, motion_weight, learning_rate, gradient_weight, gan_weight, still_reference_rate, which apply to every phase
     (so does a tuned learning_rate). `loss="sync"` is the seed's pure sync objective: sync
     weight 1 from the first step, unless `warmup_epochs` is given.

@@ -26,6 +26,12 @@ keras_s2v.models.discriminator) trains beside the generator, and the loss is Wav
     L = (1 - s_w - g_w) * L1 + s_w * E_sync + g_w * E_adv,   E_adv = mean(-log D(generated mouths))
 
 After each generator update, D takes one step on BCE(D(real mouths), 1) + BCE(D(generated), 0).
+With `starved_sync_weight` w > 0, windows whose P_sync is under STARVED_P_SYNC get a pull with
+no value: w times the gradient of the cosine between the audio embedding and the video
+embedding before its ReLU. The expert's embeddings are ReLU outputs, so where the two are active
+on disjoint units P_sync is exactly 0 and -log P_sync gives no gradient; early in phase 1 that
+was up to half of the windows, and with some experts the sync term took hold only late
+(TRAINING.md §5, "A gradient for the windows at P_sync 0").
 """
 
 import keras
@@ -37,6 +43,7 @@ from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time
 
 LOSSES = ("l1+sync", "sync")
+STARVED_P_SYNC = 0.05  # below it a window gets the starved-sync pull
 P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0, and -log(D) when D does
 DISCRIMINATOR_BETA_1 = 0.5  # Wav2Lip's Adam for its discriminator
 TERMS = ("loss", "l1", "e_sync", "p_sync", "objective")
@@ -55,6 +62,17 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, "not a SyncNet: expected inputs named 'mfcc' and 'mouths'") from None
     if received != expected:
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
+
+
+def _embeddings_before_relu(syncnet):
+    """A model of `syncnet`'s weights: {mfcc, mouths} -> (audio embedding, video embedding before its ReLU)."""
+    try:
+        audio_encoder, video_encoder = syncnet.get_layer("audio_encoder"), syncnet.get_layer("video_encoder")
+        video_dense = keras.Model(video_encoder.input, video_encoder.get_layer("video_encoder_dense").output)
+    except ValueError:
+        raise ModelError("syncnet", "no audio_encoder / video_encoder_dense layers to pull starved windows through") from None
+    mfcc, mouths_input = (keras.Input(syncnet.input[name].shape[1:], name=name) for name in ("mfcc", "mouths"))
+    return keras.Model({"mfcc": mfcc, "mouths": mouths_input}, [audio_encoder(mfcc), video_dense(mouths_input)])
 
 
 def check_loss_weights(sync_weight, gan_weight):
@@ -94,11 +112,13 @@ class Speech2VidTrainer(keras.Model):
         discriminator_preset: its size, "small" or "tiny" (keras_s2v.models.presets).
         discriminator_learning_rate: its Adam rate (beta_1 0.5, as Wav2Lip).
         symmetric_sync: E_sync over each window and its time reversal (module docstring).
+        starved_sync_weight: weight of the pull on windows with P_sync < STARVED_P_SYNC
+            (module docstring); 0 turns it off.
     """
 
     def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, gradient_weight=0.0,
                  gan_weight=0.0, discriminator=None, discriminator_preset="small", discriminator_learning_rate=1e-4,
-                 symmetric_sync=True, **kwargs):
+                 symmetric_sync=True, starved_sync_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= sync_weight <= 1.0:
             raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
@@ -110,6 +130,8 @@ class Speech2VidTrainer(keras.Model):
             raise ValueError(f"`gradient_weight` must be >= 0; received {gradient_weight}")
         if gan_weight < 0:
             raise ValueError(f"`gan_weight` must be >= 0; received {gan_weight}")
+        if starved_sync_weight < 0:
+            raise ValueError(f"`starved_sync_weight` must be >= 0; received {starved_sync_weight}")
         check_loss_weights(sync_weight, gan_weight)
         if not discriminator_learning_rate > 0:
             raise ValueError(f"`discriminator_learning_rate` must be > 0; received {discriminator_learning_rate}")
@@ -124,6 +146,8 @@ class Speech2VidTrainer(keras.Model):
         self.gradient_weight = gradient_weight
         self.gan_weight = gan_weight
         self.symmetric_sync = bool(symmetric_sync)
+        self.starved_sync_weight = starved_sync_weight
+        self.sync_embeddings = _embeddings_before_relu(syncnet) if starved_sync_weight else None
         self.discriminator_preset = discriminator_preset
         self.discriminator_learning_rate = discriminator_learning_rate
         self.sync_weight = self.add_weight(
@@ -187,12 +211,23 @@ class Speech2VidTrainer(keras.Model):
         e_sync = tf.reduce_mean(_minus_log(p_sync))
         weight = tf.cast(self.sync_weight, tf.float32)
         parts = {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
+        sync_term = e_sync
+        if self.sync_embeddings is not None:
+            sync_term += self.starved_sync_weight * self._starved_sync_pull(mfcc, generated_mouths, p_sync)
         if self.discriminator is None:
-            return (1.0 - weight) * l1 + weight * e_sync, parts, frames
+            return (1.0 - weight) * l1 + weight * sync_term, parts, frames
         adversarial = tf.reduce_mean(_minus_log(self._real(mouths(frames), training)))
         parts["gan_adversarial"] = adversarial
-        loss = (1.0 - weight - self.gan_weight) * l1 + weight * e_sync + self.gan_weight * adversarial
+        loss = (1.0 - weight - self.gan_weight) * l1 + weight * sync_term + self.gan_weight * adversarial
         return loss, parts, frames
+
+    def _starved_sync_pull(self, mfcc, generated_mouths, p_sync):
+        """0 in value; its gradient raises, for windows with P_sync < STARVED_P_SYNC, the cosine
+        between the audio embedding and the video embedding before its ReLU."""
+        audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}))
+        cosine = tf.reduce_sum(tf.math.l2_normalize(audio, -1) * tf.math.l2_normalize(video, -1), axis=-1)
+        starved = tf.cast(p_sync[:, 0] < STARVED_P_SYNC, tf.float32)
+        return -tf.reduce_mean(starved * (cosine - tf.stop_gradient(cosine)))
 
     def _real(self, windows, training):
         """D's probabilities that `windows` are real, in float32 whatever the policy."""
@@ -290,6 +325,7 @@ class Speech2VidTrainer(keras.Model):
             "discriminator_preset": self.discriminator_preset,
             "discriminator_learning_rate": self.discriminator_learning_rate,
             "symmetric_sync": self.symmetric_sync,
+            "starved_sync_weight": self.starved_sync_weight,
         }
 
     @classmethod
