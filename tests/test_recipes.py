@@ -195,12 +195,14 @@ def test_the_gradient_and_gan_weights_are_phase_fields_off_by_default_and_valida
 def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuses_bad_ones_in_one_line(
         training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
     args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "smoke"]
-    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07", "--still-reference-rate", "0.25"]) == 0
-    assert [(c["gradient_weight"], c["gan_weight"], c["still_reference_rate"]) for c in training_calls["generator"]] == [
-        (1.5, 0.07, 0.25), (1.5, 0.07, 0.25)]
+    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07", "--still-reference-rate", "0.25",
+                     "--starved-sync-weight", "2"]) == 0
+    assert [(c["gradient_weight"], c["gan_weight"], c["still_reference_rate"], c["starved_sync_weight"])
+            for c in training_calls["generator"]] == [(1.5, 0.07, 0.25, 2.0), (1.5, 0.07, 0.25, 2.0)]
     capsys.readouterr()
     for bad, message in ((["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
                          (["--still-reference-rate", "1.5"], "`still_reference_rate` must be in [0, 1]; received 1.5"),
+                         (["--starved-sync-weight", "-1"], "`starved_sync_weight` must be >= 0; received -1.0"),
                          (["--gradient-weight", "-2"], "`gradient_weight` must be >= 0; received -2.0"),
                          (["--sync-weight", "0.5", "--gan-weight", "0.6"], "received 0.5 + 0.6")):
         training_calls["generator"].clear()
@@ -212,7 +214,7 @@ def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuse
         cli.build_parser().parse_args(["train", "--help"])
     usage = " ".join(capsys.readouterr().out.split())
     assert "--gradient-weight" in usage and "visual-quality discriminator on the lower half" in usage
-    assert usage.count("0 turns it off") == 3
+    assert usage.count("0 turns it off") == 4
 
 
 def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path):
