@@ -40,6 +40,7 @@ import tensorflow as tf
 from keras_s2v.errors import ModelError
 from keras_s2v.models.discriminator import build_quality_discriminator
 from keras_s2v.models.speech2vid import blended_parts
+from keras_s2v.models.syncnet import embedding_models
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time
 
 LOSSES = ("l1+sync", "sync")
@@ -67,7 +68,7 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
 def _embeddings_before_relu(syncnet):
     """A model of `syncnet`'s weights: {mfcc, mouths} -> (audio embedding, video embedding before its ReLU)."""
     try:
-        audio_encoder, video_encoder = syncnet.get_layer("audio_encoder"), syncnet.get_layer("video_encoder")
+        audio_encoder, video_encoder = embedding_models(syncnet)
         video_dense = keras.Model(video_encoder.input, video_encoder.get_layer("video_encoder_dense").output)
     except ValueError:
         raise ModelError("syncnet", "no audio_encoder / video_encoder_dense layers to pull starved windows through") from None
@@ -224,7 +225,7 @@ class Speech2VidTrainer(keras.Model):
     def _starved_sync_pull(self, mfcc, generated_mouths, p_sync):
         """0 in value; its gradient raises, for windows with P_sync < STARVED_P_SYNC, the cosine
         between the audio embedding and the video embedding before its ReLU."""
-        audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}))
+        audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}, training=False))
         cosine = tf.reduce_sum(tf.math.l2_normalize(audio, -1) * tf.math.l2_normalize(video, -1), axis=-1)
         starved = tf.cast(p_sync[:, 0] < STARVED_P_SYNC, tf.float32)
         return -tf.reduce_mean(starved * (cosine - tf.stop_gradient(cosine)))
