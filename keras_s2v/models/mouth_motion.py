@@ -1,0 +1,60 @@
+"""The mouth-motion network: how open the mouth is in each frame of a window, from the window's MFCC.
+
+It is what decides the motion when the mouth is rendered from the person's own pixels
+(keras_s2v.mouth_render): one opening per frame, 0 closed to 1 wide open, for the
+WINDOW_FRAMES frames of one (12, 20, 1) MFCC window. It is trained on speech whose mouth
+track is known (the formant synthesizer's and espeak-ng's voices, keras_s2v.training.mouth_fit).
+"""
+
+import keras
+from keras import layers
+
+from keras_s2v.geometry import MFCC_SHAPE, WINDOW_FRAMES
+from keras_s2v.models.presets import get_preset
+
+MOUTH_MOTION_PRESETS = {
+    "small": {"filters": (32, 64, 96), "dense": 128, "description": "the model dub uses (0.32M parameters)"},
+    "tiny": {"filters": (8, 16, 16), "dense": 16, "description": "for tests"},
+}
+
+
+def build_mouth_motion(preset="small", name="mouth_motion"):
+    """`mfcc` MFCC_SHAPE -> `opening` (WINDOW_FRAMES,) in [0, 1], one per frame of the window."""
+    config = get_preset(MOUTH_MOTION_PRESETS, preset, "mouth-motion")
+    mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
+    x = mfcc
+    for index, filters in enumerate(config["filters"]):
+        # Time is kept at full rate until the last stage: the opening changes within a frame's 4 steps.
+        x = layers.Conv2D(filters, 3, strides=(2, 1) if index < 2 else (2, 2), padding="same", name=f"conv_{index}")(x)
+        x = layers.BatchNormalization(name=f"bn_{index}")(x)
+        x = layers.ReLU(name=f"relu_{index}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.2, name="dropout")(x)
+    x = layers.Dense(config["dense"], activation="relu", name="dense")(x)
+    opening = layers.Dense(WINDOW_FRAMES, activation="sigmoid", name="opening")(x)
+    return keras.Model(mfcc, opening, name=name)
+
+
+def predict_openings(model, waveform, num_frames, batch_size=256):
+    """(num_frames,) opening of each video frame of `waveform` (16 kHz): the mean of the predictions
+    of every window that covers the frame (up to WINDOW_FRAMES), so it is smooth and centred."""
+    import numpy as np
+
+    from keras_s2v import audio as audio_lib
+    from keras_s2v.geometry import SAMPLES_PER_FRAME, WINDOW_SAMPLES
+
+    # Windows start WINDOW_FRAMES - 1 frames before the first frame and end after the last: silence pads.
+    lead = (WINDOW_FRAMES - 1) * SAMPLES_PER_FRAME
+    needed = lead + num_frames * SAMPLES_PER_FRAME + WINDOW_SAMPLES
+    padded = np.zeros(needed, np.float32)
+    padded[lead : lead + min(len(waveform), needed - lead)] = waveform[: needed - lead]
+    starts = np.arange(num_frames + WINDOW_FRAMES - 1)
+    windows = audio_lib.mfcc_windows(audio_lib.mfcc(padded), starts)
+    predicted = np.asarray(model.predict(windows, batch_size=batch_size, verbose=0))
+    total, count = np.zeros(num_frames), np.zeros(num_frames)
+    for offset in range(WINDOW_FRAMES):
+        frames = starts - (WINDOW_FRAMES - 1) + offset  # frame shown by column `offset` of each window
+        valid = (frames >= 0) & (frames < num_frames)
+        np.add.at(total, frames[valid], predicted[valid, offset])
+        np.add.at(count, frames[valid], 1)
+    return total / np.maximum(count, 1)
