@@ -313,6 +313,37 @@ def _add_tune_arguments(parser):
     _add_length_arguments(parser, "3")
 
 
+def _add_train_mouth_arguments(parser):
+    parser.add_argument("--out", required=True, help="the mouth-motion model to write (.keras)")
+    parser.add_argument("--utterances", type=_positive(int), default=200,
+                        help="random 4 s utterances to train on, half from espeak-ng's voices, half from the formant "
+                             "synthesizer (default 200: about a minute to make, a minute to train on 2 cores)")
+    parser.add_argument("--epochs", type=_positive(int), default=12, help="passes over the utterances (default 12)")
+    # No choices here: the presets live with the model, and importing it would load TensorFlow before the CLI quiets it.
+    parser.add_argument("--preset", default="small", help="model size: small (default) or tiny (for tests)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the utterances and the weights (default 0)")
+
+
+@command("train-mouth", "train the mouth-motion model that drives the mouth rendered from the person's own pixels")
+@arguments(_add_train_mouth_arguments)
+def run_train_mouth(args):
+    """Train the network that turns speech into how open the mouth is, frame by frame, on synthesized
+    speech whose mouth is known: espeak-ng's voices and the formant synthesizer, with noise, reverb
+    and gain. `s2v dub --model OUT` then moves the person's own lips to new speech."""
+    from tqdm.auto import tqdm
+
+    from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
+
+    if not args.out.endswith(".keras"):
+        raise UsageError(f"--out must end in .keras; received {args.out!r}")
+    with tqdm(total=args.utterances, desc="speech", unit="utterance", leave=False) as bar:
+        windows, targets = training_set(args.utterances, seed=args.seed, progress=lambda: bar.update(1))
+    model = train_mouth_motion(windows, targets, preset=args.preset, epochs=args.epochs, seed=args.seed)
+    model.save(args.out)
+    print(f"trained on {len(windows)} windows; saved {args.out}")
+    return 0
+
+
 @command("tune", "search learning rate, preset and sync weight with keras-tuner")
 @arguments(_add_tune_arguments)
 def run_tune(args):
@@ -391,7 +422,9 @@ def _add_dub_arguments(parser):
     parser.add_argument("--face", required=True, help="a face video (any frame rate) or a still image")
     parser.add_argument("--audio", required=True, help="the new speech: wav, flac, mp3, ogg, or a video's audio track")
     parser.add_argument("--model", required=True,
-                        help="generator: a .keras file, a SavedModel folder or model base path (newest version), or a .tflite file")
+                        help="a mouth-motion model (.keras, from `s2v train-mouth`): the mouth is the person's own, moved "
+                             "to the speech; or a generator: a .keras file, a SavedModel folder or model base path (newest "
+                             "version), or a .tflite file, which paints the mouth")
     parser.add_argument("--out", required=True, help="the mp4 to write (H.264 + AAC, 25 fps)")
     _add_face_detector_argument(
         parser, ". Use the detector the generator's training shards were made with: "
@@ -421,7 +454,13 @@ def run_dub(args):
     longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
     found pass through unchanged. The output has the input's resolution and the new audio."""
     from keras_s2v.dubbing import dub
+    from keras_s2v.mouth_dub import dub_own_pixels, is_motion_model
 
+    if is_motion_model(args.model):
+        summary = dub_own_pixels(args.face, args.audio, args.model, args.out, args.face_detector)
+        print(summary.line())
+        print(f"wrote {args.out}")
+        return 0
     summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size, window_step=args.window_step,
                   keep_above_lips=not args.whole_lower_face)
     print(summary.line())

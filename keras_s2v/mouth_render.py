@@ -40,6 +40,7 @@ MOUTH_CORNERS = (61, 291)
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
 UPPER_LIP_SHARE = 0.2
+MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 
 
@@ -118,10 +119,15 @@ def jaw_weights(landmarks):
     ramp = np.where(np.abs(across) < half_mouth, 0.2, 1.5) * lip_height
     sideways = np.clip(1.0 - (np.abs(across) / half_face) ** 2, 0.0, 1.0)
     weights = np.clip(0.5 + below / ramp, 0.0, 1.0) * sideways
+    # The lips part as a lens, widest in the middle and shut at the corners; the chin drops as one.
+    lens = np.sqrt(np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0))
+    near_lips = np.clip(1.0 - np.abs(below) / (2.0 * lip_height), 0.0, 1.0)
+    weights *= 1.0 - near_lips * (1.0 - lens)
     upper = (below < 0) & (np.abs(across) < 1.2 * half_mouth)
     weights[upper] = -UPPER_LIP_SHARE * np.clip(1.0 + below[upper] / (2 * lip_height), 0.0, 1.0) * sideways[upper]
     weights[list(UPPER_INNER_LIP[1:-1])] = -UPPER_LIP_SHARE * sideways[list(UPPER_INNER_LIP[1:-1])]
-    weights[list(LOWER_INNER_LIP[1:-1])] = sideways[list(LOWER_INNER_LIP[1:-1])]
+    weights[list(LOWER_INNER_LIP[1:-1])] = (sideways * lens)[list(LOWER_INNER_LIP[1:-1])]
+    weights[list(UPPER_INNER_LIP[1:-1])] *= lens[list(UPPER_INNER_LIP[1:-1])]
     return weights
 
 
@@ -226,6 +232,9 @@ def match_colour(image, reference, band, grid=32):
     mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
     sigma = max(1.0, small[0] / 6)
     local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    # Light differs little between frames of one shot; a larger offset comes from a band that crosses
+    # the background in one of the two, and would paint the face with it.
+    local = np.clip(local, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)
     return image + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -289,8 +298,10 @@ def pose_residual(source_landmarks, frame_landmarks):
 
 
 def choose_bank(landmarks, size=16):
-    """Indices of at most `size` frames that span the clip's lip openings, each the most frontal-like
-    (closest to the clip's median pose) of its band of openings. `landmarks`: (468, 2) or None per frame."""
+    """Indices of at most `size` frames to draw mouths from: half span the clip's lip openings (each
+    the most typical head pose of its band of openings), half span its head poses (each the farthest
+    in pose from those chosen so far), so every frame finds a source turned as it is.
+    `landmarks`: (468, 2) or None per frame."""
     found = [index for index, points in enumerate(landmarks) if points is not None]
     if not found:
         return []
@@ -298,9 +309,14 @@ def choose_bank(landmarks, size=16):
     typical = landmarks[found[int(np.argsort(gaps)[len(gaps) // 2])]]
     residual = np.array([pose_residual(landmarks[index], typical) for index in found])
     order = np.argsort(gaps)
-    chosen = []
-    for band in np.array_split(order, min(size, len(order))):
-        chosen.append(found[int(band[np.argmin(residual[band])])])
+    chosen = [found[int(band[np.argmin(residual[band])])] for band in np.array_split(order, min(max(1, size // 2), len(order)))]
+    # Pose distances to a subsample are enough to spread the rest: a few hundred frames at most.
+    candidates = found[:: max(1, len(found) // 300)]
+    distance = np.array([min(pose_residual(landmarks[index], landmarks[other]) for other in chosen) for index in candidates])
+    while len(set(chosen)) < size and distance.max() > 0:
+        pick = int(np.argmax(distance))
+        chosen.append(candidates[pick])
+        distance = np.minimum(distance, [pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates])
     return sorted(set(chosen))
 
 

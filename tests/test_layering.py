@@ -12,13 +12,13 @@ import keras_s2v
 # Lowest first. A module belongs to the layer that lists its first name under keras_s2v.
 LAYERS = (
     ("errors", "quiet", "geometry", "masks", "custom_objects", "corpus"),  # foundations
-    ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth"),  # media
+    ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth", "espeak_speech", "mouth_render"),  # media
     ("models",),
     ("data",),
     ("training",),
     ("export",),
     ("backends", "serving_client", "serving"),  # runtimes
-    ("evaluation", "dubbing", "photo_check"),  # use
+    ("evaluation", "dubbing", "mouth_dub", "photo_check", "video_measures"),  # use
     ("synth", "demo", "benchmarks", "web"),  # applications
     ("cli", "__main__", "__init__"),  # command line
 )

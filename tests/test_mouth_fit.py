@@ -1,0 +1,28 @@
+import numpy as np
+
+from keras_s2v.geometry import MFCC_SHAPE, WINDOW_FRAMES
+from keras_s2v.models.mouth_motion import predict_openings
+from keras_s2v.training import mouth_fit
+
+
+def test_the_training_set_holds_every_window_with_its_frames_openings():
+    windows, targets = mouth_fit.training_set(4, seconds=2.0, seed=3, espeak_share=0.5)
+    assert windows.shape[1:] == MFCC_SHAPE and targets.shape == (len(windows), WINDOW_FRAMES)
+    assert 4 * 40 <= len(windows) <= 4 * 50  # about 46 windows in 2 s of 25 fps
+    assert targets.min() >= 0.0 and targets.max() <= 1.0
+    assert (targets < 0.05).any() and (targets > 0.3).any()  # pauses shut the mouth, vowels open it
+    again, _ = mouth_fit.training_set(4, seconds=2.0, seed=3, espeak_share=0.5)
+    assert np.array_equal(windows, again)
+
+
+def test_training_learns_the_opening_and_dub_reads_it_per_frame():
+    windows, targets = mouth_fit.training_set(12, seconds=2.0, seed=0)
+    baseline = np.abs(targets - targets.mean()).mean()
+    model = mouth_fit.train_mouth_motion(windows, targets, preset="tiny", epochs=10, batch_size=16)
+    error = np.abs(model.predict(windows, verbose=0) - targets).mean()
+    assert error < 0.8 * baseline  # better than the best constant
+    waveform, track = mouth_fit.formant_utterance(np.random.default_rng(5), 2.0)
+    openings = predict_openings(model, waveform, 50)
+    assert openings.shape == (50,) and np.isfinite(openings).all()
+    silent = predict_openings(model, np.zeros(32000, np.float32), 50)
+    assert silent.mean() < openings.mean()
