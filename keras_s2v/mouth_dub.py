@@ -69,7 +69,7 @@ def target_gaps(openings, closed, widest):
 
 def _track(path, detector, is_image):
     """Landmarks (468, 2) or None for every frame of the face video (or the one of an image)."""
-    tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
+    tracker = faces.FaceTracker(detector)
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
     landmarks = []
     for _, frame in tqdm(frames, desc="faces", unit="frame", leave=False, disable=is_image):
@@ -78,10 +78,17 @@ def _track(path, detector, is_image):
     return landmarks
 
 
-def _bank(path, landmarks, is_image):
+def _exact(detector, frame, tracked):
+    """The frame's own mesh, unsmoothed, where the detector can give it: a source's lip gap must be its
+    true one, or every frame drawn from it misses the wanted gap (the tracker's smoothing lags)."""
+    face = detector.track(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked)) if hasattr(detector, "track") else None
+    return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks
+
+
+def _bank(path, landmarks, is_image, detector):
     chosen = set(mouth_render.choose_bank(landmarks, BANK_SIZE))
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
-    sources = [mouth_render.MouthSource.from_frame(frame, landmarks[index], -1 if is_image else index)
+    sources = [mouth_render.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
                for index, frame in frames if index in chosen]
     return mouth_render.MouthBank(sources)
 
@@ -99,10 +106,11 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
     info = video.probe(face)
     timer = StageTimer()
+    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
     landmarks = _track(face, detector, info.is_image)
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
-    bank = _bank(face, landmarks, info.is_image)
+    bank = _bank(face, landmarks, info.is_image, detector)
     closed, widest = gap_range([mouth_render.lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
     gaps = target_gaps(predict_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
     timer.add("setup", time.perf_counter() - start)
