@@ -39,6 +39,7 @@ MOUTH_CORNERS = (61, 291)
 
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
+MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 UPPER_LIP_SHARE = 0.2
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
@@ -330,8 +331,10 @@ def cavity_colour(sources, default=DEFAULT_CAVITY):
     pixels = widest.image[inside].astype(np.float32)
     if len(pixels) < 8:
         return default
-    dark = pixels[pixels.sum(axis=1) <= np.percentile(pixels.sum(axis=1), 30)]
-    return tuple(float(value) for value in np.median(dark, axis=0))
+    dark = np.median(pixels[pixels.sum(axis=1) <= np.percentile(pixels.sum(axis=1), 30)], axis=0)
+    # A mouth shown mostly by its teeth and lips (a smile) has no shadow to take: keep its hue, not its light.
+    dark *= min(1.0, MAX_CAVITY_LEVEL / max(float(dark.max()), 1e-6))
+    return tuple(float(value) for value in dark)
 
 
 class MouthBank:

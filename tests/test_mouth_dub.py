@@ -41,8 +41,8 @@ def test_a_photo_speaks_with_its_own_lips_where_the_network_opens_the_mouth(phot
     assert frames[0].shape == photo.shape
     detector = faces.CNNDetector()
     gaps = np.array([lip_gap(detector.detect(frame).landmarks) for frame in frames])
-    # Frame t shows window t + LEAD_FRAMES - 2 .. (the mean of the windows that cover it): blocks of BLOCK frames.
-    wanted = (((np.arange(50) + mouth_dub.LEAD_FRAMES) // BLOCK) % 2).astype(bool)
+    # Frame t shows the mean of windows t + LEAD_FRAMES .. t + LEAD_FRAMES + 4, centred on t + LEAD_FRAMES + 2.
+    wanted = (((np.arange(50) + mouth_dub.LEAD_FRAMES + 2) // BLOCK) % 2).astype(bool)
     settled = np.convolve(wanted, np.ones(5), "same") % 5 == 0  # away from a block's edges
     assert gaps[wanted & settled].mean() > gaps[~wanted & settled].mean() + 0.02
     # Above the eyes nothing changed but the codec's noise.
