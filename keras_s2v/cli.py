@@ -556,10 +556,21 @@ def _add_photo_check_arguments(parser):
     parser.add_argument("photos", nargs="*", metavar="PHOTO",
                         help="portrait photographs (png, jpg, ...); default: the two that ship in the installed wheels")
     parser.add_argument("--model", required=True,
-                        help="generator: a .keras file, a SavedModel folder or model base path, or a .tflite file")
-    parser.add_argument("--out", required=True, help="folder for photo_check.json, contact_sheet.png and each photo's dub")
+                        help="a mouth-motion model (.keras) or a generator: a .keras file, a SavedModel folder or model "
+                             "base path, or a .tflite file")
+    parser.add_argument("--out", required=True, help="folder for photo_check.json, contact_sheet.png and each photo's dub; "
+                                                     "each --video's check goes to a folder of its name inside")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of synthesized speech, at least 0.5 (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="picks the speech's words and voice (default 0)")
+    parser.add_argument("--speech", default="formant", choices=("formant", "espeak"),
+                        help="the photos' speech: the synthetic corpus's formant voices, or espeak-ng's voices, which "
+                             "no model here was trained to expect (default formant)")
+    parser.add_argument("--video", action="append", default=[], metavar="CLIP",
+                        help="a real talking video to check (repeatable): it is dubbed with its own speech, other "
+                             "speech and silence, and the lip gaps, sharpness and the face outside the mouth are "
+                             "compared with the source's. Photos are then checked only if given")
+    parser.add_argument("--other-speech", metavar="AUDIO",
+                        help="the other speech for --video (default: English said by an espeak-ng voice)")
 
 
 @command("photo-check", "dub portrait photos with synthesized speech: does the face stay, do the lips move?")
@@ -573,14 +584,23 @@ def run_photo_check(args):
     generator never saw in training."""
     from keras_s2v.photo_check import check_photos, format_photo_check
     from keras_s2v.video import read_image
+    from keras_s2v.video_check import check_video, format_video_check
 
+    for clip in args.video:
+        folder = os.path.join(args.out, os.path.splitext(os.path.basename(clip))[0])
+        report = check_video(clip, args.model, folder, other=args.other_speech, seed=args.seed)
+        print(f"{clip}:")
+        print("\n".join(format_video_check(report)))
+        print(f"report: {os.path.join(folder, 'video_check.json')}; frames: {os.path.join(folder, 'contact_sheet.png')}")
+    if args.video and not args.photos:
+        return 0
     photos = None
     if args.photos:
         names = [os.path.splitext(os.path.basename(path))[0] for path in args.photos]
         if len(set(names)) < len(names):
             names = [f"{index}_{name}" for index, name in enumerate(names)]
         photos = {name: read_image(path) for name, path in zip(names, args.photos)}
-    report = check_photos(args.model, args.out, seconds=args.seconds, seed=args.seed, photos=photos)
+    report = check_photos(args.model, args.out, seconds=args.seconds, seed=args.seed, photos=photos, speech=args.speech)
     print("\n".join(format_photo_check(report)))
     print(f"report: {os.path.join(args.out, 'photo_check.json')}; frames: {os.path.join(args.out, 'contact_sheet.png')}")
     return 0

@@ -28,6 +28,8 @@ BANK_SIZE = 24  # source frames kept from a video: enough to span its openings a
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
 PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
+# How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
+MOST_OPEN = 1.2
 # Lips move before the sound they make: on real clips the lip gap follows the speech's opening
 # best 2 frames (80 ms) early (docs/experiments.md). The synthetic voices have none.
 LEAD_FRAMES = 2
@@ -47,12 +49,18 @@ def load_motion_model(path):
 
 
 def is_motion_model(path):
-    """Whether `path` holds a mouth-motion model (and not a generator)."""
+    """Whether `path` is a .keras file whose only input is `mfcc` (a mouth-motion model; a generator also
+    takes frames). Read from the file's config, without loading TensorFlow or the weights."""
+    import json
+    import zipfile
+
     try:
-        load_motion_model(path)
-        return True
-    except ModelError:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return False
+    layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
+    return [layer.get("name") for layer in layers if layer.get("class_name") == "InputLayer"] == ["mfcc"]
 
 
 def gap_range(gaps, still):
@@ -64,7 +72,7 @@ def gap_range(gaps, still):
 
 
 def target_gaps(openings, closed, widest):
-    return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, 1.5)
+    return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
 
 
 def _track(path, detector, is_image):

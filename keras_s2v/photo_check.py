@@ -116,14 +116,40 @@ def outside_lips_mask(shape, landmarks, margin=0.15):
 
 
 # --------------------------------------------------------------------------- one photo
-def synthesize(seconds, seed):
-    """Speech for the check: a random script said by a random voice (the corpus's ranges), all from `seed`."""
+SPEECH_SOURCES = ("formant", "espeak")
+
+
+def synthesize(seconds, seed, speech="formant"):
+    """Speech for the check, all from `seed`: "formant", a random script said by a random voice of the
+    synthetic corpus's synthesizer; "espeak", random English words said by one of espeak-ng's voices
+    (speech the corpus's synthesizer never made)."""
     if seconds < 0.5:
         raise ValueError(f"`seconds` must be at least 0.5; received {seconds}")
+    if speech not in SPEECH_SOURCES:
+        raise ValueError(f"`speech` must be one of {SPEECH_SOURCES}; received {speech!r}")
     rng = np.random.default_rng(seed)
+    if speech == "espeak":
+        from keras_s2v import espeak_speech
+
+        text = espeak_speech.random_text(rng, max(4, int(3 * seconds)))
+        waveform, _ = espeak_speech.synthesize(text, voice=str(rng.choice(["en", "en-us", "en+f3", "en+m3"])))
+        length = int(seconds * SAMPLE_RATE)
+        return np.pad(waveform, (0, max(0, length - len(waveform))))[:length].astype(np.float32)
     voice = speech_synth.random_voice(rng)
     waveform, _ = speech_synth.synthesize_speech(speech_synth.random_script(rng, seconds), voice, rng, SAMPLE_RATE)
     return waveform
+
+
+def dubber(model):
+    """(dub(face, audio, out), backend name) for `model`: a mouth-motion model renders the person's own
+    mouth (keras_s2v.mouth_dub), anything else is a generator; either is loaded once."""
+    from keras_s2v.mouth_dub import dub_own_pixels, is_motion_model, load_motion_model
+
+    if isinstance(model, str) and is_motion_model(model):
+        motion = load_motion_model(model)
+        return (lambda face, audio, out: dub_own_pixels(face, audio, motion, out, progress=False)), "mouth-motion (own pixels)"
+    backend = load_backend(model)
+    return (lambda face, audio, out: dub(face, audio, backend, out, progress=False)), backend.name
 
 
 def _write_inputs(photo, waveform, workdir):
@@ -175,12 +201,12 @@ def _located(photo, mesh, name="photo"):
     return photo, photo_face
 
 
-def _check(photo, photo_face, mesh, model, workdir, seconds, seed, detector):
-    """(report, dubbed frames, their lip gaps) for one photo located by `_located`."""
-    waveform = synthesize(seconds, seed)
+def _check(photo, photo_face, mesh, dub_photo, workdir, seconds, seed, speech="formant"):
+    """(report, dubbed frames, their lip gaps) for one photo located by `_located`; `dub_photo` from `dubber`."""
+    waveform = synthesize(seconds, seed, speech)
     photo_path, audio_path = _write_inputs(photo, waveform, workdir)
     dubbed_path = os.path.join(workdir, "dubbed.mp4")
-    dub(photo_path, audio_path, model, dubbed_path, detector=detector, progress=False)
+    dub_photo(photo_path, audio_path, dubbed_path)
     frames = video.read_frames(dubbed_path)
     # The baseline: the photo unchanged, through the same encoder.
     unchanged_path = os.path.join(workdir, "unchanged.mp4")
@@ -203,10 +229,11 @@ def _check(photo, photo_face, mesh, model, workdir, seconds, seed, detector):
     return report, frames, gaps
 
 
-def check_photo(photo, model, workdir, seconds=4.0, seed=0, detector="cnn"):
+def check_photo(photo, model, workdir, seconds=4.0, seed=0, speech="formant"):
     """Dub `photo` (RGB) with `seconds` of speech synthesized from `seed`, and measure the result.
 
-    `model`: a generator path or a loaded backend; `detector` is the dub's. Writes photo.png,
+    `model`: a generator or mouth-motion model's path, or a loaded generator backend; `speech`
+    as `synthesize` takes it. Writes photo.png,
     speech.wav, dubbed.mp4 and unchanged.mp4 (the baseline) to `workdir`. Returns a dict:
     psnr_outside_lips_db (mean over frames, against the photo, on `outside_lips_mask` of the
     photo's landmarks), lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
@@ -215,7 +242,7 @@ def check_photo(photo, model, workdir, seconds=4.0, seed=0, detector="cnn"):
     baseline_photo_unchanged {psnr_outside_lips_db, lip_gap_loudness_correlation, lip_gap_std}.
     """
     mesh = faces.CNNDetector()
-    return _check(*_located(photo, mesh), mesh, model, workdir, seconds, seed, detector)[0]
+    return _check(*_located(photo, mesh), mesh, dubber(model)[0], workdir, seconds, seed, speech)[0]
 
 
 # --------------------------------------------------------------------------- all photos
@@ -244,7 +271,7 @@ def contact_row(photo, box, frames, gaps):
     return np.concatenate(tiles, axis=1)
 
 
-def check_photos(model, out, seconds=4.0, seed=0, photos=None):
+def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant"):
     """`check_photo` on every photo of `photos` (name -> RGB image; default `real_photos()`);
     writes out/photo_check.json and out/contact_sheet.png.
 
@@ -255,12 +282,12 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None):
         raise ValueError("`photos` must hold at least one photo; received none")
     mesh = faces.CNNDetector()
     located = {name: _located(photo, mesh, name) for name, photo in photos.items()}  # before any work: a bad photo leaves nothing
-    backend = load_backend(model)
+    dub_photo, backend = dubber(model)
     os.makedirs(out, exist_ok=True)
-    report = {"seconds": seconds, "seed": seed, "backend": backend.name, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
+    report = {"seconds": seconds, "seed": seed, "speech": speech, "backend": backend, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
     rows = []
     for name, (photo, photo_face) in located.items():
-        result, frames, gaps = _check(photo, photo_face, mesh, backend, os.path.join(out, name), seconds, seed, "cnn")
+        result, frames, gaps = _check(photo, photo_face, mesh, dub_photo, os.path.join(out, name), seconds, seed, speech)
         report["photos"][name] = result
         rows.append(contact_row(photo, result["face_box"], frames, gaps))
     width = max(row.shape[1] for row in rows)

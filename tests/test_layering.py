@@ -18,7 +18,7 @@ LAYERS = (
     ("training",),
     ("export",),
     ("backends", "serving_client", "serving"),  # runtimes
-    ("evaluation", "dubbing", "mouth_dub", "photo_check", "video_measures"),  # use
+    ("evaluation", "dubbing", "mouth_dub", "photo_check", "video_measures", "video_check"),  # use
     ("synth", "demo", "benchmarks", "web"),  # applications
     ("cli", "__main__", "__init__"),  # command line
 )
