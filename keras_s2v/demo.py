@@ -2,7 +2,8 @@
 
 synth -> preprocess -> expert and evaluation SyncNets -> generator -> evaluate -> export
 -> dub a held-out clip with the TFLite model and the SavedModel -> dub real photographs the
-model never saw (keras_s2v.photo_check). Each stage keeps its output, so an interrupted demo
+model never saw (keras_s2v.photo_check) -> train the mouth-motion model and dub the same photos
+with the person's own mouth and espeak-ng speech (keras_s2v.mouth_dub). Each stage keeps its output, so an interrupted demo
 continues where it stopped; `claim_folder` keeps a folder to one recipe, seed and size.
 """
 
@@ -17,13 +18,13 @@ import time
 # new faces far better than on 8 (TRAINING.md §5, "More faces, shorter clips").
 SCALES = {
     "full": {"speakers": 20, "seconds": 4.5, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8"), "photo_seconds": 4.0,
-             "syncnet_warning_below": 0.7},
+             "syncnet_warning_below": 0.7, "mouth_utterances": 200, "mouth_epochs": 12},
     "quick": {"speakers": 3, "seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",), "photo_seconds": 1.0,
-              "syncnet_warning_below": None},
+              "syncnet_warning_below": None, "mouth_utterances": 8, "mouth_epochs": 1},
 }
 SETTINGS_FILE = "demo_settings.json"
 STAGE_OUTPUTS = ("videos", "shards", "expert.keras", "evaluator.keras", "generator.keras", "evaluation", "saved_models",
-                 "dubbed", "photos")
+                 "dubbed", "photos", "mouth_motion.keras", "photos_own_mouth")
 
 
 def _describe(settings):
@@ -80,6 +81,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.synth import write_corpus
     from keras_s2v.training.generator_fit import train_recipe_generator
+    from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
     from keras_s2v.training.recipe import get_recipe
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
 
@@ -94,7 +96,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     paths = {name: os.path.join(out, name) for name in STAGE_OUTPUTS}
 
     def stage(number, text):
-        print(f"[{number}/8 {time.time() - started:5.0f} s] {text}", flush=True)
+        print(f"[{number}/9 {time.time() - started:5.0f} s] {text}", flush=True)
 
     stage(1, f"synthetic corpus: {speakers} speakers -> {paths['videos']}")
     if not glob.glob(os.path.join(paths["videos"], "*", "*.mp4")):
@@ -145,6 +147,14 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     stage(8, f"real photographs the model never saw, dubbed with synthesized speech -> {paths['photos']}")
     photos = check_photos(paths["generator.keras"], paths["photos"], seconds=config["photo_seconds"], seed=seed)
 
+    stage(9, f"the mouth-motion model on espeak-ng and formant voices -> {paths['mouth_motion.keras']}; the photos "
+             f"dubbed with their own mouths and espeak-ng speech -> {paths['photos_own_mouth']}")
+    if not os.path.exists(paths["mouth_motion.keras"]):
+        windows, targets = training_set(config["mouth_utterances"], seed=seed)
+        train_mouth_motion(windows, targets, epochs=config["mouth_epochs"], seed=seed).save(paths["mouth_motion.keras"])
+    own_mouth = check_photos(paths["mouth_motion.keras"], paths["photos_own_mouth"], seconds=config["photo_seconds"], seed=seed,
+                             speech="espeak")
+
     print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
     print(format_scores(report))
     print(f"  SyncNet accuracy on test speakers: expert {accuracies['expert']:.3f}, evaluator {accuracies['evaluator']:.3f}")
@@ -154,12 +164,15 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
         print(f"  dub with {backend}: {summary.line()}")
     print("\nreal photographs (PSNR against the photo outside the lips; face-mesh lip gap against loudness per frame):")
     print("\n".join(format_photo_check(photos)))
+    print("\nreal photographs with their own mouths, moved by the mouth-motion model to espeak-ng speech:")
+    print("\n".join(format_photo_check(own_mouth)))
     print(f"\nfiles ({time.time() - started:.0f} s in all):")
     for label, path in (("clips", paths["videos"]), ("shards", paths["shards"]), ("SyncNets", paths["expert.keras"] + ", " + paths["evaluator.keras"]),
                         ("generator", paths["generator.keras"]), ("evaluation", paths["evaluation"]), ("export", base),
-                        ("dubbed videos", paths["dubbed"]), ("photographs", paths["photos"])):
+                        ("dubbed videos", paths["dubbed"]), ("photographs", paths["photos"]),
+                        ("mouth motion", paths["mouth_motion.keras"]), ("own mouths", paths["photos_own_mouth"])):
         print(f"  {label:14s} {path}")
     with open(os.path.join(out, "demo_report.json"), "w") as handle:
         json.dump({"evaluation": report["scores"], "reconstruction": report["reconstruction"], "syncnet_test_accuracy": accuracies,
-                   "photos": photos["photos"], "seconds": round(time.time() - started)}, handle, indent=2)
+                   "photos": photos["photos"], "photos_own_mouth": own_mouth["photos"], "seconds": round(time.time() - started)}, handle, indent=2)
     return report

@@ -87,14 +87,16 @@ def test_bad_options_are_one_line_errors(tmp_path, args, message):
 def test_demo_runs_every_stage(tmp_path):
     result = s2v("demo", "--out", tmp_path / "demo", "--speakers", 3, "--quick", timeout=900)
     assert result.returncode == 0, result.stderr
-    for stage in range(1, 9):
-        assert f"[{stage}/8" in result.stdout
+    for stage in range(1, 10):
+        assert f"[{stage}/9" in result.stdout
+    assert "with their own mouths" in result.stdout
     for kind in ("generated", "identity frames unchanged", "static mouth", "real"):
         assert kind in result.stdout
     demo = tmp_path / "demo"
     assert json.load(open(demo / "shards" / "manifest.json"))["clips_per_split"] == {"train": 2, "val": 2, "test": 2}
     for path in ("expert.keras", "evaluator.keras", "generator.keras", "evaluation/report.json", "demo_report.json",
-                 "saved_models/speech2vid/1/saved_model.pb", "dubbed/dubbed_tflite.mp4", "dubbed/dubbed_savedmodel.mp4", "photos/photo_check.json", "photos/contact_sheet.png"):
+                 "saved_models/speech2vid/1/saved_model.pb", "dubbed/dubbed_tflite.mp4", "dubbed/dubbed_savedmodel.mp4", "photos/photo_check.json", "photos/contact_sheet.png",
+                 "mouth_motion.keras", "photos_own_mouth/photo_check.json", "photos_own_mouth/contact_sheet.png"):
         assert (demo / path).exists(), path
 
     # Every stage keeps what it finds, so a folder made with other settings is refused, not mixed in.
