@@ -42,6 +42,7 @@ DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person sh
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 UPPER_LIP_SHARE = 0.2
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
+CHEEK_TOLERANCE = 40.0  # grey levels between source and frame beside the mouth before the frame's own is kept
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 
 
@@ -260,7 +261,14 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
-    lips = lips_mask(shape, offset, targets, frame_landmarks, margin=feather)
+    face *= _warped_face(source, mapx, mapy, feather)  # never the background a source turned otherwise shows
+    # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
+    frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather) > 0
+    cheeks = _agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
+    face *= cheeks
+    # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
+    lips = np.maximum(lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
+                      lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks)
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
     region = frame[y0:y1, x0:x1].astype(np.float32)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
@@ -274,6 +282,35 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     return out
 
 
+def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
+    """1, but on the cheeks beside the mouth (past its corners) 0 where the warped source differs from
+    the frame by far more than light does: there speech hardly moves the skin, so such a difference is
+    something the source shows that the frame does not (the background beside a head turned otherwise).
+    Pixels where `ignore` is set count as agreeing."""
+    left, right = landmarks[MOUTH_CORNERS[0]] - offset, landmarks[MOUTH_CORNERS[1]] - offset
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    down = np.array([-along[1], along[0]])
+    rows, cols = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
+    position = np.stack([cols, rows], -1) - (left + right) / 2
+    across = np.abs(position @ along)
+    beside = np.clip((across - np.linalg.norm(right - left) / 2) / max(feather, 1.0), 0.0, 1.0)
+    # Not below the lower lip: the jaw and the chin move with speech, and the frame's own would show its motion.
+    beside *= np.clip(((landmarks[17] - offset - (left + right) / 2) @ down - position @ down) / max(feather, 1.0), 0.0, 1.0)
+    difference = np.where(ignore, 0.0, np.abs(warped - region.astype(np.float32)).max(axis=2)).astype(np.float32)
+    difference = cv2.GaussianBlur(difference, (0, 0), max(feather / 2, 0.5))
+    agree = np.clip(1.0 - (difference - CHEEK_TOLERANCE) / CHEEK_TOLERANCE, 0.0, 1.0)
+    return (1.0 - beside * (1.0 - agree)).astype(np.float32)
+
+
+def _warped_face(source, mapx, mapy, feather):
+    """Where the warp samples the source's own face (its mesh's hull, shrunk by a feather): 1 inside, 0 beyond."""
+    hull = cv2.convexHull(source.landmarks.astype(np.float32))[:, 0].astype(np.float64)
+    inside = _fill(source.image.shape[:2], hull, np.zeros(2))
+    inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
+    warped = cv2.remap(inside, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(warped, (0, 0), max(feather / 2, 0.5))
+
+
 def _cavity(shape, offset, landmarks, colour):
     """The inside of a mouth: `colour`, darker towards its middle, as in a real mouth's shadow."""
     top, bottom = landmarks[INNER_TOP] - offset, landmarks[INNER_BOTTOM] - offset
@@ -284,7 +321,8 @@ def _cavity(shape, offset, landmarks, colour):
 
 
 # --------------------------------------------------------------------------- a video's own mouths
-POSE_POINTS = STABLE + (93, 323, 132, 361)  # with the cheeks' outline, which turns with the head
+# With the face's outline from the temples to the jaw's angles, which shows how the head is turned.
+POSE_POINTS = STABLE + (127, 356, 93, 323, 132, 361, 58, 288)
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
 GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
 STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
