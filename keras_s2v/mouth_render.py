@@ -1,4 +1,4 @@
-"""The mouth drawn from the person's own pixels, at the frame's own resolution (design.md, "The mouth").
+"""The mouth drawn from the person's own pixels, at the frame's own resolution (README, "The mouth from the person's own pixels").
 
 A generator that has only seen synthetic faces at 112 pixels paints a grey, blurred mouth on
 a real face. Here nothing is painted but the inside of the mouth: a real frame of the same
@@ -256,7 +256,8 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     if x1 - x0 < 2 or y1 - y0 < 2:
         return frame.copy()
     offset = np.array([x0, y0], np.float64)
-    mapx, mapy = _backward_map(targets, source.landmarks, matrix, box)
+    controls, sampled, split = _split_mouth(source, targets, matrix, gap)
+    mapx, mapy = _backward_map(controls, sampled, matrix, box)
     # Bicubic: bilinear sampling at the warp's sub-pixel positions took a third of the lips' sharpness (docs/experiments.md).
     warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
@@ -272,14 +273,31 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
     region = frame[y0:y1, x0:x1].astype(np.float32)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
-    new_gap = (gap - source.gap) * height  # pixels of opening the source does not have
-    if new_gap > 0.5:
-        opened = cavity_mask(shape, offset, targets, feather=max(0.5, 0.01 * height)) * min(1.0, new_gap / max(gap * height, 1e-6))
+    if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
+        polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
+        opened = cv2.GaussianBlur(_fill(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
         warped += opened[..., None] * (_cavity(shape, offset, targets, cavity_colour) - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def _split_mouth(source, targets, matrix, gap):
+    """(target points, source points, split) for the warp. When the mouth opens wider than the source's,
+    the inside of the source's mouth splits along its midline: its upper half (the upper teeth) moves
+    with the upper lip, its lower half with the lower lip, and `split` (the two edges, in the frame)
+    bounds the new opening between them, which no pixel of the source is stretched over."""
+    if gap <= source.gap:
+        return targets, source.landmarks, None
+    upper, lower = list(UPPER_INNER_LIP[1:-1]), list(LOWER_INNER_LIP[1:-1])
+    middle = (source.landmarks[upper] + source.landmarks[lower]) / 2
+    placed = _apply(matrix, source.landmarks)
+    placed_middle = (placed[upper] + placed[lower]) / 2
+    with_upper = targets[upper] + (placed_middle - placed[upper])
+    with_lower = targets[lower] + (placed_middle - placed[lower])
+    controls = np.concatenate([targets, with_upper, with_lower])
+    return controls, np.concatenate([source.landmarks, middle, middle]), (with_upper, with_lower)
 
 
 def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):

@@ -27,7 +27,7 @@ from keras_s2v.errors import MediaError
 from keras_s2v.geometry import SAMPLE_RATE, SAMPLES_PER_FRAME
 from keras_s2v.photo_check import dubber, synthesize
 
-# The targets a dub should meet (design.md, "The mouth"): (measure, dub, bound, "min" or "max").
+# The targets a dub should meet (README, "The mouth from the person's own pixels"): (measure, dub, bound, "min" or "max").
 TARGETS = (
     ("gap_r", "own", 0.5, "min"),
     ("gap_r", "other", 0.3, "max"),

@@ -45,12 +45,19 @@ def test_the_frames_own_mouth_never_reaches_the_output(astronaut):
         assert np.array_equal(render_mouth(other, landmarks, source, gap), render_mouth(photo, landmarks, source, gap))
 
 
-def test_a_wider_gap_opens_the_mouth_and_leaves_the_rest(astronaut, detector):
+def test_a_closed_mouth_opens_to_the_gap_asked_for(detector):
+    photo = real_photos()["grace_hopper"]
+    landmarks = np.asarray(detector.detect(photo).landmarks, np.float64)
+    source = MouthSource.from_frame(photo, landmarks)
+    opened = render_mouth(photo, landmarks, source, source.gap + 0.08)
+    # The mesh, run on the picture afresh, sees the mouth open by most of what was asked.
+    assert lip_gap(detector.detect(opened).landmarks) > source.gap + 0.04
+
+
+def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut):
     photo, landmarks = astronaut
     source = MouthSource.from_frame(photo, landmarks)
     opened = render_mouth(photo, landmarks, source, source.gap + 0.08)
-    measured = lip_gap(detector.detect(opened).landmarks)
-    assert measured > source.gap + 0.04  # an independent look at the picture sees it open
     changed = np.abs(opened.astype(int) - photo).max(axis=2) > 0
     top = int(landmarks[[33, 263], 1].max())  # the eye line and above stay the photo's own
     assert not changed[:top].any()
