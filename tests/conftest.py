@@ -27,3 +27,24 @@ def tiny_syncnet_path(tiny_shards, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("syncnet") / "expert.keras")
     save_model(model, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """The CNN face detector with its 468-point mesh."""
+    from keras_s2v import faces
+
+    return faces.CNNDetector()
+
+
+@pytest.fixture(scope="module")
+def astronaut_mesh(detector):
+    """(skimage's astronaut photograph, its face mesh (468, 2) float64): a real face that ships in a wheel."""
+    import numpy as np
+
+    from keras_s2v.photos import real_photos
+
+    photo = real_photos()["astronaut"]
+    face = detector.detect(photo)
+    assert face is not None, "the CNN mesh must find the astronaut's face"
+    return photo, np.asarray(face.landmarks, np.float64)

@@ -5,7 +5,6 @@ import pytest
 from keras_s2v import faces, synth
 from keras_s2v.evaluation import PSNR_CAP_DB
 from keras_s2v.photo_check import OUTER_LIPS
-from keras_s2v.photos import real_photos
 from keras_s2v.video_measures import (
     compare,
     contact_sheet,
@@ -16,19 +15,6 @@ from keras_s2v.video_measures import (
     psnr_outside_mouth,
     sharpness_ratio,
 )
-
-
-@pytest.fixture(scope="module")
-def detector():
-    return faces.CNNDetector()
-
-
-@pytest.fixture(scope="module")
-def astronaut(detector):
-    photo = real_photos()["astronaut"]
-    face = detector.detect(photo)
-    assert face is not None, "the CNN mesh must find the astronaut's face"
-    return photo, np.asarray(face.landmarks, np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +32,19 @@ def _lip_region(shape, landmarks):
     return region > 0
 
 
-def test_mesh_track_follows_the_mouth_and_detects_again_after_a_lost_face(talking, detector, astronaut):
+def test_mesh_track_follows_the_mouth_and_detects_again_after_a_lost_face(talking, detector, astronaut_mesh):
     frames, openings, _ = talking
     landmarks = mesh_track(frames, detector)
     assert all(points is not None and points.shape == (468, 2) for points in landmarks)
     assert np.corrcoef(lip_gaps(landmarks), openings)[0, 1] > 0.9
-    photo = astronaut[0]
+    photo = astronaut_mesh[0]
     found = mesh_track([photo, np.zeros_like(photo), photo], detector)
     assert found[0] is not None and found[1] is None and found[2] is not None
-    assert np.abs(found[2] - astronaut[1]).max() < 3.0  # the fresh detection finds the same face
+    assert np.abs(found[2] - astronaut_mesh[1]).max() < 3.0  # the fresh detection finds the same face
 
 
-def test_lip_gaps_are_nan_without_a_face(astronaut):
-    gaps = lip_gaps([astronaut[1], None])
+def test_lip_gaps_are_nan_without_a_face(astronaut_mesh):
+    gaps = lip_gaps([astronaut_mesh[1], None])
     assert gaps.shape == (2,) and gaps[0] > 0 and np.isnan(gaps[1])
 
 
@@ -78,8 +64,8 @@ def test_compare_identical_and_inverted_mouths(talking, detector):
     # No PSNR bound here: the synthetic face drops its jaw as it opens, past the source's jaw line.
 
 
-def test_sharpness_ratio_falls_when_the_mouth_is_blurred(astronaut):
-    photo, landmarks = astronaut
+def test_sharpness_ratio_falls_when_the_mouth_is_blurred(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
     assert mouth_sharpness(photo, landmarks) > 0
     assert sharpness_ratio([photo] * 3, [photo.copy()] * 3, [landmarks] * 3) == pytest.approx(1.0)
     blurred = photo.copy()
@@ -94,8 +80,8 @@ def test_sharpness_ratio_falls_when_the_mouth_is_blurred(astronaut):
     assert np.isnan(mouth_sharpness(photo, landmarks + 5000))
 
 
-def test_psnr_outside_mouth_ignores_the_mouth_but_not_the_eyes(astronaut):
-    photo, landmarks = astronaut
+def test_psnr_outside_mouth_ignores_the_mouth_but_not_the_eyes(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
     mask = outside_mouth_mask(photo.shape, landmarks)
     lips = _lip_region(photo.shape, landmarks)
     eyes = landmarks[list(faces.LEFT_EYE)].mean(axis=0).round().astype(int)
