@@ -23,8 +23,8 @@ from keras_s2v.models.mouth_motion import predict_openings
 from keras_s2v.streaming import StageTimer, run_stages
 
 BANK_SIZE = 24  # source frames kept from a video: enough to span its openings and poses, few enough to hold
-# The lip gap (face heights) that the network's opening 1 (its widest vowel) gives: for a video the
-# clip's own widest (95th percentile) opening, for a photo its gap plus PHOTO_OPEN_RANGE.
+# The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
+# video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
 PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to

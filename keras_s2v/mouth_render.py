@@ -14,8 +14,9 @@ output, so the original speaker's lip motion cannot leak through.
 The warp: the source's face-mesh points are mapped onto the frame by the similarity that best
 aligns their stable points, then the lower lip, chin and jaw are moved down (or up) by the
 change of gap; a piecewise-linear map over the Delaunay triangles of those points, worked out
-on a coarse grid (it is smooth) and sampled with cv2.remap, moves the source's pixels. Where
-the new gap is wider than the source's, a dark cavity is laid between the moved inner lips.
+on a coarse grid (it is smooth) and sampled bicubic with cv2.remap, moves the source's pixels.
+Where the new gap is wider than the source's, the source's mouth splits along its midline (the
+upper teeth go with the upper lip, the lower with the lower) and a dark cavity fills the gap.
 """
 
 import dataclasses
@@ -29,6 +30,7 @@ from scipy.spatial import Delaunay
 STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 10, 151, 9, 8, 234, 454, 127, 356, 98, 327)
 UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
 # The region replaced: the jaw line from cheek to cheek below the ears, closed over the cheeks
 # beside the nostrils. The face's sides and the ears stay the frame's own: a source frame with
@@ -40,10 +42,10 @@ MOUTH_CORNERS = (61, 291)
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
-UPPER_LIP_SHARE = 0.2
+UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 CHEEK_TOLERANCE = 40.0  # grey levels between source and frame beside the mouth before the frame's own is kept
-NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
+NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)
 
 
 @dataclasses.dataclass(eq=False)  # compared by identity: it holds arrays
@@ -203,17 +205,16 @@ def lower_face_mask(shape, offset, *landmark_sets, feather):
     return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
 
 
-OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
-
 
 def lips_mask(shape, offset, *landmark_sets, margin):
     """1 on the outer lips of each set and `margin` pixels around them, fading to 0 over the next `margin`."""
     hard = np.zeros(shape, np.float32)
     for points in landmark_sets:
         hard = np.maximum(hard, _fill(shape, np.asarray(points, np.float64)[list(OUTER_LIPS)], offset))
-    size = 2 * int(np.ceil(1.5 * margin)) + 1
-    grown = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    return np.maximum(grown, cv2.GaussianBlur(cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))), (0, 0), max(margin / 3, 0.5)) * (grown < 1))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(np.ceil(1.5 * margin)) + 1,) * 2)
+    grown = cv2.dilate(hard, disc)
+    fade = cv2.GaussianBlur(cv2.dilate(grown, disc), (0, 0), max(margin / 3, 0.5))
+    return np.maximum(grown, fade * (grown < 1))
 
 
 def cavity_mask(shape, offset, landmarks, feather):
