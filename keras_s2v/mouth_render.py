@@ -340,8 +340,9 @@ def _cavity(shape, offset, landmarks, colour):
 
 
 # --------------------------------------------------------------------------- a video's own mouths
-# With the face's outline from the temples to the jaw's angles, which shows how the head is turned.
-POSE_POINTS = STABLE + (127, 356, 93, 323, 132, 361, 58, 288)
+# With the face's outline beside the eyes, which shows how the head is turned. Not the jaw's: it moves
+# with the speaker's mouth, and would let the original mouth choose the source.
+POSE_POINTS = STABLE + (127, 356, 93, 323)
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
 GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
 STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
