@@ -308,13 +308,9 @@ def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
     Pixels where `ignore` is set count as agreeing."""
     left, right = landmarks[MOUTH_CORNERS[0]] - offset, landmarks[MOUTH_CORNERS[1]] - offset
     along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
-    down = np.array([-along[1], along[0]])
     rows, cols = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
-    position = np.stack([cols, rows], -1) - (left + right) / 2
-    across = np.abs(position @ along)
+    across = np.abs((np.stack([cols, rows], -1) - (left + right) / 2) @ along)
     beside = np.clip((across - np.linalg.norm(right - left) / 2) / max(feather, 1.0), 0.0, 1.0)
-    # Not below the lower lip: the jaw and the chin move with speech, and the frame's own would show its motion.
-    beside *= np.clip(((landmarks[17] - offset - (left + right) / 2) @ down - position @ down) / max(feather, 1.0), 0.0, 1.0)
     difference = np.where(ignore, 0.0, np.abs(warped - region.astype(np.float32)).max(axis=2)).astype(np.float32)
     difference = cv2.GaussianBlur(difference, (0, 0), max(feather / 2, 0.5))
     agree = np.clip(1.0 - (difference - CHEEK_TOLERANCE) / CHEEK_TOLERANCE, 0.0, 1.0)
