@@ -44,7 +44,7 @@ DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person sh
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
-CHEEK_TOLERANCE = 40.0  # grey levels between source and frame beside the mouth before the frame's own is kept
+CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)
 
 
@@ -265,7 +265,7 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= _warped_face(source, mapx, mapy, feather)  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
-    frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather) > 0
+    frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
     cheeks = _agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
