@@ -458,11 +458,9 @@ def run_dub(args):
 
     if is_motion_model(args.model):
         summary = dub_own_pixels(args.face, args.audio, args.model, args.out, args.face_detector)
-        print(summary.line())
-        print(f"wrote {args.out}")
-        return 0
-    summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size, window_step=args.window_step,
-                  keep_above_lips=not args.whole_lower_face)
+    else:
+        summary = dub(args.face, args.audio, args.model, args.out, args.face_detector, args.batch_size,
+                      window_step=args.window_step, keep_above_lips=not args.whole_lower_face)
     print(summary.line())
     print(f"wrote {args.out}")
     return 0
@@ -564,7 +562,7 @@ def _add_photo_check_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="picks the speech's words and voice (default 0)")
     parser.add_argument("--speech", default="formant", choices=("formant", "espeak"),
                         help="the photos' speech: the synthetic corpus's formant voices, or espeak-ng's voices, which "
-                             "no model here was trained to expect (default formant)")
+                             "the generator never heard (default formant)")
     parser.add_argument("--video", action="append", default=[], metavar="CLIP",
                         help="a real talking video to check (repeatable): it is dubbed with its own speech, other "
                              "speech and silence, and the lip gaps, sharpness and the face outside the mouth are "
