@@ -26,6 +26,8 @@ BANK_SIZE = 24  # source frames kept from a video: enough to span its openings a
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
 # video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
+# Also the least span of a video's: a silent clip (a drawn character, a listener) never opens its mouth,
+# and its own 95th percentile would keep every dub shut. Speaking clips span 0.075-0.085 (docs/experiments.md).
 PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
 # How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
@@ -68,7 +70,8 @@ def gap_range(gaps, still):
     gaps = np.asarray([gap for gap in gaps if np.isfinite(gap)])
     if still:
         return float(gaps[0]), float(gaps[0]) + PHOTO_OPEN_RANGE
-    return float(np.percentile(gaps, CLOSED_PERCENTILE)), float(np.percentile(gaps, OPEN_PERCENTILE))
+    closed = float(np.percentile(gaps, CLOSED_PERCENTILE))
+    return closed, max(float(np.percentile(gaps, OPEN_PERCENTILE)), closed + PHOTO_OPEN_RANGE)
 
 
 def target_gaps(openings, closed, widest):

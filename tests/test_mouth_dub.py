@@ -54,6 +54,8 @@ def test_a_photo_speaks_with_its_own_lips_where_the_network_opens_the_mouth(phot
 def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_speech):
     closed, widest = mouth_dub.gap_range([0.02, 0.03, np.nan, 0.05, 0.10, 0.01] * 10, still=False)
     assert 0.01 <= closed < 0.02 and 0.05 < widest <= 0.10
+    closed, widest = mouth_dub.gap_range([0.010, 0.011, 0.012] * 10, still=False)  # a clip that never speaks
+    assert widest == pytest.approx(closed + mouth_dub.PHOTO_OPEN_RANGE)
     closed, widest = mouth_dub.gap_range([0.04], still=True)
     assert closed == 0.04 and widest == pytest.approx(0.04 + mouth_dub.PHOTO_OPEN_RANGE)
     gaps = mouth_dub.target_gaps([0.0, mouth_dub.OPENING_AT_WIDEST, 5.0], closed, widest)
