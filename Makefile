@@ -33,7 +33,7 @@ demo: install
 	$(VENV)/bin/s2v demo --out demo_out
 
 bench: install
-	$(PY) -m keras_s2v.benchmarks --out BENCHMARKS.md
+	$(PY) -m keras_s2v.lab.benchmarks --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache build *.egg-info

@@ -7,19 +7,18 @@
 
 Importing the package is cheap: TensorFlow is imported when a name that needs it is first
 used. Subpackages: `keras_s2v.data`, `.models`, `.training`, `.export`, `.evaluation`,
-`.serving_client` (a TF Serving client). Once Keras is loaded, every keras-s2v layer is registered, so
-`keras.saving.load_model` opens any model keras-s2v saved.
+`.serving_client` (a TF Serving client). `keras_s2v.load_model` opens any model keras-s2v saved; call
+`keras_s2v.register_layers()` first to open one with plain `keras.saving.load_model`.
 """
 
 import importlib
 
-from keras_s2v.custom_objects import register_when_keras_loads
-
 __version__ = "0.1.0"
 
 _NAMES = {
-    "dub": "keras_s2v.dubbing",
-    "DubSummary": "keras_s2v.dubbing",
+    "dub": "keras_s2v.dubbing.engine",
+    "register_layers": "keras_s2v.saving",
+    "DubSummary": "keras_s2v.dubbing.engine",
     "score": "keras_s2v.evaluation",
     "load_model": "keras_s2v.saving",
     "save_model": "keras_s2v.saving",
@@ -32,7 +31,6 @@ _NAMES = {
     "TrainingError": "keras_s2v.errors",
 }
 _SUBPACKAGES = ("data", "models", "training", "export", "evaluation", "serving_client")
-_RENAMED = {"serving": "serving_client"}  # old name -> new, kept until 0.3
 
 __all__ = ["__version__", *_NAMES, *_SUBPACKAGES]
 
@@ -40,7 +38,7 @@ __all__ = ["__version__", *_NAMES, *_SUBPACKAGES]
 def __getattr__(name):
     if name in _NAMES:
         return getattr(importlib.import_module(_NAMES[name]), name)
-    if name in _SUBPACKAGES or name in _RENAMED:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"keras_s2v.{name}")
     raise AttributeError(f"module 'keras_s2v' has no attribute {name!r}")
 
@@ -48,5 +46,3 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(__all__))
 
-
-register_when_keras_loads()

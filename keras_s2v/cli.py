@@ -39,8 +39,14 @@ def run_info(args):
     """List package versions and every preset with its parameter count."""
     import importlib.metadata as metadata
 
-    from keras_s2v.models import (QUALITY_DISCRIMINATOR_PRESETS, SPEECH2VID_PRESETS, SYNCNET_PRESETS, build_quality_discriminator,
-                                  build_speech2vid, build_syncnet)
+    from keras_s2v.models import (
+        QUALITY_DISCRIMINATOR_PRESETS,
+        SPEECH2VID_PRESETS,
+        SYNCNET_PRESETS,
+        build_quality_discriminator,
+        build_speech2vid,
+        build_syncnet,
+    )
 
     print("keras-s2v", metadata.version("keras-s2v"))
     for package in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "av", "opencv-python-headless", "librosa", "ai-edge-litert"):
@@ -60,7 +66,7 @@ def run_info(args):
 
 # --------------------------------------------------------------------------- probe
 def _add_face_detector_argument(parser, more_help=""):
-    from keras_s2v.faces import DETECTOR_HELP
+    from keras_s2v.faces.detectors import DETECTOR_HELP
 
     parser.add_argument("--face-detector", default="cnn", metavar="SPEC", help=DETECTOR_HELP + more_help)
 
@@ -75,7 +81,7 @@ def _add_probe_arguments(parser):
 def run_probe(args):
     """Show what a video, image or audio file holds as keras-s2v sees it: size, frames at
     25 fps, faces found, audio track. Exits with code 2 if the file cannot be used."""
-    from keras_s2v.media import describe
+    from keras_s2v.media.probe import describe
 
     for key, value in describe(args.path, args.face_detector).items():
         print(f"{key:16s} {value}")
@@ -97,7 +103,7 @@ def run_synth(args):
     """Write procedurally drawn talking faces with matching speech-like audio as H.264 + AAC
     mp4 files, each with a JSON sidecar (face box per frame, mouth shapes, phone script).
     Speakers are split into train/val/test by identity."""
-    from keras_s2v.synth import write_corpus
+    from keras_s2v.lab.synth.corpus import write_corpus
 
     paths = write_corpus(args.out, args.speakers, args.seconds, args.clips_per_speaker, args.seed)
     print(f"wrote {len(paths)} clips to {args.out}")
@@ -453,8 +459,8 @@ def run_dub(args):
     """Make the face in --face speak --audio. The face video is looped back and forth to cover
     longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
     found pass through unchanged. The output has the input's resolution and the new audio."""
-    from keras_s2v.dubbing import dub
-    from keras_s2v.mouth_dub import dub_own_pixels, is_motion_model
+    from keras_s2v.dubbing.engine import dub
+    from keras_s2v.dubbing.own_pixels import dub_own_pixels, is_motion_model
 
     if is_motion_model(args.model):
         summary = dub_own_pixels(args.face, args.audio, args.model, args.out, args.face_detector)
@@ -512,8 +518,8 @@ def run_evaluate(args):
     result with the evaluation SyncNet: LSE-D, LSE-C and AV offset, against two baselines (A's
     frames unchanged, a static mouth) and the real clip. Also reports the evaluator's sync
     accuracy and PSNR / SSIM of frames generated from A's own audio."""
-    from keras_s2v.backends import load_backend
-    from keras_s2v.evaluation import evaluate, format_scores
+    from keras_s2v.dubbing.backends import load_backend
+    from keras_s2v.evaluation.protocol import evaluate, format_scores
     from keras_s2v.saving import load_model
 
     backend = load_backend(args.generator)
@@ -541,7 +547,7 @@ def run_score(args):
     between mouth and audio embeddings is averaged at audio offsets of -15..+15 frames.
     LSE-D is the smallest mean distance (lower is better), LSE-C the median minus it (higher is
     better), AV offset where it lies (0 = in sync). Needs 1.4 s with a face."""
-    from keras_s2v.evaluation import format_score, score
+    from keras_s2v.evaluation.scoring import format_score, score
 
     report = score(args.video, args.evaluator, args.audio, args.out, args.face_detector)
     print(format_score(report))
@@ -580,9 +586,9 @@ def run_photo_check(args):
     through the same H.264 encoding is the ceiling) and the correlation of the inner-lip gap with
     the loudness of each frame's audio (the lips must follow the speech). Use photos the
     generator never saw in training."""
-    from keras_s2v.photo_check import check_photos, format_photo_check
-    from keras_s2v.video import read_image
-    from keras_s2v.video_check import check_video, format_video_check
+    from keras_s2v.evaluation.photo_check import check_photos, format_photo_check
+    from keras_s2v.evaluation.video_check import check_video, format_video_check
+    from keras_s2v.media.video import read_image
 
     for clip in args.video:
         folder = os.path.join(args.out, os.path.splitext(os.path.basename(clip))[0])
@@ -606,7 +612,7 @@ def run_photo_check(args):
 
 # --------------------------------------------------------------------------- demo
 def _add_demo_arguments(parser):
-    from keras_s2v.demo import SCALES
+    from keras_s2v.lab.demo import SCALES
 
     full, quick = SCALES["full"], SCALES["quick"]
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo makes (default demo_out)")
@@ -623,7 +629,7 @@ def _add_demo_arguments(parser):
 def run_demo(args):
     """Run every built stage on the synthetic corpus with no other input, showing progress,
     and print a summary and where the files are."""
-    from keras_s2v.demo import run_demo as demo
+    from keras_s2v.lab.demo import run_demo as demo
 
     demo(args.out, speakers=args.speakers, seed=args.seed, scale="quick" if args.quick else "full")
     return 0

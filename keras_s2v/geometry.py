@@ -1,4 +1,4 @@
-"""The single window contract of architecture.md §1: every shape in keras-s2v comes from here.
+"""The single window contract of docs/design.md (the contract): every shape in keras-s2v comes from here.
 
 One window is 0.2 s of a talking face: WINDOW_FRAMES video frames at VIDEO_FPS and the
 matching WINDOW_STEPS MFCC columns. Plain numbers only, with no TensorFlow or numpy
@@ -15,7 +15,7 @@ MOUTH_ROW = FACE_SIZE // 2  # SyncNet sees rows MOUTH_ROW.. (the lower half)
 IDENTITY_SHAPE = (FACE_SIZE, FACE_SIZE, WINDOW_CHANNELS)  # also the generator's `frames`
 MOUTHS_SHAPE = (FACE_SIZE - MOUTH_ROW, FACE_SIZE, WINDOW_CHANNELS)
 
-# The reference (architecture.md §4, revision 2): frames of the same video whose lower half
+# The reference (docs/design.md, "the generator"): frames of the same video whose lower half
 # carries the person's own lips, skin and teeth. Never closer than one window, so its mouth
 # is in another state and copying it is wrong; dubbing takes it REFERENCE_GAP frames away,
 # near enough that pose and light have barely changed.

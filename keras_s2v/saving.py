@@ -1,12 +1,24 @@
-"""Atomic model files, and loading them with a clear error instead of a traceback."""
+"""Atomic model files, and loading them with a clear error instead of a traceback.
+
+Keras finds a custom layer in a saved file only once the module that defines it has been imported: it
+has no hook to import one on demand, and `import keras_s2v` must stay free of TensorFlow. So
+`load_model` registers every keras-s2v layer first, and `register_layers()` does the same for a caller
+who wants plain `keras.saving.load_model`.
+"""
 
 import os
 import tempfile
 
 import keras
 
-from keras_s2v.custom_objects import register_custom_objects
 from keras_s2v.errors import FileError, ModelError
+
+
+def register_layers():
+    """Import every module that defines a Keras-serializable keras-s2v class, which registers it."""
+    from keras_s2v.media import audio  # noqa: F401 (the MFCC layer)
+    from keras_s2v.models import speech2vid, syncnet  # noqa: F401
+    from keras_s2v.training import trainer  # noqa: F401
 
 
 def save_model(model, path):
@@ -26,7 +38,7 @@ def save_model(model, path):
 
 def load_model(path, kind):
     """Load a .keras file with safe_mode=True; `kind` names what it should be, for the error."""
-    register_custom_objects()
+    register_layers()
     if not os.path.isfile(path):
         raise FileError(path, "no such file")
     try:

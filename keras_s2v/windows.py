@@ -1,4 +1,4 @@
-"""The window tensors of architecture.md §1, shared by tf.data, training, export and dubbing.
+"""The window tensors of docs/design.md (the contract), shared by tf.data, training, export and dubbing.
 
 frames/identity: IDENTITY_SHAPE, the WINDOW_FRAMES RGB frames on channels in time order.
 mouths: rows MOUTH_ROW.. of the frames. reference: frames of the same video at least

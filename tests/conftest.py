@@ -9,7 +9,7 @@ import pytest
 def tiny_shards(tmp_path_factory):
     """A tiny preprocessed synthetic corpus: 3 speakers (train/val/test) x 2 clips of 2 s."""
     from keras_s2v.data.preprocess import preprocess
-    from keras_s2v.synth import write_corpus
+    from keras_s2v.lab.synth.corpus import write_corpus
 
     root = tmp_path_factory.mktemp("tiny_corpus")
     write_corpus(root / "videos", speakers=3, seconds=2.0, clips_per_speaker=2, seed=3, progress=False)
@@ -42,7 +42,7 @@ def astronaut_mesh(detector):
     """(skimage's astronaut photograph, its face mesh (468, 2) float64): a real face that ships in a wheel."""
     import numpy as np
 
-    from keras_s2v.photos import real_photos
+    from keras_s2v.media.photos import real_photos
 
     photo = real_photos()["astronaut"]
     face = detector.detect(photo)

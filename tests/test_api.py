@@ -10,7 +10,7 @@ import pytest
 PUBLIC = {
     "keras_s2v": [
         "AudioTooShortError", "DubSummary", "FileError", "MediaError", "ModelError", "NoFaceError", "S2VError",
-        "TrainingError", "__version__", "data", "dub", "evaluation", "export", "load_model", "models", "save_model",
+        "TrainingError", "__version__", "data", "dub", "evaluation", "export", "load_model", "models", "register_layers", "save_model",
         "score", "serving_client", "training",
     ],
     "keras_s2v.data": [
@@ -65,7 +65,7 @@ def saved_models(tmp_path_factory):
     """A SyncNet (custom SyncProbability layer), a generator (ReferenceConditioning) and a model around the MFCC layer, as .keras."""
     import keras
 
-    from keras_s2v.audio import MFCC
+    from keras_s2v.media.audio import MFCC
     from keras_s2v.models import build_speech2vid, build_syncnet
 
     folder = tmp_path_factory.mktemp("saved")
@@ -77,24 +77,15 @@ def saved_models(tmp_path_factory):
 
 @pytest.mark.parametrize("first", ["import tensorflow", "from keras_s2v.data import generator_dataset", "pass"])
 def test_import_keras_s2v_lets_keras_load_every_saved_model(saved_models, first):
-    """Whatever is imported first, plain keras.saving.load_model opens keras-s2v's files after `import keras_s2v`."""
+    """Whatever is imported first, plain keras.saving.load_model opens keras-s2v's files after `register_layers()`."""
     loaded = _run(f"""
         {first}
         import keras_s2v
         import keras
+        keras_s2v.register_layers()
         for name in ("expert", "generator", "mfcc"):
             model = keras.saving.load_model({str(saved_models)!r} + "/" + name + ".keras", safe_mode=True)
             print(name, type(model).__name__)
     """)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert loaded.stdout.split() == ["expert", "Functional", "generator", "Functional", "mfcc", "Sequential"]
-
-
-def test_renamed_module_keeps_its_old_name_with_a_warning():
-    import keras_s2v
-    from keras_s2v import serving_client
-
-    sys.modules.pop("keras_s2v.serving", None)
-    with pytest.warns(DeprecationWarning, match="serving_client"):
-        old = keras_s2v.serving
-    assert old.rest_request is serving_client.rest_request

@@ -1,4 +1,4 @@
-"""keras_s2v.geometry: the numbers of architecture.md §1, and cheap to import."""
+"""keras_s2v.geometry: the numbers of docs/design.md (the contract), and cheap to import."""
 
 import subprocess
 import sys

@@ -11,15 +11,15 @@ import keras_s2v
 
 # Lowest first. A module belongs to the layer that lists its first name under keras_s2v.
 LAYERS = (
-    ("errors", "quiet", "geometry", "masks", "custom_objects", "corpus"),  # foundations
-    ("audio", "video", "faces", "photos", "windows", "media", "saving", "streaming", "speech_synth", "espeak_speech", "mouth_render"),  # media
+    ("errors", "quiet", "geometry", "windows"),  # the contract
+    ("media", "speech", "faces"),  # media in and out, speech made here, faces found and drawn
     ("models",),
     ("data",),
-    ("training",),
+    ("training", "saving"),
     ("export",),
-    ("backends", "serving_client", "serving"),  # runtimes
-    ("evaluation", "dubbing", "mouth_dub", "photo_check", "video_measures", "video_check"),  # use
-    ("synth", "demo", "benchmarks", "web"),  # applications
+    ("serving_client",),  # runtimes
+    ("dubbing", "evaluation"),  # use
+    ("lab", "web"),  # applications
     ("cli", "__main__", "__init__"),  # command line
 )
 PACKAGE = pathlib.Path(keras_s2v.__file__).parent

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from keras_s2v.quiet import is_native_log_line
-from tests.media import s2v
+from tests.helpers import s2v
 
 # Lines as TensorFlow 2.21, absl and LiteRT print them on CPUs with and without AVX-512.
 NATIVE_LINES = [

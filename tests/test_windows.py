@@ -2,11 +2,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v.dubbing import ping_pong
 from keras_s2v.geometry import MIN_REFERENCE_GAP, REFERENCE_GAP, WINDOW_FRAMES
 from keras_s2v.windows import (
-    REFERENCE_REACH, pick_reference, reference_indices, stack_frames, unstack_frames, window_plan,
+    REFERENCE_REACH,
+    pick_reference,
+    reference_indices,
+    stack_frames,
+    unstack_frames,
+    window_plan,
 )
+from tests.helpers import ping_pong
 
 
 def test_stacking_frames_on_channels_round_trips():

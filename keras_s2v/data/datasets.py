@@ -1,7 +1,7 @@
 """tf.data pipelines over the preprocessed shards.
 
-syncnet_dataset   -> ((mfcc, mouths), label), balanced positives and negatives
-generator_dataset -> ((mfcc, identity, reference), target)
+syncnet_dataset   -> ({"mfcc", "mouths"}, label), balanced positives and negatives
+generator_dataset -> ({"mfcc", "identity", "reference"}, target)
 """
 
 import math
@@ -9,11 +9,11 @@ import os
 
 import tensorflow as tf
 
-from keras_s2v.audio import MFCC_MEAN, MFCC_STD
 from keras_s2v.data.manifest import check_shards
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
 from keras_s2v.geometry import FRAME_CHANNELS, MIN_REFERENCE_GAP, STEPS_PER_FRAME, WINDOW_CHANNELS, WINDOW_FRAMES, WINDOW_STEPS
+from keras_s2v.media.audio import MFCC_MEAN, MFCC_STD
 from keras_s2v.windows import mouths, stack_frames
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -158,7 +158,7 @@ def syncnet_dataset(
     shards_dir, split="train", batch_size=32, shuffle=True, augment_frames=False, foreign_fraction=0.25,
     deterministic=False, seed=None, repeat=False, shuffle_buffer=1024, clips="all",
 ):
-    """((mfcc, mouths), label) batches, half positives (aligned windows) and half negatives.
+    """({"mfcc", "mouths"}, label) batches, half positives (aligned windows) and half negatives.
 
     `augment_frames` jitters colour and position and degrades (blurs, adds noise to) the mouths.
 
@@ -239,7 +239,7 @@ def generator_dataset(
     shards_dir, split="train", batch_size=16, shuffle=True, augment_frames=False,
     deterministic=False, seed=None, repeat=False, shuffle_buffer=512, still_reference_rate=0.0,
 ):
-    """({mfcc, identity, reference}, target) batches.
+    """({"mfcc", "identity", "reference"}, target) batches.
 
     identity is the target window itself (the generator masks it); reference is a window of
     the same clip whose start is at least MIN_REFERENCE_GAP frames away, drawn at random as

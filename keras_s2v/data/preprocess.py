@@ -20,10 +20,13 @@ import uuid
 
 import numpy as np
 
-from keras_s2v import audio, faces, video
-from keras_s2v.corpus import SPLITS, sidecar_path
+from keras_s2v import faces
+from keras_s2v.data.corpus import SPLITS, sidecar_path
 from keras_s2v.errors import MediaError
+from keras_s2v.faces import detectors
+from keras_s2v.faces.alignment import ALIGN_BOX
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, GEOMETRY, VIDEO_FPS
+from keras_s2v.media import audio, video
 
 SIDECAR = "sidecar"  # the detector spec that takes the boxes from each video's sidecar
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -79,7 +82,7 @@ def check_inputs(videos, detector):
         try:
             faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
         except ValueError:
-            raise ValueError(f"face detector must be {faces.DETECTOR_SPECS} or {SIDECAR!r}; received {detector!r}") from None
+            raise ValueError(f"face detector must be {detectors.DETECTOR_SPECS} or {SIDECAR!r}; received {detector!r}") from None
 
 
 def _read_json(path):
@@ -124,12 +127,12 @@ def _describe(path, root):
 
 def alignment_for(detector):
     """How `detector`'s crops are aligned: by the landmarks (cnn) or by the box (the others)."""
-    return faces.ALIGN_BOX if detector == SIDECAR else faces.detector_alignment(detector)
+    return ALIGN_BOX if detector == SIDECAR else faces.detector_alignment(detector)
 
 
 def clip_alignment(result):
     """Clips written before alignments were recorded were cropped by their boxes."""
-    return result.get("alignment", faces.ALIGN_BOX)
+    return result.get("alignment", ALIGN_BOX)
 
 
 def process_clip(path, root, out, detector="cnn"):

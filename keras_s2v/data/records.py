@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_s2v.audio import num_windows
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, NUM_MFCC, WINDOW_FRAMES
+from keras_s2v.media.audio import num_windows
 
 FEATURES = {
     "clip_id": tf.io.FixedLenFeature([], tf.string),

@@ -34,7 +34,7 @@ def sample_inputs(shards=None, count=16, seed=0):
     from_audio always gets synthetic speech: shards hold MFCC, not PCM.
     """
     from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, SAMPLES_PER_FRAME, WINDOW_SAMPLES
-    from keras_s2v.speech_synth import Voice, random_script, synthesize_speech
+    from keras_s2v.speech.formant import Voice, random_script, synthesize_speech
 
     rng = np.random.default_rng(seed)
     pcm, _ = synthesize_speech(random_script(rng, 1.0 + count * 0.04), Voice(), rng)

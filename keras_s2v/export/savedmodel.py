@@ -16,9 +16,9 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from keras_s2v.audio import mfcc_tf
 from keras_s2v.errors import FileError, ModelError
 from keras_s2v.geometry import IDENTITY_SHAPE, MFCC_SHAPE, WINDOW_SAMPLES
+from keras_s2v.media.audio import mfcc_tf
 from keras_s2v.models.speech2vid import check_generator
 
 MFCC_SPEC = tf.TensorSpec((None, *MFCC_SHAPE), tf.float32, name="mfcc")

@@ -40,8 +40,8 @@ def predict_openings(model, waveform, num_frames, batch_size=256):
     of every window that covers the frame (up to WINDOW_FRAMES), so it is smooth and centred."""
     import numpy as np
 
-    from keras_s2v import audio as audio_lib
     from keras_s2v.geometry import SAMPLES_PER_FRAME, WINDOW_SAMPLES
+    from keras_s2v.media import audio as audio_lib
 
     # Windows start WINDOW_FRAMES - 1 frames before the first frame and end after the last: silence pads.
     lead = (WINDOW_FRAMES - 1) * SAMPLES_PER_FRAME

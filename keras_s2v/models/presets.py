@@ -1,4 +1,4 @@
-"""Named model sizes. `seed` is the generator of architecture.md §2, layer for layer."""
+"""Named model sizes. `seed` is the generator of docs/design.md (the generator), layer for layer."""
 
 # Where ReferenceBlend always paints (centre row, half height, half width of the crop): the
 # mouth and the jaw below it, which move with the speech (TRAINING.md §5).

@@ -1,14 +1,14 @@
-"""The modified Speech2Vid generator (architecture.md §2) as a functional Keras model.
+"""The modified Speech2Vid generator (docs/design.md) as a functional Keras model.
 
 The generator takes the raw target window (`identity`) and a reference window of the same
-video (`reference`, architecture.md §4 revision 2) and builds its own conditioning input from
+video (`reference`, docs/design.md) and builds its own conditioning input from
 them in a `ReferenceConditioning` layer, so no caller can forget the mask or get it wrong:
 
 - "composite" (15 channels, the seed's table unchanged): each frame is the upper half of the
   target over the lower half of the reference;
 - "concat" (30 channels, as Wav2Lip): the target with its lower half zeroed, then the reference.
 
-The layers of architecture.md §2 form the nested model `core` (64 layers for `seed`).
+The layers of docs/design.md (the generator) form the nested model `core` (64 layers for `seed`).
 """
 
 import functools
@@ -17,8 +17,16 @@ import keras
 from keras import layers
 
 from keras_s2v.errors import ModelError
-from keras_s2v.geometry import FRAME_CHANNELS, GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
-from keras_s2v.masks import ellipse_map
+from keras_s2v.faces.masks import ellipse_map
+from keras_s2v.geometry import (
+    FRAME_CHANNELS,
+    GENERATOR_INPUTS,
+    IDENTITY_SHAPE,
+    MFCC_SHAPE,
+    MOUTH_ROW,
+    WINDOW_CHANNELS,
+    WINDOW_FRAMES,
+)
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
 BN_MOMENTUM = 0.8
@@ -246,7 +254,7 @@ def _blend_alpha(features):
 
 
 def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", synchronized_bn=False):
-    """The layers of architecture.md §2: `mfcc` and the conditioned `identity` -> `frames`.
+    """The layers of docs/design.md (the generator): `mfcc` and the conditioned `identity` -> `frames`.
 
     Presets with `blend` (all below `seed`) also return `alpha` ({"frames", "alpha"}), which
     `build_speech2vid` uses to blend the frames with the composite (`ReferenceBlend`).
@@ -275,7 +283,7 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received {conditioning!r}")
     if conditioning == "concat" and preset == "seed":
-        raise ValueError("preset 'seed' is the layer table of architecture.md §2 and takes 15 channels: "
+        raise ValueError("preset 'seed' is the layer table of docs/design.md (the generator) and takes 15 channels: "
                          f"use conditioning='composite' with it; received {conditioning!r}")
     channels = WINDOW_CHANNELS * (2 if conditioning == "concat" else 1)
     core = build_core(preset, channels, synchronized_bn=synchronized_bn)

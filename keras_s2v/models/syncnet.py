@@ -1,4 +1,4 @@
-"""The SyncNet expert (architecture.md §3): P_sync = cosine of two non-negative embeddings."""
+"""The SyncNet expert (docs/design.md): P_sync = cosine of two non-negative embeddings."""
 
 import keras
 from keras import layers, ops

@@ -5,7 +5,13 @@ from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuar
 from keras_s2v.training.distribute import get_strategy
 from keras_s2v.training.generator_fit import generator_callbacks, train_generator, train_recipe_generator
 from keras_s2v.training.recipe import GeneratorPhase, Recipe, SyncNetRecipe, get_recipe, read_hparams, recipes, resolve_recipe
-from keras_s2v.training.syncnet_fit import compile_syncnet, recalibrate_batchnorm, sync_accuracy, train_recipe_syncnet, train_syncnet
+from keras_s2v.training.syncnet_fit import (
+    compile_syncnet,
+    recalibrate_batchnorm,
+    sync_accuracy,
+    train_recipe_syncnet,
+    train_syncnet,
+)
 from keras_s2v.training.trainer import Speech2VidTrainer, check_compatible
 from keras_s2v.training.tuning import tune
 

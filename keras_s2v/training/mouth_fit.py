@@ -1,17 +1,17 @@
 """Training the mouth-motion network (keras_s2v.models.mouth_motion) on speech whose mouth is known.
 
 Each example is a random utterance with its mouth track: the formant synthesizer of the
-synthetic corpus (keras_s2v.speech_synth) and espeak-ng's voices (keras_s2v.espeak_speech),
+synthetic corpus (keras_s2v.speech.formant) and espeak-ng's voices (keras_s2v.speech.espeak),
 so that what is learnt is speech, not one synthesizer. The waveforms are augmented (noise,
 room reverb, gain); the target of each frame is its mouth opening, scaled to [0, 1].
 """
 
 import numpy as np
 
-from keras_s2v import audio as audio_lib
-from keras_s2v import speech_synth
 from keras_s2v.geometry import SAMPLE_RATE, SAMPLES_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES
+from keras_s2v.media import audio as audio_lib
 from keras_s2v.models.mouth_motion import build_mouth_motion
+from keras_s2v.speech import formant as speech_synth
 
 WIDEST = max(shape[0] for _, shape in speech_synth.VOWELS.values())  # the synthesizers' widest opening -> 1
 
@@ -23,13 +23,13 @@ def formant_utterance(rng, seconds):
 
 
 def espeak_utterance(rng, seconds):
-    from keras_s2v import espeak_speech
+    from keras_s2v.speech import espeak as espeak_speech
 
     return espeak_speech.random_utterance(rng, seconds)
 
 
 def _augmented(waveform, rng):
-    from keras_s2v import espeak_speech
+    from keras_s2v.speech import espeak as espeak_speech
 
     return espeak_speech.augment(waveform, rng, SAMPLE_RATE)
 

@@ -1,4 +1,4 @@
-"""Training the SyncNet expert (architecture.md §3): model.fit with BCE on P_sync.
+"""Training the SyncNet expert (docs/design.md): model.fit with BCE on P_sync.
 
 The same function trains the independent evaluation SyncNet: another seed and other clips.
 `train_recipe_syncnet` trains either with a recipe's numbers.

@@ -1,7 +1,7 @@
 """The generator's trainer: a keras.Model holding the generator and the frozen SyncNet.
 
 Each step runs the generator, takes the lower half of its frames, scores them with the
-frozen expert against the window's MFCC, and minimises architecture.md §4:
+frozen expert against the window's MFCC, and minimises docs/design.md (the loss):
 
     L = (1 - s_w) * L1(frames, target) + s_w * E_sync,   E_sync = mean(-log P_sync)
 

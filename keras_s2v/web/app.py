@@ -39,8 +39,8 @@ def _extension(filename):
 
 def _check_media(face, audio):
     """Cheap checks before queueing: the face file decodes, the speech has samples."""
-    from keras_s2v import audio as audio_lib
-    from keras_s2v import video
+    from keras_s2v.media import audio as audio_lib
+    from keras_s2v.media import video
 
     video.probe(face)
     audio_lib.load_audio(audio)
@@ -78,10 +78,10 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
     which is removed when the app shuts down."""
     if max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0; received {max_upload_mb}")
-    from keras_s2v.backends import load_backend
+    from keras_s2v.dubbing.backends import load_backend
 
     backend = load_backend(model)  # once for all jobs; a bad model is reported before the server starts
-    from keras_s2v.dubbing import dub
+    from keras_s2v.dubbing.engine import dub
 
     def dub_job(face, audio, out, on_progress):
         return dub(face, audio, backend, out, detector=detector, progress=False, on_progress=on_progress)

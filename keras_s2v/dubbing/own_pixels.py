@@ -1,0 +1,165 @@
+"""`dub_own_pixels`: dubbing with the mouth rendered from the person's own pixels (keras_s2v.mouth_render).
+
+The mouth-motion network (keras_s2v.models.mouth_motion) turns the speech into an opening per
+frame; the renderer moves a real frame of the person to that opening, at the video's own
+resolution. Two passes over a face video: the first tracks the face in every frame (its
+landmarks are kept, a few KB a frame, and reused by the second) and chooses the frames whose
+mouths the dub will use (`mouth_bank.choose_bank`); the second plays the video forward and
+back to cover the speech and renders each frame, streamed through bounded queues as `dub` is.
+A still image is its own and only source.
+"""
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from keras_s2v import faces
+from keras_s2v.dubbing.engine import DubSummary
+from keras_s2v.dubbing.streaming import StageTimer, run_stages
+from keras_s2v.errors import ModelError, NoFaceError
+from keras_s2v.faces import mouth_bank, mouth_warp
+from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS, WINDOW_FRAMES
+from keras_s2v.media import audio as audio_lib
+from keras_s2v.media import video
+from keras_s2v.models.mouth_motion import predict_openings
+
+BANK_SIZE = 24  # source frames kept from a video: enough to span its openings and poses, few enough to hold
+# The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
+# video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
+CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
+# Also the least span of a video's: a silent clip (a drawn character, a listener) never opens its mouth,
+# and its own 95th percentile would keep every dub shut. Speaking clips span 0.075-0.085 (docs/experiments.md).
+PHOTO_OPEN_RANGE = 0.06
+OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
+# How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
+MOST_OPEN = 1.2
+# Lips move before the sound they make: on real clips the lip gap follows the speech's opening
+# best 2 frames (80 ms) early (docs/experiments.md). The synthetic voices have none.
+LEAD_FRAMES = 2
+
+
+def load_motion_model(path):
+    """A mouth-motion .keras model, or ModelError in one line."""
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - any reason a file is not a model is the same error for the user
+        raise ModelError(path, f"cannot load a mouth-motion model ({type(error).__name__})") from None
+    if tuple(model.output.shape[1:]) != (WINDOW_FRAMES,) or len(model.inputs) != 1:
+        raise ModelError(path, "not a mouth-motion model: expected mfcc (12, 20, 1) -> opening (5,)")
+    return model
+
+
+def is_motion_model(path):
+    """Whether `path` is a .keras file whose only input is `mfcc` (a mouth-motion model; a generator also
+    takes frames). Read from the file's config, without loading TensorFlow or the weights."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
+    return [layer.get("name") for layer in layers if layer.get("class_name") == "InputLayer"] == ["mfcc"]
+
+
+def gap_range(gaps, still):
+    """(closed, widest) lip gaps, in face heights, that openings 0 and OPENING_AT_WIDEST map to."""
+    gaps = np.asarray([gap for gap in gaps if np.isfinite(gap)])
+    if still:
+        return float(gaps[0]), float(gaps[0]) + PHOTO_OPEN_RANGE
+    closed = float(np.percentile(gaps, CLOSED_PERCENTILE))
+    return closed, max(float(np.percentile(gaps, OPEN_PERCENTILE)), closed + PHOTO_OPEN_RANGE)
+
+
+def target_gaps(openings, closed, widest):
+    return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
+
+
+def _track(path, detector, is_image):
+    """Landmarks (468, 2) or None for every frame of the face video (or the one of an image)."""
+    tracker = faces.FaceTracker(detector)
+    frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
+    landmarks = []
+    for _, frame in tqdm(frames, desc="faces", unit="frame", leave=False, disable=is_image):
+        face = tracker.update(frame)
+        landmarks.append(None if face is None or face.landmarks is None or len(face.landmarks) != 468 else face.landmarks)
+    return landmarks
+
+
+def _exact(detector, frame, tracked):
+    """The frame's own mesh, unsmoothed, where the detector can give it: a source's lip gap must be its
+    true one, or every frame drawn from it misses the wanted gap (the tracker's smoothing lags)."""
+    face = detector.track(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked)) if hasattr(detector, "track") else None
+    return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks
+
+
+def _bank(path, landmarks, is_image, detector):
+    chosen = set(mouth_bank.choose_bank(landmarks, BANK_SIZE))
+    frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
+    sources = [mouth_warp.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
+               for index, frame in frames if index in chosen]
+    return mouth_bank.MouthBank(sources)
+
+
+def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_progress=None):
+    """Lip-sync `face` (video or image) to `audio` with a mouth-motion model at `model` (a path or a
+    loaded model); the mouth comes from the person's own frames. Returns a DubSummary.
+
+    Raises NoFaceError when no frame has a face, MediaError for unreadable media, ModelError for a bad model.
+    """
+    start = time.perf_counter()
+    motion = load_motion_model(model) if isinstance(model, str) else model
+    waveform = audio_lib.load_audio(audio)
+    audio_lib.require_window(waveform, audio)
+    num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
+    info = video.probe(face)
+    timer = StageTimer()
+    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
+    landmarks = _track(face, detector, info.is_image)
+    if not any(points is not None for points in landmarks):
+        raise NoFaceError(face, "no face found in any frame")
+    bank = _bank(face, landmarks, info.is_image, detector)
+    closed, widest = gap_range([landmarks.lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
+    gaps = target_gaps(predict_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
+    timer.add("setup", time.perf_counter() - start)
+    if info.is_image:
+        image = video.read_image(face)
+        source = ((0, image) for _ in range(num_frames))
+    else:
+        source = video.FrameSource(face).play(num_frames)
+    writer = video.VideoWriter(out, info.width, info.height, audio=waveform)
+    bar = tqdm(total=num_frames, desc="dub", unit="frame", disable=not progress, leave=False)
+    counts = {"written": 0, "faces": 0}
+
+    def render(items):
+        for number, (index, frame) in enumerate(items):
+            points = landmarks[index]
+            if points is None:
+                yield frame, False
+            else:
+                yield bank.render(frame, points, float(gaps[number]), index), True
+
+    def encode(rendered):
+        for frame, has_face in rendered:
+            writer.write(frame)
+            counts["written"] += 1
+            counts["faces"] += has_face
+            bar.update(1)
+            if on_progress:
+                on_progress(counts["written"], num_frames)
+            yield
+
+    try:
+        run_stages(("decode", source), [("rendering", render, 4), ("encoding", encode, 4)], timer=timer)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    return DubSummary(num_frames, counts["faces"], time.perf_counter() - start, "mouth-motion (own pixels)", dict(timer.busy))

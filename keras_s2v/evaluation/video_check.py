@@ -1,0 +1,106 @@
+"""Dubbing a real talking video three ways, and measuring what a viewer would see in its mouth.
+
+A still photo cannot tell whether a dub leaks: a video's mouth already moves. So the clip is
+dubbed with its own speech, with other speech and with silence, and each dub is compared with
+the source by the face mesh run on every frame (keras_s2v.evaluation.video_measures):
+
+- own speech: the dubbed lip gap should follow the real one (`gap_r`);
+- other speech: nothing of the original mouth's motion should remain (`gap_r` near 0), yet the
+  mouth should move as much as a speaker's does (`gap_std_ratio`);
+- silence: the mouth should stay still (`gap_std_ratio` near 0);
+- every dub: the mouth as sharp as the source's (`sharpness_ratio`), the face outside the mouth
+  the source's own (`psnr_outside_db`).
+
+The other speech is a file of the user's or, by default, English said by an espeak-ng voice, so
+the check needs nothing beyond the installed package.
+"""
+
+import json
+import os
+
+import numpy as np
+import soundfile as sf
+
+from keras_s2v.errors import MediaError
+from keras_s2v.evaluation import video_measures
+from keras_s2v.evaluation.photo_check import dubber, synthesize
+from keras_s2v.geometry import SAMPLE_RATE, SAMPLES_PER_FRAME
+from keras_s2v.media import audio as audio_lib
+from keras_s2v.media import video
+
+# The targets a dub should meet (README, "The mouth from the person's own pixels"): (measure, dub, bound, "min" or "max").
+TARGETS = (
+    ("gap_r", "own", 0.5, "min"),
+    ("gap_r", "other", 0.3, "max"),
+    ("gap_std_ratio", "other", 0.6, "min"),
+    ("gap_std_ratio", "silence", 0.25, "max"),
+    ("sharpness_ratio", "own", 0.7, "min"),
+    ("sharpness_ratio", "other", 0.7, "min"),
+    ("psnr_outside_db", "other", 32.0, "min"),
+)
+SILENCE_LEVEL = 1e-4  # a faint hiss, not digital zero: what a quiet room records
+
+
+def _fitted(waveform, length):
+    """`waveform` looped or cut to `length` samples."""
+    return np.tile(waveform, int(np.ceil(length / len(waveform))))[:length].astype(np.float32)
+
+
+def speeches(clip, frames, other=None, seed=0):
+    """{"own", "other", "silence"} -> waveform of `frames` video frames; "own" only when the clip has audio."""
+    length = frames * SAMPLES_PER_FRAME
+    try:
+        own = audio_lib.load_audio(clip)
+    except MediaError:
+        own = None
+    other_speech = audio_lib.load_audio(other) if other else synthesize(max(0.5, length / SAMPLE_RATE), seed, "espeak")
+    hiss = SILENCE_LEVEL * np.random.default_rng(seed).standard_normal(length)
+    result = {} if own is None or len(own) < SAMPLES_PER_FRAME else {"own": _fitted(own, length)}
+    return {**result, "other": _fitted(other_speech, length), "silence": hiss.astype(np.float32)}
+
+
+def check_video(clip, model, out, other=None, seed=0):
+    """Dub `clip` with each of `speeches` through `model` (a mouth-motion model or a generator), measure
+    each dub against the clip, and write out/NAME.mp4, out/NAME.wav, out/video_check.json and
+    out/contact_sheet.png (source and dubs, the same frames side by side). Returns the report."""
+    frames = video.read_frames(clip)
+    os.makedirs(out, exist_ok=True)
+    dub, backend = dubber(model)
+    source_landmarks = video_measures.mesh_track(frames)
+    report = {"clip": os.fspath(clip), "frames": len(frames), "backend": backend, "dubs": {}}
+    rows = [("source", frames, source_landmarks)]
+    for name, waveform in speeches(clip, len(frames), other, seed).items():
+        speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
+        sf.write(speech_path, waveform, SAMPLE_RATE)
+        dub(clip, speech_path, dubbed_path)
+        dubbed = video.read_frames(dubbed_path)[: len(frames)]
+        dubbed_landmarks = video_measures.mesh_track(dubbed)
+        measures = video_measures.compare(frames, dubbed, source_landmarks, dubbed_landmarks)
+        report["dubs"][name] = {key: float(value) for key, value in measures.items()}
+        rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", dubbed, dubbed_landmarks))
+    report["targets"] = [
+        {"measure": measure, "dub": dub_name, "bound": bound, "kind": kind,
+         "value": report["dubs"][dub_name][measure], "met": _met(report["dubs"][dub_name][measure], bound, kind)}
+        for measure, dub_name, bound, kind in TARGETS if dub_name in report["dubs"]
+    ]
+    video_measures.contact_sheet(rows, os.path.join(out, "contact_sheet.png"))
+    with open(os.path.join(out, "video_check.json"), "w") as handle:
+        json.dump(report, handle, indent=2, allow_nan=True)
+    return report
+
+
+def _met(value, bound, kind):
+    return bool(np.isfinite(value) and (value >= bound if kind == "min" else value <= bound))
+
+
+def format_video_check(report):
+    """Lines to print: each dub's measures, then each target with its verdict."""
+    lines = [f"  {'dub':8s} {'gap r':>7s} {'gap std':>8s} {'sharpness':>9s} {'PSNR outside':>12s}"]
+    for name, measures in report["dubs"].items():
+        lines.append(f"  {name:8s} {measures['gap_r']:7.3f} {measures['gap_std_ratio']:7.2f}x {measures['sharpness_ratio']:8.2f}x "
+                     f"{measures['psnr_outside_db']:9.1f} dB")
+    for target in report["targets"]:
+        sign = ">=" if target["kind"] == "min" else "<="
+        verdict = "ok" if target["met"] else "MISSED"
+        lines.append(f"  {target['dub']:8s} {target['measure']:16s} {target['value']:7.3f} (target {sign} {target['bound']}) {verdict}")
+    return lines

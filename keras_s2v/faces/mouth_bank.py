@@ -1,0 +1,92 @@
+"""Which real frame of the person gives the mouth for each frame dubbed: `choose_bank` picks frames that
+span the clip's lip openings and head poses, and `MouthBank` picks the nearest for each frame, never the
+frame itself, with hysteresis against flicker.
+"""
+
+
+import numpy as np
+
+from keras_s2v.faces.alignment import apply_matrix
+from keras_s2v.faces.landmarks import POSE_POINTS, face_height, lip_gap
+from keras_s2v.faces.mouth_masks import DEFAULT_CAVITY, MAX_CAVITY_LEVEL, cavity_mask
+from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
+
+MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
+GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
+STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
+
+
+def pose_residual(source_landmarks, frame_landmarks):
+    """RMS distance, in face heights, left between POSE_POINTS after aligning the stable points: how
+    differently the head is turned in the two frames (a similarity cannot undo a turn)."""
+    matrix = pose_transform(source_landmarks, frame_landmarks)
+    placed = apply_matrix(matrix, np.asarray(source_landmarks, np.float64)[list(POSE_POINTS)])
+    error = placed - np.asarray(frame_landmarks, np.float64)[list(POSE_POINTS)]
+    return float(np.sqrt((error**2).sum(axis=1).mean()) / max(face_height(frame_landmarks), 1e-6))
+
+
+def choose_bank(landmarks, size=16):
+    """Indices of at most `size` frames to draw mouths from: half span the clip's lip openings (each
+    the most typical head pose of its band of openings), half span its head poses (each the farthest
+    in pose from those chosen so far), so every frame finds a source turned as it is.
+    `landmarks`: (468, 2) or None per frame."""
+    found = [index for index, points in enumerate(landmarks) if points is not None]
+    if not found:
+        return []
+    gaps = np.array([lip_gap(landmarks[index]) for index in found])
+    typical = landmarks[found[int(np.argsort(gaps)[len(gaps) // 2])]]
+    residual = np.array([pose_residual(landmarks[index], typical) for index in found])
+    order = np.argsort(gaps)
+    chosen = [found[int(band[np.argmin(residual[band])])] for band in np.array_split(order, min(max(1, size // 2), len(order)))]
+    # Pose distances to a subsample are enough to spread the rest: a few hundred frames at most.
+    candidates = found[:: max(1, len(found) // 300)]
+    distance = np.array([min(pose_residual(landmarks[index], landmarks[other]) for other in chosen) for index in candidates])
+    while len(set(chosen)) < size and distance.max() > 0:
+        pick = int(np.argmax(distance))
+        chosen.append(candidates[pick])
+        distance = np.minimum(distance, [pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates])
+    return sorted(set(chosen))
+
+
+def cavity_colour(sources, default=DEFAULT_CAVITY):
+    """The colour of the darkest part of the most open mouth among `sources` (the person's own), or `default`."""
+    widest = max(sources, key=lambda source: source.gap, default=None)
+    if widest is None or widest.gap * face_height(widest.landmarks) < 4:
+        return default
+    inside = cavity_mask(widest.image.shape[:2], np.zeros(2), widest.landmarks, feather=0.5) > 0.5
+    pixels = widest.image[inside].astype(np.float32)
+    if len(pixels) < 8:
+        return default
+    dark = np.median(pixels[pixels.sum(axis=1) <= np.percentile(pixels.sum(axis=1), 30)], axis=0)
+    # A mouth shown mostly by its teeth and lips (a smile) has no shadow to take: keep its hue, not its light.
+    dark *= min(1.0, MAX_CAVITY_LEVEL / max(float(dark.max()), 1e-6))
+    return tuple(float(value) for value in dark)
+
+
+class MouthBank:
+    """Frames of one video to draw its mouths from: `pick` gives, for a frame and a wanted lip gap,
+    the source with the nearest opening and head pose, never one within MIN_DISTANCE frames."""
+
+    def __init__(self, sources):
+        if not sources:
+            raise ValueError("a MouthBank needs at least one source frame")
+        self.sources = list(sources)
+        self.cavity = cavity_colour(self.sources)
+        self._last = None
+
+    def pick(self, frame_landmarks, gap, index=-1):
+        allowed = [source for source in self.sources if index < 0 or source.index < 0 or abs(source.index - index) >= MIN_DISTANCE]
+        if not allowed:  # a clip shorter than MIN_DISTANCE frames: the farthest frame
+            allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
+
+        def cost(source):
+            return abs(source.gap - gap) / GAP_SCALE + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
+
+        best = min(allowed, key=cost)
+        if self._last is not None and self._last in allowed and cost(self._last) <= cost(best) + STAY:
+            best = self._last
+        self._last = best
+        return best
+
+    def render(self, frame, frame_landmarks, gap, index=-1):
+        return render_mouth(frame, frame_landmarks, self.pick(frame_landmarks, gap, index), gap, self.cavity)

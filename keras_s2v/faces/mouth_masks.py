@@ -1,0 +1,117 @@
+"""The masks and colour matching of the own-pixels mouth: which pixels of the frame being dubbed are
+replaced (a soft lower face, always the frame's lips), where the frame's own cheek is kept, and the cavity.
+"""
+
+
+import cv2
+import numpy as np
+
+from keras_s2v.faces.landmarks import (
+    INNER_BOTTOM,
+    INNER_TOP,
+    LOWER_FACE,
+    LOWER_INNER_LIP,
+    MOUTH_CORNERS,
+    OUTER_LIPS,
+    UPPER_INNER_LIP,
+)
+
+DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
+MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
+MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
+CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
+NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)
+
+
+def _region(frame_shape, points, grow):
+    height, width = frame_shape[:2]
+    x0, y0 = np.maximum(np.floor(points.min(axis=0) - grow).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(axis=0) + grow).astype(int), [width, height])
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _fill(shape, polygon, offset):
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round((polygon - offset) * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+    return mask.astype(np.float32) / 255.0
+
+
+def _narrowed(landmarks, keep=NARROW):
+    """LOWER_FACE's points drawn towards the mouth's centre line to `keep` of their distance sideways:
+    the cheeks' outline, where a source with another turn of the head would show its background, stays."""
+    points = landmarks[list(LOWER_FACE)]
+    left, right = landmarks[MOUTH_CORNERS[0]], landmarks[MOUTH_CORNERS[1]]
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    centre = (left + right) / 2
+    sideways = (points - centre) @ along
+    return points - (1.0 - keep) * sideways[:, None] * along
+
+
+def lower_face_mask(shape, offset, *landmark_sets, feather):
+    """Soft mask of the lower face (LOWER_FACE) of each set of landmarks, their hull, feathered inwards."""
+    hull = np.concatenate([_narrowed(np.asarray(points, np.float64)) for points in landmark_sets])
+    hard = _fill(shape, cv2.convexHull(hull.astype(np.float32))[:, 0].astype(np.float64), offset)
+    # Shrink by the feather first, so the soft edge ends on the face's outline rather than past it.
+    inner = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
+    return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
+
+
+
+def lips_mask(shape, offset, *landmark_sets, margin):
+    """1 on the outer lips of each set and `margin` pixels around them, fading to 0 over the next `margin`."""
+    hard = np.zeros(shape, np.float32)
+    for points in landmark_sets:
+        hard = np.maximum(hard, _fill(shape, np.asarray(points, np.float64)[list(OUTER_LIPS)], offset))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(np.ceil(1.5 * margin)) + 1,) * 2)
+    grown = cv2.dilate(hard, disc)
+    fade = cv2.GaussianBlur(cv2.dilate(grown, disc), (0, 0), max(margin / 3, 0.5))
+    return np.maximum(grown, fade * (grown < 1))
+
+
+def cavity_mask(shape, offset, landmarks, feather):
+    """Soft mask between the inner lips of `landmarks`."""
+    polygon = np.asarray(landmarks, np.float64)[list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP[::-1])]
+    return cv2.GaussianBlur(_fill(shape, polygon, offset), (0, 0), max(feather, 0.5))
+
+
+def match_colour(image, reference, band, grid=32):
+    """`image` plus a smooth per-channel offset that makes it agree with `reference` where `band` weighs."""
+    if band.sum() < 1.0:
+        return image
+    height, width = band.shape
+    factor = min(1.0, grid / max(height, width))
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    weight = cv2.resize(band, small, interpolation=cv2.INTER_AREA)
+    difference = cv2.resize((reference - image) * band[..., None], small, interpolation=cv2.INTER_AREA)
+    mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
+    sigma = max(1.0, small[0] / 6)
+    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    # Light differs little between frames of one shot; a larger offset comes from a band that crosses
+    # the background in one of the two, and would paint the face with it.
+    local = np.clip(local, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)
+    return image + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
+    """1, but on the cheeks beside the mouth (past its corners) 0 where the warped source differs from
+    the frame by far more than light does: there speech hardly moves the skin, so such a difference is
+    something the source shows that the frame does not (the background beside a head turned otherwise).
+    Pixels where `ignore` is set count as agreeing."""
+    left, right = landmarks[MOUTH_CORNERS[0]] - offset, landmarks[MOUTH_CORNERS[1]] - offset
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    rows, cols = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
+    across = np.abs((np.stack([cols, rows], -1) - (left + right) / 2) @ along)
+    beside = np.clip((across - np.linalg.norm(right - left) / 2) / max(feather, 1.0), 0.0, 1.0)
+    difference = np.where(ignore, 0.0, np.abs(warped - region.astype(np.float32)).max(axis=2)).astype(np.float32)
+    difference = cv2.GaussianBlur(difference, (0, 0), max(feather / 2, 0.5))
+    agree = np.clip(1.0 - (difference - CHEEK_TOLERANCE) / CHEEK_TOLERANCE, 0.0, 1.0)
+    return (1.0 - beside * (1.0 - agree)).astype(np.float32)
+
+
+def _cavity(shape, offset, landmarks, colour):
+    """The inside of a mouth: `colour`, darker towards its middle, as in a real mouth's shadow."""
+    top, bottom = landmarks[INNER_TOP] - offset, landmarks[INNER_BOTTOM] - offset
+    rows = np.arange(shape[0], dtype=np.float32)[:, None]
+    middle, half = (top[1] + bottom[1]) / 2, max(abs(bottom[1] - top[1]) / 2, 1.0)
+    shade = 1.0 - 0.45 * np.clip(1.0 - np.abs(rows - middle) / half, 0.0, 1.0)
+    return np.broadcast_to(shade[..., None] * np.asarray(colour, np.float32), (*shape, 3))

@@ -1,0 +1,232 @@
+"""The mouth drawn from the person's own pixels, at the frame's own resolution.
+
+A generator that has only seen synthetic faces at 112 pixels paints a grey, blurred mouth on
+a real face. Here nothing is painted but the inside of the mouth: a real frame of the same
+person (a `MouthSource`: for a video another frame of the clip, for a photo the photo) is
+warped so that its lips take the wanted opening, and laid over the lower face of the frame
+being dubbed. Lips keep their colour, texture and teeth; what decides the motion is one
+number per frame, the wanted lip gap, which comes from the speech.
+
+The frame being dubbed gives only its pose (landmarks of the eyes, nose and forehead, which
+speech does not move) and its pixels outside the lower face: none of its mouth reaches the
+output, so the original speaker's lip motion cannot leak through.
+
+The warp: the source's face-mesh points are mapped onto the frame by the similarity that best
+aligns their stable points, then the lower lip, chin and jaw are moved down (or up) by the
+change of gap; a piecewise-linear map over the Delaunay triangles of those points, worked out
+on a coarse grid (it is smooth) and sampled bicubic with cv2.remap, moves the source's pixels.
+Where the new gap is wider than the source's, the source's mouth splits along its midline (the
+upper teeth go with the upper lip, the lower with the lower) and a dark cavity fills the gap.
+"""
+
+import dataclasses
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from keras_s2v.faces.alignment import apply_matrix
+from keras_s2v.faces.landmarks import (
+    INNER_BOTTOM,
+    JAW_TO_TEMPLES,
+    LOWER_FACE,
+    LOWER_INNER_LIP,
+    MOUTH_CORNERS,
+    STABLE,
+    UPPER_INNER_LIP,
+    face_height,
+    lip_gap,
+)
+from keras_s2v.faces.mouth_masks import (
+    DEFAULT_CAVITY,
+    _agreeing_cheeks,
+    _cavity,
+    _fill,
+    _region,
+    lips_mask,
+    lower_face_mask,
+    match_colour,
+)
+
+COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
+UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
+
+
+@dataclasses.dataclass(eq=False)  # compared by identity: it holds arrays
+class MouthSource:
+    """A real frame of the person, cut to the region around the face: what the renderer moves.
+
+    `landmarks` are the 468 face-mesh points in the region's pixels; `offset` (x0, y0) is where
+    the region sat in its frame; `index` the frame's number in its video (-1 for a photo).
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    offset: tuple = (0, 0)
+    index: int = -1
+
+    @property
+    def gap(self):
+        return lip_gap(self.landmarks)
+
+    @classmethod
+    def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
+        """The region of `frame` around the face's landmarks, grown by `margin` of the face's size each side."""
+        landmarks = np.asarray(landmarks, np.float64)
+        low, high = landmarks.min(axis=0), landmarks.max(axis=0)
+        grow = margin * (high - low).max()
+        height, width = frame.shape[:2]
+        x0, y0 = np.maximum(np.floor(low - grow).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(high + grow).astype(int), [width, height])
+        return cls(np.ascontiguousarray(frame[y0:y1, x0:x1]), landmarks - [x0, y0], (int(x0), int(y0)), index)
+
+
+def pose_transform(source_landmarks, target_landmarks):
+    """(2, 3) similarity that maps the source's stable points onto the target's, least squares."""
+    source = np.asarray(source_landmarks, np.float64)[list(STABLE)]
+    target = np.asarray(target_landmarks, np.float64)[list(STABLE)]
+    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+    return matrix if matrix is not None else np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+
+def jaw_weights(landmarks):
+    """(468,) how far each mesh point moves down when the mouth opens, as a share of the change of gap.
+
+    The inner lips split the face: below their midline (the lower lip, the chin, the jaw) points
+    move with the jaw, fully in the middle and less towards the ears; above it the upper lip
+    moves up by UPPER_LIP_SHARE, fading towards the nose. The inner lips' own points are told
+    apart by their index, since on a closed mouth the two lines lie on each other.
+    """
+    points = np.asarray(landmarks, np.float64)
+    left, right = points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    down = np.array([-along[1], along[0]])  # image rows grow downwards
+    centre = (left + right) / 2
+    half_mouth = max(np.linalg.norm(right - left) / 2, 1e-6)
+    half_face = max(abs((points[JAW_TO_TEMPLES[-1]] - points[JAW_TO_TEMPLES[0]]) @ along) / 2, 1e-6)
+    midline = (points[list(UPPER_INNER_LIP)] + points[list(LOWER_INNER_LIP)]) / 2
+    order = np.argsort((midline - centre) @ along)
+    across = (points - centre) @ along
+    below = (points - centre) @ down - np.interp(across, ((midline - centre) @ along)[order], ((midline - centre) @ down)[order])
+    lip_height = max(np.linalg.norm(points[INNER_BOTTOM] - points[17]), 1e-6)  # inner lower lip to outer
+    # A sharp split between the lips, a soft one on the cheeks beyond the corners: no tear there.
+    ramp = np.where(np.abs(across) < half_mouth, 0.2, 1.5) * lip_height
+    sideways = np.clip(1.0 - (np.abs(across) / half_face) ** 2, 0.0, 1.0)
+    weights = np.clip(0.5 + below / ramp, 0.0, 1.0) * sideways
+    # The lips part as a lens, widest in the middle and shut at the corners; the chin drops as one.
+    lens = np.sqrt(np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0))
+    near_lips = np.clip(1.0 - np.abs(below) / (2.0 * lip_height), 0.0, 1.0)
+    weights *= 1.0 - near_lips * (1.0 - lens)
+    upper = (below < 0) & (np.abs(across) < 1.2 * half_mouth)
+    weights[upper] = -UPPER_LIP_SHARE * np.clip(1.0 + below[upper] / (2 * lip_height), 0.0, 1.0) * sideways[upper]
+    weights[list(UPPER_INNER_LIP[1:-1])] = -UPPER_LIP_SHARE * sideways[list(UPPER_INNER_LIP[1:-1])]
+    weights[list(LOWER_INNER_LIP[1:-1])] = (sideways * lens)[list(LOWER_INNER_LIP[1:-1])]
+    weights[list(UPPER_INNER_LIP[1:-1])] *= lens[list(UPPER_INNER_LIP[1:-1])]
+    return weights
+
+
+def target_landmarks(source, frame_landmarks, gap):
+    """The source's mesh placed in the frame (by the stable points) with its lip gap changed to `gap`."""
+    matrix = pose_transform(source.landmarks, frame_landmarks)
+    placed = apply_matrix(matrix, source.landmarks)
+    change = (gap - source.gap) * face_height(placed)
+    left, right = placed[MOUTH_CORNERS[0]], placed[MOUTH_CORNERS[1]]
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    down = np.array([-along[1], along[0]])
+    return placed + change * jaw_weights(placed)[:, None] * down, matrix
+
+
+def _backward_map(targets, sources, matrix, box):
+    """(mapx, mapy) float32 over `box` (x0, y0, x1, y1): for each pixel, where to sample the source.
+
+    Piecewise linear over the Delaunay triangles of `targets` -> `sources`; beyond them the
+    inverse of the pose similarity `matrix`. Worked out every COARSE pixels and resized: it is smooth.
+    """
+    x0, y0, x1, y1 = box
+    xs, ys = np.arange(x0, x1 + COARSE, COARSE, dtype=np.float64), np.arange(y0, y1 + COARSE, COARSE, dtype=np.float64)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    values = apply_matrix(cv2.invertAffineTransform(matrix), grid)
+    triangulation = Delaunay(targets)
+    simplex = triangulation.find_simplex(grid)
+    inside = simplex >= 0
+    transforms = triangulation.transform[simplex[inside]]
+    bary = np.einsum("nij,nj->ni", transforms[:, :2], grid[inside] - transforms[:, 2])
+    weights = np.concatenate([bary, 1.0 - bary.sum(axis=1, keepdims=True)], axis=1)
+    corners = sources[triangulation.simplices[simplex[inside]]]
+    values[inside] = np.einsum("ni,nij->nj", weights, corners)
+    coarse = values.reshape(len(ys), len(xs), 2).astype(np.float32)
+    # Grid point (i, j) is pixel (x0 + COARSE j, y0 + COARSE i): an affine resize keeps that exactly.
+    scale = np.array([[1.0 / COARSE, 0, 0], [0, 1.0 / COARSE, 0]])
+    full = cv2.warpAffine(coarse, scale, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return full[..., 0], full[..., 1]
+
+
+def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVITY):
+    """`frame` with its lower face replaced by `source` warped into the frame's pose, lips opened to `gap`.
+
+    `frame_landmarks` (468, 2) give the pose (through the stable points only) and, with the
+    target's, the lower face to replace. Only pixels inside that soft mask change. With
+    `source` cut from this very frame and `gap` its own, the output is the frame, bit for bit.
+    """
+    frame_landmarks = np.asarray(frame_landmarks, np.float64)
+    targets, matrix = target_landmarks(source, frame_landmarks, gap)
+    height = face_height(targets)
+    feather = max(1.0, 0.04 * height)
+    box = _region(frame.shape, np.concatenate([targets[list(LOWER_FACE)], frame_landmarks[list(LOWER_FACE)]]), 2 * feather + COARSE)
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return frame.copy()
+    offset = np.array([x0, y0], np.float64)
+    controls, sampled, split = _split_mouth(source, targets, matrix, gap)
+    mapx, mapy = _backward_map(controls, sampled, matrix, box)
+    # Bicubic: bilinear sampling at the warp's sub-pixel positions took a third of the lips' sharpness (docs/experiments.md).
+    warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    shape = (y1 - y0, x1 - x0)
+    face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
+    face *= _warped_face(source, mapx, mapy, feather)  # never the background a source turned otherwise shows
+    # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
+    frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
+    cheeks = _agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
+    face *= cheeks
+    # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
+    lips = np.maximum(lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
+                      lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks)
+    mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
+    if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
+        polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
+        opened = cv2.GaussianBlur(_fill(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
+        warped += opened[..., None] * (_cavity(shape, offset, targets, cavity_colour) - warped)
+    blended = region + mask[..., None] * (warped - region)
+    out = frame.copy()
+    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _split_mouth(source, targets, matrix, gap):
+    """(target points, source points, split) for the warp. When the mouth opens wider than the source's,
+    the inside of the source's mouth splits along its midline: its upper half (the upper teeth) moves
+    with the upper lip, its lower half with the lower lip, and `split` (the two edges, in the frame)
+    bounds the new opening between them, which no pixel of the source is stretched over."""
+    if gap <= source.gap:
+        return targets, source.landmarks, None
+    upper, lower = list(UPPER_INNER_LIP[1:-1]), list(LOWER_INNER_LIP[1:-1])
+    middle = (source.landmarks[upper] + source.landmarks[lower]) / 2
+    placed = apply_matrix(matrix, source.landmarks)
+    placed_middle = (placed[upper] + placed[lower]) / 2
+    with_upper = targets[upper] + (placed_middle - placed[upper])
+    with_lower = targets[lower] + (placed_middle - placed[lower])
+    controls = np.concatenate([targets, with_upper, with_lower])
+    return controls, np.concatenate([source.landmarks, middle, middle]), (with_upper, with_lower)
+
+
+def _warped_face(source, mapx, mapy, feather):
+    """Where the warp samples the source's own face (its mesh's hull, shrunk by a feather): 1 inside, 0 beyond."""
+    hull = cv2.convexHull(source.landmarks.astype(np.float32))[:, 0].astype(np.float64)
+    inside = _fill(source.image.shape[:2], hull, np.zeros(2))
+    inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
+    warped = cv2.remap(inside, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(warped, (0, 0), max(feather / 2, 0.5))

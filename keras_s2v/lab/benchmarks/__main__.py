@@ -1,0 +1,3 @@
+from keras_s2v.lab.benchmarks.runner import main
+
+main()

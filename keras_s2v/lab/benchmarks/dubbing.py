@@ -1,0 +1,130 @@
+"""`bench dub`: `s2v dub` on a moving 720p photo, short and long.
+"""
+
+import os
+
+from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
+from keras_s2v.lab.benchmarks.export import calibration_shards
+from keras_s2v.speech import formant
+
+
+def _moving_photo_720p(path, seconds, face_px=100):
+    """1280x720 25 fps video of a real photo whose face (`face_px` tall) drifts slowly, under synthetic speech.
+
+    Frames are drawn and encoded one at a time, so a long input costs no memory to make.
+    """
+    import cv2
+    import numpy as np
+    import skimage.data
+
+    from keras_s2v.lab import synth
+    from keras_s2v.media.photos import PHOTO_FACES
+    from keras_s2v.media.video import VideoWriter
+
+    rng = np.random.default_rng(0)
+    waveform, _ = formant.synthesize_speech(formant.random_script(rng, seconds), synth.sample_speaker(0, "test", 0).voice, rng)
+    count = int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS))
+    background = cv2.resize(skimage.data.coffee(), (1280, 720), interpolation=cv2.INTER_AREA)
+    box = np.asarray(PHOTO_FACES["astronaut"], np.float64)
+    scale = face_px / (box[3] - box[1])
+    photo = cv2.resize(skimage.data.astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    face_center = (box[:2] + box[2:]) / 2 * scale
+    with VideoWriter(path, 1280, 720, audio=waveform) as writer:
+        for index in range(count):
+            phase = 2 * np.pi * index / (25 * 20)  # one slow loop every 20 s, about 15 px/s
+            x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
+            frame = background.copy()
+            xs, ys = max(0, x0), max(0, y0)
+            xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
+            frame[ys:ye, xs:xe] = photo[ys - y0 : ye - y0, xs - x0 : xe - x0]
+            writer.write(frame)
+    return count
+
+
+_DUB_CHILD = """
+import json, sys
+from keras_s2v.dubbing.engine import dub
+summary = dub(*sys.argv[1:5], window_step=int(sys.argv[5]), progress=False)
+with open("/proc/self/status") as handle:
+    peak = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"frames": summary.frames, "faces": summary.faces_found, "seconds": summary.seconds,
+                  "timings": summary.timings, "peak_mb": peak}))
+"""
+
+
+def _dub_in_child(face, model, out, window_step):
+    """Run `dub` in a fresh process: its peak RSS is the engine's alone, TensorFlow's runtime included."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _DUB_CHILD, face, face, model, out, str(window_step)], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
+    """End-to-end streaming `dub` of 720p video with a real face, per backend: x real time, peak RSS, per-stage shares.
+
+    Every backend runs with dub's default window step (a window per frame); the fastest also with
+    step WINDOW_FRAMES (a fifth of the generator's work)."""
+    from keras_s2v.dubbing.engine import STAGES
+    from keras_s2v.export import export
+    from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
+    from keras_s2v.models import build_speech2vid
+
+    os.makedirs(work, exist_ok=True)
+    columns = ("setup", *STAGES)
+    face = os.path.join(work, "face_720p.mp4")
+    frames = _moving_photo_720p(face, seconds)
+    generator = build_speech2vid("seed")
+    keras_path = os.path.join(work, "seed.keras")
+    generator.save(keras_path)
+    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"),
+                    calibration=calibration_shards(work), progress=False)
+    models = {"Keras": keras_path, "SavedModel": report["path"],
+              **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")}}
+    runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
+    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
+    lines = [
+        "## Dubbing end to end, streaming",
+        "",
+        f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
+        "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
+        f"batch 4 and window step {DEFAULT_WINDOW_STEP} (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
+        "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
+        "",
+        "| backend | wall s | x real time | frames/s | peak RSS MB | frames with a face | " + " | ".join(columns) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(columns),
+    ]
+    results = {}
+    loads = [os.getloadavg()[0]]
+    for name, (model, step) in runs.items():
+        repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step) for _ in range(repeats)]
+        result = results[name] = sorted(repeated, key=lambda run: run["seconds"])[len(repeated) // 2]
+        wall = result["seconds"]
+        lines.append(f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
+                     f"{result['faces'] / result['frames']:.1%} | "
+                     + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in columns) + " |")
+        loads.append(os.getloadavg()[0])
+    if long_factor:
+        fastest = min(results, key=lambda name: results[name]["seconds"])
+        long_face = os.path.join(work, "face_720p_long.mp4")
+        long_frames = _moving_photo_720p(long_face, seconds * long_factor)
+        model, step = runs[fastest]
+        result = _dub_in_child(long_face, model, os.path.join(work, "out_long.mp4"), step)
+        lines += [
+            "",
+            f"Memory against length, {fastest}: {frames / 25:.0f} s peaks at {results[fastest]['peak_mb']:.0f} MB, "
+            f"{long_frames / 25:.0f} s ({long_factor}x longer) at {result['peak_mb']:.0f} MB "
+            f"({long_frames / 25 / result['seconds']:.2f}x real time). Holding the decoded {long_frames / 25:.0f} s would take "
+            f"{long_frames * 1280 * 720 * 3 / 2**20:.0f} MB.",
+        ]
+        loads.append(os.getloadavg()[0])
+    lines += [
+        "",
+        f"The 1-minute load average read {', '.join(f'{load:.1f}' for load in loads)} before the first run and after each one "
+        "(2.0 is both cores busy; the dub's own stage threads count in it, so a load above 2 after a run does not by itself "
+        "mean other work shared the cores). Stage busy times include waiting for a core.",
+    ]
+    return lines

@@ -1,0 +1,29 @@
+import json
+
+import numpy as np
+
+from keras_s2v.evaluation.video_check import TARGETS, check_video, format_video_check
+from keras_s2v.lab import synth
+from keras_s2v.models.mouth_motion import build_mouth_motion
+from keras_s2v.speech import formant
+
+
+def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
+    rng = np.random.default_rng(0)
+    speaker = synth.sample_speaker(0, "test", seed=5)
+    clip = tmp_path / "face.mp4"
+    synth.write_clip(clip, speaker, formant.random_script(rng, 1.6), seed=1)
+    model = tmp_path / "motion.keras"
+    build_mouth_motion("tiny").save(model)
+    report = check_video(str(clip), str(model), str(tmp_path / "check"))
+    assert set(report["dubs"]) == {"own", "other", "silence"} and report["frames"] == 40
+    for measures in report["dubs"].values():
+        assert measures["frames"] > 30  # the mesh finds the synthetic face in the dubs too
+        assert measures["psnr_outside_db"] > 30  # only the lower face changes
+        assert -1.0 <= measures["gap_r"] <= 1.0 and measures["sharpness_ratio"] > 0
+    assert len(report["targets"]) == len(TARGETS) and all(isinstance(target["met"], bool) for target in report["targets"])
+    assert json.loads((tmp_path / "check" / "video_check.json").read_text())["frames"] == 40
+    assert (tmp_path / "check" / "contact_sheet.png").stat().st_size > 0
+    assert (tmp_path / "check" / "other.mp4").exists()
+    lines = format_video_check(report)
+    assert len(lines) == 1 + 3 + len(TARGETS) and "silence" in lines[3]

@@ -1,0 +1,78 @@
+import cv2
+import numpy as np
+
+from keras_s2v.faces import mouth_warp
+from keras_s2v.faces.landmarks import lip_gap
+from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
+from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
+from keras_s2v.media.photos import real_photos
+
+
+def _lips(shape, landmarks, grow=1.0):
+    """Boolean mask of the outer lips' polygon, grown by `grow` about its centre."""
+    points = landmarks[list(landmarks.UPPER_LIP) + [375, 321, 405, 314, 17, 84, 181, 91, 146]]
+    points = points.mean(axis=0) + grow * (points - points.mean(axis=0))
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def test_no_motion_gives_back_the_frame_exactly(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    assert np.array_equal(render_mouth(photo, landmarks, source, source.gap), photo)
+
+
+def test_the_frames_own_mouth_never_reaches_the_output(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    other = photo.copy()
+    lips = _lips(photo.shape, landmarks, grow=1.2)
+    other[lips] = 255 - other[lips]  # another mouth, wherever the lips are
+    for gap in (source.gap, source.gap + 0.06):
+        assert np.array_equal(render_mouth(other, landmarks, source, gap), render_mouth(photo, landmarks, source, gap))
+
+
+def test_a_closed_mouth_opens_to_the_gap_asked_for(detector):
+    photo = real_photos()["grace_hopper"]
+    landmarks = np.asarray(detector.detect(photo).landmarks, np.float64)
+    source = MouthSource.from_frame(photo, landmarks)
+    opened = render_mouth(photo, landmarks, source, source.gap + 0.08)
+    # The mesh, run on the picture afresh, sees the mouth open by most of what was asked.
+    assert lip_gap(detector.detect(opened).landmarks) > source.gap + 0.04
+
+
+def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    opened = render_mouth(photo, landmarks, source, source.gap + 0.08)
+    changed = np.abs(opened.astype(int) - photo).max(axis=2) > 0
+    top = int(landmarks[[33, 263], 1].max())  # the eye line and above stay the photo's own
+    assert not changed[:top].any()
+    assert changed[_lips(photo.shape, landmarks)].mean() > 0.5
+    # The inside of the new opening is dark, as a mouth's is.
+    middle = np.round((landmarks[13] + mouth_warp.target_landmarks(source, landmarks, source.gap + 0.08)[0][14]) / 2).astype(int)
+    assert opened[middle[1], middle[0]].mean() < photo[middle[1], middle[0]].mean() - 40
+
+
+def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    lower = np.zeros(468, bool)
+    lower[mouth_warp.jaw_weights(landmarks) > 0.5] = True
+    sequence = []
+    for opening in np.linspace(0.0, 0.06, 40):  # a mouth that opens over 40 frames
+        points = landmarks.copy()
+        points[lower, 1] += opening * landmarks.face_height(landmarks)
+        sequence.append(points)
+    chosen = choose_bank(sequence, size=8)
+    gaps = [lip_gap(sequence[index]) for index in chosen]
+    # One head pose throughout: only the half of the bank that spans the openings has anything to choose.
+    assert len(chosen) == 4 and min(gaps) < lip_gap(sequence[4]) and max(gaps) >= lip_gap(sequence[30])
+    bank = MouthBank([MouthSource(photo, sequence[index], index=index) for index in chosen])
+    for index in range(40):
+        picked = bank.pick(sequence[index], lip_gap(sequence[index]), index)
+        assert abs(picked.index - index) >= MIN_DISTANCE
+    # With the whole clip allowed (a photo's frames have index -1), the nearest opening wins.
+    wanted = lip_gap(sequence[20])
+    best = MouthBank([MouthSource(photo, sequence[index]) for index in chosen]).pick(sequence[20], wanted)
+    assert abs(best.gap - wanted) == min(abs(gap - wanted) for gap in gaps)
