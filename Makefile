@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install test demo bench clean
+.PHONY: install lint test demo bench clean
 
 install: $(STAMP)
 
@@ -26,8 +26,13 @@ $(STAMP): pyproject.toml setup.py
 
 # Two workers: most tests wait on one Python thread (TensorFlow start-up, subprocesses, media
 # I/O), so two share 2 cores well; more workers would only repeat the session fixtures.
-test: install
+test: install lint
 	$(PY) -m pytest -q -n 2 tests
+
+# Lint and format are checked, never rewritten: `ruff format .` and `ruff check --fix .` mend them.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 demo: install
 	$(VENV)/bin/s2v demo --out demo_out

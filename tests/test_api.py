@@ -19,7 +19,7 @@ PUBLIC = {
     ],
     "keras_s2v.models": ["QUALITY_DISCRIMINATOR_PRESETS", "ReferenceConditioning", "SPEECH2VID_PRESETS", "SYNCNET_PRESETS",
                          "SyncProbability", "build_quality_discriminator", "build_speech2vid", "build_syncnet", "check_generator",
-                         "conditioning_of", "embedding_models"],
+                         "conditioning_of", "embedding_models", "GeneratorParts", "generator_parts"],
     "keras_s2v.training": [
         "FrameGrid", "GeneratorCheckpoint", "GeneratorPhase", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer",
         "SyncNetRecipe", "SyncWeightWarmup", "check_compatible", "compile_syncnet", "generator_callbacks", "get_recipe",

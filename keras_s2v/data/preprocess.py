@@ -23,8 +23,8 @@ import numpy as np
 from keras_s2v import faces
 from keras_s2v.data.corpus import SPLITS, sidecar_path
 from keras_s2v.errors import MediaError
-from keras_s2v.faces import detectors
 from keras_s2v.faces.alignment import ALIGN_BOX
+from keras_s2v.faces.detectors import DETECTOR_SPECS
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, GEOMETRY, VIDEO_FPS
 from keras_s2v.media import audio, video
 
@@ -82,7 +82,7 @@ def check_inputs(videos, detector):
         try:
             faces.make_detector(detector)  # a bad spec or cascade fails here, once, not per clip
         except ValueError:
-            raise ValueError(f"face detector must be {detectors.DETECTOR_SPECS} or {SIDECAR!r}; received {detector!r}") from None
+            raise ValueError(f"face detector must be {DETECTOR_SPECS} or {SIDECAR!r}; received {detector!r}") from None
 
 
 def _read_json(path):

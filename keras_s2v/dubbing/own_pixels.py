@@ -19,6 +19,7 @@ from keras_s2v.dubbing.engine import DubSummary
 from keras_s2v.dubbing.streaming import StageTimer, run_stages
 from keras_s2v.errors import ModelError, NoFaceError
 from keras_s2v.faces import mouth_bank, mouth_warp
+from keras_s2v.faces.landmarks import lip_gap
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
@@ -124,7 +125,7 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
     bank = _bank(face, landmarks, info.is_image, detector)
-    closed, widest = gap_range([landmarks.lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
+    closed, widest = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
     gaps = target_gaps(predict_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:

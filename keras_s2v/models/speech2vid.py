@@ -12,6 +12,7 @@ The layers of docs/design.md (the generator) form the nested model `core` (64 la
 """
 
 import functools
+from typing import NamedTuple
 
 import keras
 from keras import layers
@@ -34,6 +35,8 @@ BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
 ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
 CONDITIONINGS = ("composite", "concat")
+# The generator's parts by layer name; reached from elsewhere through `generator_parts`.
+CONDITIONING, CORE, BLEND = "reference_conditioning", "core", "reference_blend"
 
 
 def _upper_rows(window, mouth_row):
@@ -253,7 +256,7 @@ def _blend_alpha(features):
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
-def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name="core", synchronized_bn=False):
+def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name=CORE, synchronized_bn=False):
     """The layers of docs/design.md (the generator): `mfcc` and the conditioned `identity` -> `frames`.
 
     Presets with `blend` (all below `seed`) also return `alpha` ({"frames", "alpha"}), which
@@ -292,15 +295,31 @@ def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, co
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
     config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
-    blend = (ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name="reference_blend")
+    blend = (ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name=BLEND)
              if config.get("blend") else None)
-    conditioning_layer = ReferenceConditioning(conditioning, name="reference_conditioning")
+    conditioning_layer = ReferenceConditioning(conditioning, name=CONDITIONING)
     outputs = _core_outputs(conditioning_layer, core, inputs)
     if blend is None:
         return keras.Model(inputs, outputs, name=name)
     flow = [outputs["flow"]] if "flow" in outputs else []
     frames = blend([outputs["frames"], outputs["alpha"], inputs["identity"], inputs["reference"], *flow])
     return keras.Model(inputs, frames, name=name)
+
+
+class GeneratorParts(NamedTuple):
+    """The pieces of a generator built by `build_speech2vid`: its reference conditioning, the core network
+    (the layer table of `seed`) and the `ReferenceBlend` (None when the preset has none)."""
+
+    conditioning: ReferenceConditioning
+    core: keras.Model
+    blend: "ReferenceBlend | None"
+
+
+def generator_parts(generator):
+    """The `GeneratorParts` of a built or loaded generator: the one place that knows their layer names."""
+    names = [layer.name for layer in generator.layers]
+    blend = generator.get_layer(BLEND) if BLEND in names else None
+    return GeneratorParts(generator.get_layer(CONDITIONING), generator.get_layer(CORE), blend)
 
 
 def _core_outputs(conditioning, core, inputs, training=None):
@@ -312,10 +331,10 @@ def blended_parts(generator, inputs, training=False):
     """(frames, core) for the trainer: the generator's output, and the core's {"frames", "alpha"}
     before `ReferenceBlend` (None for a generator without a blend); a warping blend adds "flow"
     and "warped", the composite it warped."""
-    if "reference_blend" not in [layer.name for layer in generator.layers]:
+    conditioning, core, blend = generator_parts(generator)
+    if blend is None:
         return generator(inputs, training=training), None
     inputs = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
-    conditioning, core, blend = (generator.get_layer(name) for name in ("reference_conditioning", "core", "reference_blend"))
     outputs = _core_outputs(conditioning, core, inputs, training=training)
     # The blend's own steps, so that the trainer's warp terms reuse the one warp of the step.
     picture = blend.picture(inputs["identity"], inputs["reference"], outputs.get("flow"), dtype=outputs["frames"].dtype)
@@ -325,7 +344,7 @@ def blended_parts(generator, inputs, training=False):
 
 def conditioning_of(generator):
     """"composite" or "concat": how a generator built by build_speech2vid takes its reference."""
-    return generator.get_layer("reference_conditioning").mode
+    return generator_parts(generator).conditioning.mode
 
 
 def check_generator(generator, path="generator"):

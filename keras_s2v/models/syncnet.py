@@ -66,8 +66,7 @@ def _encoder(input_name, input_shape, stages, embedding, name):
 def build_syncnet(preset="small", name="syncnet"):
     """Expert: inputs `mfcc` MFCC_SHAPE and `mouths` MOUTHS_SHAPE (keras_s2v.geometry) -> `p_sync` (1,) in [0, 1].
 
-    The embedding sub-models are `model.get_layer("audio_encoder")` and
-    `model.get_layer("video_encoder")` (see `embedding_models`).
+    The embedding sub-models are reached with `embedding_models`.
     """
     config = get_preset(SYNCNET_PRESETS, preset, "syncnet")
     width, embedding = config["width"], config["embedding"]
@@ -90,3 +89,8 @@ def build_syncnet(preset="small", name="syncnet"):
 def embedding_models(syncnet):
     """(audio_encoder, video_encoder) of a built or loaded SyncNet."""
     return syncnet.get_layer("audio_encoder"), syncnet.get_layer("video_encoder")
+
+
+def video_embedding_before_relu(video_encoder):
+    """A model of `video_encoder`'s weights that stops before the embedding's ReLU (whose zeros give no gradient)."""
+    return keras.Model(video_encoder.input, video_encoder.get_layer("video_encoder_dense").output)

@@ -40,7 +40,7 @@ import tensorflow as tf
 from keras_s2v.errors import ModelError
 from keras_s2v.models.discriminator import build_quality_discriminator
 from keras_s2v.models.speech2vid import blended_parts
-from keras_s2v.models.syncnet import embedding_models
+from keras_s2v.models.syncnet import embedding_models, video_embedding_before_relu
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time
 
 LOSSES = ("l1+sync", "sync")
@@ -69,7 +69,7 @@ def _embeddings_before_relu(syncnet):
     """A model of `syncnet`'s weights: {mfcc, mouths} -> (audio embedding, video embedding before its ReLU)."""
     try:
         audio_encoder, video_encoder = embedding_models(syncnet)
-        video_dense = keras.Model(video_encoder.input, video_encoder.get_layer("video_encoder_dense").output)
+        video_dense = video_embedding_before_relu(video_encoder)
     except ValueError:
         raise ModelError("syncnet", "no audio_encoder / video_encoder_dense layers to pull starved windows through") from None
     mfcc, mouths_input = (keras.Input(syncnet.input[name].shape[1:], name=name) for name in ("mfcc", "mouths"))

@@ -13,7 +13,7 @@ from keras_s2v.evaluation.video_measures import (
     psnr_outside_mouth,
     sharpness_ratio,
 )
-from keras_s2v.faces.landmarks import OUTER_LIPS
+from keras_s2v.faces.landmarks import LEFT_EYE, OUTER_LIPS
 from keras_s2v.lab import synth
 
 
@@ -84,7 +84,7 @@ def test_psnr_outside_mouth_ignores_the_mouth_but_not_the_eyes(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     mask = outside_mouth_mask(photo.shape, landmarks)
     lips = _lip_region(photo.shape, landmarks)
-    eyes = landmarks[list(landmarks.LEFT_EYE)].mean(axis=0).round().astype(int)
+    eyes = landmarks[list(LEFT_EYE)].mean(axis=0).round().astype(int)
     assert mask[eyes[1], eyes[0]] and not (mask & lips).any()
     assert psnr_outside_mouth([photo], [photo.copy()], [landmarks]) == PSNR_CAP_DB
     mouth_changed = photo.copy()

@@ -6,7 +6,8 @@ import pytest
 
 from keras_s2v import faces
 from keras_s2v.errors import MediaError, NoFaceError
-from keras_s2v.faces import alignment, landmarks
+from keras_s2v.faces.alignment import ALIGN_LANDMARKS, EYE_Y, apply_matrix
+from keras_s2v.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
 from keras_s2v.lab.synth.animation import draw_face
 from keras_s2v.lab.synth.look import Look
 from keras_s2v.media.photos import PHOTO_FACES, line_path, photo_frames, real_photos
@@ -128,12 +129,12 @@ def test_crops_have_the_eyes_level_and_the_mouth_in_place_whatever_the_pose(phot
         frame = cv2.warpAffine(photo, matrix, (512, 600), borderMode=cv2.BORDER_REFLECT)
         face = cnn.detect(frame)
         crop, alignment = faces.crop_face(frame, face)
-        assert crop.shape == (112, 112, 3) and crop.dtype == np.uint8 and alignment.kind == alignment.ALIGN_LANDMARKS
-        points = alignment.apply_matrix(alignment.matrix, face.landmarks)
-        left, right = points[list(landmarks.LEFT_EYE)].mean(0), points[list(landmarks.RIGHT_EYE)].mean(0)
-        mouth = points[list(landmarks.MOUTH)].mean(0)
+        assert crop.shape == (112, 112, 3) and crop.dtype == np.uint8 and alignment.kind == ALIGN_LANDMARKS
+        points = apply_matrix(alignment.matrix, face.landmarks)
+        left, right = points[list(LEFT_EYE)].mean(0), points[list(RIGHT_EYE)].mean(0)
+        mouth = points[list(MOUTH)].mean(0)
         assert abs(left[1] - right[1]) < 2.5  # the eye line is level
-        assert abs((left[1] + right[1]) / 2 - alignment.EYE_Y * 112) < 3 and abs((left[0] + right[0]) / 2 - 56) < 3
+        assert abs((left[1] + right[1]) / 2 - EYE_Y * 112) < 3 and abs((left[0] + right[0]) / 2 - 56) < 3
         assert 70 < mouth[1] < 84 and abs(mouth[0] - 56) < 4
         assert points[152, 1] < 112  # the chin is inside
         crops.append(crop.astype(np.float64))
@@ -144,7 +145,7 @@ def test_box_alignment_is_the_old_square_crop():
     face = faces.Face([100, 40, 180, 140])
     matrix = faces.alignment_matrix(face, 112)
     side = 100 * 1.25
-    corner = alignment.apply_matrix(matrix, [[140 - side / 2, 90 + 5 - side / 2]])[0]
+    corner = apply_matrix(matrix, [[140 - side / 2, 90 + 5 - side / 2]])[0]
     np.testing.assert_allclose(corner, [0, 0], atol=1e-6)
     np.testing.assert_allclose(matrix[0, 0], 112 / side)
 

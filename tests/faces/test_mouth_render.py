@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from keras_s2v.faces import mouth_warp
-from keras_s2v.faces.landmarks import lip_gap
+from keras_s2v.faces.landmarks import UPPER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
 from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
 from keras_s2v.media.photos import real_photos
@@ -10,7 +10,7 @@ from keras_s2v.media.photos import real_photos
 
 def _lips(shape, landmarks, grow=1.0):
     """Boolean mask of the outer lips' polygon, grown by `grow` about its centre."""
-    points = landmarks[list(landmarks.UPPER_LIP) + [375, 321, 405, 314, 17, 84, 181, 91, 146]]
+    points = landmarks[list(UPPER_LIP) + [375, 321, 405, 314, 17, 84, 181, 91, 146]]
     points = points.mean(axis=0) + grow * (points - points.mean(axis=0))
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
@@ -62,7 +62,7 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
     sequence = []
     for opening in np.linspace(0.0, 0.06, 40):  # a mouth that opens over 40 frames
         points = landmarks.copy()
-        points[lower, 1] += opening * landmarks.face_height(landmarks)
+        points[lower, 1] += opening * face_height(landmarks)
         sequence.append(points)
     chosen = choose_bank(sequence, size=8)
     gaps = [lip_gap(sequence[index]) for index in chosen]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_s2v.data.corpus import sidecar_path
-from keras_s2v.faces import landmarks
+from keras_s2v.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
 from keras_s2v.lab import synth
 from keras_s2v.media.video import probe, read_frames
 from keras_s2v.speech import formant
@@ -227,7 +227,7 @@ def test_sidecar_box_crops_place_eyes_and_mouth_as_landmark_crops_do():
         for face in (faces.Face(box=(x, y, x + w, y + h)), found):
             matrix = faces.alignment_matrix(face)
             points = (found.landmarks[:, :2] @ matrix[:, :2].T + matrix[:, 2]) / FACE_SIZE
-            eyes = (points[list(landmarks.LEFT_EYE)].mean(axis=0) + points[list(landmarks.RIGHT_EYE)].mean(axis=0)) / 2
-            places.append([eyes, points[list(landmarks.MOUTH)].mean(axis=0)])
+            eyes = (points[list(LEFT_EYE)].mean(axis=0) + points[list(RIGHT_EYE)].mean(axis=0)) / 2
+            places.append([eyes, points[list(MOUTH)].mean(axis=0)])
         # 0.015 of the crop is under 2 pixels; the earlier sidecar box put the mouth 0.045 higher.
         np.testing.assert_allclose(places[0], places[1], atol=0.015, err_msg=f"speaker {speaker.index}")

@@ -32,8 +32,10 @@ def generator_flops(model):
     """Multiply-adds x 2 of the conv, transposed-conv and dense layers for one window."""
     import keras
 
+    from keras_s2v.models.speech2vid import generator_parts
+
     flops = 0
-    for layer in model.get_layer("core").layers:  # the reference conditioning costs no multiply-adds
+    for layer in generator_parts(model).core.layers:  # the reference conditioning costs no multiply-adds
         if isinstance(layer, keras.layers.Conv2DTranspose):
             kernel = layer.kernel.shape  # (k, k, out, in), applied at every input position
             height, width = layer.input.shape[1:3]
