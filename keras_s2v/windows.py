@@ -94,7 +94,7 @@ def window_plan(num_frames, step=WINDOW_FRAMES):
     Step WINDOW_FRAMES (5) takes every frame of a window: the least work. Step 1 draws every
     frame from the window centred on it, 5 times the work: each mouth is drawn from the audio
     around its own frame, not from wherever the frame falls in a fixed 0.2 s block, so the
-    mouth moves on time from frame to frame (TRAINING.md §5).
+    mouth moves on time from frame to frame (docs/experiments.md).
     """
     if not isinstance(step, (int, np.integer)) or not 1 <= step <= WINDOW_FRAMES:
         raise ValueError(f"`step` must be an integer from 1 to {WINDOW_FRAMES}; received {step!r}")

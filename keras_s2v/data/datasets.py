@@ -114,7 +114,7 @@ def standard_normal(shape, seed):
     """Standard normal noise by Box-Muller from stateless uniforms.
 
     On CPU it costs half of `tf.random.stateless_normal` (10 ms against 19 for a batch of 32
-    mouth windows), which was half of the SyncNet's input pipeline (TRAINING.md §5, "Recipe version 9").
+    mouth windows), which was half of the SyncNet's input pipeline (docs/experiments.md, "Recipe version 9").
     """
     size = tf.reduce_prod(shape)
     half = (size + 1) // 2

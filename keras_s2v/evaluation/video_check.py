@@ -28,7 +28,7 @@ from keras_s2v.geometry import SAMPLE_RATE, SAMPLES_PER_FRAME
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
 
-# The targets a dub should meet (README, "The mouth from the person's own pixels"): (measure, dub, bound, "min" or "max").
+# What a dub of a real talking clip should meet: (measure, dub, bound, "min" or "max").
 TARGETS = (
     ("gap_r", "own", 0.5, "min"),
     ("gap_r", "other", 0.3, "max"),

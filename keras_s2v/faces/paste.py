@@ -13,7 +13,7 @@ from keras_s2v.faces.masks import ellipse_map
 # The paste-back: the lips in the aligned crop (centre row, half height, half width; masks.ellipse_map),
 # the scale, in crop pixels, below which the source's detail is kept around them, and the change
 # (grey levels, after a blur) from which a generated pixel counts as drawn anew. Chosen on
-# photos and clips that no reported figure uses (TRAINING.md §5, "The paste keeps more of the source").
+# photos and clips that no reported figure uses (docs/experiments.md, "The paste keeps more of the source").
 LIPS_ELLIPSE = (0.70, 0.12, 0.22)
 DETAIL_SIGMA = 4.0
 CHANGE_TOLERANCE = 30.0
@@ -43,7 +43,7 @@ def paste_mask(frame_shape, face, alignment, feather=0.05, keep_above_lips=True,
     With landmarks the polygon is the jaw line, and its points below the mouth are moved
     `jaw_inset` feathers towards it, so the fade ends about on the face's outline: against the
     neck or the background that is a sharp edge, which a generator blurs, and on real faces it
-    hardly moves with the lips (TRAINING.md §5).
+    hardly moves with the lips (docs/experiments.md).
     """
     height, width = frame_shape[:2]
     size = alignment.size

@@ -13,9 +13,9 @@ import os
 import time
 
 # Every training number is the recipe's (keras_s2v.training.recipe): "full" trains with the
-# recipe of TRAINING.md §4, "quick" is a smoke run whose numbers mean nothing. The full corpus
+# recipe of TRAINING.md, "quick" is a smoke run whose numbers mean nothing. The full corpus
 # has many short clips rather than a few long ones: SyncNets trained on 14 faces generalise to
-# new faces far better than on 8 (TRAINING.md §5, "More faces, shorter clips").
+# new faces far better than on 8 (docs/experiments.md, "More faces, shorter clips").
 SCALES = {
     "full": {"speakers": 20, "seconds": 4.5, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8"), "photo_seconds": 4.0,
              "syncnet_warning_below": 0.7, "mouth_utterances": 200, "mouth_epochs": 12},
@@ -62,7 +62,7 @@ def syncnet_warning(name, accuracy, threshold):
     """A warning line when a SyncNet does not tell sync on the test speakers well enough to be trusted, else None.
 
     Such an expert steers the generator wrong, and such an evaluator grades every clip, the real
-    ones too, near chance (TRAINING.md §5: 0.60 and 0.64 in one 12-speaker run gave 0.26x).
+    ones too, near chance (docs/experiments.md: 0.60 and 0.64 in one 12-speaker run gave 0.26x).
     """
     if threshold is None or accuracy >= threshold:
         return None

@@ -1,7 +1,7 @@
 """Named model sizes. `seed` is the generator of docs/design.md (the generator), layer for layer."""
 
 # Where ReferenceBlend always paints (centre row, half height, half width of the crop): the
-# mouth and the jaw below it, which move with the speech (TRAINING.md §5).
+# mouth and the jaw below it, which move with the speech (docs/experiments.md).
 MOUTH_AND_JAW = (0.70, 0.16, 0.26)
 MAX_SHIFT = 10.0  # the most a warping blend moves a pixel, in pixels of the 112 crop
 

@@ -124,7 +124,7 @@ class ReferenceBlend(layers.Layer):
     `paint_ellipse` (centre_row, half_height, half_width as fractions of the crop, or None)
     raises alpha to 1 over the mouth and jaw: the reference's mouth is another moment of the
     source, and what of it shows through a learned alpha (which stayed under 0.9) moves with
-    the source's speech, not the new one (TRAINING.md §5).
+    the source's speech, not the new one (docs/experiments.md).
 
     `max_shift` (pixels, or None): the blend takes a fifth input, a flow of 2 channels per frame
     in [-1, 1], and warps the composite by `max_shift` times it before blending (`warp_frames`),
@@ -248,8 +248,8 @@ def _blend_alpha(features):
 
     It starts near 0.9 everywhere, so the painted frames get the gradient from the first step
     (a full-resolution path to the reference, open from the start, is what kept the sync loss
-    from taking hold with the fine skips: TRAINING.md §5). A warping blend starts there too: from
-    0.5 its sync took hold three epochs later and ended weaker (TRAINING.md §5).
+    from taking hold with the fine skips: docs/experiments.md). A warping blend starts there too: from
+    0.5 its sync took hold three epochs later and ended weaker (docs/experiments.md).
     """
     alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
                           bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)

@@ -145,7 +145,7 @@ def face_box(center, radius):
     crop of a real face has them (EYE_Y, FACE_SCALE): a generator trained on the
     corpus sees its mouths where `dub` (cnn detector) shows it the mouths of real faces. The
     earlier box put the mouth 0.04 of the crop higher, and on real photos the generator then
-    painted a still smear over the lips instead of moving them (TRAINING.md §5).
+    painted a still smear over the lips instead of moving them (docs/experiments.md).
     """
     eye_y, eye_to_mouth = EYES[0][1] * radius, (MOUTH_Y - EYES[0][1]) * radius
     side = eye_to_mouth / FACE_SCALE  # the crop's side (eye-to-mouth spans more than eye-to-eye here)
