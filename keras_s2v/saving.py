@@ -14,14 +14,14 @@ import keras
 from keras_s2v.errors import FileError, ModelError
 
 
-def register_layers():
+def register_layers() -> None:
     """Import every module that defines a Keras-serializable keras-s2v class, which registers it."""
     from keras_s2v.media import audio  # noqa: F401 (the MFCC layer)
     from keras_s2v.models import speech2vid, syncnet  # noqa: F401
     from keras_s2v.training import trainer  # noqa: F401
 
 
-def save_model(model, path):
+def save_model(model: keras.Model, path: str) -> None:
     """Write `model` to `path` (.keras) through a temporary file, so a kill never leaves half a file."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -36,7 +36,7 @@ def save_model(model, path):
         raise
 
 
-def load_model(path, kind):
+def load_model(path: str, kind: str) -> keras.Model:
     """Load a .keras file with safe_mode=True; `kind` names what it should be, for the error."""
     register_layers()
     if not os.path.isfile(path):

@@ -33,13 +33,13 @@ def _checked(inputs, signature):
     return arrays
 
 
-def rest_request(inputs, signature="serving_default"):
+def rest_request(inputs: dict[str, np.ndarray], signature: str = "serving_default") -> dict:
     """The JSON body of a REST `:predict` call in the columnar ("inputs") form."""
     arrays = _checked(inputs, signature)
     return {"signature_name": signature, "inputs": {name: array.tolist() for name, array in arrays.items()}}
 
 
-def decode_rest_reply(reply):
+def decode_rest_reply(reply: dict) -> np.ndarray:
     """Frames (B, *IDENTITY_SHAPE) from a REST reply; a single output comes without its name."""
     outputs = reply["outputs"]
     return np.asarray(outputs["frames"] if isinstance(outputs, dict) else outputs, np.float32)
@@ -66,7 +66,9 @@ def decode_grpc_reply(response):
     return tf.make_ndarray(response.outputs["frames"])
 
 
-def predict_rest(url, inputs, signature="serving_default", model_name=MODEL_NAME, timeout=60):
+def predict_rest(
+    url: str, inputs: dict[str, np.ndarray], signature: str = "serving_default", model_name: str = MODEL_NAME, timeout: float = 60
+) -> np.ndarray:
     """POST to a running TF Serving (e.g. http://localhost:8501) and return the frames."""
     body = json.dumps(rest_request(inputs, signature)).encode()
     request = urllib.request.Request(f"{url}/v1/models/{model_name}:predict", body, {"Content-Type": "application/json"})
@@ -74,7 +76,9 @@ def predict_rest(url, inputs, signature="serving_default", model_name=MODEL_NAME
         return decode_rest_reply(json.load(reply))
 
 
-def predict_grpc(target, inputs, signature="serving_default", model_name=MODEL_NAME, timeout=60):
+def predict_grpc(
+    target: str, inputs: dict[str, np.ndarray], signature: str = "serving_default", model_name: str = MODEL_NAME, timeout: float = 60
+) -> np.ndarray:
     """Call a running TF Serving over gRPC (e.g. localhost:8500) and return the frames."""
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc

@@ -31,7 +31,7 @@ MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from t
 CLIP_SUBSETS = ("all", "even", "odd")
 
 
-def shard_files(shards_dir, split, clips="all"):
+def shard_files(shards_dir: str, split: str, clips: str = "all") -> list[str]:
     """The shards of one split, from a `s2v preprocess --out` folder (local or gs://...).
 
     `clips="even"` / `"odd"` keep every other clip in name order: two disjoint halves, so two
@@ -155,9 +155,18 @@ def _finish(dataset, batch_size, to_inputs, shuffle, shuffle_buffer, augment_fra
 
 
 def syncnet_dataset(
-    shards_dir, split="train", batch_size=32, shuffle=True, augment_frames=False, foreign_fraction=0.25,
-    deterministic=False, seed=None, repeat=False, shuffle_buffer=1024, clips="all",
-):
+    shards_dir: str,
+    split: str = "train",
+    batch_size: int = 32,
+    shuffle: bool = True,
+    augment_frames: bool = False,
+    foreign_fraction: float = 0.25,
+    deterministic: bool = False,
+    seed: int | None = None,
+    repeat: bool = False,
+    shuffle_buffer: int = 1024,
+    clips: str = "all",
+) -> tf.data.Dataset:
     """({"mfcc", "mouths"}, label) batches, half positives (aligned windows) and half negatives.
 
     `augment_frames` jitters colour and position and degrades (blurs, adds noise to) the mouths.
@@ -236,9 +245,17 @@ def _still_references(starts, candidates, seed):
 
 
 def generator_dataset(
-    shards_dir, split="train", batch_size=16, shuffle=True, augment_frames=False,
-    deterministic=False, seed=None, repeat=False, shuffle_buffer=512, still_reference_rate=0.0,
-):
+    shards_dir: str,
+    split: str = "train",
+    batch_size: int = 16,
+    shuffle: bool = True,
+    augment_frames: bool = False,
+    deterministic: bool = False,
+    seed: int | None = None,
+    repeat: bool = False,
+    shuffle_buffer: int = 512,
+    still_reference_rate: float = 0.0,
+) -> tf.data.Dataset:
     """({"mfcc", "identity", "reference"}, target) batches.
 
     identity is the target window itself (the generator masks it); reference is a window of

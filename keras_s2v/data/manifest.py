@@ -21,7 +21,7 @@ _GEOMETRY_WORDS = {
 }
 
 
-def read_manifest(shards):
+def read_manifest(shards: str) -> dict:
     """The manifest of a preprocessed folder (local or any tf.io.gfile path, e.g. gs://).
 
     MediaError if it is not one, or if its shards were cut for other windows than this keras-s2v reads.

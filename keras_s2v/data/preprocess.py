@@ -42,7 +42,7 @@ def _is_remote(path):
     return "://" in str(path)
 
 
-def find_videos(folder):
+def find_videos(folder: str) -> list[str]:
     found = []
     for root, _, names in _gfile().walk(folder):
         found += [os.path.join(root, n) for n in names if os.path.splitext(n)[1].lower() in VIDEO_EXTENSIONS]
@@ -135,7 +135,7 @@ def clip_alignment(result):
     return result.get("alignment", ALIGN_BOX)
 
 
-def process_clip(path, root, out, detector="cnn"):
+def process_clip(path: str, root: str, out: str, detector: str = "cnn") -> dict:
     """Preprocess one video; returns its result dict (with `skipped` set if it was unusable)."""
     from keras_s2v.data.records import encode_clip, window_starts
 
@@ -200,7 +200,7 @@ def finished_result(out, clip_id, detector):
     return result
 
 
-def preprocess_video(path, root, out, detector="cnn"):
+def preprocess_video(path: str, root: str, out: str, detector: str = "cnn") -> dict:
     """The per-video work of every path: an earlier run's result, or the clip processed and marked done.
 
     Any error on one file makes it a skip with its reason; an unexpected one (not a
@@ -230,7 +230,7 @@ def _init_worker():
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def preprocess(videos, out, workers=1, detector="cnn", progress=True):
+def preprocess(videos: str, out: str, workers: int = 1, detector: str = "cnn", progress: bool = True) -> dict:
     """Preprocess every video under `videos` into shards under `out`; returns the manifest."""
     from tqdm import tqdm
 

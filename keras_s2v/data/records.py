@@ -34,7 +34,9 @@ def window_starts(has_face, mfcc_steps):
     return np.array([f for f in range(count) if has_face[f : f + WINDOW_FRAMES].all()], np.int64)
 
 
-def encode_clip(clip_id, split, crops, has_face, mfcc_map, jpeg_quality=92):
+def encode_clip(
+    clip_id: str, split: str, crops: np.ndarray, has_face: np.ndarray, mfcc_map: np.ndarray, jpeg_quality: int = 92
+) -> bytes:
     """Serialize one clip: crops (N, FACE_SIZE, FACE_SIZE, 3) uint8 RGB, has_face (N,), mfcc_map (NUM_MFCC, T)."""
     jpegs = [
         cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes() for crop in crops
@@ -52,7 +54,7 @@ def encode_clip(clip_id, split, crops, has_face, mfcc_map, jpeg_quality=92):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def parse_clip(serialized, decode_frames=True):
+def parse_clip(serialized: tf.Tensor, decode_frames: bool = True) -> dict:
     """A dict of tensors: frames (N, FACE_SIZE, FACE_SIZE, 3) uint8, has_face (N,) bool, mfcc (NUM_MFCC, T) float32."""
     parsed = tf.io.parse_single_example(serialized, FEATURES)
     clip = {

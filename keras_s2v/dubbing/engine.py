@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import itertools
 import time
+from collections.abc import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -164,7 +165,7 @@ def _batch_windows(pairs, mfcc, plan, batch_size):
             buffer = {index: pair for index, pair in buffer.items() if index >= starts[following]}
 
 
-def to_uint8(generated):
+def to_uint8(generated: np.ndarray) -> np.ndarray:
     """The generator's [0, 1] frames as `dub` writes them: uint8, rounded half up."""
     return (np.asarray(generated) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
 
@@ -187,8 +188,18 @@ def _blend(batches, keep_above_lips=True):
             yield frame, face is not None
 
 
-def dub(face, audio, model, out, detector="cnn", batch_size=4, progress=True, on_progress=None, window_step=DEFAULT_WINDOW_STEP,
-        keep_above_lips=True):
+def dub(
+    face: str,
+    audio: str,
+    model,
+    out: str,
+    detector: str = "cnn",
+    batch_size: int = 4,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    window_step: int = DEFAULT_WINDOW_STEP,
+    keep_above_lips: bool = True,
+) -> DubSummary:
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
     `model` may also be a backend already loaded (`keras_s2v.backends.load_backend`).

@@ -44,7 +44,7 @@ def clip_embeddings(evaluator, frames, mfcc_map):
     return video, audio
 
 
-def offset_distances(video, audio):
+def offset_distances(video: np.ndarray, audio: np.ndarray) -> np.ndarray:
     """Mean distance per offset in OFFSETS, over the windows whose every offset is inside the clip."""
     centre = np.arange(OFFSETS.max(), len(video) - OFFSETS.max())
     return np.array([np.linalg.norm(video[centre] - audio[centre + offset], axis=1).mean() for offset in OFFSETS])
@@ -56,7 +56,7 @@ def sync_loss(video, audio):
     return float(np.mean(-np.log(p_sync)))
 
 
-def sync_scores(distances):
+def sync_scores(distances: np.ndarray) -> dict:
     """{lse_d, lse_c, av_offset} from the mean distance per offset."""
     best = int(np.argmin(distances))
     return {"lse_d": float(distances[best]), "lse_c": float(np.median(distances) - distances[best]), "av_offset": int(OFFSETS[best])}
@@ -70,7 +70,7 @@ def region_psnr(real, generated):
             for name, rows in regions.items()}
 
 
-def masked_psnr(image, reference, mask):
+def masked_psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
     """PSNR in dB of `image` against `reference` (uint8) over the pixels of `mask`, capped at PSNR_CAP_DB."""
     if image.shape[:2] != mask.shape or reference.shape[:2] != mask.shape:
         raise ValueError(f"images and mask must be the same size; received {image.shape}, {reference.shape}, {mask.shape}")

@@ -60,7 +60,15 @@ def static_mouth(frames):
     return frames
 
 
-def evaluate(shards, backend, evaluator, out, split="test", progress=True, window_step=DEFAULT_WINDOW_STEP):
+def evaluate(
+    shards: str,
+    backend,
+    evaluator,
+    out: str,
+    split: str = "test",
+    progress: bool = True,
+    window_step: int = DEFAULT_WINDOW_STEP,
+) -> dict:
     """Score the dubbing setting on held-out clips; writes report.json and two PNGs to `out`.
 
     The generated clips are made as `s2v dub --window-step` makes them (`window_step`)."""
@@ -126,7 +134,7 @@ def evaluate(shards, backend, evaluator, out, split="test", progress=True, windo
     return report
 
 
-def format_scores(report):
+def format_scores(report: dict) -> list[str]:
     lines = [f"  {'':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'AV offset':>10s} {'E_sync':>7s}"]
     for kind, score in report["scores"].items():
         lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d} {score['e_sync']:7.3f}")

@@ -12,7 +12,7 @@ from keras_s2v.evaluation.plots import plot_offsets
 from keras_s2v.geometry import STEPS_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES
 
 
-def longest_face_run(has_face):
+def longest_face_run(has_face: np.ndarray) -> tuple[int, int]:
     """(start, stop) of the longest run of consecutive frames with a face."""
     best, start = (0, 0), None
     for index, found in enumerate([*np.asarray(has_face, bool), False]):
@@ -23,7 +23,7 @@ def longest_face_run(has_face):
     return best
 
 
-def score(video_path, evaluator, audio=None, out=None, detector="cnn"):
+def score(video_path: str, evaluator, audio: str | None = None, out: str | None = None, detector: str = "cnn") -> dict:
     """LSE-D, LSE-C and AV offset of any talking-face video, as SyncNet's evaluation defines them.
 
     The face is tracked and cropped by the same front-end as `dub` (use the detector that made
@@ -71,7 +71,7 @@ def score(video_path, evaluator, audio=None, out=None, detector="cnn"):
     return report
 
 
-def format_score(report):
+def format_score(report: dict) -> str:
     """The one line `s2v score` prints."""
     start, stop = report["frames_scored"]
     return (f"LSE-D {report['lse_d']:.3f}  LSE-C {report['lse_c']:.3f}  AV offset {report['av_offset']:+d}  "

@@ -70,7 +70,15 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
-def export(generator, base, version=None, variants=None, calibration=None, force=False, progress=True):
+def export(
+    generator,
+    base: str,
+    version: int | None = None,
+    variants: tuple[str, ...] | None = None,
+    calibration: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict:
     """Export a loaded generator; returns the report (also written to `<base>/export_report.json`).
 
     `variants` are the TFLite files to write; by default fp32, fp16, and int8 when `calibration`

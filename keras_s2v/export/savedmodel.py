@@ -44,13 +44,13 @@ def serving_functions(generator):
     return {"serving_default": serving_default, "from_audio": from_audio}
 
 
-def latest_version(base):
+def latest_version(base: str) -> int | None:
     """The highest integer version folder under a model base path, or None."""
     versions = [int(name) for name in os.listdir(base) if name.isdigit()] if os.path.isdir(base) else []
     return max(versions) if versions else None
 
 
-def write_savedmodel(generator, path):
+def write_savedmodel(generator: keras.Model, path: str) -> None:
     """Write the SavedModel with both signatures to `path`."""
     check_generator(generator)
     archive = keras.export.ExportArchive()
@@ -87,7 +87,7 @@ def staged(target):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def serving_layout(base):
+def serving_layout(base: str) -> dict:
     """What TF Serving will load from a model base path: {version: {signature: (inputs, outputs)}}.
 
     Raises FileError/ModelError when the layout is wrong: no integer version folder, a version

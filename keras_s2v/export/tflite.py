@@ -53,7 +53,9 @@ def _save_at_batch_one(saved_model_dir, signature, folder):
     tf.saved_model.save(loaded, folder, signatures={signature: batch_one})
 
 
-def convert_tflite(saved_model_dir, signature="serving_default", variant="fp32", representative_inputs=None):
+def convert_tflite(
+    saved_model_dir: str, signature: str = "serving_default", variant: str = "fp32", representative_inputs=None
+) -> bytes:
     """Convert one signature of a SavedModel at batch 1; returns the .tflite bytes.
 
     representative_inputs: for int8 (required there), a list of {input name: array with

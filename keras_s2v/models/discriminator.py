@@ -30,7 +30,7 @@ def _conv_block(x, filters, strides, name):
     return layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{name}_leaky_relu")(x)
 
 
-def build_quality_discriminator(preset="small", name="quality_discriminator"):
+def build_quality_discriminator(preset: str = "small", name: str = "quality_discriminator") -> keras.Model:
     """Discriminator: input `mouths` MOUTHS_SHAPE (the lower halves of a window, keras_s2v.geometry)
     -> `real` (WINDOW_FRAMES, 7, 7): for each frame and each patch of it, the probability that it is real.
 

@@ -256,7 +256,9 @@ def _blend_alpha(features):
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
-def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name=CORE, synchronized_bn=False):
+def build_core(
+    preset: str = "seed", identity_channels: int = WINDOW_CHANNELS, name: str = CORE, synchronized_bn: bool = False
+) -> keras.Model:
     """The layers of docs/design.md (the generator): `mfcc` and the conditioned `identity` -> `frames`.
 
     Presets with `blend` (all below `seed`) also return `alpha` ({"frames", "alpha"}), which
@@ -274,7 +276,9 @@ def build_core(preset="seed", identity_channels=WINDOW_CHANNELS, name=CORE, sync
     return keras.Model({"mfcc": mfcc, "identity": identity}, outputs, name=name)
 
 
-def build_speech2vid(preset="seed", name="speech2vid", synchronized_bn=False, conditioning="composite"):
+def build_speech2vid(
+    preset: str = "seed", name: str = "speech2vid", synchronized_bn: bool = False, conditioning: str = "composite"
+) -> keras.Model:
     """Generator: `mfcc` MFCC_SHAPE, `identity` (the raw target window) and `reference` IDENTITY_SHAPE
     -> `frames` IDENTITY_SHAPE (keras_s2v.geometry).
 
@@ -315,7 +319,7 @@ class GeneratorParts(NamedTuple):
     blend: "ReferenceBlend | None"
 
 
-def generator_parts(generator):
+def generator_parts(generator: keras.Model) -> GeneratorParts:
     """The `GeneratorParts` of a built or loaded generator: the one place that knows their layer names."""
     names = [layer.name for layer in generator.layers]
     blend = generator.get_layer(BLEND) if BLEND in names else None
@@ -342,12 +346,12 @@ def blended_parts(generator, inputs, training=False):
     return frames, ({**outputs, "warped": picture} if "flow" in outputs else outputs)
 
 
-def conditioning_of(generator):
+def conditioning_of(generator: keras.Model) -> str:
     """"composite" or "concat": how a generator built by build_speech2vid takes its reference."""
     return generator_parts(generator).conditioning.mode
 
 
-def check_generator(generator, path="generator"):
+def check_generator(generator: keras.Model, path: str = "generator") -> None:
     """Refuse a model that does not take mfcc, identity and reference windows and return frames.
 
     Generators saved before the reference (inputs mfcc and a masked identity only) are refused:

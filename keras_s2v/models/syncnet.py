@@ -63,7 +63,7 @@ def _encoder(input_name, input_shape, stages, embedding, name):
     return keras.Model(inputs, x, name=name)
 
 
-def build_syncnet(preset="small", name="syncnet"):
+def build_syncnet(preset: str = "small", name: str = "syncnet") -> keras.Model:
     """Expert: inputs `mfcc` MFCC_SHAPE and `mouths` MOUTHS_SHAPE (keras_s2v.geometry) -> `p_sync` (1,) in [0, 1].
 
     The embedding sub-models are reached with `embedding_models`.
@@ -86,11 +86,11 @@ def build_syncnet(preset="small", name="syncnet"):
     return keras.Model({"mfcc": mfcc, "mouths": mouths}, p_sync, name=name)
 
 
-def embedding_models(syncnet):
+def embedding_models(syncnet: keras.Model) -> tuple[keras.Model, keras.Model]:
     """(audio_encoder, video_encoder) of a built or loaded SyncNet."""
     return syncnet.get_layer("audio_encoder"), syncnet.get_layer("video_encoder")
 
 
-def video_embedding_before_relu(video_encoder):
+def video_embedding_before_relu(video_encoder: keras.Model) -> keras.Model:
     """A model of `video_encoder`'s weights that stops before the embedding's ReLU (whose zeros give no gradient)."""
     return keras.Model(video_encoder.input, video_encoder.get_layer("video_encoder_dense").output)
