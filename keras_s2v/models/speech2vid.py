@@ -17,7 +17,7 @@ import keras
 from keras import layers
 
 from keras_s2v.errors import ModelError
-from keras_s2v.geometry import FRAME_CHANNELS, GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
+from keras_s2v.geometry import CONDITIONINGS, FRAME_CHANNELS, GENERATOR_INPUTS, IDENTITY_SHAPE, MFCC_SHAPE, MOUTH_ROW, WINDOW_CHANNELS, WINDOW_FRAMES
 from keras_s2v.masks import ellipse_map
 from keras_s2v.models.presets import SPEECH2VID_PRESETS, get_preset
 
@@ -25,7 +25,6 @@ BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
 ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
-CONDITIONINGS = ("composite", "concat")
 
 
 def _upper_rows(window, mouth_row):
