@@ -186,7 +186,7 @@ def _add_train_syncnet_arguments(parser):
                         "evaluation SyncNet (other clips, another seed)")
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
-    parser.set_defaults(recipe_options=add_recipe_arguments(parser, SyncNetRecipe, note=" for --role"))
+    parser.set_defaults(recipe_options=add_recipe_arguments(parser, SyncNetRecipe))
 
 
 @command("train-syncnet", "train the SyncNet expert (or the independent evaluation SyncNet)")

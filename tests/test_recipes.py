@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_s2v import cli
 from keras_s2v.models import build_syncnet
 from keras_s2v.saving import load_model
-from keras_s2v.training import Recipe, get_recipe, recipes
+from keras_s2v.training import Recipe, SyncNetRecipe, get_recipe, recipes
 from keras_s2v.training.generator_fit import phase_outputs
 from keras_s2v.training.recipe import GeneratorPhase, read_recipe, resolve_recipe, resolve_syncnet, write_recipe
 from keras_s2v.training.tuning import Speech2VidHyperModel
@@ -221,3 +221,18 @@ def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path)
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))
     hypermodel.fit(hp, trainer, data, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[record])
     np.testing.assert_allclose(seen, [0, 0, 0.02, 0.04], rtol=1e-6)  # held at 0, then ramped over one epoch
+
+
+@pytest.mark.parametrize("command, schemas", [("train", (Recipe, GeneratorPhase)), ("train-syncnet", (SyncNetRecipe,)),
+                                              ("tune", (Recipe, GeneratorPhase))])
+def test_the_training_commands_options_are_the_recipes_fields_with_their_help(command, schemas, capsys):
+    from keras_s2v.training.recipe import option_fields
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([command, "--help"])
+    usage = "".join(capsys.readouterr().out.split())  # argparse wraps lines at spaces and hyphens
+    not_tunes = ("learning_rate", "preset", "sync_weight", "warmup_epochs", "loss", "epochs", "steps")  # tune's own length
+    for schema in schemas:
+        for name, field in option_fields(schema).items():
+            if command != "tune" or name not in not_tunes:
+                assert f"--{name.replace('_', '-')}" in usage and "".join(field.metadata["help"].split()) in usage

@@ -281,7 +281,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, schema: type, exclude=
             groups[exclusive] = parser.add_mutually_exclusive_group()
         target = groups[exclusive] if exclusive else parser
         target.add_argument("--" + name.replace("_", "-"), dest=name, type=_option_type(field), default=None,
-                            choices=field.metadata["choices"], help=f"{field.metadata['help']} (default: the recipe's){note}")
+                            choices=field.metadata["choices"],
+                            help=f"{field.metadata['help']} (default: the recipe's){note}".replace("%", "%%"))  # argparse formats %
         names.append(name)
     return names
 
