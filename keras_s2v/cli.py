@@ -6,7 +6,7 @@ import sys
 
 from keras_s2v.quiet import silence_native_logs
 
-COMMANDS = []  # (name, help, add_arguments, run): later issues append to this list
+COMMANDS = []  # (name, help, add_arguments, run), in the order `s2v --help` lists them
 
 
 def command(name, help):
@@ -174,29 +174,25 @@ def _positive(kind):
 RECIPE_HELP = "the training recipe whose numbers are the defaults: synthetic-small (TRAINING.md §4) or smoke (a few steps)"
 
 
-def _add_length_arguments(parser, default="the recipe's", note=""):
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive(int), help=f"passes over the training windows (default: {default}){note}")
-    length.add_argument("--steps", type=_positive(int), help=f"total optimizer steps, instead of --epochs{note}")
-    parser.add_argument("--batch-size", type=_positive(int), default=None, help="global batch size (default: the recipe's)")
+def _add_run_arguments(parser, recipe_help=RECIPE_HELP):
+    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    parser.add_argument("--recipe", default="synthetic-small", help=recipe_help + " (default synthetic-small)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
+# The recipe's fields are the options of the three training commands (keras_s2v.training.recipe):
+# each command keeps the names of the options it added, to hand them back to the recipe.
 def _add_train_syncnet_arguments(parser):
-    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    from keras_s2v.training.recipe import SyncNetRecipe, add_recipe_arguments
+
+    _add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="the SyncNet file to write (.keras)")
-    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP)
     parser.add_argument("--role", default="expert", choices=["expert", "evaluator"],
                         help="which of the recipe's SyncNets to train: the expert (default) or the independent "
                         "evaluation SyncNet (other clips, another seed)")
-    parser.add_argument("--preset", default=None, help="SyncNet size: tiny, small or base (default: the recipe's)")
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
-    parser.add_argument("--clips", default=None, choices=["all", "even", "odd"],
-                        help="train on every clip of the split, or every other one: train the expert on 'even' and "
-                        "the evaluation SyncNet on 'odd' so they see disjoint clips (default: the recipe's for --role)")
-    parser.add_argument("--learning-rate", type=_positive(float), default=None, help="Adam learning rate (default: the recipe's)")
-    _add_length_arguments(parser)
+    parser.set_defaults(recipe_options=add_recipe_arguments(parser, SyncNetRecipe))
 
 
 @command("train-syncnet", "train the SyncNet expert (or the independent evaluation SyncNet)")
@@ -209,15 +205,14 @@ def run_train_syncnet(args):
     with another seed, so the two never share a clip."""
     from keras_s2v.data import read_manifest
     from keras_s2v.saving import save_model
-    from keras_s2v.training.recipe import resolve_syncnet
-    from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
+    from keras_s2v.training.recipe import recipe_overrides, resolve_syncnet
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
-    syncnet = resolve_syncnet(args.recipe, args.role, preset=args.preset, epochs=args.epochs, steps=args.steps,
-                              clips=args.clips, learning_rate=args.learning_rate, batch_size=args.batch_size)
+    syncnet = resolve_syncnet(args.recipe, args.role, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
-    model, _ = train_recipe_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split)
+    model, _ = train_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split)
     accuracy = sync_accuracy(model, args.data, args.val_split)
     save_model(model, args.out)
     print(f"held-out ({args.val_split}) accuracy, aligned vs shifted >= 5 frames: {accuracy:.3f}")
@@ -226,54 +221,20 @@ def run_train_syncnet(args):
 
 
 def _add_train_arguments(parser):
-    every_phase = "; given, it applies to every phase of the recipe"
-    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    _add_run_arguments(parser)
     parser.add_argument("--syncnet", required=True, help="the trained expert (.keras from `s2v train-syncnet`)")
     parser.add_argument("--out", required=True,
                         help="the generator file to write (.keras); the run's logs go to OUT.run/, earlier phases' to OUT_phaseK.keras and OUT_phaseK.run/")
-    parser.add_argument("--recipe", default="synthetic-small", help=RECIPE_HELP + " (default synthetic-small)")
-    parser.add_argument("--preset", default=None, help="generator: tiny, small, seed, or small-warp and tiny-warp, whose blend warps the reference's mouth (default: the recipe's)")
     parser.add_argument("--init", help="a generator .keras for the first phase to fine-tune instead of a fresh --preset model")
-    parser.add_argument("--conditioning", default=None, choices=["composite", "concat"],
-                        help="how the generator takes the reference window: composite (15 channels, the upper half of the "
-                             "target over the reference's lower half) or concat (30 channels, not for seed) (default: the recipe's)")
-    parser.add_argument("--loss", default=None, choices=["l1+sync", "sync"],
-                        help="l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed")
-    parser.add_argument("--sync-weight", type=float, default=None, help="w in the loss (default: the recipe's)")
-    parser.add_argument("--warmup-epochs", type=int, default=None,
-                        help="epochs with the sync weight held at 0 (default: the recipe's)" + every_phase)
-    parser.add_argument("--mouth-weight", type=float, default=None,
-                        help="extra L1 weight on the lower half (default: the recipe's)" + every_phase)
-    parser.add_argument("--motion-weight", type=float, default=None,
-                        help="weight of the L1 on the lower half's change from frame to frame, which teaches the "
-                             "timing inside a window (default: the recipe's)" + every_phase)
-    parser.add_argument("--gradient-weight", type=float, default=None,
-                        help="weight of the L1 between the generated and the real edges (horizontal and vertical "
-                             "differences) of the lower half, which a blurred mouth pays; 0 turns it off "
-                             "(default: the recipe's, 0)" + every_phase)
-    parser.add_argument("--gan-weight", type=float, default=None,
-                        help="weight of the Wav2Lip+GAN visual-quality discriminator on the lower half, trained beside "
-                             "the generator: the loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN "
-                             "weight must be <= 1; 0 turns it off (default: the recipe's: synthetic-small trains phase 2 with 0.07, "
-                             "--loss sync none)" + every_phase)
-    parser.add_argument("--still-reference-rate", type=float, default=None,
-                        help="share of training windows whose reference is one quiet frame of the clip shown 5 times, "
-                             "as a still photo's reference is, so that the mouth opens from the audio on photos with "
-                             "closed lips; 0 turns it off (default: the recipe's, 0; tried in TRAINING.md §5)"
-                             + every_phase)
-    parser.add_argument("--starved-sync-weight", type=float, default=None,
-                        help="weight of a pull, with no loss value, on windows that the expert scores near 0 and so "
-                             "give the sync loss no gradient; it makes the sync term take hold early whatever the "
-                             "expert; 0 turns it off (default: the recipe's)")
-    parser.add_argument("--learning-rate", type=_positive(float), default=None,
-                        help="Adam learning rate (default: the recipe's)" + every_phase)
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
                         help="tf.distribute strategy: mirrored = all GPUs of this machine; multi-worker = TF_CONFIG")
     parser.add_argument("--mixed-precision", nargs="?", const="mixed_float16", default=None,
                         choices=["mixed_float16", "mixed_bfloat16"], help="compute in float16 (default) or bfloat16")
     parser.add_argument("--hparams", help="JSON from `s2v tune`: it wins over the recipe, explicit options win over it")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run: finished phases are kept")
-    _add_length_arguments(parser, note=every_phase)
+    from keras_s2v.training.recipe import add_generator_recipe_arguments
+
+    parser.set_defaults(recipe_options=add_generator_recipe_arguments(parser))
 
 
 @command("train", "train the Speech2Vid generator through the frozen SyncNet expert")
@@ -286,15 +247,9 @@ def run_train(args):
     the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
     from keras_s2v.training.generator_fit import train_recipe_generator
-    from keras_s2v.training.recipe import resolve_recipe
+    from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
 
-    recipe = resolve_recipe(
-        args.recipe, args.hparams, preset=args.preset, conditioning=args.conditioning, loss=args.loss,
-        sync_weight=args.sync_weight, warmup_epochs=args.warmup_epochs, mouth_weight=args.mouth_weight, motion_weight=args.motion_weight,
-        gradient_weight=args.gradient_weight, gan_weight=args.gan_weight, still_reference_rate=args.still_reference_rate, learning_rate=args.learning_rate,
-        starved_sync_weight=args.starved_sync_weight,
-        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
-    )
+    recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)
     history = train_recipe_generator(
         args.data, manifest, args.syncnet, args.out, recipe, initial=args.init, resume=args.resume, seed=args.seed,
@@ -308,15 +263,20 @@ def run_train(args):
 
 
 def _add_tune_arguments(parser):
-    parser.add_argument("--data", required=True, help="the --out folder of `s2v preprocess`")
+    from keras_s2v.training.recipe import TUNED_OPTIONS, add_generator_recipe_arguments
+
+    _add_run_arguments(parser, RECIPE_HELP + "; the trials train like its first phase and only the tuned values vary")
     parser.add_argument("--syncnet", required=True, help="the trained expert (.keras)")
     parser.add_argument("--out", required=True, help="folder for the trials and best_hparams.json")
     parser.add_argument("--max-trials", type=_positive(int), default=10, help="trials to run (default 10)")
     parser.add_argument("--presets", default="tiny,small", help="generator presets to choose from (default tiny,small)")
-    parser.add_argument("--recipe", default="synthetic-small",
-                        help=RECIPE_HELP + "; the trials train like its first phase (mouth and motion weights, "
-                        "sync-weight warm-up) and only the tuned values vary")
-    _add_length_arguments(parser, "3")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive(int), default=3,
+                        help="passes over the training windows in each trial (default 3); the recipe's warm-up is scaled to them")
+    length.add_argument("--steps", type=_positive(int), help="total optimizer steps of each trial, instead of --epochs")
+    # Not options here: the tuned values, the trial's length above, and the loss, whose sync weight is searched.
+    parser.set_defaults(recipe_options=add_generator_recipe_arguments(
+        parser, exclude=TUNED_OPTIONS + ("epochs", "steps", "warmup_epochs", "loss")))
 
 
 def _add_train_mouth_arguments(parser):
@@ -355,14 +315,16 @@ def run_train_mouth(args):
 def run_tune(args):
     """Bayesian optimisation (keras-tuner) of the learning rate, the generator preset and the
     sync weight, minimising validation L1 + E_sync under the training expert. Everything else
-    is the recipe's. Writes OUT/best_hparams.json for `s2v train --hparams`; a second run
-    continues the search."""
+    is the recipe's first phase, which the options change as they change `s2v train`'s. Writes
+    OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
     from keras_s2v.data import read_manifest
+    from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
     from keras_s2v.training.tuning import tune
 
+    recipe = resolve_recipe(args.recipe, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)
-    best = tune(args.data, manifest, args.syncnet, args.out, args.max_trials, args.epochs or 3, args.steps,
-                args.batch_size, args.presets.split(","), args.seed, args.recipe)
+    best = tune(args.data, manifest, args.syncnet, args.out, recipe, args.max_trials, args.epochs, args.steps,
+                args.presets.split(","), args.seed)
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
     print(f"saved {os.path.join(args.out, 'best_hparams.json')}")
     return 0

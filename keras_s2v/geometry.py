@@ -25,6 +25,9 @@ REFERENCE_GAP = 2 * WINDOW_FRAMES
 # frames (keras_s2v.windows.window_plan): 1 draws every frame from the window centred on it.
 DEFAULT_WINDOW_STEP = 1
 GENERATOR_INPUTS = ("identity", "mfcc", "reference")  # the raw target window, its audio, the reference window
+# How the generator takes its reference (keras_s2v.models.speech2vid): the composite is 15 channels, the
+# upper half of the target over the reference's lower half; concat stacks both windows, 30 channels.
+CONDITIONINGS = ("composite", "concat")
 
 # Audio: 16 kHz mono, a 25 ms STFT every 10 ms, MFCC coefficients 1..12.
 SAMPLE_RATE = 16000

@@ -6,54 +6,54 @@ The trainer's custom train_step runs the generator, feeds the lower half of its 
 and the window's MFCC to the frozen expert, and minimises (1 - w) L1 + w (-log P_sync),
 the L1 weighing the mouth more and charging its change from frame to frame. It trains every
 phase of --recipe in order, each fine-tuning the generator of the one before, with the
-same callbacks, saving and recipe.json record as `s2v train`.
+trainer, datasets, callbacks, saving and recipe.json record that `s2v train` builds; its
+options are `s2v train`'s recipe options.
 """
 
 import argparse
 
 from keras_s2v.quiet import silence_native_logs
 
-silence_native_logs()  # before TensorFlow loads, so that its start-up lines are filtered too
 
-import keras  # noqa: E402
+def main(argv=None) -> None:
+    silence_native_logs()  # before TensorFlow loads, so that its start-up lines are filtered too
 
-from keras_s2v.data import generator_dataset, read_manifest  # noqa: E402
-from keras_s2v.models import build_speech2vid  # noqa: E402
-from keras_s2v.saving import load_model, save_model  # noqa: E402
-from keras_s2v.training import Speech2VidTrainer  # noqa: E402
-from keras_s2v.training.generator_fit import generator_callbacks, phase_outputs, plan_epochs, run_folder  # noqa: E402
-from keras_s2v.training.recipe import resolve_recipe, write_recipe  # noqa: E402
+    import keras
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--data", required=True)
-parser.add_argument("--syncnet", required=True)
-parser.add_argument("--out", required=True)
-parser.add_argument("--recipe", default="synthetic-small", help="its numbers are the defaults")
-parser.add_argument("--preset")
-parser.add_argument("--batch-size", type=int)
-parser.add_argument("--epochs", type=int, help="epochs of every phase")
-parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args()
+    from keras_s2v.data import read_manifest
+    from keras_s2v.saving import load_model, save_model
+    from keras_s2v.training.build import build_trainer, generator_datasets, generator_schedule
+    from keras_s2v.training.generator_fit import generator_callbacks, phase_outputs, run_folder
+    from keras_s2v.training.recipe import add_generator_recipe_arguments, recipe_overrides, resolve_recipe, write_recipe
 
-recipe = resolve_recipe(args.recipe, preset=args.preset, batch_size=args.batch_size, epochs=args.epochs)
-keras.utils.set_random_seed(args.seed)
-manifest = read_manifest(args.data)
-train = generator_dataset(args.data, "train", recipe.batch_size, augment_frames=True, seed=args.seed, repeat=True)
-val = generator_dataset(args.data, "val", recipe.batch_size, shuffle=False, deterministic=True)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--syncnet", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--recipe", default="synthetic-small", help="its numbers are the defaults")
+    parser.add_argument("--seed", type=int, default=0)
+    options = add_generator_recipe_arguments(parser)
+    args = parser.parse_args(argv)
 
-expert = load_model(args.syncnet, "SyncNet")  # frozen inside the trainer
-generator = build_speech2vid(recipe.generator_preset, conditioning=recipe.conditioning)
-for phase, out in zip(recipe.phases, phase_outputs(args.out, len(recipe.phases))):
-    trainer = Speech2VidTrainer(generator, expert, sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight,
-                                motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
-                                gan_weight=phase.gan_weight)
-    trainer.compile(optimizer=keras.optimizers.Adam(phase.learning_rate))
-    folder = run_folder(out)
-    write_recipe(recipe, folder)
-    # NaN guard, sync-weight warm-up and ramp, checkpoints, logs, and the best epoch after warm-up restored.
-    callbacks = generator_callbacks(folder, recipe.sync_weight, phase.warmup_epochs, val)
-    epochs, epoch_steps = plan_epochs(manifest["windows"]["train"], recipe.batch_size, phase.epochs, phase.steps)
-    trainer.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=0)
-    if callbacks[0].diverged:
-        raise SystemExit(f"training stopped: {callbacks[0].diverged}")
-    save_model(trainer.generator, out)  # the plain functional generator, ready for `s2v export`
+    recipe = resolve_recipe(args.recipe, **recipe_overrides(args, options))
+    keras.utils.set_random_seed(args.seed)
+    manifest = read_manifest(args.data)
+    expert = load_model(args.syncnet, "SyncNet")  # frozen inside the trainer
+    generator = None  # the first phase builds the recipe's; each later phase trains on from the one before
+    for phase, out in zip(recipe.phases, phase_outputs(args.out, len(recipe.phases))):
+        trainer = build_trainer(recipe, phase, expert, generator)
+        generator = trainer.generator
+        train, val = generator_datasets(args.data, recipe, phase, args.seed)
+        folder = run_folder(out)
+        write_recipe(recipe, folder)
+        # NaN guard, sync-weight warm-up and ramp, checkpoints, logs, and the best epoch after warm-up restored.
+        callbacks = generator_callbacks(folder, recipe.sync_weight, phase.warmup_epochs, val)
+        epochs, epoch_steps = generator_schedule(manifest, recipe, phase)
+        trainer.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=0)
+        if callbacks[0].diverged:
+            raise SystemExit(f"training stopped: {callbacks[0].diverged}")
+        save_model(trainer.generator, out)  # the plain functional generator, ready for `s2v export`
+
+
+if __name__ == "__main__":
+    main()

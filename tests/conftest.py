@@ -21,9 +21,10 @@ def tiny_shards(tmp_path_factory):
 def tiny_syncnet_path(tiny_shards, tmp_path_factory):
     """A tiny SyncNet trained for a few steps, saved as .keras."""
     from keras_s2v.saving import save_model
+    from keras_s2v.training.recipe import SyncNetRecipe
     from keras_s2v.training.syncnet_fit import train_syncnet
 
-    model, _ = train_syncnet(*tiny_shards, preset="tiny", steps=3, batch_size=8, verbose=False)
+    model, _ = train_syncnet(*tiny_shards, SyncNetRecipe("tiny", steps=3, batch_size=8), verbose=False)
     path = str(tmp_path_factory.mktemp("syncnet") / "expert.keras")
     save_model(model, path)
     return path

@@ -4,6 +4,9 @@ reads it: split folders, and a JSON sidecar beside each video (face boxes, split
 import os
 
 SPLITS = ("train", "val", "test")
+# Which clips of a split a SyncNet trains on: all, or every other clip in name order, two disjoint
+# halves, so that the expert and the evaluation SyncNet never share a clip.
+CLIP_SUBSETS = ("all", "even", "odd")
 
 
 def sidecar_path(video_path):

@@ -9,6 +9,7 @@ import os
 
 import tensorflow as tf
 
+from keras_s2v.data.corpus import CLIP_SUBSETS
 from keras_s2v.data.manifest import check_shards
 from keras_s2v.data.records import parse_clip
 from keras_s2v.errors import MediaError
@@ -26,9 +27,6 @@ _NO_AUTOTUNE_THREAD = tf.data.Options()
 _NO_AUTOTUNE_THREAD.autotune.enabled = False
 
 MIN_NEGATIVE_SHIFT = 5  # frames: a negative's audio is at least this far from the mouths
-
-
-CLIP_SUBSETS = ("all", "even", "odd")
 
 
 def shard_files(shards_dir: str, split: str, clips: str = "all") -> list[str]:

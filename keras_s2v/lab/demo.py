@@ -83,7 +83,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     from keras_s2v.training.generator_fit import train_recipe_generator
     from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
     from keras_s2v.training.recipe import get_recipe
-    from keras_s2v.training.syncnet_fit import sync_accuracy, train_recipe_syncnet
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
     if scale not in SCALES:
         raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
@@ -110,7 +110,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
         path = paths[f"{name}.keras"]
         stage(3, f"SyncNet {name}: the {syncnet.clips} clips of the train speakers, validated on val -> {path}")
         if not os.path.exists(path):
-            model, _ = train_recipe_syncnet(paths["shards"], manifest, syncnet, seed=seed)
+            model, _ = train_syncnet(paths["shards"], manifest, syncnet, seed=seed)
             save_model(model, path)
         accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
         print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")

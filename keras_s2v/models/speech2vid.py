@@ -20,6 +20,7 @@ from keras import layers
 from keras_s2v.errors import ModelError
 from keras_s2v.faces.masks import ellipse_map
 from keras_s2v.geometry import (
+    CONDITIONINGS,
     FRAME_CHANNELS,
     GENERATOR_INPUTS,
     IDENTITY_SHAPE,
@@ -34,7 +35,6 @@ BN_MOMENTUM = 0.8
 BOTTLENECK_UNITS = 98  # reshaped to (7, 7, 2)
 OUTPUT_CHANNELS = WINDOW_CHANNELS
 ALPHA_INITIAL_LOGIT = 2.0  # sigmoid(2) = 0.88
-CONDITIONINGS = ("composite", "concat")
 # The generator's parts by layer name; reached from elsewhere through `generator_parts`.
 CONDITIONING, CORE, BLEND = "reference_conditioning", "core", "reference_blend"
 

@@ -1,23 +1,32 @@
 """Training: the recipes, the SyncNet expert, the generator's trainer (custom train_step through
-the frozen expert), callbacks, distribution strategies and hyperparameter tuning."""
+the frozen expert), callbacks, distribution strategies and hyperparameter tuning.
 
-from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup
-from keras_s2v.training.distribute import get_strategy
-from keras_s2v.training.generator_fit import generator_callbacks, train_generator, train_recipe_generator
-from keras_s2v.training.recipe import GeneratorPhase, Recipe, SyncNetRecipe, get_recipe, read_hparams, recipes, resolve_recipe
-from keras_s2v.training.syncnet_fit import (
-    compile_syncnet,
-    recalibrate_batchnorm,
-    sync_accuracy,
-    train_recipe_syncnet,
-    train_syncnet,
-)
-from keras_s2v.training.trainer import Speech2VidTrainer, check_compatible
-from keras_s2v.training.tuning import tune
+Each name is imported from its module when first used, so that the command line can read the
+recipes (keras_s2v.training.recipe, no TensorFlow) before TensorFlow loads.
+"""
 
-__all__ = [
-    "FrameGrid", "GeneratorCheckpoint", "GeneratorPhase", "NaNGuard", "ProgressLog", "Recipe", "Speech2VidTrainer",
-    "SyncNetRecipe", "SyncWeightWarmup", "check_compatible", "compile_syncnet", "generator_callbacks", "get_recipe",
-    "get_strategy", "read_hparams", "recalibrate_batchnorm", "recipes", "resolve_recipe", "sync_accuracy",
-    "train_generator", "train_recipe_generator", "train_recipe_syncnet", "train_syncnet", "tune",
-]
+import importlib
+
+_HOMES = {
+    "callbacks": ("FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "SyncWeightWarmup"),
+    "build": ("build_trainer", "compile_syncnet", "generator_datasets"),
+    "distribute": ("get_strategy",),
+    "generator_fit": ("generator_callbacks", "train_generator", "train_recipe_generator"),
+    "recipe": ("GeneratorPhase", "Recipe", "SyncNetRecipe", "get_recipe", "read_hparams", "recipes", "resolve_recipe"),
+    "syncnet_fit": ("recalibrate_batchnorm", "sync_accuracy", "train_syncnet"),
+    "trainer": ("Speech2VidTrainer", "check_compatible"),
+    "tuning": ("tune",),
+}
+_MODULES = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name):
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,26 +1,55 @@
-"""Training recipes: every number that trains the SyncNets and the generator, named and versioned.
+"""Training recipes: every setting that trains the SyncNets and the generator, named and versioned.
+
+The dataclasses here are the only place a training setting is declared. Each field carries its
+help text, and the options of `s2v train`, `s2v train-syncnet`, `s2v tune` and the scripts in
+pipelines/ are made from the fields (`add_recipe_arguments`), so a new setting is one new field.
+`keras_s2v.training.build` turns a recipe into the trainer and the datasets.
 
 `recipes["synthetic-small"]` is the recipe of TRAINING.md §4 that meets the demo's bar;
-`recipes["smoke"]` runs every stage for a few steps (its metrics mean nothing). `s2v train`,
-`s2v train-syncnet`, `s2v tune`, `s2v demo` and the scripts in pipelines/ all start from one.
-`resolve_recipe` applies a user's changes: recipe < `s2v tune`'s JSON < explicit options.
+`recipes["smoke"]` runs every stage for a few steps (its metrics mean nothing). Their versions
+are in CHANGELOG.md. `resolve_recipe` applies a user's changes: recipe < `s2v tune`'s JSON <
+explicit options. Imports no TensorFlow: the command line builds its options from here before
+it quiets TensorFlow's start-up logs.
 """
 
+import argparse
 import dataclasses
 import json
 import os
+import types
+import typing
 
+from keras_s2v.data.corpus import CLIP_SUBSETS
 from keras_s2v.errors import FileError
-from keras_s2v.models.speech2vid import CONDITIONINGS
-from keras_s2v.training.trainer import LOSSES, check_loss_weights
+from keras_s2v.geometry import CONDITIONINGS
 
-CLIPS = ("all", "even", "odd")
-HPARAMS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` writes
-PHASE_OPTIONS = ("epochs", "steps", "warmup_epochs", "mouth_weight", "motion_weight", "learning_rate", "gradient_weight",
-                 "gan_weight", "still_reference_rate")
-RECIPE_OPTIONS = {"preset": "generator_preset", "conditioning": "conditioning", "batch_size": "batch_size",
-                  "sync_weight": "sync_weight", "loss": "loss", "starved_sync_weight": "starved_sync_weight"}
-SYNCNET_OPTIONS = ("preset", "epochs", "steps", "clips", "learning_rate", "batch_size")
+LOSSES = ("l1+sync", "sync")
+TUNED_OPTIONS = ("learning_rate", "preset", "sync_weight")  # what `s2v tune` searches and writes to its JSON
+EVERY_PHASE = "; given, it applies to every phase of the recipe"
+
+
+def setting(help: str, default=dataclasses.MISSING, *, option=True, choices=None, exclusive=None):
+    """A recipe field. `help` says what it does; `option` is its command-line name (True: the
+    field's own, False: not an option); `choices` the values it takes; fields that share an
+    `exclusive` name are options that exclude each other (a length in epochs or in steps)."""
+    return dataclasses.field(default=default, metadata={"help": help, "option": option, "choices": choices,
+                                                        "exclusive": exclusive})
+
+
+def option_fields(schema: type) -> dict:
+    """{option name: dataclasses.Field} of the fields of `schema` that are command-line options."""
+    options = {}
+    for field in dataclasses.fields(schema):
+        option = field.metadata.get("option", False)
+        if option:
+            options[field.name if option is True else option] = field
+    return options
+
+
+def check_loss_weights(sync_weight: float, gan_weight: float) -> None:
+    """L1 keeps the weight that the sync and GAN terms leave, so they may not exceed 1 together."""
+    if sync_weight + gan_weight > 1.0 + 1e-9:  # rounding must not refuse weights that sum to 1
+        raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {sync_weight} + {gan_weight}")
 
 
 def _check(condition, name, value, requirement):
@@ -37,17 +66,19 @@ def _check_length(epochs, steps):
 class SyncNetRecipe:
     """How one SyncNet trains: `steps` (total) wins over `epochs`; the seed is the run's + `seed_offset`."""
 
-    preset: str = "small"
-    steps: int = None
-    epochs: int = None
-    clips: str = "all"
-    learning_rate: float = 1e-3
-    batch_size: int = 32
-    seed_offset: int = 0
+    preset: str = setting("SyncNet size: tiny, small or base", "small")
+    steps: int | None = setting("total optimizer steps, instead of a length in epochs", None, exclusive="length")
+    epochs: int | None = setting("passes over the training windows, each once aligned and once shifted", None,
+                                           exclusive="length")
+    clips: str = setting("train on every clip of the split, or every other one: the expert trains on 'even' and the "
+                         "evaluation SyncNet on 'odd', so they never share a clip", "all", choices=CLIP_SUBSETS)
+    learning_rate: float = setting("Adam learning rate, decayed along a cosine to 10%", 1e-3)
+    batch_size: int = setting("global batch size", 32)
+    seed_offset: int = setting("added to the run's seed, so the evaluator's differs from the expert's", 0, option=False)
 
     def __post_init__(self):
         _check_length(self.epochs, self.steps)
-        _check(self.clips in CLIPS, "clips", self.clips, f"one of {CLIPS}")
+        _check(self.clips in CLIP_SUBSETS, "clips", self.clips, f"one of {CLIP_SUBSETS}")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
 
@@ -56,21 +87,27 @@ class SyncNetRecipe:
 class GeneratorPhase:
     """One generator phase: its length, the epochs with the sync weight held at 0, its L1 terms and Adam rate.
 
-    `gradient_weight` (the L1 of the mouth's edges), `gan_weight` (the visual-quality
-    discriminator) and `still_reference_rate` (the share of references that are one quiet frame,
-    as a photo's are: `datasets.generator_dataset`) default to 0, off, so a recipe.json written
-    before them reads the same.
+    The fields after `steps` default to 0, off, so a recipe.json written before them reads the same.
     """
 
-    epochs: int
-    warmup_epochs: int
-    mouth_weight: float
-    motion_weight: float
-    learning_rate: float
-    steps: int = None  # total optimizer steps instead of `epochs` (`s2v train --steps`)
-    gradient_weight: float = 0.0
-    gan_weight: float = 0.0
-    still_reference_rate: float = 0.0
+    epochs: int | None = setting("passes over the training windows", exclusive="length")
+    warmup_epochs: int = setting("epochs with the sync weight held at 0, so that L1 settles first; it then ramps up "
+                                 "to its value over one epoch")
+    mouth_weight: float = setting("extra L1 weight on the lower half")
+    motion_weight: float = setting("weight of the L1 on the lower half's change from frame to frame, which teaches the "
+                                   "timing inside a window")
+    learning_rate: float = setting("Adam learning rate")
+    steps: int | None = setting("total optimizer steps, instead of a length in epochs", None, exclusive="length")
+    gradient_weight: float = setting(
+        "weight of the L1 between the generated and the real edges (horizontal and vertical differences) of the lower "
+        "half, which a blurred mouth pays; 0 turns it off", 0.0)
+    gan_weight: float = setting(
+        "weight of the Wav2Lip+GAN visual-quality discriminator on the lower half, trained beside the generator: the "
+        "loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN weight must be <= 1; 0 turns it off", 0.0)
+    still_reference_rate: float = setting(
+        "share of training windows whose reference is one quiet frame of the clip shown 5 times, as a still photo's "
+        "reference is, so that the mouth opens from the audio on photos with closed lips; 0 turns it off "
+        "(tried in TRAINING.md §5)", 0.0)
 
     def __post_init__(self):
         _check_length(self.epochs, self.steps)
@@ -91,17 +128,23 @@ class Recipe:
     with (after `resolve_recipe`), so a run's `recipe.json` repeats it.
     """
 
-    name: str
-    version: int
-    expert: SyncNetRecipe
-    evaluator: SyncNetRecipe
-    generator_preset: str
-    batch_size: int
-    sync_weight: float
-    phases: tuple
-    loss: str = "l1+sync"
-    conditioning: str = "composite"  # how the generator takes its reference (keras_s2v.models.speech2vid)
-    starved_sync_weight: float = 0.0  # the trainer's pull on windows at P_sync ~ 0 (keras_s2v.training.trainer)
+    name: str = setting("the recipe's name", option=False)
+    version: int = setting("the recipe's version (CHANGELOG.md)", option=False)
+    expert: SyncNetRecipe = setting("the SyncNet the generator trains through", option=False)
+    evaluator: SyncNetRecipe = setting("the independent SyncNet that grades the generator", option=False)
+    generator_preset: str = setting("generator: tiny, small, seed, or small-warp and tiny-warp, whose blend warps the "
+                                    "reference's mouth", option="preset")
+    batch_size: int = setting("global batch size")
+    sync_weight: float = setting("w in the loss (1-w) L1 + w E_sync")
+    phases: tuple = setting("the generator's phases, each a GeneratorPhase", option=False)
+    loss: str = setting("l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed (sync weight 1, "
+                        "no warm-up, no discriminator)", "l1+sync", choices=LOSSES)
+    conditioning: str = setting("how the generator takes the reference window: composite (15 channels, the upper half of "
+                                "the target over the reference's lower half) or concat (30 channels, not for seed)",
+                                "composite", choices=CONDITIONINGS)
+    starved_sync_weight: float = setting(
+        "weight of a pull, with no loss value, on windows that the expert scores near 0 and so give the sync loss no "
+        "gradient; it makes the sync term take hold early whatever the expert; 0 turns it off", 0.0)
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))  # a list from a config; a tuple keeps it frozen
@@ -118,14 +161,14 @@ class Recipe:
         for phase in self.phases:  # refused here, before any phase trains
             check_loss_weights(self.sync_weight, phase.gan_weight)
 
-    def to_config(self):
+    def to_config(self) -> dict:
         """A JSON-ready dict; `Recipe.from_config` gives the recipe back."""
         config = dataclasses.asdict(self)
         config["phases"] = list(config["phases"])  # as JSON gives it back
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> "Recipe":
         config = dict(config)
         expert, evaluator = (SyncNetRecipe(**config.pop(role)) for role in ("expert", "evaluator"))
         phases = tuple(GeneratorPhase(**phase) for phase in config.pop("phases"))
@@ -133,25 +176,8 @@ class Recipe:
 
 
 recipes = {
-    # TRAINING.md §5: the textured corpus, the reference concatenated (30 channels), and every
-    # number cut so that `make demo` fits 15 minutes on 2 cores. The expert and the evaluator
-    # see disjoint clips of the training speakers; the generator trains L1 then L1 + sync with
-    # the motion term, then a fine-tune with a heavier mouth L1 at a lower rate. Version 3: the
-    # `small` preset blends its frames with the reference (ReferenceBlend), same numbers.
-    # Version 4: the blend always paints the mouth and jaw (its `paint_ellipse`), same numbers.
-    # Version 5: the sync term takes each window forwards and backwards (the trainer's
-    # `symmetric_sync`), so the mouths are on time whatever the expert's own timing; same numbers.
-    # Version 6 took the `small-warp` preset; its `make demo` run missed the sync target (0.55x),
-    # so version 7 is version 5 again. Version 8: phase 2 adds the visual-quality discriminator
-    # (`gan_weight`) for 6 epochs, paid for by one epoch less in phase 1 (TRAINING.md §5).
-    # Version 9: the expert trains 3,000 steps, paid for by a faster augmentation pipeline (TRAINING.md §5).
-    # Version 10 gave half of phase 2's references as one quiet frame shown 5 times, as a photo's
-    # are (`still_reference_rate`); better on photos after a phase 1 whose sync took hold, worse
-    # after one whose sync took hold late, and two of its three `make demo` runs missed sync, so
-    # version 11 is version 9 again (TRAINING.md §5). Version 12 added the trainer's pull on the
-    # windows at P_sync ~ 0 (`starved_sync_weight` 5) to version 10; its `make demo` run drew
-    # mouths a frame late in four clips of six, so version 13 is version 9 again. Version 14:
-    # version 9 with the pull alone.
+    # TRAINING.md §5: the textured corpus, the reference concatenated, and every number cut so
+    # that `make demo` fits 15 minutes on 2 cores. CHANGELOG.md says what each version changed.
     "synthetic-small": Recipe(
         name="synthetic-small", version=14,
         expert=SyncNetRecipe("small", steps=3000, clips="even"),
@@ -174,23 +200,23 @@ recipes = {
 }
 
 
-def get_recipe(name):
+def get_recipe(name: str) -> Recipe:
     """The registered recipe called `name`."""
     if name not in recipes:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(recipes)}")
     return recipes[name]
 
 
-def read_hparams(path):
+def read_hparams(path: str) -> dict:
     """The JSON that `s2v tune` writes: learning_rate, preset and sync_weight."""
     try:
         with open(path) as handle:
             hparams = json.load(handle)
     except (OSError, ValueError) as error:
         raise FileError(path, f"cannot read hyperparameters ({error.__class__.__name__})") from None
-    unknown = set(hparams) - set(HPARAMS)
+    unknown = set(hparams) - set(TUNED_OPTIONS)
     if not isinstance(hparams, dict) or unknown:
-        raise FileError(path, f"unknown hyperparameters {sorted(unknown)}; expected {list(HPARAMS)}")
+        raise FileError(path, f"unknown hyperparameters {sorted(unknown)}; expected {list(TUNED_OPTIONS)}")
     return hparams
 
 
@@ -204,36 +230,77 @@ def _given(overrides, known):
     return values
 
 
-def resolve_recipe(recipe="synthetic-small", hparams_path=None, **overrides):
+def resolve_recipe(recipe="synthetic-small", hparams_path: str | None = None, **overrides) -> Recipe:
     """The recipe a run trains with: `recipe` (a name or a Recipe), then the JSON of `s2v tune`
     at `hparams_path`, then every override that is not None.
 
-    Overrides: preset, conditioning, batch_size, sync_weight, loss, starved_sync_weight, and the phase options epochs, steps,
-    warmup_epochs, mouth_weight, motion_weight, learning_rate, gradient_weight, gan_weight, still_reference_rate, which apply to every phase
-    (so does a tuned learning_rate). `loss="sync"` is the seed's pure sync objective: sync
-    weight 1 from the first step, unless `warmup_epochs` is given.
+    Overrides are the options of Recipe and GeneratorPhase (`option_fields`); a phase option
+    applies to every phase (so does a tuned learning_rate). `loss="sync"` is the seed's pure
+    sync objective: sync weight 1 from the first step, unless `warmup_epochs` is given.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    values = _given(overrides, PHASE_OPTIONS + tuple(RECIPE_OPTIONS))
+    recipe_options, phase_options = option_fields(Recipe), option_fields(GeneratorPhase)
+    values = _given(overrides, {**recipe_options, **phase_options})
     values = {**(read_hparams(hparams_path) if hparams_path else {}), **values}
     if values.get("loss") == "sync":
         values["sync_weight"] = 1.0
         values.setdefault("warmup_epochs", 0)
         values.setdefault("gan_weight", 0.0)  # the discriminator takes its share from L1, which this loss has not
-    phase_values = {name: values[name] for name in PHASE_OPTIONS if name in values}
+    phase_values = {phase_options[name].name: value for name, value in values.items() if name in phase_options}
     phases = tuple(dataclasses.replace(phase, **phase_values) for phase in recipe.phases)
-    return dataclasses.replace(recipe, phases=phases, **{RECIPE_OPTIONS[name]: values[name] for name in RECIPE_OPTIONS if name in values})
+    recipe_values = {recipe_options[name].name: value for name, value in values.items() if name in recipe_options}
+    return dataclasses.replace(recipe, phases=phases, **recipe_values)
 
 
-def resolve_syncnet(recipe="synthetic-small", role="expert", **overrides):
+def resolve_syncnet(recipe="synthetic-small", role: str = "expert", **overrides) -> SyncNetRecipe:
     """The recipe's `role` SyncNet ("expert" or "evaluator") with every override that is not None
-    (preset, epochs, steps, clips, learning_rate, batch_size)."""
+    (the options of SyncNetRecipe)."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     _check(role in ("expert", "evaluator"), "role", role, "'expert' or 'evaluator'")
-    return dataclasses.replace(getattr(recipe, role), **_given(overrides, SYNCNET_OPTIONS))
+    options = option_fields(SyncNetRecipe)
+    values = _given(overrides, options)
+    return dataclasses.replace(getattr(recipe, role), **{options[name].name: value for name, value in values.items()})
 
 
-def write_recipe(recipe, folder):
+def _option_type(field):
+    kind = field.type
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # int | None: the option parses an int
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    return kind
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser, schema: type, exclude=(), note: str = "") -> list:
+    """Add an option for every option field of `schema` (a recipe dataclass) but those named in
+    `exclude`: `--flag-name`, its type, choices and help, default None (the recipe's).
+    `note` ends each help. Returns the option names, for `recipe_overrides`."""
+    groups, names = {}, []
+    for name, field in option_fields(schema).items():
+        if name in exclude:
+            continue
+        exclusive = field.metadata["exclusive"]
+        if exclusive and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group()
+        target = groups[exclusive] if exclusive else parser
+        target.add_argument("--" + name.replace("_", "-"), dest=name, type=_option_type(field), default=None,
+                            choices=field.metadata["choices"],
+                            help=f"{field.metadata['help']} (default: the recipe's){note}".replace("%", "%%"))  # argparse formats %
+        names.append(name)
+    return names
+
+
+def add_generator_recipe_arguments(parser: argparse.ArgumentParser, exclude=()) -> list:
+    """The options of a Recipe and of its GeneratorPhase (for every phase) but those in `exclude`,
+    as `add_recipe_arguments` adds them; returns their names."""
+    return (add_recipe_arguments(parser, Recipe, exclude)
+            + add_recipe_arguments(parser, GeneratorPhase, exclude, note=EVERY_PHASE))
+
+
+def recipe_overrides(args: argparse.Namespace, names) -> dict:
+    """{option name: value} of the options `add_recipe_arguments` added, as `resolve_recipe` takes them."""
+    return {name: getattr(args, name) for name in names}
+
+
+def write_recipe(recipe: Recipe, folder: str) -> str:
     """Record `recipe` as `folder/recipe.json` (the run folder), so the run can be repeated."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "recipe.json")
@@ -242,7 +309,7 @@ def write_recipe(recipe, folder):
     return path
 
 
-def read_recipe(path):
+def read_recipe(path: str) -> Recipe:
     """The Recipe a run recorded with `write_recipe`."""
     try:
         with open(path) as handle:

@@ -41,9 +41,9 @@ from keras_s2v.errors import ModelError
 from keras_s2v.models.discriminator import build_quality_discriminator
 from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.models.syncnet import embedding_models, video_embedding_before_relu
+from keras_s2v.training.recipe import check_loss_weights
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time
 
-LOSSES = ("l1+sync", "sync")
 STARVED_P_SYNC = 0.05  # below it a window gets the starved-sync pull
 P_SYNC_FLOOR = 1e-7  # keeps -log(P_sync) finite when the expert says 0, and -log(D) when D does
 DISCRIMINATOR_BETA_1 = 0.5  # Wav2Lip's Adam for its discriminator
@@ -74,12 +74,6 @@ def _embeddings_before_relu(syncnet):
         raise ModelError("syncnet", "no audio_encoder / video_encoder_dense layers to pull starved windows through") from None
     mfcc, mouths_input = (keras.Input(syncnet.input[name].shape[1:], name=name) for name in ("mfcc", "mouths"))
     return keras.Model({"mfcc": mfcc, "mouths": mouths_input}, [audio_encoder(mfcc), video_dense(mouths_input)])
-
-
-def check_loss_weights(sync_weight, gan_weight):
-    """L1 keeps the weight that the sync and GAN terms leave, so they may not exceed 1 together."""
-    if sync_weight + gan_weight > 1.0 + 1e-9:  # rounding must not refuse weights that sum to 1
-        raise ValueError(f"`sync_weight` + `gan_weight` must be <= 1; received {sync_weight} + {gan_weight}")
 
 
 def edge_error(generated, real):

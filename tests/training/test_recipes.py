@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_s2v import cli
 from keras_s2v.models import build_syncnet
 from keras_s2v.saving import load_model
-from keras_s2v.training import Recipe, get_recipe, recipes
+from keras_s2v.training import Recipe, SyncNetRecipe, get_recipe, recipes
 from keras_s2v.training.generator_fit import phase_outputs
 from keras_s2v.training.recipe import GeneratorPhase, read_recipe, resolve_recipe, resolve_syncnet, write_recipe
 from keras_s2v.training.tuning import Speech2VidHyperModel
@@ -22,37 +22,17 @@ from keras_s2v.training.tuning import Speech2VidHyperModel
 generator_fit = importlib.import_module("keras_s2v.training.generator_fit")
 syncnet_fit = importlib.import_module("keras_s2v.training.syncnet_fit")
 
-# What decides how a model trains; paths, resume and verbosity do not.
-GENERATOR_KEYS = ("preset", "loss", "sync_weight", "starved_sync_weight", "mouth_weight", "motion_weight", "gradient_weight", "gan_weight",
-                  "still_reference_rate", "learning_rate", "epochs", "steps", "batch_size", "warmup_epochs", "seed", "recipe")
-SYNCNET_KEYS = ("preset", "epochs", "steps", "batch_size", "learning_rate", "seed", "clips", "split")
-
-
-def _phase_arguments(recipe, seed=0):
-    """The train_generator arguments that each phase of `recipe` must be trained with."""
-    return [dict(preset=recipe.generator_preset, loss=recipe.loss, sync_weight=recipe.sync_weight, starved_sync_weight=recipe.starved_sync_weight,
-                 mouth_weight=phase.mouth_weight, motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
-                 gan_weight=phase.gan_weight, still_reference_rate=phase.still_reference_rate, learning_rate=phase.learning_rate,
-                 epochs=phase.epochs, steps=phase.steps, batch_size=recipe.batch_size, warmup_epochs=phase.warmup_epochs,
-                 seed=seed, recipe=recipe) for phase in recipe.phases]
-
-
-def _syncnet_arguments(syncnet, seed=0):
-    return dict(preset=syncnet.preset, epochs=syncnet.epochs, steps=syncnet.steps, batch_size=syncnet.batch_size,
-                learning_rate=syncnet.learning_rate, seed=seed + syncnet.seed_offset, clips=syncnet.clips, split="train")
-
-
 @pytest.fixture
 def training_calls(monkeypatch):
-    """Replaces train_generator and train_syncnet by recorders: {"generator": [kwargs...], "syncnet": [...]}."""
+    """Replaces train_generator and train_syncnet by recorders: {"generator": [call...], "syncnet": [...]}."""
     calls = {"generator": [], "syncnet": []}
 
-    def train_generator(shards, manifest, syncnet_path, out, **kwargs):
-        calls["generator"].append(dict(kwargs, out=out))
+    def train_generator(shards, manifest, syncnet_path, out, recipe, phase_index=0, initial=None, seed=0, **kwargs):
+        calls["generator"].append(dict(recipe=recipe, phase_index=phase_index, out=out, initial=initial, seed=seed))
         return types.SimpleNamespace(history={})
 
-    def train_syncnet(shards, manifest, **kwargs):
-        calls["syncnet"].append(kwargs)
+    def train_syncnet(shards, manifest, syncnet, seed=0, split="train", val_split="val", **kwargs):
+        calls["syncnet"].append(dict(syncnet=syncnet, seed=seed, split=split))
         return build_syncnet("tiny"), None
 
     monkeypatch.setattr(generator_fit, "train_generator", train_generator)
@@ -60,6 +40,11 @@ def training_calls(monkeypatch):
     monkeypatch.setattr(syncnet_fit, "sync_accuracy", lambda *args, **kwargs: 0.5)
     monkeypatch.setattr(cli, "silence_native_logs", lambda: None)  # main() in this process: leave its stderr alone
     return calls
+
+
+def _phases(recipe, seed=0):
+    """What train_generator must be called with for each phase of `recipe`."""
+    return [dict(recipe=recipe, phase_index=index, seed=seed) for index in range(len(recipe.phases))]
 
 
 def _select(call, keys):
@@ -115,14 +100,14 @@ def test_s2v_train_and_the_demo_train_with_the_same_recipe(training_calls, tiny_
     out = str(tmp_path / "g.keras")
     assert cli.main(["train", "--data", shards, "--syncnet", tiny_syncnet_path, "--out", out]) == 0
     from_cli = training_calls["generator"]
-    assert [_select(c, GENERATOR_KEYS) for c in from_cli] == _phase_arguments(recipe)
+    assert [_select(c, ("recipe", "phase_index", "seed")) for c in from_cli] == _phases(recipe)
     assert [c["initial"] for c in from_cli] == [None, phase_outputs(out, 2)[0]]  # phase 2 fine-tunes phase 1
     assert [c["out"] for c in from_cli] == phase_outputs(out, 2)
 
     assert cli.main(["train-syncnet", "--data", shards, "--out", str(tmp_path / "expert.keras")]) == 0
-    assert _select(training_calls["syncnet"][0], SYNCNET_KEYS) == _syncnet_arguments(recipe.expert)
+    assert training_calls["syncnet"][0] == dict(syncnet=recipe.expert, seed=0, split="train")
     assert cli.main(["train-syncnet", "--data", shards, "--out", str(tmp_path / "eval.keras"), "--role", "evaluator"]) == 0
-    assert _select(training_calls["syncnet"][1], SYNCNET_KEYS) == _syncnet_arguments(recipe.evaluator)
+    assert training_calls["syncnet"][1] == dict(syncnet=recipe.evaluator, seed=0, split="train")
 
     # The demo's full scale, its training replaced by the recorders and stopped before evaluation.
     from keras_s2v.dubbing import backends
@@ -143,9 +128,9 @@ def test_s2v_train_and_the_demo_train_with_the_same_recipe(training_calls, tiny_
     with pytest.raises(Stop):
         run_demo(str(tmp_path / "demo"), scale="full")
     from_demo = training_calls["generator"]
-    assert [_select(c, GENERATOR_KEYS) for c in from_demo] == [_select(c, GENERATOR_KEYS) for c in from_cli]
-    assert [_select(c, SYNCNET_KEYS) for c in training_calls["syncnet"]] == [
-        _syncnet_arguments(recipe.expert), _syncnet_arguments(recipe.evaluator)]
+    assert [_select(c, ("recipe", "phase_index", "seed")) for c in from_demo] == _phases(recipe)
+    assert training_calls["syncnet"] == [dict(syncnet=recipe.expert, seed=0, split="train"),
+                                         dict(syncnet=recipe.evaluator, seed=0, split="train")]
 
 
 def test_explicit_options_and_the_tuned_file_change_what_s2v_train_trains(training_calls, tiny_shards, tiny_syncnet_path, tmp_path):
@@ -155,8 +140,8 @@ def test_explicit_options_and_the_tuned_file_change_what_s2v_train_trains(traini
             "--recipe", "smoke", "--hparams", str(hparams), "--sync-weight", "0.07", "--steps", "3"]
     assert cli.main(args) == 0
     expected = resolve_recipe("smoke", str(hparams), sync_weight=0.07, steps=3)
-    assert [_select(c, GENERATOR_KEYS) for c in training_calls["generator"]] == _phase_arguments(expected)
-    assert [c["learning_rate"] for c in training_calls["generator"]] == [5e-4, 5e-4]
+    assert [_select(c, ("recipe", "phase_index", "seed")) for c in training_calls["generator"]] == _phases(expected)
+    assert [phase.learning_rate for phase in training_calls["generator"][0]["recipe"].phases] == [5e-4, 5e-4]
 
 
 def test_an_unknown_recipe_is_a_one_line_error(training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
@@ -198,8 +183,9 @@ def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuse
     args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "smoke"]
     assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07", "--still-reference-rate", "0.25",
                      "--starved-sync-weight", "2"]) == 0
-    assert [(c["gradient_weight"], c["gan_weight"], c["still_reference_rate"], c["starved_sync_weight"])
-            for c in training_calls["generator"]] == [(1.5, 0.07, 0.25, 2.0), (1.5, 0.07, 0.25, 2.0)]
+    recipe = training_calls["generator"][0]["recipe"]
+    assert [(p.gradient_weight, p.gan_weight, p.still_reference_rate, recipe.starved_sync_weight)
+            for p in recipe.phases] == [(1.5, 0.07, 0.25, 2.0), (1.5, 0.07, 0.25, 2.0)]
     capsys.readouterr()
     for bad, message in ((["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
                          (["--still-reference-rate", "1.5"], "`still_reference_rate` must be in [0, 1]; received 1.5"),
@@ -219,8 +205,9 @@ def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuse
 
 
 def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path):
-    phase = recipes["synthetic-small"].phases[0]
-    hypermodel = Speech2VidHyperModel(load_model(tiny_syncnet_path, "SyncNet"), phase, warmup_epochs=1, presets=("tiny",))
+    recipe = recipes["synthetic-small"]
+    phase = recipe.phases[0]
+    hypermodel = Speech2VidHyperModel(load_model(tiny_syncnet_path, "SyncNet"), recipe, warmup_epochs=1, presets=("tiny",))
     hp = keras_tuner.HyperParameters()
     hp.Fixed("sync_weight", 0.04)
     trainer = hypermodel.build(hp)
@@ -235,3 +222,18 @@ def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path)
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))
     hypermodel.fit(hp, trainer, data, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[record])
     np.testing.assert_allclose(seen, [0, 0, 0.02, 0.04], rtol=1e-6)  # held at 0, then ramped over one epoch
+
+
+@pytest.mark.parametrize("command, schemas", [("train", (Recipe, GeneratorPhase)), ("train-syncnet", (SyncNetRecipe,)),
+                                              ("tune", (Recipe, GeneratorPhase))])
+def test_the_training_commands_options_are_the_recipes_fields_with_their_help(command, schemas, capsys):
+    from keras_s2v.training.recipe import option_fields
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([command, "--help"])
+    usage = "".join(capsys.readouterr().out.split())  # argparse wraps lines at spaces and hyphens
+    not_tunes = ("learning_rate", "preset", "sync_weight", "warmup_epochs", "loss", "epochs", "steps")  # tune's own length
+    for schema in schemas:
+        for name, field in option_fields(schema).items():
+            if command != "tune" or name not in not_tunes:
+                assert f"--{name.replace('_', '-')}" in usage and "".join(field.metadata["help"].split()) in usage

@@ -18,9 +18,10 @@ from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_quality_discriminator, build_speech2vid, build_syncnet
 from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.saving import load_model
+from keras_s2v.training.build import plan_epochs
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.generator_fit import phase_outputs, plan_epochs, run_folder, train_generator
-from keras_s2v.training.recipe import read_hparams, read_recipe, recipes
+from keras_s2v.training.generator_fit import phase_outputs, run_folder, train_generator
+from keras_s2v.training.recipe import read_hparams, read_recipe, recipes, resolve_recipe
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, WARP_BLUR, Speech2VidTrainer, edge_error
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time, stack_frames, unstack_frames
@@ -369,8 +370,8 @@ def test_a_syncnet_with_other_input_shapes_is_refused(tmp_path):
 
 def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_syncnet_path, tmp_path):
     out = str(tmp_path / "generator.keras")
-    history = train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", steps=4, batch_size=4,
-                              epochs=None, warmup_epochs=1, verbose=False)
+    recipe = resolve_recipe("smoke", steps=4, batch_size=4, warmup_epochs=1)
+    history = train_generator(*tiny_shards, tiny_syncnet_path, out, recipe, verbose=False)
     assert set(history.history) >= {"loss", "l1", "e_sync", "p_sync", "val_loss", "val_l1", "val_e_sync", "val_p_sync"}
     generator = load_model(out, "generator")
     assert type(generator).__name__ == "Functional" and sorted(generator.input) == ["identity", "mfcc", "reference"]
@@ -388,8 +389,8 @@ def test_train_writes_checkpoints_logs_and_a_plain_generator(tiny_shards, tiny_s
 
 def test_train_with_the_gan_logs_its_terms_and_saves_the_generator_alone(tiny_shards, tiny_syncnet_path, tmp_path):
     out = str(tmp_path / "generator.keras")
-    history = train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", steps=2, batch_size=4, epochs=None,
-                              warmup_epochs=0, gradient_weight=1.0, gan_weight=0.05, verbose=False)
+    recipe = resolve_recipe("smoke", steps=2, batch_size=4, warmup_epochs=0, gradient_weight=1.0, gan_weight=0.05)
+    history = train_generator(*tiny_shards, tiny_syncnet_path, out, recipe, verbose=False)
     assert set(history.history) >= {"gan_adversarial", "gan_discriminator", "val_gan_adversarial", "val_gan_discriminator"}
     rows = list(csv.DictReader(open(os.path.join(run_folder(out), "training.csv"))))
     assert {"gan_adversarial", "val_gan_discriminator", "val_objective"} <= set(rows[0])
@@ -408,8 +409,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shard
     data = clean.repeat(epoch_steps).concatenate(bad.repeat())
     out = str(tmp_path / "generator.keras")
     with pytest.raises(TrainingError, match=r"nan at epoch 2, step 1; the last good checkpoint is .*checkpoint.keras \(epoch 1\)"):
-        train_generator(*tiny_shards, tiny_syncnet_path, out, preset="tiny", epochs=3, batch_size=4,
-                        train_data=data, verbose=False, warmup_epochs=0)
+        train_generator(*tiny_shards, tiny_syncnet_path, out, resolve_recipe("smoke", epochs=3, batch_size=4, warmup_epochs=0),
+                        train_data=data, verbose=False)
     assert not os.path.exists(out)
     checkpoint = load_model(os.path.join(run_folder(out), "checkpoint.keras"), "generator")
     assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
