@@ -1,9 +1,9 @@
 """A TensorFlow Serving client for the exported generator: REST and gRPC requests and replies.
 
-    request = rest_request({"mfcc": mfcc, "identity": target, "reference": reference})   # JSON body
-    frames = decode_rest_reply(post(f"{url}/v1/models/speech2vid:predict", request))
-    request = grpc_request({"audio": pcm, "identity": target, "reference": reference}, "from_audio")
-    frames = decode_grpc_reply(stub.Predict(request, timeout))
+request = rest_request({"mfcc": mfcc, "identity": target, "reference": reference})   # JSON body
+frames = decode_rest_reply(post(f"{url}/v1/models/speech2vid:predict", request))
+request = grpc_request({"audio": pcm, "identity": target, "reference": reference}, "from_audio")
+frames = decode_grpc_reply(stub.Predict(request, timeout))
 """
 
 import json
@@ -77,7 +77,11 @@ def predict_rest(
 
 
 def predict_grpc(
-    target: str, inputs: dict[str, np.ndarray], signature: str = "serving_default", model_name: str = MODEL_NAME, timeout: float = 60
+    target: str,
+    inputs: dict[str, np.ndarray],
+    signature: str = "serving_default",
+    model_name: str = MODEL_NAME,
+    timeout: float = 60,
 ) -> np.ndarray:
     """Call a running TF Serving over gRPC (e.g. localhost:8500) and return the frames."""
     import grpc

@@ -66,8 +66,11 @@ def pick_reference(sources, position, gap=REFERENCE_GAP):
     frame is its own reference, as a still image is.
     """
     target = sources[position]
-    candidates = [i for i, source in enumerate(sources)
-                  if source is not None and target is not None and abs(source - target) >= MIN_REFERENCE_GAP]
+    candidates = [
+        i
+        for i, source in enumerate(sources)
+        if source is not None and target is not None and abs(source - target) >= MIN_REFERENCE_GAP
+    ]
     if not candidates:
         return position
     return min(candidates, key=lambda i: (abs(abs(sources[i] - target) - gap), abs(i - position)))

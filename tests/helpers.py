@@ -67,7 +67,9 @@ def make_video(path, fps=25, num_frames=25, size=(64, 96), audio=None, sr=16000,
 def s2v(*args, timeout=300):
     """Run the `s2v` command in a subprocess; returns the CompletedProcess."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLI must silence TF itself
-    return subprocess.run([sys.executable, "-m", "keras_s2v", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_s2v", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def ping_pong(count, length):

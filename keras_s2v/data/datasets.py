@@ -236,7 +236,9 @@ def _still_references(starts, candidates, seed):
     """For each window start, a frame among `candidates` (N,) bool at least MIN_REFERENCE_GAP
     frames from every frame of the window, uniform; and whether one exists."""
     frame = tf.range(tf.shape(candidates)[0])[None]
-    far = tf.logical_or(frame <= starts[:, None] - MIN_REFERENCE_GAP, frame >= starts[:, None] + WINDOW_FRAMES - 1 + MIN_REFERENCE_GAP)
+    far = tf.logical_or(
+        frame <= starts[:, None] - MIN_REFERENCE_GAP, frame >= starts[:, None] + WINDOW_FRAMES - 1 + MIN_REFERENCE_GAP
+    )
     allowed = tf.logical_and(far, candidates[None])
     draw = tf.random.stateless_uniform(tf.shape(allowed), seed)
     return tf.argmax(tf.where(allowed, draw, -1.0), axis=1, output_type=tf.int32), tf.reduce_any(allowed, axis=1)

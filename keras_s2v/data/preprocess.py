@@ -122,7 +122,11 @@ def _local_copy(path):
 
 def _describe(path, root):
     sidecar = _read_json(sidecar_path(path))
-    return {"clip_id": clip_id_for(path, root), "source": relative_path(path, root), "split": split_for(path, root, sidecar)}, sidecar
+    return {
+        "clip_id": clip_id_for(path, root),
+        "source": relative_path(path, root),
+        "split": split_for(path, root, sidecar),
+    }, sidecar
 
 
 def alignment_for(detector):
@@ -266,7 +270,9 @@ def preprocess(videos: str, out: str, workers: int = 1, detector: str = "cnn", p
 
 def write_manifest(out, results):
     clips = sorted((r for r in results if "skipped" not in r), key=lambda r: r["clip_id"])
-    skipped = sorted(({"source": r["source"], "reason": r["skipped"]} for r in results if "skipped" in r), key=lambda r: r["source"])
+    skipped = sorted(
+        ({"source": r["source"], "reason": r["skipped"]} for r in results if "skipped" in r), key=lambda r: r["source"]
+    )
     manifest = {
         "clips": clips,
         "skipped": skipped,

@@ -38,9 +38,7 @@ def encode_clip(
     clip_id: str, split: str, crops: np.ndarray, has_face: np.ndarray, mfcc_map: np.ndarray, jpeg_quality: int = 92
 ) -> bytes:
     """Serialize one clip: crops (N, FACE_SIZE, FACE_SIZE, 3) uint8 RGB, has_face (N,), mfcc_map (NUM_MFCC, T)."""
-    jpegs = [
-        cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes() for crop in crops
-    ]
+    jpegs = [cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes() for crop in crops]
     feature = {
         "clip_id": _bytes([clip_id.encode()]),
         "split": _bytes([split.encode()]),

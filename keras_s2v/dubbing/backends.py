@@ -17,8 +17,11 @@ from keras_s2v.geometry import GENERATOR_INPUTS, IDENTITY_SHAPE
 def check_inputs(path, names):
     """Refuse an exported model whose serving_default does not take the generator's inputs."""
     if names == ["identity", "mfcc"]:
-        raise ModelError(path, "exported from a generator of the old format (a masked identity, no reference window): "
-                               "it never sees the person's own lower face; train and export a new one")
+        raise ModelError(
+            path,
+            "exported from a generator of the old format (a masked identity, no reference window): "
+            "it never sees the person's own lower face; train and export a new one",
+        )
     if names != list(GENERATOR_INPUTS):
         raise ModelError(path, f"not a Speech2Vid serving_default model: it takes {names}, expected {list(GENERATOR_INPUTS)}")
 
@@ -99,6 +102,8 @@ def load_backend(path):
 
 def generate(backend, mfcc, identity, reference, batch_size=8):
     """Run a backend over (N, *MFCC_SHAPE) and two (N, *IDENTITY_SHAPE) float32 arrays in batches (keras_s2v.geometry)."""
-    outputs = [backend(mfcc[i : i + batch_size], identity[i : i + batch_size], reference[i : i + batch_size])
-               for i in range(0, len(mfcc), batch_size)]
+    outputs = [
+        backend(mfcc[i : i + batch_size], identity[i : i + batch_size], reference[i : i + batch_size])
+        for i in range(0, len(mfcc), batch_size)
+    ]
     return np.concatenate(outputs) if outputs else np.zeros((0, *IDENTITY_SHAPE), np.float32)

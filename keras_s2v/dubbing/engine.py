@@ -51,15 +51,19 @@ class DubSummary:
     faces_found: int
     seconds: float
     backend: str
-    timings: dict  # setup (model, audio) and the busy seconds of each stage; stages overlap, so they add up to more than `seconds`
+    timings: (
+        dict  # setup (model, audio) and the busy seconds of each stage; stages overlap, so they add up to more than `seconds`
+    )
 
     @property
     def frames_per_second(self):
         return self.frames / max(self.seconds, 1e-9)
 
     def line(self):
-        return (f"{self.frames} frames, face found in {self.faces_found} ({self.frames - self.faces_found} passed through unchanged), "
-                f"{self.frames_per_second:.1f} frames/s with the {self.backend} backend")
+        return (
+            f"{self.frames} frames, face found in {self.faces_found} ({self.frames - self.faces_found} passed through unchanged), "
+            f"{self.frames_per_second:.1f} frames/s with the {self.backend} backend"
+        )
 
 
 def _windows_mfcc(waveform, starts, chunk=500):
@@ -233,7 +237,10 @@ def dub(
             raise NoFaceError(face, "no face found in any frame")
         source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
     else:
-        source, find_faces = video.FrameSource(face).play(num_frames), lambda frames: (_find_face(frame, tracker) for frame in frames)
+        source, find_faces = (
+            video.FrameSource(face).play(num_frames),
+            lambda frames: (_find_face(frame, tracker) for frame in frames),
+        )
     writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
     faces_found = written = 0
     bar = None  # shown from the first face on, so that a video without one fails with its one-line error alone

@@ -95,15 +95,22 @@ def _track(path, detector, is_image):
 def _exact(detector, frame, tracked):
     """The frame's own mesh, unsmoothed, where the detector can give it: a source's lip gap must be its
     true one, or every frame drawn from it misses the wanted gap (the tracker's smoothing lags)."""
-    face = detector.track(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked)) if hasattr(detector, "track") else None
+    face = (
+        detector.track(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked))
+        if hasattr(detector, "track")
+        else None
+    )
     return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks
 
 
 def _bank(path, landmarks, is_image, detector):
     chosen = set(mouth_bank.choose_bank(landmarks, BANK_SIZE))
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
-    sources = [mouth_warp.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
-               for index, frame in frames if index in chosen]
+    sources = [
+        mouth_warp.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
+        for index, frame in frames
+        if index in chosen
+    ]
     return mouth_bank.MouthBank(sources)
 
 

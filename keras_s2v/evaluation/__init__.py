@@ -20,6 +20,17 @@ from keras_s2v.evaluation.protocol import KINDS, evaluate, format_scores
 from keras_s2v.evaluation.scoring import format_score, score
 
 __all__ = [
-    "KINDS", "OFFSETS", "clip_embeddings", "evaluate", "format_score", "format_scores", "masked_psnr", "offset_distances",
-    "pasted_psnr", "region_psnr", "score", "sync_loss", "sync_scores",
+    "KINDS",
+    "OFFSETS",
+    "clip_embeddings",
+    "evaluate",
+    "format_score",
+    "format_scores",
+    "masked_psnr",
+    "offset_distances",
+    "pasted_psnr",
+    "region_psnr",
+    "score",
+    "sync_loss",
+    "sync_scores",
 ]

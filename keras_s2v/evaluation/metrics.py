@@ -5,7 +5,6 @@ For every window, the distance between the video embedding and the audio embeddi
 offset: LSE-D = min, LSE-C = median - min, AV offset = argmin.
 """
 
-
 import numpy as np
 import tensorflow as tf
 
@@ -39,7 +38,9 @@ def clip_embeddings(evaluator, frames, mfcc_map):
     windows = min(len(frames) - WINDOW_FRAMES + 1, (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME + 1)
     if windows < 2 * OFFSETS.max() + 1:
         raise ValueError(f"a clip needs at least {2 * OFFSETS.max() + WINDOW_FRAMES} frames for offsets +-{OFFSETS.max()}")
-    video = _normalised(video_encoder.predict(frame_windows(frames[: windows + WINDOW_FRAMES - 1])[:, MOUTH_ROW:], batch_size=64, verbose=0))
+    video = _normalised(
+        video_encoder.predict(frame_windows(frames[: windows + WINDOW_FRAMES - 1])[:, MOUTH_ROW:], batch_size=64, verbose=0)
+    )
     audio = _normalised(audio_encoder.predict(mfcc_windows(mfcc_map, range(windows)), batch_size=256, verbose=0))
     return video, audio
 
@@ -59,15 +60,21 @@ def sync_loss(video, audio):
 def sync_scores(distances: np.ndarray) -> dict:
     """{lse_d, lse_c, av_offset} from the mean distance per offset."""
     best = int(np.argmin(distances))
-    return {"lse_d": float(distances[best]), "lse_c": float(np.median(distances) - distances[best]), "av_offset": int(OFFSETS[best])}
+    return {
+        "lse_d": float(distances[best]),
+        "lse_c": float(np.median(distances) - distances[best]),
+        "av_offset": int(OFFSETS[best]),
+    }
 
 
 def region_psnr(real, generated):
     """Mean PSNR (dB) of [0, 1] crops over the whole crop, the mouth region (rows MOUTH_ROW.., which
     the generator must draw) and the upper face (the rows above, which it must keep)."""
     regions = {"whole": slice(None), "mouth": slice(MOUTH_ROW, None), "upper": slice(None, MOUTH_ROW)}
-    return {name: float(tf.reduce_mean(tf.image.psnr(real[:, rows], generated[:, rows], max_val=1.0)))
-            for name, rows in regions.items()}
+    return {
+        name: float(tf.reduce_mean(tf.image.psnr(real[:, rows], generated[:, rows], max_val=1.0)))
+        for name, rows in regions.items()
+    }
 
 
 def masked_psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:

@@ -261,7 +261,14 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant")
     located = {name: _located(photo, mesh, name) for name, photo in photos.items()}  # before any work: a bad photo leaves nothing
     dub_photo, backend = dubber(model)
     os.makedirs(out, exist_ok=True)
-    report = {"seconds": seconds, "seed": seed, "speech": speech, "backend": backend, "psnr_target_db": PSNR_TARGET_DB, "photos": {}}
+    report = {
+        "seconds": seconds,
+        "seed": seed,
+        "speech": speech,
+        "backend": backend,
+        "psnr_target_db": PSNR_TARGET_DB,
+        "photos": {},
+    }
     rows = []
     for name, (photo, photo_face) in located.items():
         result, frames, gaps = _check(photo, photo_face, mesh, dub_photo, os.path.join(out, name), seconds, seed, speech)
@@ -278,14 +285,18 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant")
 def format_photo_check(report):
     """Lines to print: per photo, the PSNR outside the lips against the target and the lip-gap correlation."""
     target = report.get("psnr_target_db", PSNR_TARGET_DB)
-    lines = [f"  {'photo':14s} {'PSNR out. lips':>14s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
-             f"{'gap min-max':>13s} {'landmarks':>10s}"]
+    lines = [
+        f"  {'photo':14s} {'PSNR out. lips':>14s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
+        f"{'gap min-max':>13s} {'landmarks':>10s}"
+    ]
     for name, result in report["photos"].items():
         gap = result["lip_gap"]
         verdict = "ok" if result["psnr_outside_lips_db"] >= target else f"< {target:.0f}"
         span = f"{gap['min']:.3f}-{gap['max']:.3f}" if gap["min"] is not None else "-"
-        lines.append(f"  {name:14s} {result['psnr_outside_lips_db']:9.2f} dB {verdict:>2s} "
-                     f"{result['baseline_photo_unchanged']['psnr_outside_lips_db']:10.2f} dB "
-                     f"{result['lip_gap_loudness_correlation']:15.3f} {span:>13s} "
-                     f"{result['frames_with_landmarks']:>4d}/{result['frames']:<5d}")
+        lines.append(
+            f"  {name:14s} {result['psnr_outside_lips_db']:9.2f} dB {verdict:>2s} "
+            f"{result['baseline_photo_unchanged']['psnr_outside_lips_db']:10.2f} dB "
+            f"{result['lip_gap_loudness_correlation']:15.3f} {span:>13s} "
+            f"{result['frames_with_landmarks']:>4d}/{result['frames']:<5d}"
+        )
     return lines

@@ -1,6 +1,4 @@
-"""The evaluation's pictures: mean distance per offset, and a grid of real and generated frames.
-"""
-
+"""The evaluation's pictures: mean distance per offset, and a grid of real and generated frames."""
 
 import numpy as np
 

@@ -33,9 +33,10 @@ from keras_s2v.windows import reference_indices, stack_frames, unstack_frames, w
 KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
 
 
-
 def load_clips(shards, split):
-    return [{k: v.numpy() for k, v in parse_clip(record).items()} for record in tf.data.TFRecordDataset(shard_files(shards, split))]
+    return [
+        {k: v.numpy() for k, v in parse_clip(record).items()} for record in tf.data.TFRecordDataset(shard_files(shards, split))
+    ]
 
 
 def dub_windows(backend, frames, mfcc_map, batch_size=8, window_step=DEFAULT_WINDOW_STEP):
@@ -113,16 +114,20 @@ def evaluate(
         "scores": {kind: {**sync_scores(d), "e_sync": float(np.mean(e_sync[kind]))} for kind, d in mean_distances.items()},
         "per_clip_av_offsets": {kind: [sync_scores(d)["av_offset"] for d in values] for kind, values in distances.items()},
         "evaluator_sync_accuracy": sync_accuracy(evaluator, shards, split),
-        "reconstruction": {"psnr_db": float(np.mean(psnrs["whole"])), "mouth_psnr_db": float(np.mean(psnrs["mouth"])),
-                           "upper_psnr_db": float(np.mean(psnrs["upper"])), "ssim": float(np.mean(ssims)),
-                           "pasted_mouth_mask_psnr_db": float(np.mean(pasted["mouth_mask"])),
-                           "pasted_outside_mask_psnr_db": float(np.mean(pasted["outside_mask"])),
-                           "mouth_mask_share": float(np.mean(pasted["mask_share"])),
-                           "note": "frames generated from A's own audio against A's real frames; mouth = the lower half "
-                                   "(rows the generator must draw), upper = the rest of the crop: these are the generator's "
-                                   "own output. pasted_* = what `s2v dub` writes: the crop pasted back into the real crop "
-                                   "through the mouth-and-jaw mask, PSNR where the mask is >= 0.5 (mouth_mask_share of the "
-                                   f"crop) and outside it; a frame with no error counts {PSNR_CAP_DB:.0f} dB"},
+        "reconstruction": {
+            "psnr_db": float(np.mean(psnrs["whole"])),
+            "mouth_psnr_db": float(np.mean(psnrs["mouth"])),
+            "upper_psnr_db": float(np.mean(psnrs["upper"])),
+            "ssim": float(np.mean(ssims)),
+            "pasted_mouth_mask_psnr_db": float(np.mean(pasted["mouth_mask"])),
+            "pasted_outside_mask_psnr_db": float(np.mean(pasted["outside_mask"])),
+            "mouth_mask_share": float(np.mean(pasted["mask_share"])),
+            "note": "frames generated from A's own audio against A's real frames; mouth = the lower half "
+            "(rows the generator must draw), upper = the rest of the crop: these are the generator's "
+            "own output. pasted_* = what `s2v dub` writes: the crop pasted back into the real crop "
+            "through the mouth-and-jaw mask, PSNR where the mask is >= 0.5 (mouth_mask_share of the "
+            f"crop) and outside it; a frame with no error counts {PSNR_CAP_DB:.0f} dB",
+        },
         "offsets": OFFSETS.tolist(),
         "mean_distance_per_offset": {kind: d.round(5).tolist() for kind, d in mean_distances.items()},
     }
@@ -138,11 +143,15 @@ def format_scores(report: dict) -> list[str]:
     lines = [f"  {'':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'AV offset':>10s} {'E_sync':>7s}"]
     for kind, score in report["scores"].items():
         lines.append(f"  {kind:28s} {score['lse_d']:7.3f} {score['lse_c']:7.3f} {score['av_offset']:10d} {score['e_sync']:7.3f}")
-    lines.append(f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
-                 f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB (mouth region "
-                 f"{report['reconstruction']['mouth_psnr_db']:.1f}, upper face {report['reconstruction']['upper_psnr_db']:.1f}), "
-                 f"SSIM {report['reconstruction']['ssim']:.3f}")
-    lines.append(f"  pasted back as `s2v dub` writes it: PSNR {report['reconstruction']['pasted_mouth_mask_psnr_db']:.1f} dB "
-                 f"in the mouth mask ({100 * report['reconstruction']['mouth_mask_share']:.0f}% of the crop), "
-                 f"{report['reconstruction']['pasted_outside_mask_psnr_db']:.1f} dB outside it")
+    lines.append(
+        f"  evaluator sync accuracy {report['evaluator_sync_accuracy']:.3f}; "
+        f"reconstruction PSNR {report['reconstruction']['psnr_db']:.1f} dB (mouth region "
+        f"{report['reconstruction']['mouth_psnr_db']:.1f}, upper face {report['reconstruction']['upper_psnr_db']:.1f}), "
+        f"SSIM {report['reconstruction']['ssim']:.3f}"
+    )
+    lines.append(
+        f"  pasted back as `s2v dub` writes it: PSNR {report['reconstruction']['pasted_mouth_mask_psnr_db']:.1f} dB "
+        f"in the mouth mask ({100 * report['reconstruction']['mouth_mask_share']:.0f}% of the crop), "
+        f"{report['reconstruction']['pasted_outside_mask_psnr_db']:.1f} dB outside it"
+    )
     return "\n".join(lines)

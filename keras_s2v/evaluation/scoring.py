@@ -1,5 +1,4 @@
-"""`score`: LSE-D, LSE-C and the AV offset of one dubbed video, with its own or another audio track.
-"""
+"""`score`: LSE-D, LSE-C and the AV offset of one dubbed video, with its own or another audio track."""
 
 import json
 import os
@@ -47,8 +46,11 @@ def score(video_path: str, evaluator, audio: str | None = None, out: str | None 
     start, stop = longest_face_run([face is not None for face in found])
     needed = 2 * OFFSETS.max() + WINDOW_FRAMES
     if stop - start < needed:
-        raise MediaError(video_path, f"the longest stretch with a face is {stop - start} frames; scoring needs {needed} "
-                                     f"({needed / VIDEO_FPS:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}")
+        raise MediaError(
+            video_path,
+            f"the longest stretch with a face is {stop - start} frames; scoring needs {needed} "
+            f"({needed / VIDEO_FPS:.1f} s) for offsets -{OFFSETS.max()}..+{OFFSETS.max()}",
+        )
     crops = np.stack([faces.crop_face(frames[index], found[index])[0] for index in range(start, stop)])
     mfcc_map = audio_lib.mfcc(waveform)[:, start * STEPS_PER_FRAME :]
     video_embeddings, audio_embeddings = clip_embeddings(evaluator, crops, mfcc_map)
@@ -74,5 +76,7 @@ def score(video_path: str, evaluator, audio: str | None = None, out: str | None 
 def format_score(report: dict) -> str:
     """The one line `s2v score` prints."""
     start, stop = report["frames_scored"]
-    return (f"LSE-D {report['lse_d']:.3f}  LSE-C {report['lse_c']:.3f}  AV offset {report['av_offset']:+d}  "
-            f"E_sync {report['e_sync']:.3f}  ({stop - start} of {report['frames']} frames scored)")
+    return (
+        f"LSE-D {report['lse_d']:.3f}  LSE-C {report['lse_c']:.3f}  AV offset {report['av_offset']:+d}  "
+        f"E_sync {report['e_sync']:.3f}  ({stop - start} of {report['frames']} frames scored)"
+    )

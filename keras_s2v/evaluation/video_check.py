@@ -79,9 +79,16 @@ def check_video(clip, model, out, other=None, seed=0):
         report["dubs"][name] = {key: float(value) for key, value in measures.items()}
         rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", dubbed, dubbed_landmarks))
     report["targets"] = [
-        {"measure": measure, "dub": dub_name, "bound": bound, "kind": kind,
-         "value": report["dubs"][dub_name][measure], "met": _met(report["dubs"][dub_name][measure], bound, kind)}
-        for measure, dub_name, bound, kind in TARGETS if dub_name in report["dubs"]
+        {
+            "measure": measure,
+            "dub": dub_name,
+            "bound": bound,
+            "kind": kind,
+            "value": report["dubs"][dub_name][measure],
+            "met": _met(report["dubs"][dub_name][measure], bound, kind),
+        }
+        for measure, dub_name, bound, kind in TARGETS
+        if dub_name in report["dubs"]
     ]
     video_measures.contact_sheet(rows, os.path.join(out, "contact_sheet.png"))
     with open(os.path.join(out, "video_check.json"), "w") as handle:
@@ -97,10 +104,14 @@ def format_video_check(report):
     """Lines to print: each dub's measures, then each target with its verdict."""
     lines = [f"  {'dub':8s} {'gap r':>7s} {'gap std':>8s} {'sharpness':>9s} {'PSNR outside':>12s}"]
     for name, measures in report["dubs"].items():
-        lines.append(f"  {name:8s} {measures['gap_r']:7.3f} {measures['gap_std_ratio']:7.2f}x {measures['sharpness_ratio']:8.2f}x "
-                     f"{measures['psnr_outside_db']:9.1f} dB")
+        lines.append(
+            f"  {name:8s} {measures['gap_r']:7.3f} {measures['gap_std_ratio']:7.2f}x {measures['sharpness_ratio']:8.2f}x "
+            f"{measures['psnr_outside_db']:9.1f} dB"
+        )
     for target in report["targets"]:
         sign = ">=" if target["kind"] == "min" else "<="
         verdict = "ok" if target["met"] else "MISSED"
-        lines.append(f"  {target['dub']:8s} {target['measure']:16s} {target['value']:7.3f} (target {sign} {target['bound']}) {verdict}")
+        lines.append(
+            f"  {target['dub']:8s} {target['measure']:16s} {target['value']:7.3f} (target {sign} {target['bound']}) {verdict}"
+        )
     return lines

@@ -165,7 +165,9 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
         dubbed_landmarks = mesh_track(dubbed_frames, detector) if dubbed_landmarks is None else dubbed_landmarks
     source_landmarks, dubbed_landmarks = list(source_landmarks)[:count], list(dubbed_landmarks)[:count]
     if len(source_landmarks) < count or len(dubbed_landmarks) < count:
-        raise ValueError(f"landmarks must be given for all {count} frames; received {len(source_landmarks)} and {len(dubbed_landmarks)}")
+        raise ValueError(
+            f"landmarks must be given for all {count} frames; received {len(source_landmarks)} and {len(dubbed_landmarks)}"
+        )
     source_gaps, dubbed_gaps = lip_gaps(source_landmarks), lip_gaps(dubbed_landmarks)
     both = ~np.isnan(source_gaps) & ~np.isnan(dubbed_gaps)
     source_std = float(np.std(source_gaps[both])) if both.any() else float("nan")
@@ -216,7 +218,10 @@ def contact_sheet(rows, path, columns=8, tile=192):
         tiles = [face_crop(np.ascontiguousarray(frames[index], np.uint8), box, tile) for index, box in zip(indices, boxes)]
         if number == 0:
             tiles = [labelled_tile(image, f"#{index}") for index, image in zip(indices, tiles)]
-        sheet += [labelled_tile(np.zeros((LABEL_HEIGHT, tile * len(tiles), 3), np.uint8), str(label)), np.concatenate(tiles, axis=1)]
+        sheet += [
+            labelled_tile(np.zeros((LABEL_HEIGHT, tile * len(tiles), 3), np.uint8), str(label)),
+            np.concatenate(tiles, axis=1),
+        ]
     if not cv2.imwrite(str(path), np.ascontiguousarray(np.concatenate(sheet)[:, :, ::-1])):
         raise OSError(f"could not write the contact sheet to {path}")
     return path

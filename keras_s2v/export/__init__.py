@@ -5,6 +5,13 @@ from keras_s2v.export.savedmodel import SIGNATURES, latest_version, serving_func
 from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
 
 __all__ = [
-    "SIGNATURES", "TFLITE_VARIANTS", "TFLiteModel", "convert_tflite", "export", "latest_version",
-    "serving_functions", "serving_layout", "write_savedmodel",
+    "SIGNATURES",
+    "TFLITE_VARIANTS",
+    "TFLiteModel",
+    "convert_tflite",
+    "export",
+    "latest_version",
+    "serving_functions",
+    "serving_layout",
+    "write_savedmodel",
 ]

@@ -41,11 +41,19 @@ def sample_inputs(shards=None, count=16, seed=0):
     if shards:
         from keras_s2v.data.datasets import generator_dataset
 
-        windows = [{name: value.numpy() for name, value in x.items()}
-                   for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)]
+        windows = [
+            {name: value.numpy() for name, value in x.items()}
+            for x, _ in generator_dataset(shards, "train", 1, deterministic=True).take(count)
+        ]
     else:
-        windows = [{"mfcc": rng.standard_normal((1, *MFCC_SHAPE)), "identity": rng.random((1, *IDENTITY_SHAPE)),
-                    "reference": rng.random((1, *IDENTITY_SHAPE))} for _ in range(count)]
+        windows = [
+            {
+                "mfcc": rng.standard_normal((1, *MFCC_SHAPE)),
+                "identity": rng.random((1, *IDENTITY_SHAPE)),
+                "reference": rng.random((1, *IDENTITY_SHAPE)),
+            }
+            for _ in range(count)
+        ]
     windows = [{name: value.astype(np.float32) for name, value in window.items()} for window in windows]
     audio = [pcm[None, SAMPLES_PER_FRAME * i : SAMPLES_PER_FRAME * i + WINDOW_SAMPLES].astype(np.float32) for i in range(count)]
     return {
@@ -94,8 +102,10 @@ def export(
         raise ValueError("the int8 variant is calibrated on real windows: give preprocessed shards (--calibration SHARDS)")
     samples = sample_inputs(calibration)
     functions = serving_functions(generator)
-    keras_outputs = {name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
-                  for name, xs in samples.items()}
+    keras_outputs = {
+        name: [functions[name](**{k: tf.constant(v) for k, v in x.items()})["frames"].numpy() for x in xs]
+        for name, xs in samples.items()
+    }
     target = version_folder(base, version, force)
     files = []
     steps = tqdm(total=len(SIGNATURES) * (1 + len(variants)), desc="export", unit="file", disable=not progress, leave=False)
@@ -138,7 +148,10 @@ def _measure(root, relative, kind, signature, run, samples, keras_outputs):
     """Size, batch-1 latency and worst-case PSNR against Keras of one exported file."""
     outputs = [run(**x) for x in samples]
     entry = {
-        "file": relative, "kind": kind, "signature": signature, "bytes": _size(os.path.join(root, relative)),
+        "file": relative,
+        "kind": kind,
+        "signature": signature,
+        "bytes": _size(os.path.join(root, relative)),
         "latency_ms_batch1": round(_latency_ms(run, samples[0]), 2),
         "psnr_db_vs_keras": round(min(psnr(r, o) for r, o in zip(keras_outputs, outputs)), 2),
     }

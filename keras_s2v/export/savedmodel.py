@@ -25,7 +25,10 @@ MFCC_SPEC = tf.TensorSpec((None, *MFCC_SHAPE), tf.float32, name="mfcc")
 IDENTITY_SPEC = tf.TensorSpec((None, *IDENTITY_SHAPE), tf.float32, name="identity")
 REFERENCE_SPEC = tf.TensorSpec((None, *IDENTITY_SHAPE), tf.float32, name="reference")
 AUDIO_SPEC = tf.TensorSpec((None, WINDOW_SAMPLES), tf.float32, name="audio")
-SIGNATURES = {"serving_default": (MFCC_SPEC, IDENTITY_SPEC, REFERENCE_SPEC), "from_audio": (AUDIO_SPEC, IDENTITY_SPEC, REFERENCE_SPEC)}
+SIGNATURES = {
+    "serving_default": (MFCC_SPEC, IDENTITY_SPEC, REFERENCE_SPEC),
+    "from_audio": (AUDIO_SPEC, IDENTITY_SPEC, REFERENCE_SPEC),
+}
 
 
 def serving_functions(generator):
@@ -33,8 +36,10 @@ def serving_functions(generator):
 
     def serving_default(mfcc, identity, reference):
         # Signature calls do not check shapes; this error names the expected one.
-        inputs = {spec.name: tf.ensure_shape(value, spec.shape)
-                  for spec, value in zip(SIGNATURES["serving_default"], (mfcc, identity, reference))}
+        inputs = {
+            spec.name: tf.ensure_shape(value, spec.shape)
+            for spec, value in zip(SIGNATURES["serving_default"], (mfcc, identity, reference))
+        }
         return {"frames": generator(inputs, training=False)}
 
     def from_audio(audio, identity, reference):

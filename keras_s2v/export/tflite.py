@@ -47,8 +47,10 @@ def _save_at_batch_one(saved_model_dir, signature, folder):
     """Re-save one signature of a SavedModel with batch-1 inputs under the same name."""
     loaded = tf.saved_model.load(saved_model_dir)
     function = loaded.signatures[signature]
-    specs = {name: tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=name)
-             for name, spec in function.structured_input_signature[1].items()}
+    specs = {
+        name: tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=name)
+        for name, spec in function.structured_input_signature[1].items()
+    }
     batch_one = tf.function(function).get_concrete_function(**specs)
     tf.saved_model.save(loaded, folder, signatures={signature: batch_one})
 
@@ -98,7 +100,7 @@ class TFLiteModel:
             raise ModelError(path, "not a .tflite model that LiteRT can load") from None
         if len(signatures) != 1:
             raise ModelError(path, f"expected one signature, found {sorted(signatures)}")
-        (self.signature, details), = signatures.items()
+        ((self.signature, details),) = signatures.items()
         self.input_names = sorted(details["inputs"])
         self.runner = self.interpreter.get_signature_runner(self.signature)
         batch = int(self.runner.get_input_details()[self.input_names[0]]["shape_signature"][0])
@@ -109,5 +111,9 @@ class TFLiteModel:
         if self.batch is None:
             return self.runner(**inputs)["frames"]
         count = len(next(iter(inputs.values())))
-        return np.concatenate([self.runner(**{name: value[i : i + self.batch] for name, value in inputs.items()})["frames"]
-                               for i in range(0, count, self.batch)])
+        return np.concatenate(
+            [
+                self.runner(**{name: value[i : i + self.batch] for name, value in inputs.items()})["frames"]
+                for i in range(0, count, self.batch)
+            ]
+        )

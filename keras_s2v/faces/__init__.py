@@ -15,7 +15,20 @@ from keras_s2v.faces.paste import below_upper_lip, mouth_polygon, paste_face, pa
 from keras_s2v.faces.tracking import FaceTracker, require_faces, track_faces
 
 __all__ = [
-    "Alignment", "CNNDetector", "Face", "FaceTracker", "FixedBoxDetector", "HaarDetector", "alignment_matrix",
-    "below_upper_lip", "crop_face", "detector_alignment", "make_detector", "mouth_polygon", "paste_face", "paste_mask",
-    "require_faces", "track_faces",
+    "Alignment",
+    "CNNDetector",
+    "Face",
+    "FaceTracker",
+    "FixedBoxDetector",
+    "HaarDetector",
+    "alignment_matrix",
+    "below_upper_lip",
+    "crop_face",
+    "detector_alignment",
+    "make_detector",
+    "mouth_polygon",
+    "paste_face",
+    "paste_mask",
+    "require_faces",
+    "track_faces",
 ]

@@ -74,11 +74,15 @@ def warp_image(image, matrix, size, border=cv2.BORDER_REPLICATE):
         x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 2, 0, [width - 1, height - 1])
         x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, [x0 + 1, y0 + 1], [width, height])
         region = image[y0:y1, x0:x1]
-        small = cv2.resize(region, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            region, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))), interpolation=cv2.INTER_AREA
+        )
         fx, fy = small.shape[1] / (x1 - x0), small.shape[0] / (y1 - y0)
         # cv2.resize maps pixel centres: x = (x_small + 0.5) / fx - 0.5 + x0.
         to_frame = np.array([[1 / fx, 0, x0 + 0.5 / fx - 0.5], [0, 1 / fy, y0 + 0.5 / fy - 0.5]])
-        matrix = np.concatenate([matrix[:, :2] @ to_frame[:, :2], (matrix[:, :2] @ to_frame[:, 2] + matrix[:, 2])[:, None]], axis=1)
+        matrix = np.concatenate(
+            [matrix[:, :2] @ to_frame[:, :2], (matrix[:, :2] @ to_frame[:, 2] + matrix[:, 2])[:, None]], axis=1
+        )
         image = small
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
 

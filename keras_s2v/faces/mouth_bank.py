@@ -3,7 +3,6 @@ span the clip's lip openings and head poses, and `MouthBank` picks the nearest f
 frame itself, with hysteresis against flicker.
 """
 
-
 import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
@@ -75,7 +74,9 @@ class MouthBank:
         self._last = None
 
     def pick(self, frame_landmarks, gap, index=-1):
-        allowed = [source for source in self.sources if index < 0 or source.index < 0 or abs(source.index - index) >= MIN_DISTANCE]
+        allowed = [
+            source for source in self.sources if index < 0 or source.index < 0 or abs(source.index - index) >= MIN_DISTANCE
+        ]
         if not allowed:  # a clip shorter than MIN_DISTANCE frames: the farthest frame
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 

@@ -2,7 +2,6 @@
 replaced (a soft lower face, always the frame's lips), where the frame's own cheek is kept, and the cavity.
 """
 
-
 import cv2
 import numpy as np
 
@@ -56,7 +55,6 @@ def lower_face_mask(shape, offset, *landmark_sets, feather):
     return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
 
 
-
 def lips_mask(shape, offset, *landmark_sets, margin):
     """1 on the outer lips of each set and `margin` pixels around them, fading to 0 over the next `margin`."""
     hard = np.zeros(shape, np.float32)
@@ -85,7 +83,9 @@ def match_colour(image, reference, band, grid=32):
     difference = cv2.resize((reference - image) * band[..., None], small, interpolation=cv2.INTER_AREA)
     mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
     sigma = max(1.0, small[0] / 6)
-    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (
+        cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3
+    )
     # Light differs little between frames of one shot; a larger offset comes from a band that crosses
     # the background in one of the two, and would paint the face with it.
     local = np.clip(local, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)

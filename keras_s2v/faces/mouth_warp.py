@@ -89,7 +89,6 @@ def pose_transform(source_landmarks, target_landmarks):
     return matrix if matrix is not None else np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
-
 def jaw_weights(landmarks):
     """(468,) how far each mesh point moves down when the mouth opens, as a share of the change of gap.
 
@@ -158,8 +157,9 @@ def _backward_map(targets, sources, matrix, box):
     coarse = values.reshape(len(ys), len(xs), 2).astype(np.float32)
     # Grid point (i, j) is pixel (x0 + COARSE j, y0 + COARSE i): an affine resize keeps that exactly.
     scale = np.array([[1.0 / COARSE, 0, 0], [0, 1.0 / COARSE, 0]])
-    full = cv2.warpAffine(coarse, scale, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    full = cv2.warpAffine(
+        coarse, scale, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
     return full[..., 0], full[..., 1]
 
 
@@ -174,7 +174,9 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     targets, matrix = target_landmarks(source, frame_landmarks, gap)
     height = face_height(targets)
     feather = max(1.0, 0.04 * height)
-    box = _region(frame.shape, np.concatenate([targets[list(LOWER_FACE)], frame_landmarks[list(LOWER_FACE)]]), 2 * feather + COARSE)
+    box = _region(
+        frame.shape, np.concatenate([targets[list(LOWER_FACE)], frame_landmarks[list(LOWER_FACE)]]), 2 * feather + COARSE
+    )
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return frame.copy()
@@ -191,8 +193,10 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     cheeks = _agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
-    lips = np.maximum(lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
-                      lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks)
+    lips = np.maximum(
+        lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
+        lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
+    )
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
     region = frame[y0:y1, x0:x1].astype(np.float32)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))

@@ -2,7 +2,6 @@
 outside the mask changes and no crop edge shows.
 """
 
-
 import cv2
 import numpy as np
 
@@ -94,17 +93,28 @@ def below_upper_lip(shape, landmarks, offset=(0, 0), ramp=UPPER_LIP_RAMP):
     along = (right - left) / width
     up = np.array([along[1], -along[0]])  # towards the eyes: image rows grow downwards
     far = 3 * width
-    above = np.concatenate([[left - far * along, left - far * along + far * up],
-                            [right + far * along + far * up, right + far * along], points[::-1]])
+    above = np.concatenate(
+        [[left - far * along, left - far * along + far * up], [right + far * along + far * up, right + far * along], points[::-1]]
+    )
     region = np.zeros(shape[:2], np.uint8)
     cv2.fillPoly(region, [np.round(above * 4).astype(np.int32)], 1, shift=2)
     # Pixel centres lie half a pixel off the edge on either side of it.
-    signed = np.where(region > 0, 0.5 - cv2.distanceTransform(region, cv2.DIST_L2, 5), cv2.distanceTransform(1 - region, cv2.DIST_L2, 5) - 0.5)
+    signed = np.where(
+        region > 0, 0.5 - cv2.distanceTransform(region, cv2.DIST_L2, 5), cv2.distanceTransform(1 - region, cv2.DIST_L2, 5) - 0.5
+    )
     return np.clip(1.0 + signed / max(1.0, ramp * width), 0.0, 1.0).astype(np.float32)
 
 
-def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tolerance=CHANGE_TOLERANCE, detail_sigma=DETAIL_SIGMA,
-               keep_above_lips=True):
+def paste_face(
+    frame,
+    generated_crop,
+    alignment,
+    face,
+    feather=0.05,
+    detail_tolerance=CHANGE_TOLERANCE,
+    detail_sigma=DETAIL_SIGMA,
+    keep_above_lips=True,
+):
     """A new frame with the generated crop's mouth and jaw blended in through `paste_mask`.
 
     Where the generator left the face as it was (skin, jaw, stubble: `_unchanged`) the
@@ -130,8 +140,9 @@ def paste_face(frame, generated_crop, alignment, face, feather=0.05, detail_tole
     to_region[:, 2] += alignment.matrix[:, :2] @ [x0, y0]  # region pixel -> crop pixel
 
     def back(image):
-        return cv2.warpAffine(image, to_region, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            image, to_region, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        )
 
     keep = np.clip(back(keep), 0.0, 1.0)[..., None]
     generated = _match_colour(back(generated_crop), back(source_crop), mask)
@@ -178,5 +189,7 @@ def _match_colour(generated, source, mask, grid=48):
     mean = difference.sum(axis=(0, 1)) / max(weight.sum(), 1e-6)
     sigma = max(1.0, 0.25 * np.sqrt((shrink(mask) > 0).sum()))
     # Normalised convolution: the band's local difference, falling back to its mean far from the band.
-    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3)
+    local = (cv2.GaussianBlur(difference, (0, 0), sigma) + mean * 1e-3) / (
+        cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-3
+    )
     return generated + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -2,7 +2,6 @@
 region, and the detector runs again only when the track is lost.
 """
 
-
 import numpy as np
 
 from keras_s2v.errors import NoFaceError

@@ -17,21 +17,50 @@ import time
 # has many short clips rather than a few long ones: SyncNets trained on 14 faces generalise to
 # new faces far better than on 8 (docs/experiments.md, "More faces, shorter clips").
 SCALES = {
-    "full": {"speakers": 20, "seconds": 4.5, "recipe": "synthetic-small", "tflite": ("fp32", "fp16", "int8"), "photo_seconds": 4.0,
-             "syncnet_warning_below": 0.7, "mouth_utterances": 200, "mouth_epochs": 12},
-    "quick": {"speakers": 3, "seconds": 2.0, "recipe": "smoke", "tflite": ("fp32",), "photo_seconds": 1.0,
-              "syncnet_warning_below": None, "mouth_utterances": 8, "mouth_epochs": 1},
+    "full": {
+        "speakers": 20,
+        "seconds": 4.5,
+        "recipe": "synthetic-small",
+        "tflite": ("fp32", "fp16", "int8"),
+        "photo_seconds": 4.0,
+        "syncnet_warning_below": 0.7,
+        "mouth_utterances": 200,
+        "mouth_epochs": 12,
+    },
+    "quick": {
+        "speakers": 3,
+        "seconds": 2.0,
+        "recipe": "smoke",
+        "tflite": ("fp32",),
+        "photo_seconds": 1.0,
+        "syncnet_warning_below": None,
+        "mouth_utterances": 8,
+        "mouth_epochs": 1,
+    },
 }
 SETTINGS_FILE = "demo_settings.json"
-STAGE_OUTPUTS = ("videos", "shards", "expert.keras", "evaluator.keras", "generator.keras", "evaluation", "saved_models",
-                 "dubbed", "photos", "mouth_motion.keras", "photos_own_mouth")
+STAGE_OUTPUTS = (
+    "videos",
+    "shards",
+    "expert.keras",
+    "evaluator.keras",
+    "generator.keras",
+    "evaluation",
+    "saved_models",
+    "dubbed",
+    "photos",
+    "mouth_motion.keras",
+    "photos_own_mouth",
+)
 
 
 def _describe(settings):
     recipe = settings["recipe"]
     clips = f" of {settings['seconds']} s clips" if "seconds" in settings else ""  # not recorded before 2026-12-04
-    return (f"recipe {recipe['name']} version {recipe['version']}, seed {settings['seed']}, "
-            f"{settings['speakers']} speakers{clips}, scale {settings['scale']}")
+    return (
+        f"recipe {recipe['name']} version {recipe['version']}, seed {settings['seed']}, "
+        f"{settings['speakers']} speakers{clips}, scale {settings['scale']}"
+    )
 
 
 def claim_folder(out, settings):
@@ -48,8 +77,9 @@ def claim_folder(out, settings):
         with open(path) as handle:
             recorded = json.load(handle)
         if recorded != settings:
-            raise FileError(out, f"holds a demo made with {_describe(recorded)}, not {_describe(settings)}; "
-                                 "delete it or choose another --out")
+            raise FileError(
+                out, f"holds a demo made with {_describe(recorded)}, not {_describe(settings)}; delete it or choose another --out"
+            )
         return
     if any(os.path.exists(os.path.join(out, name)) for name in STAGE_OUTPUTS):
         raise FileError(out, "holds a demo made by an earlier keras-s2v; delete it or choose another --out")
@@ -67,8 +97,10 @@ def syncnet_warning(name, accuracy, threshold):
     if threshold is None or accuracy >= threshold:
         return None
     role = "the generator it steers" if name == "expert" else "every sync score it gives"
-    return (f"  warning: the {name} SyncNet tells sync from shifted audio only {accuracy:.0%} of the time on the test "
-            f"speakers (below {threshold:.0%}): {role} cannot be trusted; try another --seed")
+    return (
+        f"  warning: the {name} SyncNet tells sync from shifted audio only {accuracy:.0%} of the time on the test "
+        f"speakers (below {threshold:.0%}): {role} cannot be trusted; try another --seed"
+    )
 
 
 def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
@@ -90,8 +122,9 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     config = SCALES[scale]
     speakers = config["speakers"] if speakers is None else speakers
     recipe = get_recipe(config["recipe"])
-    claim_folder(out, {"recipe": recipe.to_config(), "seed": seed, "speakers": speakers, "seconds": config["seconds"],
-                       "scale": scale})
+    claim_folder(
+        out, {"recipe": recipe.to_config(), "seed": seed, "speakers": speakers, "seconds": config["seconds"], "scale": scale}
+    )
     started = time.time()
     paths = {name: os.path.join(out, name) for name in STAGE_OUTPUTS}
 
@@ -119,27 +152,44 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
             print(warning)
             warnings.append(warning)
 
-    stage(4, f"generator ({recipe.generator_preset} preset) through the frozen expert, recipe {recipe.name}, "
-             f"{len(recipe.phases)} phases -> {paths['generator.keras']}")
+    stage(
+        4,
+        f"generator ({recipe.generator_preset} preset) through the frozen expert, recipe {recipe.name}, "
+        f"{len(recipe.phases)} phases -> {paths['generator.keras']}",
+    )
     # resume: finished phases are kept and an interrupted one continues, as every stage here.
-    train_recipe_generator(paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], recipe,
-                           resume=True, seed=seed)
+    train_recipe_generator(
+        paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], recipe, resume=True, seed=seed
+    )
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")
-    report = evaluate(paths["shards"], load_backend(paths["generator.keras"]), load_model(paths["evaluator.keras"], "SyncNet"),
-                      paths["evaluation"])
+    report = evaluate(
+        paths["shards"],
+        load_backend(paths["generator.keras"]),
+        load_model(paths["evaluator.keras"], "SyncNet"),
+        paths["evaluation"],
+    )
 
     stage(6, f"export: SavedModel and TFLite -> {paths['saved_models']}/speech2vid")
     base = os.path.join(paths["saved_models"], "speech2vid")
-    exported = export(load_model(paths["generator.keras"], "generator"), base, version=1, variants=config["tflite"],
-                      calibration=paths["shards"], force=True)
+    exported = export(
+        load_model(paths["generator.keras"], "generator"),
+        base,
+        version=1,
+        variants=config["tflite"],
+        calibration=paths["shards"],
+        force=True,
+    )
 
     stage(7, f"dubbing a held-out clip with the TFLite model and the SavedModel -> {paths['dubbed']}")
     os.makedirs(paths["dubbed"], exist_ok=True)
     test_clips = sorted(glob.glob(os.path.join(paths["videos"], "test", "*.mp4")))
     face, speech = test_clips[0], test_clips[-1]
     dubbed = {}
-    for backend, model in (("tflite", os.path.join(exported["path"], "tflite", "serving_default_fp32.tflite")), ("savedmodel", base)):
+    for backend, model in (
+        ("tflite", os.path.join(exported["path"], "tflite", "serving_default_fp32.tflite")),
+        ("savedmodel", base),
+    ):
         target = os.path.join(paths["dubbed"], f"dubbed_{backend}.mp4")
         # The demo's shards are cropped by the sidecar's boxes, so its dub crops by boxes too.
         dubbed[backend] = (target, dub(face, speech, model, target, detector="haar"))
@@ -147,13 +197,17 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     stage(8, f"real photographs the model never saw, dubbed with synthesized speech -> {paths['photos']}")
     photos = check_photos(paths["generator.keras"], paths["photos"], seconds=config["photo_seconds"], seed=seed)
 
-    stage(9, f"the mouth-motion model on espeak-ng and formant voices -> {paths['mouth_motion.keras']}; the photos "
-             f"dubbed with their own mouths and espeak-ng speech -> {paths['photos_own_mouth']}")
+    stage(
+        9,
+        f"the mouth-motion model on espeak-ng and formant voices -> {paths['mouth_motion.keras']}; the photos "
+        f"dubbed with their own mouths and espeak-ng speech -> {paths['photos_own_mouth']}",
+    )
     if not os.path.exists(paths["mouth_motion.keras"]):
         windows, targets = training_set(config["mouth_utterances"], seed=seed)
         train_mouth_motion(windows, targets, epochs=config["mouth_epochs"], seed=seed).save(paths["mouth_motion.keras"])
-    own_mouth = check_photos(paths["mouth_motion.keras"], paths["photos_own_mouth"], seconds=config["photo_seconds"], seed=seed,
-                             speech="espeak")
+    own_mouth = check_photos(
+        paths["mouth_motion.keras"], paths["photos_own_mouth"], seconds=config["photo_seconds"], seed=seed, speech="espeak"
+    )
 
     print(f"\nmetrics (evaluation SyncNet, {report['clips']} test clips, face of A driven by the audio of B):")
     print(format_scores(report))
@@ -167,12 +221,30 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     print("\nreal photographs with their own mouths, moved by the mouth-motion model to espeak-ng speech:")
     print("\n".join(format_photo_check(own_mouth)))
     print(f"\nfiles ({time.time() - started:.0f} s in all):")
-    for label, path in (("clips", paths["videos"]), ("shards", paths["shards"]), ("SyncNets", paths["expert.keras"] + ", " + paths["evaluator.keras"]),
-                        ("generator", paths["generator.keras"]), ("evaluation", paths["evaluation"]), ("export", base),
-                        ("dubbed videos", paths["dubbed"]), ("photographs", paths["photos"]),
-                        ("mouth motion", paths["mouth_motion.keras"]), ("own mouths", paths["photos_own_mouth"])):
+    for label, path in (
+        ("clips", paths["videos"]),
+        ("shards", paths["shards"]),
+        ("SyncNets", paths["expert.keras"] + ", " + paths["evaluator.keras"]),
+        ("generator", paths["generator.keras"]),
+        ("evaluation", paths["evaluation"]),
+        ("export", base),
+        ("dubbed videos", paths["dubbed"]),
+        ("photographs", paths["photos"]),
+        ("mouth motion", paths["mouth_motion.keras"]),
+        ("own mouths", paths["photos_own_mouth"]),
+    ):
         print(f"  {label:14s} {path}")
     with open(os.path.join(out, "demo_report.json"), "w") as handle:
-        json.dump({"evaluation": report["scores"], "reconstruction": report["reconstruction"], "syncnet_test_accuracy": accuracies,
-                   "photos": photos["photos"], "photos_own_mouth": own_mouth["photos"], "seconds": round(time.time() - started)}, handle, indent=2)
+        json.dump(
+            {
+                "evaluation": report["scores"],
+                "reconstruction": report["reconstruction"],
+                "syncnet_test_accuracy": accuracies,
+                "photos": photos["photos"],
+                "photos_own_mouth": own_mouth["photos"],
+                "seconds": round(time.time() - started),
+            },
+            handle,
+            indent=2,
+        )
     return report

@@ -38,7 +38,6 @@ MFCC_MEAN = np.array([7.0, 0.6, 1.3, -1.9, -1.7, 0.3, -0.3, -1.1, -0.4, 0.0, -0.
 MFCC_STD = np.array([7.1, 2.5, 2.9, 2.2, 2.5, 1.3, 1.3, 2.0, 1.4, 1.0, 1.0, 0.9], np.float32)
 
 
-
 # --------------------------------------------------------------------------- loading
 def load_audio(path, sr=SAMPLE_RATE):
     """Load any audio file, or the audio track of a video, as mono float32 at `sr`."""
@@ -117,9 +116,7 @@ def _mel_to_hz(mel):
 def mel_filterbank():
     """(257, 40) HTK-scale triangular filters, no area normalisation."""
     fft_freqs = np.linspace(0.0, SAMPLE_RATE / 2, FFT_LENGTH // 2 + 1)
-    edges = _mel_to_hz(
-        np.linspace(_hz_to_mel(MEL_FMIN), _hz_to_mel(MEL_FMAX), NUM_MEL_BANDS + 2)
-    )
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(MEL_FMIN), _hz_to_mel(MEL_FMAX), NUM_MEL_BANDS + 2))
     lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (fft_freqs[None, :] - lower) / (center - lower)
     falling = (upper - fft_freqs[None, :]) / (upper - center)
@@ -173,9 +170,7 @@ def mfcc(waveform, normalize=True):
     is_numpy = isinstance(waveform, np.ndarray)
     batched = len(np.shape(waveform)) == 2
     if np.shape(waveform)[-1] < FRAME_LENGTH:
-        raise ValueError(
-            f"`waveform` needs at least {FRAME_LENGTH} samples; received shape {np.shape(waveform)}"
-        )
+        raise ValueError(f"`waveform` needs at least {FRAME_LENGTH} samples; received shape {np.shape(waveform)}")
     x = waveform if batched else tf.convert_to_tensor(waveform)[None]
     out = mfcc_tf(x, normalize=normalize)
     out = out if batched else out[0]
@@ -190,10 +185,7 @@ def mfcc_window(mfcc_map, frame_index):
     start = STEPS_PER_FRAME * int(frame_index)
     steps = np.shape(mfcc_map)[-1]
     if frame_index < 0 or start + WINDOW_STEPS > steps:
-        raise ValueError(
-            f"`frame_index` {frame_index} needs MFCC columns [{start}, {start + WINDOW_STEPS}); "
-            f"the map has {steps}"
-        )
+        raise ValueError(f"`frame_index` {frame_index} needs MFCC columns [{start}, {start + WINDOW_STEPS}); the map has {steps}")
     return mfcc_map[:, start : start + WINDOW_STEPS][..., None]
 
 
@@ -214,8 +206,7 @@ def require_window(waveform, path):
     if len(waveform) < WINDOW_SAMPLES:
         raise AudioTooShortError(
             path,
-            f"audio is {len(waveform) / SAMPLE_RATE:.3f} s long; one window needs "
-            f"{WINDOW_SAMPLES / SAMPLE_RATE:.3f} s",
+            f"audio is {len(waveform) / SAMPLE_RATE:.3f} s long; one window needs {WINDOW_SAMPLES / SAMPLE_RATE:.3f} s",
         )
 
 

@@ -20,8 +20,10 @@ def real_photos():
     try:
         import skimage.data
     except ImportError:
-        raise S2VError("the built-in photographs come with scikit-image, which is not installed: "
-                       "`pip install scikit-image` (the `test` extra has it), or give your own photos") from None
+        raise S2VError(
+            "the built-in photographs come with scikit-image, which is not installed: "
+            "`pip install scikit-image` (the `test` extra has it), or give your own photos"
+        ) from None
 
     grace = cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     return {"astronaut": skimage.data.astronaut(), "grace_hopper": np.ascontiguousarray(grace[:, :, ::-1])}

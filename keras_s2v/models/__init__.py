@@ -15,7 +15,17 @@ from keras_s2v.models.speech2vid import (
 from keras_s2v.models.syncnet import SyncProbability, build_syncnet, embedding_models
 
 __all__ = [
-    "QUALITY_DISCRIMINATOR_PRESETS", "SPEECH2VID_PRESETS", "SYNCNET_PRESETS", "ReferenceConditioning", "SyncProbability",
-    "build_quality_discriminator", "build_speech2vid", "build_syncnet", "check_generator", "conditioning_of",
-    "embedding_models", "GeneratorParts", "generator_parts",
+    "QUALITY_DISCRIMINATOR_PRESETS",
+    "SPEECH2VID_PRESETS",
+    "SYNCNET_PRESETS",
+    "ReferenceConditioning",
+    "SyncProbability",
+    "build_quality_discriminator",
+    "build_speech2vid",
+    "build_syncnet",
+    "check_generator",
+    "conditioning_of",
+    "embedding_models",
+    "GeneratorParts",
+    "generator_parts",
 ]

@@ -9,14 +9,30 @@ MAX_SHIFT = 10.0  # the most a warping blend moves a pixel, in pixels of the 112
 # bottleneck and the 15 output channels stay fixed so the topology is unchanged.
 SPEECH2VID_PRESETS = {
     "seed": {"width": 1.0, "description": "the seed model summary, exactly (35.5M parameters)"},
-    "small": {"width": 0.25, "blend": True, "paint_ellipse": MOUTH_AND_JAW,
-              "description": "1/4 widths, same topology plus the reference blend, for CPU training"},
-    "tiny": {"width": 1 / 16, "blend": True, "paint_ellipse": MOUTH_AND_JAW,
-             "description": "1/16 widths, with the reference blend, for tests"},
-    "small-warp": {"width": 0.25, "blend": True, "max_shift": MAX_SHIFT,
-                   "description": "as small, but the blend warps the reference's own mouth and paints only where it must"},
-    "tiny-warp": {"width": 1 / 16, "blend": True, "max_shift": MAX_SHIFT,
-                  "description": "as tiny, with the warping blend, for tests"},
+    "small": {
+        "width": 0.25,
+        "blend": True,
+        "paint_ellipse": MOUTH_AND_JAW,
+        "description": "1/4 widths, same topology plus the reference blend, for CPU training",
+    },
+    "tiny": {
+        "width": 1 / 16,
+        "blend": True,
+        "paint_ellipse": MOUTH_AND_JAW,
+        "description": "1/16 widths, with the reference blend, for tests",
+    },
+    "small-warp": {
+        "width": 0.25,
+        "blend": True,
+        "max_shift": MAX_SHIFT,
+        "description": "as small, but the blend warps the reference's own mouth and paints only where it must",
+    },
+    "tiny-warp": {
+        "width": 1 / 16,
+        "blend": True,
+        "max_shift": MAX_SHIFT,
+        "description": "as tiny, with the warping blend, for tests",
+    },
 }
 
 SYNCNET_PRESETS = {
@@ -30,6 +46,7 @@ def get_preset(presets, name, kind):
     if name not in presets:
         raise ValueError(f"unknown {kind} preset {name!r}; choose one of {sorted(presets)}")
     return presets[name]
+
 
 # The visual-quality discriminator (keras_s2v.models.discriminator): the filters of its
 # four strided conv blocks, first to last.

@@ -137,8 +137,10 @@ class ReferenceBlend(layers.Layer):
         if not isinstance(mouth_row, int) or mouth_row < 1:
             raise ValueError(f"`mouth_row` must be a positive integer; received {mouth_row!r}")
         if paint_ellipse is not None and (len(paint_ellipse) != 3 or not all(0 < value <= 1 for value in paint_ellipse)):
-            raise ValueError("`paint_ellipse` must be None or (centre_row, half_height, half_width), "
-                             f"fractions of the crop in (0, 1]; received {paint_ellipse!r}")
+            raise ValueError(
+                "`paint_ellipse` must be None or (centre_row, half_height, half_width), "
+                f"fractions of the crop in (0, 1]; received {paint_ellipse!r}"
+            )
         if max_shift is not None and not max_shift > 0:
             raise ValueError(f"`max_shift` must be None or > 0 pixels; received {max_shift!r}")
         self.mouth_row = mouth_row
@@ -171,8 +173,12 @@ class ReferenceBlend(layers.Layer):
         return input_shapes[0]
 
     def get_config(self):
-        return {**super().get_config(), "mouth_row": self.mouth_row, "paint_ellipse": self.paint_ellipse,
-                "max_shift": self.max_shift}
+        return {
+            **super().get_config(),
+            "mouth_row": self.mouth_row,
+            "paint_ellipse": self.paint_ellipse,
+            "max_shift": self.max_shift,
+        }
 
 
 def _scaled(width, units):
@@ -225,9 +231,7 @@ def _decoder(embedding, skips, width, conv, blend=False, warp=False):
     x = conv(x, _scaled(width, 96), 5, 2, "decoder_4", transpose=True)
     x = layers.Concatenate(name="skip1_concat")([x, skip1])
     x = conv(x, _scaled(width, 64), 5, 2, "decoder_5", transpose=True)
-    frames = layers.Conv2DTranspose(
-        OUTPUT_CHANNELS, 5, strides=2, padding="same", activation="sigmoid", name="frames"
-    )(x)
+    frames = layers.Conv2DTranspose(OUTPUT_CHANNELS, 5, strides=2, padding="same", activation="sigmoid", name="frames")(x)
     if not blend:
         return frames
     if not warp:
@@ -238,8 +242,9 @@ def _decoder(embedding, skips, width, conv, blend=False, warp=False):
 def _blend_flow(features):
     """Where each output frame takes its picture from, in [-1, 1] of ReferenceBlend's `max_shift`
     (rows, cols per frame), from the 56x56 decoder. It starts at 0: the unmoved composite."""
-    flow = layers.Conv2D(2 * WINDOW_FRAMES, 3, padding="same", activation="tanh", kernel_initializer="zeros",
-                         name="blend_flow")(features)
+    flow = layers.Conv2D(2 * WINDOW_FRAMES, 3, padding="same", activation="tanh", kernel_initializer="zeros", name="blend_flow")(
+        features
+    )
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_flow_upsample")(flow)
 
 
@@ -251,8 +256,14 @@ def _blend_alpha(features):
     from taking hold with the fine skips: docs/experiments.md). A warping blend starts there too: from
     0.5 its sync took hold three epochs later and ended weaker (docs/experiments.md).
     """
-    alpha = layers.Conv2D(WINDOW_FRAMES, 3, padding="same", activation="sigmoid",
-                          bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT), name="blend_alpha")(features)
+    alpha = layers.Conv2D(
+        WINDOW_FRAMES,
+        3,
+        padding="same",
+        activation="sigmoid",
+        bias_initializer=keras.initializers.Constant(ALPHA_INITIAL_LOGIT),
+        name="blend_alpha",
+    )(features)
     return layers.UpSampling2D(2, interpolation="bilinear", name="blend_alpha_upsample")(alpha)
 
 
@@ -290,8 +301,10 @@ def build_speech2vid(
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; received {conditioning!r}")
     if conditioning == "concat" and preset == "seed":
-        raise ValueError("preset 'seed' is the layer table of docs/design.md (the generator) and takes 15 channels: "
-                         f"use conditioning='composite' with it; received {conditioning!r}")
+        raise ValueError(
+            "preset 'seed' is the layer table of docs/design.md (the generator) and takes 15 channels: "
+            f"use conditioning='composite' with it; received {conditioning!r}"
+        )
     channels = WINDOW_CHANNELS * (2 if conditioning == "concat" else 1)
     core = build_core(preset, channels, synchronized_bn=synchronized_bn)
     mfcc = keras.Input(MFCC_SHAPE, name="mfcc")
@@ -299,8 +312,11 @@ def build_speech2vid(
     reference = keras.Input(IDENTITY_SHAPE, name="reference")
     inputs = {"mfcc": mfcc, "identity": identity, "reference": reference}
     config = get_preset(SPEECH2VID_PRESETS, preset, "speech2vid")
-    blend = (ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name=BLEND)
-             if config.get("blend") else None)
+    blend = (
+        ReferenceBlend(paint_ellipse=config.get("paint_ellipse"), max_shift=config.get("max_shift"), name=BLEND)
+        if config.get("blend")
+        else None
+    )
     conditioning_layer = ReferenceConditioning(conditioning, name=CONDITIONING)
     outputs = _core_outputs(conditioning_layer, core, inputs)
     if blend is None:
@@ -347,7 +363,7 @@ def blended_parts(generator, inputs, training=False):
 
 
 def conditioning_of(generator: keras.Model) -> str:
-    """"composite" or "concat": how a generator built by build_speech2vid takes its reference."""
+    """ "composite" or "concat": how a generator built by build_speech2vid takes its reference."""
     return generator_parts(generator).conditioning.mode
 
 
@@ -362,9 +378,14 @@ def check_generator(generator: keras.Model, path: str = "generator") -> None:
     except (AttributeError, TypeError):
         raise ModelError(path, f"not a Speech2Vid generator: expected inputs named {list(GENERATOR_INPUTS)}") from None
     if sorted(shapes) == ["identity", "mfcc"]:
-        raise ModelError(path, "a generator of the old format (a masked identity, no reference window): it never sees "
-                               "the person's own lower face; train a new one with `s2v train`")
+        raise ModelError(
+            path,
+            "a generator of the old format (a masked identity, no reference window): it never sees "
+            "the person's own lower face; train a new one with `s2v train`",
+        )
     output = tuple(generator.output.shape[1:]) if hasattr(generator.output, "shape") else None
     expected = {"mfcc": MFCC_SHAPE, "identity": IDENTITY_SHAPE, "reference": IDENTITY_SHAPE}
     if shapes != expected or output != IDENTITY_SHAPE:
-        raise ModelError(path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}")
+        raise ModelError(
+            path, f"not a Speech2Vid generator: inputs {shapes} -> {output}, expected {expected} -> {IDENTITY_SHAPE}"
+        )

@@ -29,9 +29,16 @@ class _EventId(ctypes.Union):
 
 
 class _Event(ctypes.Structure):  # espeak_EVENT, speak_lib.h
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
-                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _EventId)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
 
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
@@ -41,21 +48,70 @@ _state = {}  # lib, the callback (kept referenced so ctypes does not free it), t
 # Mouth shape (open, width) per eSpeak phoneme mnemonic, once stress/length marks are stripped (see _shapes).
 SHAPES = {
     # open vowels
-    "a": (0.72, 0.60), "A": (0.75, 0.50), "&": (0.65, 0.70), "0": (0.65, 0.35), "V": (0.60, 0.55), "6": (0.55, 0.55),
+    "a": (0.72, 0.60),
+    "A": (0.75, 0.50),
+    "&": (0.65, 0.70),
+    "0": (0.65, 0.35),
+    "V": (0.60, 0.55),
+    "6": (0.55, 0.55),
     # mid vowels; rounded ones (O o 2 9 W) narrow
-    "E": (0.50, 0.75), "e": (0.42, 0.80), "3": (0.40, 0.50), "@": (0.38, 0.50), "O": (0.50, 0.25), "o": (0.45, 0.20),
-    "2": (0.35, 0.15), "9": (0.45, 0.25), "W": (0.40, 0.25), "@L": (0.30, 0.50),
+    "E": (0.50, 0.75),
+    "e": (0.42, 0.80),
+    "3": (0.40, 0.50),
+    "@": (0.38, 0.50),
+    "O": (0.50, 0.25),
+    "o": (0.45, 0.20),
+    "2": (0.35, 0.15),
+    "9": (0.45, 0.25),
+    "W": (0.40, 0.25),
+    "@L": (0.30, 0.50),
     # close vowels
-    "i": (0.18, 1.00), "I": (0.22, 0.85), "u": (0.22, 0.00), "U": (0.25, 0.10), "y": (0.18, 0.05), "Y": (0.22, 0.10),
+    "i": (0.18, 1.00),
+    "I": (0.22, 0.85),
+    "u": (0.22, 0.00),
+    "U": (0.25, 0.10),
+    "y": (0.18, 0.05),
+    "Y": (0.22, 0.10),
     # lips closed or nearly so
-    "p": (0.0, 0.40), "b": (0.0, 0.40), "m": (0.0, 0.45), "B": (0.05, 0.45), "pf": (0.04, 0.45),
-    "f": (0.08, 0.60), "v": (0.08, 0.60), "w": (0.12, 0.05), "H": (0.15, 0.05),
+    "p": (0.0, 0.40),
+    "b": (0.0, 0.40),
+    "m": (0.0, 0.45),
+    "B": (0.05, 0.45),
+    "pf": (0.04, 0.45),
+    "f": (0.08, 0.60),
+    "v": (0.08, 0.60),
+    "w": (0.12, 0.05),
+    "H": (0.15, 0.05),
     # tongue and teeth: mouth slightly open
-    "T": (0.15, 0.60), "D": (0.15, 0.60), "t": (0.12, 0.55), "d": (0.12, 0.55), "n": (0.14, 0.55), "l": (0.18, 0.55),
-    "s": (0.10, 0.75), "z": (0.10, 0.75), "ts": (0.10, 0.70), "dz": (0.10, 0.70), "S": (0.12, 0.30), "Z": (0.12, 0.30),
-    "tS": (0.12, 0.30), "dZ": (0.12, 0.30), "r": (0.20, 0.40), "R": (0.20, 0.45), "j": (0.15, 0.85), "C": (0.15, 0.80),
-    "J": (0.15, 0.70), "L": (0.18, 0.60), "k": (0.20, 0.50), "g": (0.20, 0.50), "N": (0.18, 0.50), "x": (0.22, 0.50),
-    "G": (0.20, 0.50), "Q": (0.20, 0.50), "h": (0.35, 0.55), "?": (0.20, 0.50), "*": (0.20, 0.40),  # * ** : r taps
+    "T": (0.15, 0.60),
+    "D": (0.15, 0.60),
+    "t": (0.12, 0.55),
+    "d": (0.12, 0.55),
+    "n": (0.14, 0.55),
+    "l": (0.18, 0.55),
+    "s": (0.10, 0.75),
+    "z": (0.10, 0.75),
+    "ts": (0.10, 0.70),
+    "dz": (0.10, 0.70),
+    "S": (0.12, 0.30),
+    "Z": (0.12, 0.30),
+    "tS": (0.12, 0.30),
+    "dZ": (0.12, 0.30),
+    "r": (0.20, 0.40),
+    "R": (0.20, 0.45),
+    "j": (0.15, 0.85),
+    "C": (0.15, 0.80),
+    "J": (0.15, 0.70),
+    "L": (0.18, 0.60),
+    "k": (0.20, 0.50),
+    "g": (0.20, 0.50),
+    "N": (0.18, 0.50),
+    "x": (0.22, 0.50),
+    "G": (0.20, 0.50),
+    "Q": (0.20, 0.50),
+    "h": (0.35, 0.55),
+    "?": (0.20, 0.50),
+    "*": (0.20, 0.40),  # * ** : r taps
 }
 _VOWEL_LIKE = set("aAeEiIoOuUyYV@&0236789W")
 
@@ -73,13 +129,13 @@ point page letter mother answer found study still learn should world high every 
 country plant last school father keep tree never start city earth eye light thought head under story saw left
 family baby paper open seem together music mouth""".split(),
     "de": "der die und ist nicht ich sie wir ein eine haben mit auf für mama papa wasser haus gut heute morgen "
-          "abend schön bitte danke kind zeit jahr welt leben machen sehen gehen kommen immer wieder".split(),
+    "abend schön bitte danke kind zeit jahr welt leben machen sehen gehen kommen immer wieder".split(),
     "fr": "le la les et est pas je vous nous un une avec pour dans maison bonjour merci beau temps monde eau "
-          "pain jour nuit enfant mère père ami tout bien petit grand aller voir faire toujours".split(),
+    "pain jour nuit enfant mère père ami tout bien petit grand aller voir faire toujours".split(),
     "es": "el la los y es no yo usted nosotros un una con para en casa hola gracias bueno tiempo mundo agua "
-          "pan día noche niño madre padre amigo todo bien grande pequeño ir ver hacer siempre".split(),
+    "pan día noche niño madre padre amigo todo bien grande pequeño ir ver hacer siempre".split(),
     "it": "il la gli e non io lei noi un una con per in casa ciao grazie buono tempo mondo acqua pane giorno "
-          "notte bambino madre padre amico tutto bene grande piccolo andare vedere fare sempre".split(),
+    "notte bambino madre padre amico tutto bene grande piccolo andare vedere fare sempre".split(),
 }
 _VOICES = ("en", "en-us", "en-gb-x-rp", "en+f3", "en+m3", "en-us+f2", "en+klatt", "de", "fr", "es", "it")
 
@@ -102,8 +158,16 @@ def _library():
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                     ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         # SYNCHRONOUS (2): espeak_Synth returns once every buffer has gone through the callback, on this thread.
         rate = lib.espeak_Initialize(2, 0, str(data_path).encode(), _PHONEME_EVENTS | _DONT_EXIT)
         if rate != ESPEAK_RATE:
@@ -128,8 +192,20 @@ def _fresh_state(lib):
     data = np.fromfile(espeakng_loader.get_library_path(), np.uint8)
     if data[:5].tobytes() != b"\x7fELF\x02":  # 64-bit ELF (Linux) only
         return []
-    section = np.dtype([("name", "<u4"), ("type", "<u4"), ("flags", "<u8"), ("addr", "<u8"), ("offset", "<u8"),
-                        ("size", "<u8"), ("link", "<u4"), ("info", "<u4"), ("align", "<u8"), ("entsize", "<u8")])
+    section = np.dtype(
+        [
+            ("name", "<u4"),
+            ("type", "<u4"),
+            ("flags", "<u8"),
+            ("addr", "<u8"),
+            ("offset", "<u8"),
+            ("size", "<u8"),
+            ("link", "<u4"),
+            ("info", "<u4"),
+            ("align", "<u8"),
+            ("entsize", "<u8"),
+        ]
+    )
     symbol = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")])
     start, count = int(data[0x28:0x30].view("<u8")[0]), int(data[0x3C:0x3E].view("<u2")[0])
     sections = data[start : start + section.itemsize * count].view(section)

@@ -90,7 +90,9 @@ def _segment_audio(phone, samples, voice, rng, sr):
         return 0.5 * _resonate(noise, 5000, 2000, sr)
     burst = np.zeros(samples)
     start = samples // 2  # closure, then the release
-    burst[start:] = _resonate(noise[start:], 1500 if phone == "p" else 3500, 1500, sr) * np.exp(-np.arange(samples - start) / (0.01 * sr))
+    burst[start:] = _resonate(noise[start:], 1500 if phone == "p" else 3500, 1500, sr) * np.exp(
+        -np.arange(samples - start) / (0.01 * sr)
+    )
     return burst
 
 

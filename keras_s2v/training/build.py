@@ -15,8 +15,9 @@ from keras_s2v.training.recipe import GeneratorPhase, Recipe, SyncNetRecipe
 from keras_s2v.training.trainer import Speech2VidTrainer
 
 
-def plan_epochs(examples: int, batch_size: int, epochs: int | None = None, steps: int | None = None,
-                default_epochs: int = 10) -> tuple:
+def plan_epochs(
+    examples: int, batch_size: int, epochs: int | None = None, steps: int | None = None, default_epochs: int = 10
+) -> tuple:
     """(epochs, steps_per_epoch): an epoch is one pass over `examples`; `steps` (total) overrides `epochs`."""
     epoch_steps = max(1, examples // batch_size)
     if steps is not None:
@@ -31,8 +32,13 @@ def plan_epochs(examples: int, batch_size: int, epochs: int | None = None, steps
 
 
 # --------------------------------------------------------------------------- generator
-def build_trainer(recipe: Recipe, phase: GeneratorPhase, syncnet: keras.Model, generator: keras.Model | None = None,
-                  synchronized_bn: bool = False) -> Speech2VidTrainer:
+def build_trainer(
+    recipe: Recipe,
+    phase: GeneratorPhase,
+    syncnet: keras.Model,
+    generator: keras.Model | None = None,
+    synchronized_bn: bool = False,
+) -> Speech2VidTrainer:
     """The compiled trainer of `phase` (one of `recipe.phases`) through the frozen `syncnet`.
 
     `generator` is the one to train on (a previous phase's, or one to fine-tune); None builds a
@@ -41,9 +47,16 @@ def build_trainer(recipe: Recipe, phase: GeneratorPhase, syncnet: keras.Model, g
     """
     if generator is None:
         generator = build_speech2vid(recipe.generator_preset, synchronized_bn=synchronized_bn, conditioning=recipe.conditioning)
-    trainer = Speech2VidTrainer(generator, syncnet, sync_weight=recipe.sync_weight, mouth_weight=phase.mouth_weight,
-                                motion_weight=phase.motion_weight, gradient_weight=phase.gradient_weight,
-                                gan_weight=phase.gan_weight, starved_sync_weight=recipe.starved_sync_weight)
+    trainer = Speech2VidTrainer(
+        generator,
+        syncnet,
+        sync_weight=recipe.sync_weight,
+        mouth_weight=phase.mouth_weight,
+        motion_weight=phase.motion_weight,
+        gradient_weight=phase.gradient_weight,
+        gan_weight=phase.gan_weight,
+        starved_sync_weight=recipe.starved_sync_weight,
+    )
     trainer.compile(optimizer=keras.optimizers.Adam(phase.learning_rate))
     return trainer
 
@@ -51,8 +64,15 @@ def build_trainer(recipe: Recipe, phase: GeneratorPhase, syncnet: keras.Model, g
 def generator_datasets(shards: str, recipe: Recipe, phase: GeneratorPhase, seed: int = 0) -> tuple:
     """(train, val) datasets of `phase`: augmented training windows, repeated, with the phase's
     share of still references; validation windows in a fixed order."""
-    train = generator_dataset(shards, "train", recipe.batch_size, augment_frames=True, seed=seed, repeat=True,
-                              still_reference_rate=phase.still_reference_rate)
+    train = generator_dataset(
+        shards,
+        "train",
+        recipe.batch_size,
+        augment_frames=True,
+        seed=seed,
+        repeat=True,
+        still_reference_rate=phase.still_reference_rate,
+    )
     val = generator_dataset(shards, "val", recipe.batch_size, shuffle=False, deterministic=True)
     return train, val
 
@@ -94,4 +114,3 @@ def syncnet_datasets(shards: str, syncnet: SyncNetRecipe, seed: int, split: str 
     val = syncnet_dataset(shards, val_split, syncnet.batch_size, shuffle=False, deterministic=True)
     recalibration = syncnet_dataset(shards, split, syncnet.batch_size, seed=seed, repeat=True, clips=syncnet.clips)
     return train, val, recalibration
-

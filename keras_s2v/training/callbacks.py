@@ -33,8 +33,15 @@ class ProgressLog(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         epochs, steps = self.params["epochs"], self.params["steps"]
         initial = getattr(self.model, "_initial_epoch", 0) or 0
-        self.bar = tqdm(total=epochs * steps, initial=initial * steps, desc=self.name, unit="step",
-                        disable=self.disable, leave=False, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=epochs * steps,
+            initial=initial * steps,
+            desc=self.name,
+            unit="step",
+            disable=self.disable,
+            leave=False,
+            dynamic_ncols=True,
+        )
         self.start = time.time()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -88,7 +95,7 @@ class SyncWeightWarmup(keras.callbacks.Callback):
     then raises it step by step to `sync_weight` over the next epoch.
 
     Just after warm-up E_sync is near 8, so even a weight of 0.03 switched on at once
-    outweighs L1 and throws the generator off (TRAINING.md §4); the ramp eases it in.
+    outweighs L1 and throws the generator off (docs/experiments.md); the ramp eases it in.
     """
 
     def __init__(self, sync_weight, warmup_epochs):

@@ -50,8 +50,9 @@ def generator_callbacks(folder, sync_weight, warmup_epochs, val, patience=5, app
         FrameGrid(os.path.join(folder, "logs"), sample_inputs, sample_target),
         # The saved generator is the epoch after warm-up with the best validation L1 + E_sync (the
         # tuner's objective): a late jump in E_sync is not kept, nor a smaller L1 bought with lost sync.
-        keras.callbacks.EarlyStopping("val_objective", mode="min", patience=patience, start_from_epoch=warmup_epochs,
-                                      restore_best_weights=True),
+        keras.callbacks.EarlyStopping(
+            "val_objective", mode="min", patience=patience, start_from_epoch=warmup_epochs, restore_best_weights=True
+        ),
     ]
     if verbose:
         callbacks.append(ProgressLog("generator"))
@@ -59,9 +60,21 @@ def generator_callbacks(folder, sync_weight, warmup_epochs, val, patience=5, app
 
 
 def train_generator(
-    shards: str, manifest: dict, syncnet_path: str, out: str, recipe: Recipe, phase_index: int = 0, *,
-    initial: str | None = None, resume: bool = False, seed: int = 0, strategy: str = "default",
-    mixed_precision: str | None = None, patience: int = 5, verbose: bool = True, train_data=None,
+    shards: str,
+    manifest: dict,
+    syncnet_path: str,
+    out: str,
+    recipe: Recipe,
+    phase_index: int = 0,
+    *,
+    initial: str | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    strategy: str = "default",
+    mixed_precision: str | None = None,
+    patience: int = 5,
+    verbose: bool = True,
+    train_data=None,
 ) -> keras.callbacks.History:
     """Train phase `phase_index` (0-based) of `recipe` through a frozen SyncNet and save the
     generator to `out` (.keras).
@@ -99,12 +112,17 @@ def train_generator(
             check_generator(generator, initial)
         trainer = build_trainer(recipe, phase, syncnet, generator, synchronized_bn=strategy.num_replicas_in_sync > 1)
 
-    callbacks = generator_callbacks(folder, recipe.sync_weight, phase.warmup_epochs, val, patience, append_log=resume,
-                                    verbose=verbose)
+    callbacks = generator_callbacks(
+        folder, recipe.sync_weight, phase.warmup_epochs, val, patience, append_log=resume, verbose=verbose
+    )
     guard, checkpoint = callbacks[:2]
     history = trainer.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, callbacks=callbacks, verbose=0)
     if guard.diverged:
-        kept = f"the last good checkpoint is {checkpoint.path} (epoch {checkpoint.saved_epoch})" if checkpoint.saved_epoch else "no epoch finished, so nothing was saved"
+        kept = (
+            f"the last good checkpoint is {checkpoint.path} (epoch {checkpoint.saved_epoch})"
+            if checkpoint.saved_epoch
+            else "no epoch finished, so nothing was saved"
+        )
         raise TrainingError(f"training stopped: {guard.diverged}; {kept}")
     save_model(trainer.generator, out)
     return history
@@ -118,23 +136,43 @@ def phase_outputs(out, phases):
 
 def _describe(phase):
     length = f"{phase.steps} steps" if phase.steps else f"{phase.epochs} epochs"
-    extras = "".join(f", {name} {value}" for name, value in (("gradient weight", phase.gradient_weight),
-                                                             ("GAN weight", phase.gan_weight),
-                                                             ("still references", phase.still_reference_rate)) if value)
-    return (f"{length}, warm-up {phase.warmup_epochs}, mouth weight {phase.mouth_weight}, "
-            f"motion weight {phase.motion_weight}{extras}, learning rate {phase.learning_rate:g}")
+    extras = "".join(
+        f", {name} {value}"
+        for name, value in (
+            ("gradient weight", phase.gradient_weight),
+            ("GAN weight", phase.gan_weight),
+            ("still references", phase.still_reference_rate),
+        )
+        if value
+    )
+    return (
+        f"{length}, warm-up {phase.warmup_epochs}, mouth weight {phase.mouth_weight}, "
+        f"motion weight {phase.motion_weight}{extras}, learning rate {phase.learning_rate:g}"
+    )
 
 
 def _finished(path, previous):
     """A phase is done when its generator exists, no backup waits, and it is newer than the one it fine-tuned."""
-    return (os.path.exists(path) and not os.path.isdir(backup_folder(path))
-            and (previous is None or os.path.getmtime(path) >= os.path.getmtime(previous)))
+    return (
+        os.path.exists(path)
+        and not os.path.isdir(backup_folder(path))
+        and (previous is None or os.path.getmtime(path) >= os.path.getmtime(previous))
+    )
 
 
-def train_recipe_generator(shards: str, manifest: dict, syncnet_path: str, out: str, recipe: Recipe,
-                           initial: str | None = None, resume: bool = False, seed: int = 0,
-                           strategy: str = "default", mixed_precision: str | None = None,
-                           verbose: bool = True) -> keras.callbacks.History | None:
+def train_recipe_generator(
+    shards: str,
+    manifest: dict,
+    syncnet_path: str,
+    out: str,
+    recipe: Recipe,
+    initial: str | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    strategy: str = "default",
+    mixed_precision: str | None = None,
+    verbose: bool = True,
+) -> keras.callbacks.History | None:
     """Train every generator phase of `recipe` (a Recipe, see `resolve_recipe`) and save the last to `out`.
 
     Phase k > 1 fine-tunes phase k - 1's generator (`phase_outputs`); phase 1 starts from
@@ -146,19 +184,33 @@ def train_recipe_generator(shards: str, manifest: dict, syncnet_path: str, out: 
     if not resume:
         for path in outputs:  # refuse before any phase trains, not after the first
             if os.path.isdir(backup_folder(path)):
-                raise TrainingError(f"{run_folder(path)} holds an interrupted run: pass --resume to continue it, or delete the folder")
+                raise TrainingError(
+                    f"{run_folder(path)} holds an interrupted run: pass --resume to continue it, or delete the folder"
+                )
     history, done = None, resume
     for number, (phase, path) in enumerate(zip(recipe.phases, outputs)):
         previous = outputs[number - 1] if number else None
         done = done and _finished(path, previous)
         if verbose:
-            print(f"generator phase {number + 1}/{len(outputs)}: "
-                  + (f"{path} is finished, kept" if done else f"{_describe(phase)} -> {path}"), flush=True)
+            print(
+                f"generator phase {number + 1}/{len(outputs)}: "
+                + (f"{path} is finished, kept" if done else f"{_describe(phase)} -> {path}"),
+                flush=True,
+            )
         if done:
             continue
         history = train_generator(
-            shards, manifest, syncnet_path, path, recipe, number, initial=previous or initial,
-            resume=resume and os.path.isdir(backup_folder(path)), seed=seed, strategy=strategy,
-            mixed_precision=mixed_precision, verbose=verbose,
+            shards,
+            manifest,
+            syncnet_path,
+            path,
+            recipe,
+            number,
+            initial=previous or initial,
+            resume=resume and os.path.isdir(backup_folder(path)),
+            seed=seed,
+            strategy=strategy,
+            mixed_precision=mixed_precision,
+            verbose=verbose,
         )
     return history

@@ -18,7 +18,9 @@ WIDEST = max(shape[0] for _, shape in speech_synth.VOWELS.values())  # the synth
 
 def formant_utterance(rng, seconds):
     """(waveform, per-frame opening in [0, 1]) from the formant synthesizer, a random voice and script."""
-    waveform, track = speech_synth.synthesize_speech(speech_synth.random_script(rng, seconds), speech_synth.random_voice(rng), rng)
+    waveform, track = speech_synth.synthesize_speech(
+        speech_synth.random_script(rng, seconds), speech_synth.random_voice(rng), rng
+    )
     return waveform, track
 
 

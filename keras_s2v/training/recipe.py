@@ -5,7 +5,7 @@ help text, and the options of `s2v train`, `s2v train-syncnet`, `s2v tune` and t
 pipelines/ are made from the fields (`add_recipe_arguments`), so a new setting is one new field.
 `keras_s2v.training.build` turns a recipe into the trainer and the datasets.
 
-`recipes["synthetic-small"]` is the recipe of TRAINING.md §4 that meets the demo's bar;
+`recipes["synthetic-small"]` is the recipe of TRAINING.md that meets the demo's bar;
 `recipes["smoke"]` runs every stage for a few steps (its metrics mean nothing). Their versions
 are in CHANGELOG.md. `resolve_recipe` applies a user's changes: recipe < `s2v tune`'s JSON <
 explicit options. Imports no TensorFlow: the command line builds its options from here before
@@ -32,8 +32,9 @@ def setting(help: str, default=dataclasses.MISSING, *, option=True, choices=None
     """A recipe field. `help` says what it does; `option` is its command-line name (True: the
     field's own, False: not an option); `choices` the values it takes; fields that share an
     `exclusive` name are options that exclude each other (a length in epochs or in steps)."""
-    return dataclasses.field(default=default, metadata={"help": help, "option": option, "choices": choices,
-                                                        "exclusive": exclusive})
+    return dataclasses.field(
+        default=default, metadata={"help": help, "option": option, "choices": choices, "exclusive": exclusive}
+    )
 
 
 def option_fields(schema: type) -> dict:
@@ -68,10 +69,13 @@ class SyncNetRecipe:
 
     preset: str = setting("SyncNet size: tiny, small or base", "small")
     steps: int | None = setting("total optimizer steps, instead of a length in epochs", None, exclusive="length")
-    epochs: int | None = setting("passes over the training windows, each once aligned and once shifted", None,
-                                           exclusive="length")
-    clips: str = setting("train on every clip of the split, or every other one: the expert trains on 'even' and the "
-                         "evaluation SyncNet on 'odd', so they never share a clip", "all", choices=CLIP_SUBSETS)
+    epochs: int | None = setting("passes over the training windows, each once aligned and once shifted", None, exclusive="length")
+    clips: str = setting(
+        "train on every clip of the split, or every other one: the expert trains on 'even' and the "
+        "evaluation SyncNet on 'odd', so they never share a clip",
+        "all",
+        choices=CLIP_SUBSETS,
+    )
     learning_rate: float = setting("Adam learning rate, decayed along a cosine to 10%", 1e-3)
     batch_size: int = setting("global batch size", 32)
     seed_offset: int = setting("added to the run's seed, so the evaluator's differs from the expert's", 0, option=False)
@@ -91,23 +95,31 @@ class GeneratorPhase:
     """
 
     epochs: int | None = setting("passes over the training windows", exclusive="length")
-    warmup_epochs: int = setting("epochs with the sync weight held at 0, so that L1 settles first; it then ramps up "
-                                 "to its value over one epoch")
+    warmup_epochs: int = setting(
+        "epochs with the sync weight held at 0, so that L1 settles first; it then ramps up to its value over one epoch"
+    )
     mouth_weight: float = setting("extra L1 weight on the lower half")
-    motion_weight: float = setting("weight of the L1 on the lower half's change from frame to frame, which teaches the "
-                                   "timing inside a window")
+    motion_weight: float = setting(
+        "weight of the L1 on the lower half's change from frame to frame, which teaches the timing inside a window"
+    )
     learning_rate: float = setting("Adam learning rate")
     steps: int | None = setting("total optimizer steps, instead of a length in epochs", None, exclusive="length")
     gradient_weight: float = setting(
         "weight of the L1 between the generated and the real edges (horizontal and vertical differences) of the lower "
-        "half, which a blurred mouth pays; 0 turns it off", 0.0)
+        "half, which a blurred mouth pays; 0 turns it off",
+        0.0,
+    )
     gan_weight: float = setting(
         "weight of the Wav2Lip+GAN visual-quality discriminator on the lower half, trained beside the generator: the "
-        "loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN weight must be <= 1; 0 turns it off", 0.0)
+        "loss becomes (1-w-g) L1 + w E_sync + g E_adv, so sync weight + GAN weight must be <= 1; 0 turns it off",
+        0.0,
+    )
     still_reference_rate: float = setting(
         "share of training windows whose reference is one quiet frame of the clip shown 5 times, as a still photo's "
         "reference is, so that the mouth opens from the audio on photos with closed lips; 0 turns it off "
-        "(tried in TRAINING.md §5)", 0.0)
+        "(tried in docs/experiments.md)",
+        0.0,
+    )
 
     def __post_init__(self):
         _check_length(self.epochs, self.steps)
@@ -132,19 +144,29 @@ class Recipe:
     version: int = setting("the recipe's version (CHANGELOG.md)", option=False)
     expert: SyncNetRecipe = setting("the SyncNet the generator trains through", option=False)
     evaluator: SyncNetRecipe = setting("the independent SyncNet that grades the generator", option=False)
-    generator_preset: str = setting("generator: tiny, small, seed, or small-warp and tiny-warp, whose blend warps the "
-                                    "reference's mouth", option="preset")
+    generator_preset: str = setting(
+        "generator: tiny, small, seed, or small-warp and tiny-warp, whose blend warps the reference's mouth", option="preset"
+    )
     batch_size: int = setting("global batch size")
     sync_weight: float = setting("w in the loss (1-w) L1 + w E_sync")
     phases: tuple = setting("the generator's phases, each a GeneratorPhase", option=False)
-    loss: str = setting("l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed (sync weight 1, "
-                        "no warm-up, no discriminator)", "l1+sync", choices=LOSSES)
-    conditioning: str = setting("how the generator takes the reference window: composite (15 channels, the upper half of "
-                                "the target over the reference's lower half) or concat (30 channels, not for seed)",
-                                "composite", choices=CONDITIONINGS)
+    loss: str = setting(
+        "l1+sync (the recipes'): (1-w) L1 + w E_sync; sync: E_sync alone, as the seed (sync weight 1, "
+        "no warm-up, no discriminator)",
+        "l1+sync",
+        choices=LOSSES,
+    )
+    conditioning: str = setting(
+        "how the generator takes the reference window: composite (15 channels, the upper half of "
+        "the target over the reference's lower half) or concat (30 channels, not for seed)",
+        "composite",
+        choices=CONDITIONINGS,
+    )
     starved_sync_weight: float = setting(
         "weight of a pull, with no loss value, on windows that the expert scores near 0 and so give the sync loss no "
-        "gradient; it makes the sync term take hold early whatever the expert; 0 turns it off", 0.0)
+        "gradient; it makes the sync term take hold early whatever the expert; 0 turns it off",
+        0.0,
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))  # a list from a config; a tuple keeps it frozen
@@ -156,8 +178,12 @@ class Recipe:
         _check(self.loss in LOSSES, "loss", self.loss, f"one of {LOSSES}")
         _check(self.conditioning in CONDITIONINGS, "conditioning", self.conditioning, f"one of {CONDITIONINGS}")
         _check(self.loss != "sync" or self.sync_weight == 1.0, "sync_weight", self.sync_weight, "1.0 with loss='sync'")
-        _check(self.phases and all(isinstance(p, GeneratorPhase) for p in self.phases), "phases", self.phases,
-               "a non-empty tuple of GeneratorPhase")
+        _check(
+            self.phases and all(isinstance(p, GeneratorPhase) for p in self.phases),
+            "phases",
+            self.phases,
+            "a non-empty tuple of GeneratorPhase",
+        )
         for phase in self.phases:  # refused here, before any phase trains
             check_loss_weights(self.sync_weight, phase.gan_weight)
 
@@ -176,26 +202,46 @@ class Recipe:
 
 
 recipes = {
-    # TRAINING.md §5: the textured corpus, the reference concatenated, and every number cut so
+    # docs/experiments.md: the textured corpus, the reference concatenated, and every number cut so
     # that `make demo` fits 15 minutes on 2 cores. CHANGELOG.md says what each version changed.
     "synthetic-small": Recipe(
-        name="synthetic-small", version=14,
+        name="synthetic-small",
+        version=14,
         expert=SyncNetRecipe("small", steps=3000, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
-        generator_preset="small", conditioning="concat", batch_size=16, sync_weight=0.03, starved_sync_weight=5.0,
-        phases=(GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
-                GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4,
-                               gan_weight=0.07)),
+        generator_preset="small",
+        conditioning="concat",
+        batch_size=16,
+        sync_weight=0.03,
+        starved_sync_weight=5.0,
+        phases=(
+            GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
+            GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4, gan_weight=0.07),
+        ),
     ),
     # Every stage for a few steps with the tiny presets (`s2v demo --quick`, tests).
     "smoke": Recipe(
-        name="smoke", version=1,
+        name="smoke",
+        version=1,
         expert=SyncNetRecipe("tiny", steps=4, clips="even"),
         evaluator=SyncNetRecipe("tiny", steps=4, clips="odd", seed_offset=1),
-        generator_preset="tiny", conditioning="concat", batch_size=16, sync_weight=0.03, starved_sync_weight=5.0,
-        phases=(GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=0.0, motion_weight=1.0, learning_rate=1e-3),
-                GeneratorPhase(epochs=1, warmup_epochs=0, mouth_weight=2.0, motion_weight=1.0, learning_rate=3e-4,
-                               gan_weight=0.07, still_reference_rate=0.5)),
+        generator_preset="tiny",
+        conditioning="concat",
+        batch_size=16,
+        sync_weight=0.03,
+        starved_sync_weight=5.0,
+        phases=(
+            GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=0.0, motion_weight=1.0, learning_rate=1e-3),
+            GeneratorPhase(
+                epochs=1,
+                warmup_epochs=0,
+                mouth_weight=2.0,
+                motion_weight=1.0,
+                learning_rate=3e-4,
+                gan_weight=0.07,
+                still_reference_rate=0.5,
+            ),
+        ),
     ),
 }
 
@@ -281,9 +327,14 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, schema: type, exclude=
         if exclusive and exclusive not in groups:
             groups[exclusive] = parser.add_mutually_exclusive_group()
         target = groups[exclusive] if exclusive else parser
-        target.add_argument("--" + name.replace("_", "-"), dest=name, type=_option_type(field), default=None,
-                            choices=field.metadata["choices"],
-                            help=f"{field.metadata['help']} (default: the recipe's){note}".replace("%", "%%"))  # argparse formats %
+        target.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_option_type(field),
+            default=None,
+            choices=field.metadata["choices"],
+            help=f"{field.metadata['help']} (default: the recipe's){note}".replace("%", "%%"),
+        )  # argparse formats %
         names.append(name)
     return names
 
@@ -291,8 +342,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, schema: type, exclude=
 def add_generator_recipe_arguments(parser: argparse.ArgumentParser, exclude=()) -> list:
     """The options of a Recipe and of its GeneratorPhase (for every phase) but those in `exclude`,
     as `add_recipe_arguments` adds them; returns their names."""
-    return (add_recipe_arguments(parser, Recipe, exclude)
-            + add_recipe_arguments(parser, GeneratorPhase, exclude, note=EVERY_PHASE))
+    return add_recipe_arguments(parser, Recipe, exclude) + add_recipe_arguments(parser, GeneratorPhase, exclude, note=EVERY_PHASE)
 
 
 def recipe_overrides(args: argparse.Namespace, names) -> dict:

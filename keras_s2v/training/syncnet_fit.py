@@ -36,8 +36,16 @@ def sync_accuracy(model: keras.Model, shards: str, split: str, batch_size: int =
     return hits / max(total, 1)
 
 
-def train_syncnet(shards: str, manifest: dict, syncnet: SyncNetRecipe | None = None, seed: int = 0, split: str = "train",
-                  val_split: str = "val", callbacks=(), verbose: bool = True) -> tuple:
+def train_syncnet(
+    shards: str,
+    manifest: dict,
+    syncnet: SyncNetRecipe | None = None,
+    seed: int = 0,
+    split: str = "train",
+    val_split: str = "val",
+    callbacks=(),
+    verbose: bool = True,
+) -> tuple:
     """Train the SyncNet that `syncnet` describes (a recipe's `expert` or `evaluator`, see
     `resolve_syncnet`) on one split, validating on another; returns (model, history).
 
@@ -51,8 +59,12 @@ def train_syncnet(shards: str, manifest: dict, syncnet: SyncNetRecipe | None = N
     train, val, recalibration = syncnet_datasets(shards, syncnet, seed, split, val_split)
     model = build_syncnet_model(syncnet, total_steps=epochs * epoch_steps)
     history = model.fit(
-        train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps,
-        callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks], verbose=0,
+        train,
+        validation_data=val,
+        epochs=epochs,
+        steps_per_epoch=epoch_steps,
+        callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks],
+        verbose=0,
     )
     recalibrate_batchnorm(model, recalibration, RECALIBRATION_STEPS)
     return model, history

@@ -18,7 +18,7 @@ window takes its timing from the expert, and an expert weighs the five frames of
 unevenly: the seed-0 demo's expert was as sure of a still window of frame 1 as of frame 2, so
 its generator drew each mouth half a frame late (AV offset -1). Played backwards, the frames'
 weights swap ends, so the mean weighs them symmetrically about the centre frame, which is the
-frame `s2v dub` takes from each window (TRAINING.md §5).
+frame `s2v dub` takes from each window (docs/experiments.md).
 
 With `gan_weight` g_w > 0 a visual-quality discriminator D (Wav2Lip+GAN,
 keras_s2v.models.discriminator) trains beside the generator, and the loss is Wav2Lip's:
@@ -31,7 +31,7 @@ no value: w times the gradient of the cosine between the audio embedding and the
 embedding before its ReLU. The expert's embeddings are ReLU outputs, so where the two are active
 on disjoint units P_sync is exactly 0 and -log P_sync gives no gradient; early in phase 1 that
 was up to half of the windows, and with some experts the sync term took hold only late
-(TRAINING.md §5, "A gradient for the windows at P_sync 0").
+(docs/experiments.md, "A gradient for the windows at P_sync 0").
 """
 
 import keras
@@ -111,9 +111,22 @@ class Speech2VidTrainer(keras.Model):
             (module docstring); 0 turns it off.
     """
 
-    def __init__(self, generator, syncnet, sync_weight=0.03, mouth_weight=0.0, motion_weight=0.0, gradient_weight=0.0,
-                 gan_weight=0.0, discriminator=None, discriminator_preset="small", discriminator_learning_rate=1e-4,
-                 symmetric_sync=True, starved_sync_weight=0.0, **kwargs):
+    def __init__(
+        self,
+        generator,
+        syncnet,
+        sync_weight=0.03,
+        mouth_weight=0.0,
+        motion_weight=0.0,
+        gradient_weight=0.0,
+        gan_weight=0.0,
+        discriminator=None,
+        discriminator_preset="small",
+        discriminator_learning_rate=1e-4,
+        symmetric_sync=True,
+        starved_sync_weight=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not 0.0 <= sync_weight <= 1.0:
             raise ValueError(f"`sync_weight` must be in [0, 1]; received {sync_weight}")
@@ -159,7 +172,9 @@ class Speech2VidTrainer(keras.Model):
     def _add_discriminator(self, discriminator):
         expected = tuple(self.syncnet.input["mouths"].shape[1:])
         if tuple(discriminator.input.shape[1:]) != expected:
-            raise ValueError(f"the discriminator must take the mouths {expected}; received {tuple(discriminator.input.shape[1:])}")
+            raise ValueError(
+                f"the discriminator must take the mouths {expected}; received {tuple(discriminator.input.shape[1:])}"
+            )
         self.discriminator = discriminator
         optimizer = keras.optimizers.Adam(self.discriminator_learning_rate, beta_1=DISCRIMINATOR_BETA_1)
         if self.dtype_policy.name == "mixed_float16":  # as compile() wraps the generator's optimizer
@@ -219,7 +234,9 @@ class Speech2VidTrainer(keras.Model):
     def _starved_sync_pull(self, mfcc, generated_mouths, p_sync):
         """0 in value; its gradient raises, for windows with P_sync < STARVED_P_SYNC, the cosine
         between the audio embedding and the video embedding before its ReLU."""
-        audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}, training=False))
+        audio, video = (
+            tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}, training=False)
+        )
         cosine = tf.reduce_sum(tf.math.l2_normalize(audio, -1) * tf.math.l2_normalize(video, -1), axis=-1)
         starved = tf.cast(p_sync[:, 0] < STARVED_P_SYNC, tf.float32)
         return -tf.reduce_mean(starved * (cosine - tf.stop_gradient(cosine)))
@@ -241,7 +258,7 @@ class Speech2VidTrainer(keras.Model):
         The L1 of the painted frames over the whole face keeps the core drawing the face's
         colours: trained through the blend alone, it left a grey blob at the mouth. The area
         term makes the blend paint only where the reference cannot serve, so a real face keeps
-        its own skin (TRAINING.md §5).
+        its own skin (docs/experiments.md).
         """
         return tf.reduce_mean(tf.abs(painted - target)) + BLEND_AREA_WEIGHT * tf.reduce_mean(alpha)
 
@@ -252,7 +269,7 @@ class Speech2VidTrainer(keras.Model):
         Through the blend alone the flow learned shifts under half a pixel: where alpha paints,
         the warp gets little gradient, and a bilinear warp sees only the edges within a pixel of
         where it samples. Its own L1 gives it the whole gradient, and the blurred L1 reaches
-        lips a few pixels away (TRAINING.md §5)."""
+        lips a few pixels away (docs/experiments.md)."""
         warped, target = mouths(warped), mouths(target)
         blurred = [tf.nn.avg_pool2d(x, WARP_BLUR, 1, "SAME") for x in (warped, target)]
         return tf.reduce_mean(tf.abs(warped - target)) + tf.reduce_mean(tf.abs(blurred[0] - blurred[1]))

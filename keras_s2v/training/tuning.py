@@ -46,9 +46,18 @@ class Speech2VidHyperModel(keras_tuner.HyperModel):
         return model.fit(*args, callbacks=[*callbacks, warmup], **kwargs)
 
 
-def tune(shards: str, manifest: dict, syncnet_path: str, out: str, recipe: str | Recipe = "synthetic-small",
-         max_trials: int = 10, epochs: int = 3, steps: int | None = None, presets=("tiny", "small"),
-         seed: int = 0) -> dict:
+def tune(
+    shards: str,
+    manifest: dict,
+    syncnet_path: str,
+    out: str,
+    recipe: str | Recipe = "synthetic-small",
+    max_trials: int = 10,
+    epochs: int = 3,
+    steps: int | None = None,
+    presets=("tiny", "small"),
+    seed: int = 0,
+) -> dict:
     """Search and write `out/best_hparams.json` (what `s2v train --hparams` reads); returns the dict.
 
     The trials train like the first phase of `recipe` (a name or a Recipe, see
@@ -63,8 +72,12 @@ def tune(shards: str, manifest: dict, syncnet_path: str, out: str, recipe: str |
     warmup_epochs = phase.warmup_epochs * epochs // (phase.epochs or epochs)
     tuner = keras_tuner.BayesianOptimization(
         Speech2VidHyperModel(load_model(syncnet_path, "SyncNet"), recipe, warmup_epochs, presets),
-        objective=keras_tuner.Objective("val_objective", "min"), max_trials=max_trials, seed=seed,
-        directory=out, project_name="trials", overwrite=False,
+        objective=keras_tuner.Objective("val_objective", "min"),
+        max_trials=max_trials,
+        seed=seed,
+        directory=out,
+        project_name="trials",
+        overwrite=False,
     )
     train, val = generator_datasets(shards, recipe, phase, seed)
     tuner.search(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, verbose=0)

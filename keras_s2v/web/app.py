@@ -119,9 +119,12 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
     def status(job_id: str):
         job = _job(jobs, job_id)
         return {
-            "state": job.state, "ahead": jobs.ahead_of(job) if job.state == "queued" else 0,
-            "frames_done": job.frames_done, "frames_total": job.frames_total,
-            "summary": job.summary, "error": job.error,
+            "state": job.state,
+            "ahead": jobs.ahead_of(job) if job.state == "queued" else 0,
+            "frames_done": job.frames_done,
+            "frames_total": job.frames_total,
+            "summary": job.summary,
+            "error": job.error,
             "video": f"/jobs/{job.id}/video" if job.state == "done" else None,
         }
 

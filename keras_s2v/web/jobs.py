@@ -84,8 +84,11 @@ class JobQueue:
     def ahead_of(self, job):
         """How many jobs run before this one starts."""
         with self.lock:
-            return sum(1 for other in self.jobs.values()
-                       if other.state == "running" or (other.state == "queued" and other.number < job.number))
+            return sum(
+                1
+                for other in self.jobs.values()
+                if other.state == "running" or (other.state == "queued" and other.number < job.number)
+            )
 
     def prune(self):
         """Forget finished jobs older than keep_seconds and remove their files."""

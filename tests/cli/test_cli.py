@@ -41,7 +41,10 @@ def test_probe_describes_a_face_image(tmp_path):
     [
         (lambda d: d / "missing.mp4", "missing.mp4: no such file"),
         (lambda d: (d / "junk.mp4").write_bytes(b"junk" * 99) and d / "junk.mp4", "junk.mp4: not a video or image file"),
-        (lambda d: cv2.imwrite(str(d / "blank.png"), np.zeros((99, 99, 3), np.uint8)) and d / "blank.png", "blank.png: no face found"),
+        (
+            lambda d: cv2.imwrite(str(d / "blank.png"), np.zeros((99, 99, 3), np.uint8)) and d / "blank.png",
+            "blank.png: no face found",
+        ),
         (lambda d: make_video(d / "noface.mp4", num_frames=10), "noface.mp4: no face found"),
         (lambda d: write_audio(d / "short.wav", np.zeros(800, np.float32)), "short.wav: audio is 0.050 s long"),
     ],
@@ -73,7 +76,10 @@ def test_synth_then_preprocess_from_the_command_line(tmp_path):
         (["synth", "--out", "x", "--speakers", "0"], "need speakers >= 1"),
         (["preprocess", "--videos", "no/such/dir", "--out", "x"], "no/such/dir: no such folder"),
         (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "dlib"], "received 'dlib'"),
-        (["preprocess", "--videos", ".", "--out", "x", "--face-detector", "cascade:missing.xml"], "missing.xml: no such cascade file"),
+        (
+            ["preprocess", "--videos", ".", "--out", "x", "--face-detector", "cascade:missing.xml"],
+            "missing.xml: no such cascade file",
+        ),
         (["probe", "x.png", "--face-detector", "dlib"], "received 'dlib'"),
     ],
     ids=["no-speakers", "missing-folder", "unknown-detector", "missing-cascade", "probe-unknown-detector"],
@@ -95,9 +101,21 @@ def test_demo_runs_every_stage(tmp_path):
         assert kind in result.stdout
     demo = tmp_path / "demo"
     assert json.load(open(demo / "shards" / "manifest.json"))["clips_per_split"] == {"train": 2, "val": 2, "test": 2}
-    for path in ("expert.keras", "evaluator.keras", "generator.keras", "evaluation/report.json", "demo_report.json",
-                 "saved_models/speech2vid/1/saved_model.pb", "dubbed/dubbed_tflite.mp4", "dubbed/dubbed_savedmodel.mp4", "photos/photo_check.json", "photos/contact_sheet.png",
-                 "mouth_motion.keras", "photos_own_mouth/photo_check.json", "photos_own_mouth/contact_sheet.png"):
+    for path in (
+        "expert.keras",
+        "evaluator.keras",
+        "generator.keras",
+        "evaluation/report.json",
+        "demo_report.json",
+        "saved_models/speech2vid/1/saved_model.pb",
+        "dubbed/dubbed_tflite.mp4",
+        "dubbed/dubbed_savedmodel.mp4",
+        "photos/photo_check.json",
+        "photos/contact_sheet.png",
+        "mouth_motion.keras",
+        "photos_own_mouth/photo_check.json",
+        "photos_own_mouth/contact_sheet.png",
+    ):
         assert (demo / path).exists(), path
 
     # Every stage keeps what it finds, so a folder made with other settings is refused, not mixed in.

@@ -42,7 +42,12 @@ def test_preprocess_writes_shards_and_a_manifest(corpus):
         assert clip["windows"] == audio.num_windows(record["mfcc"].shape[1], 50) >= 45  # AAC pads a little audio
         np.testing.assert_array_equal(record["windows"], np.arange(clip["windows"]))
     assert manifest["geometry"] == {
-        "face_size": 112, "window_frames": 5, "num_mfcc": 12, "steps_per_frame": 4, "sample_rate": 16000, "video_fps": 25,
+        "face_size": 112,
+        "window_frames": 5,
+        "num_mfcc": 12,
+        "steps_per_frame": 4,
+        "sample_rate": 16000,
+        "video_fps": 25,
     }
     assert json.load(open(out / "manifest.json")) == manifest
 
@@ -99,7 +104,9 @@ def test_a_reference_is_a_window_of_the_same_clip_at_least_5_frames_away(corpus)
     gaps = []
     for inputs, _ in generator_dataset(corpus[1], batch_size=8, deterministic=True).take(4):
         for identity, reference in zip(inputs["identity"].numpy(), inputs["reference"].numpy()):
-            (clip, start), = [(c, i) for c, windows in enumerate(clips) for i in np.flatnonzero((windows == identity).all(axis=(1, 2, 3)))]
+            ((clip, start),) = [
+                (c, i) for c, windows in enumerate(clips) for i in np.flatnonzero((windows == identity).all(axis=(1, 2, 3)))
+            ]
             starts = np.flatnonzero((clips[clip] == reference).all(axis=(1, 2, 3)))
             assert len(starts) == 1  # found in the same clip
             gaps.append(abs(int(starts[0]) - int(start)))
@@ -116,7 +123,9 @@ def test_a_still_reference_is_one_quiet_frame_5_times_at_least_5_frames_from_the
     gaps = []
     for inputs, _ in generator_dataset(corpus[1], batch_size=8, deterministic=True, still_reference_rate=1.0).take(4):
         for identity, reference in zip(inputs["identity"].numpy(), unstack_frames(inputs["reference"]).numpy()):
-            (clip, start), = [(c, i) for c, w in enumerate(windows) for i in np.flatnonzero((w == identity).all(axis=(1, 2, 3)))]
+            ((clip, start),) = [
+                (c, i) for c, w in enumerate(windows) for i in np.flatnonzero((w == identity).all(axis=(1, 2, 3)))
+            ]
             assert (reference == reference[:1]).all()  # one frame, shown 5 times
             frames = np.flatnonzero((np.abs(clips[clip]["frames"] / 255.0 - reference[0]) < 1e-6).all(axis=(1, 2, 3)))
             assert len(frames) and quiet_frames({k: tf.constant(v) for k, v in clips[clip].items()}).numpy()[frames].all()
@@ -131,7 +140,9 @@ def test_quiet_frames_are_the_silent_ones_with_a_face():
     mfcc = rng.normal(size=(audio.NUM_MFCC, 40 * geometry.STEPS_PER_FRAME)).astype(np.float32)
     silent = np.arange(10, 25)
     for frame in silent:
-        mfcc[:, frame * geometry.STEPS_PER_FRAME : (frame + 1) * geometry.STEPS_PER_FRAME] = (-audio.MFCC_MEAN / audio.MFCC_STD)[:, None]
+        mfcc[:, frame * geometry.STEPS_PER_FRAME : (frame + 1) * geometry.STEPS_PER_FRAME] = (-audio.MFCC_MEAN / audio.MFCC_STD)[
+            :, None
+        ]
     has_face = np.ones(40, bool)
     has_face[12] = False
     clip = {"frames": tf.zeros([40, 4, 4, 3], tf.uint8), "mfcc": tf.constant(mfcc), "has_face": tf.constant(has_face)}
@@ -190,8 +201,10 @@ def test_degrade_blurs_some_windows_and_keeps_others():
     # Each blurred window is the area resize down by 2 or 4 and bilinear back up.
     for was_blurred, original, window in zip(change > 0.1, images, degraded):
         if was_blurred:
-            versions = [tf.image.resize(tf.image.resize(original[None], [56 // f, 112 // f], "area"), [56, 112], "bilinear")[0].numpy()
-                        for f in (2, 4)]
+            versions = [
+                tf.image.resize(tf.image.resize(original[None], [56 // f, 112 // f], "area"), [56, 112], "bilinear")[0].numpy()
+                for f in (2, 4)
+            ]
             assert min(np.abs(window - version).max() for version in versions) < 1e-5
 
 

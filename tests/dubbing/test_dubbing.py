@@ -28,7 +28,9 @@ def inputs(tmp_path_factory):
     cv2.imwrite(str(root / "still.png"), image[:, :, ::-1])
     generator = str(root / "generator.keras")
     save_model(build_speech2vid("tiny"), generator)
-    report = export(keras_s2v.saving.load_model(generator, "generator"), str(root / "speech2vid"), variants=("fp32",), progress=False)
+    report = export(
+        keras_s2v.saving.load_model(generator, "generator"), str(root / "speech2vid"), variants=("fp32",), progress=False
+    )
     return root, generator, report
 
 
@@ -51,15 +53,20 @@ def test_dub_a_video_with_longer_audio_from_another_file(inputs, tmp_path):
 
 def test_dub_a_still_image_with_each_backend_and_shorter_audio(inputs, tmp_path):
     root, generator, report = inputs
-    models = {"keras": generator, "savedmodel": str(root / "speech2vid"),
-              "tflite": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite")}
+    models = {
+        "keras": generator,
+        "savedmodel": str(root / "speech2vid"),
+        "tflite": os.path.join(report["path"], "tflite", "serving_default_fp32.tflite"),
+    }
     frames = {}
     for name, model in models.items():
         out = tmp_path / f"{name}.mp4"
         result = s2v("dub", "--face", root / "still.png", "--audio", root / "face.mp4", "--model", model, "--out", out)
         assert result.returncode == 0, result.stderr
         found = re.search(r"(\d+) frames, face found in (\d+) ", result.stdout)
-        assert f"with the {name} backend" in result.stdout and found[1] == found[2] and int(found[1]) in (50, 51)  # AAC pads a little
+        assert (
+            f"with the {name} backend" in result.stdout and found[1] == found[2] and int(found[1]) in (50, 51)
+        )  # AAC pads a little
         duration, size, _ = _duration_and_size(out)
         assert abs(duration - 2.0) <= 1 / 25 + 0.03 and size == (320, 240)
         frames[name] = video.read_frames(str(out)).astype(np.float32)
@@ -142,8 +149,13 @@ def test_bad_input_is_a_one_line_error_and_leaves_no_file(inputs, tmp_path, case
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("s2v: error:"), result.stderr
-    expected = {"no face": "no face found", "no face in a video": "no face found", "no samples": "no samples", "not a generator": "not a Speech2Vid generator",
-                "missing folder": "does not exist"}[case]
+    expected = {
+        "no face": "no face found",
+        "no face in a video": "no face found",
+        "no samples": "no samples",
+        "not a generator": "not a Speech2Vid generator",
+        "missing folder": "does not exist",
+    }[case]
     assert expected in lines[0]
     assert os.listdir(tmp_path) in ([], ["wall.png"], ["wall.mp4"], ["empty.wav"], ["syncnet.keras"])
 
@@ -208,7 +220,9 @@ def test_a_failure_in_mid_run_stops_every_stage_and_leaves_no_file(inputs, tmp_p
     monkeypatch.setattr(dubbing, "load_backend", lambda path: _FailingBackend(real(path), error))
     threads = threading.active_count()
     with pytest.raises(error, match="interrupted"):
-        keras_s2v.dub(str(root / "face.mp4"), str(root / "speech.wav"), generator, str(tmp_path / "out.mp4"), batch_size=1, progress=False)
+        keras_s2v.dub(
+            str(root / "face.mp4"), str(root / "speech.wav"), generator, str(tmp_path / "out.mp4"), batch_size=1, progress=False
+        )
     assert os.listdir(tmp_path) == []
     assert threading.active_count() == threads
 
@@ -235,8 +249,10 @@ def test_each_output_frame_is_generated_by_its_planned_window_at_its_place(count
 
     # Crop t is filled with t + 1 and its reference with 200 + t; a generator that returns its
     # identity input gives each frame its own crop back only if the window and the pick are right.
-    pairs = [((None, None, np.full((112, 112, 3), index + 1, np.uint8), None, index), np.full((112, 112, 3), 200 + index, np.uint8))
-             for index in range(count)]
+    pairs = [
+        ((None, None, np.full((112, 112, 3), index + 1, np.uint8), None, index), np.full((112, 112, 3), 200 + index, np.uint8))
+        for index in range(count)
+    ]
     plan = window_plan(count, step)
     mfcc = np.arange(len(plan[0]), dtype=np.float32)[:, None, None, None] * np.ones((1, 12, 20, 1), np.float32)
     given = []
@@ -255,8 +271,10 @@ def test_each_output_frame_is_generated_by_its_planned_window_at_its_place(count
 def test_a_stream_that_ends_before_the_plan_gives_the_frames_it_had():
     from keras_s2v.dubbing.engine import _batch_windows
 
-    pairs = [((None, None, np.full((112, 112, 3), index, np.uint8), None, index), np.zeros((112, 112, 3), np.uint8))
-             for index in range(9)]
+    pairs = [
+        ((None, None, np.full((112, 112, 3), index, np.uint8), None, index), np.zeros((112, 112, 3), np.uint8))
+        for index in range(9)
+    ]
     plan = window_plan(12, 1)
     batches = list(_batch_windows(iter(pairs), np.zeros((12, 12, 20, 1), np.float32), plan, batch_size=4))
     assert [item[4] for batch in batches for item in batch.frames] == list(range(9))
@@ -292,7 +310,21 @@ def test_a_dub_keeps_the_photo_above_the_upper_lip_unless_told_to_paste_the_whol
     # How much of a tiny generator's paint the paste keeps there depends on the paint; what the
     # flag must do is reach the paste (the mask itself: tests/test_faces.py).
     paste, asked = faces.paste_face, []
-    monkeypatch.setattr(faces, "paste_face", lambda *args, **kwargs: asked.append(kwargs["keep_above_lips"]) or paste(*args, **kwargs))
-    cli.main(["dub", "--face", str(tmp_path / "photo.png"), "--audio", str(tmp_path / "speech.wav"), "--model", generator,
-              "--out", str(tmp_path / "whole.mp4"), "--whole-lower-face"])
+    monkeypatch.setattr(
+        faces, "paste_face", lambda *args, **kwargs: asked.append(kwargs["keep_above_lips"]) or paste(*args, **kwargs)
+    )
+    cli.main(
+        [
+            "dub",
+            "--face",
+            str(tmp_path / "photo.png"),
+            "--audio",
+            str(tmp_path / "speech.wav"),
+            "--model",
+            generator,
+            "--out",
+            str(tmp_path / "whole.mp4"),
+            "--whole-lower-face",
+        ]
+    )
     assert asked and not any(asked)

@@ -37,8 +37,9 @@ def photo_and_speech(tmp_path_factory):
 
 def test_a_photo_speaks_with_its_own_lips_where_the_network_opens_the_mouth(photo_and_speech):
     folder, photo = photo_and_speech
-    summary = mouth_dub.dub_own_pixels(str(folder / "photo.png"), str(folder / "speech.wav"), BlocksOfOpenAndShut(),
-                                       str(folder / "dub.mp4"), progress=False)
+    summary = mouth_dub.dub_own_pixels(
+        str(folder / "photo.png"), str(folder / "speech.wav"), BlocksOfOpenAndShut(), str(folder / "dub.mp4"), progress=False
+    )
     frames = video.read_frames(folder / "dub.mp4")
     assert summary.frames == len(frames) == 50 and summary.faces_found == 50
     assert frames[0].shape == photo.shape
@@ -62,7 +63,11 @@ def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_
     closed, widest = mouth_dub.gap_range([0.04], still=True)
     assert closed == 0.04 and widest == pytest.approx(0.04 + mouth_dub.PHOTO_OPEN_RANGE)
     gaps = mouth_dub.target_gaps([0.0, mouth_dub.OPENING_AT_WIDEST, 5.0], closed, widest)
-    assert gaps[0] == closed and gaps[1] == pytest.approx(widest) and gaps[2] == pytest.approx(closed + mouth_dub.MOST_OPEN * (widest - closed))
+    assert (
+        gaps[0] == closed
+        and gaps[1] == pytest.approx(widest)
+        and gaps[2] == pytest.approx(closed + mouth_dub.MOST_OPEN * (widest - closed))
+    )
 
 
 def test_a_generator_is_not_taken_for_a_motion_model(tmp_path):

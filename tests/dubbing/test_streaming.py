@@ -23,10 +23,12 @@ def test_stages_pass_items_through_in_order_with_batching_and_unbatching():
 
     timer = run_stages(
         ("source", range(23)),
-        [("square", lambda items: (x * x for x in items), 2),
-         ("batch", lambda items: _batched(items, 5), 1),
-         ("unbatch", lambda batches: (x for batch in batches for x in batch), 1),
-         ("sink", sink, 3)],
+        [
+            ("square", lambda items: (x * x for x in items), 2),
+            ("batch", lambda items: _batched(items, 5), 1),
+            ("unbatch", lambda batches: (x for batch in batches for x in batch), 1),
+            ("sink", sink, 3),
+        ],
     )
     assert seen == [x * x for x in range(23)]
     assert set(timer.busy) == {"source", "square", "batch", "unbatch", "sink"}
@@ -64,8 +66,10 @@ def test_an_error_in_any_stage_stops_every_stage_and_reaches_the_caller(where, e
                 raise error("stage failed")
             yield x
 
-    stages = [("middle", failing if where == "middle" else (lambda items: items), 2),
-              ("sink", failing if where == "sink" else (lambda items: items), 2)]
+    stages = [
+        ("middle", failing if where == "middle" else (lambda items: items), 2),
+        ("sink", failing if where == "sink" else (lambda items: items), 2),
+    ]
     with pytest.raises(error, match="stage failed"):
         run_stages(("source", source()), stages)
     assert threading.active_count() == threads_before  # every stage thread has ended

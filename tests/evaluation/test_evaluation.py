@@ -132,8 +132,19 @@ def test_evaluate_writes_the_report_and_plots(tiny_shards, tmp_path):
     generator, evaluator = str(tmp_path / "g.keras"), str(tmp_path / "e.keras")
     save_model(build_speech2vid("tiny"), generator)
     save_model(build_syncnet("tiny"), evaluator)
-    result = s2v("evaluate", "--data", tiny_shards[0], "--generator", generator, "--evaluator", evaluator,
-                 "--out", tmp_path / "eval", "--split", "train")
+    result = s2v(
+        "evaluate",
+        "--data",
+        tiny_shards[0],
+        "--generator",
+        generator,
+        "--evaluator",
+        evaluator,
+        "--out",
+        tmp_path / "eval",
+        "--split",
+        "train",
+    )
     assert result.returncode == 0, result.stderr
     report = json.load(open(tmp_path / "eval" / "report.json"))
     assert set(report["scores"]) == {"generated", "identity frames unchanged", "static mouth", "real"}
@@ -182,9 +193,13 @@ def test_score_reports_one_line_json_and_plot_for_any_video(talking_clips, seede
     report = json.load(open(tmp_path / "score" / "score.json"))
     assert report["frames"] == 60 and report["frames_scored"][1] - report["frames_scored"][0] >= 35
     # The same metric code as `s2v evaluate`: the scores follow from the distance curve.
-    assert {k: report[k] for k in ("lse_d", "lse_c", "av_offset")} == pytest.approx(sync_scores(np.array(report["mean_distance_per_offset"])), abs=1e-4)
+    assert {k: report[k] for k in ("lse_d", "lse_c", "av_offset")} == pytest.approx(
+        sync_scores(np.array(report["mean_distance_per_offset"])), abs=1e-4
+    )
     assert os.path.getsize(tmp_path / "score" / "offsets.png") > 1000
-    other = s2v("score", talking_clips[0], "--audio", talking_clips[1], "--evaluator", seeded_syncnet_path, "--out", tmp_path / "other")
+    other = s2v(
+        "score", talking_clips[0], "--audio", talking_clips[1], "--evaluator", seeded_syncnet_path, "--out", tmp_path / "other"
+    )
     assert other.returncode == 0, other.stderr
     # Another audio, another distance curve (the printed LSE-D has only three decimals).
     other_curve = json.load(open(tmp_path / "other" / "score.json"))["mean_distance_per_offset"]

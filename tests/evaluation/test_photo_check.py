@@ -80,8 +80,12 @@ def test_check_photo_dubs_a_real_photo_and_measures_it(astronaut, tmp_path):
     save_model(build_speech2vid("tiny"), generator)
     report = check_photo(astronaut[0], generator, str(tmp_path / "work"), seconds=1.5, seed=0)
     assert abs(report["frames"] - 1.5 * 25) <= 1 and 0 < report["frames_with_landmarks"] <= report["frames"]
-    numbers = [report["psnr_outside_lips_db"], report["lip_gap_loudness_correlation"], *report["lip_gap"].values(),
-               *report["baseline_photo_unchanged"].values()]
+    numbers = [
+        report["psnr_outside_lips_db"],
+        report["lip_gap_loudness_correlation"],
+        *report["lip_gap"].values(),
+        *report["baseline_photo_unchanged"].values(),
+    ]
     assert all(np.isfinite(numbers))
     assert -1.0 <= report["lip_gap_loudness_correlation"] <= 1.0 and 0 < report["correlation_chance_level"] < 1.0
     # The unchanged photo only goes through the codec: the ceiling for the dub.

@@ -55,8 +55,9 @@ def test_compare_identical_and_inverted_mouths(talking, detector):
     assert same["gap_r"] == pytest.approx(1.0) and same["gap_std_ratio"] == pytest.approx(1.0)
     assert same["sharpness_ratio"] == pytest.approx(1.0) and same["psnr_outside_db"] == PSNR_CAP_DB
     assert same["frames"] == len(frames) and same["source_gap_std"] > 0.01
-    inverted = np.stack([synth.draw_face(synth.FRAME_SIZE, speaker.center, speaker.look, mouth_open=float(1 - value))[0]
-                         for value in openings])
+    inverted = np.stack(
+        [synth.draw_face(synth.FRAME_SIZE, speaker.center, speaker.look, mouth_open=float(1 - value))[0] for value in openings]
+    )
     result = compare(frames, inverted[:-1], landmarks)  # the dubbed landmarks from mesh_track; one frame short
     assert result["frames"] == len(frames) - 1
     assert result["gap_r"] < -0.8
@@ -92,8 +93,8 @@ def test_psnr_outside_mouth_ignores_the_mouth_but_not_the_eyes(astronaut_mesh):
     assert psnr_outside_mouth([photo], [mouth_changed], [landmarks]) == PSNR_CAP_DB
     eyes_changed = photo.copy()
     noise = np.random.default_rng(0).integers(-40, 41, (12, 20, 3))
-    patch = eyes_changed[eyes[1] - 6: eyes[1] + 6, eyes[0] - 10: eyes[0] + 10].astype(int) + noise
-    eyes_changed[eyes[1] - 6: eyes[1] + 6, eyes[0] - 10: eyes[0] + 10] = np.clip(patch, 0, 255)
+    patch = eyes_changed[eyes[1] - 6 : eyes[1] + 6, eyes[0] - 10 : eyes[0] + 10].astype(int) + noise
+    eyes_changed[eyes[1] - 6 : eyes[1] + 6, eyes[0] - 10 : eyes[0] + 10] = np.clip(patch, 0, 255)
     assert psnr_outside_mouth([photo], [eyes_changed], [landmarks]) < 40
     assert np.isnan(psnr_outside_mouth([photo], [eyes_changed], [None]))
     with pytest.raises(ValueError, match="same size"):
@@ -111,7 +112,7 @@ def test_contact_sheet_writes_the_rows_at_the_same_frames(talking, detector, tmp
     moved = [points + 40 for points in landmarks]
     contact_sheet([("source", frames, landmarks), ("dubbed", frames.copy(), moved)], path, columns=4, tile=64)
     sheet = cv2.imread(str(path)).astype(int)
-    assert np.array_equal(sheet[24 + 24: 88], sheet[112 + 24:])  # below the first row's "#index" labels
+    assert np.array_equal(sheet[24 + 24 : 88], sheet[112 + 24 :])  # below the first row's "#index" labels
     assert sheet[24:88].std() > 10  # not blank: the face is there
     # Fewer frames than columns: each frame once; no landmarks at all: the middle of the frame.
     contact_sheet([("x", frames[:3], None)], path, columns=8, tile=32)

@@ -59,7 +59,15 @@ def test_saved_model_cli_shows_and_runs_both_signatures(exported, tmp_path):
     assert shown.returncode == 0, shown.stderr
     for name in ("serving_default", "from_audio"):
         assert f"signature_def['{name}']" in shown.stdout
-    for text in ("inputs['mfcc']", "inputs['identity']", "inputs['reference']", "inputs['audio']", "outputs['frames']", "(-1, 3440)", "(-1, 112, 112, 15)"):
+    for text in (
+        "inputs['mfcc']",
+        "inputs['identity']",
+        "inputs['reference']",
+        "inputs['audio']",
+        "outputs['frames']",
+        "(-1, 3440)",
+        "(-1, 112, 112, 15)",
+    ):
         assert text in shown.stdout
 
     samples = sample_inputs(None, count=2)
@@ -69,21 +77,43 @@ def test_saved_model_cli_shows_and_runs_both_signatures(exported, tmp_path):
             np.save(tmp_path / f"{name}.npy", array)
             arguments.append(f"{name}={tmp_path / name}.npy")
         outdir = tmp_path / signature
-        run = subprocess.run([SAVED_MODEL_CLI, "run", "--dir", version, "--tag_set", "serve", "--signature_def", signature,
-                              "--inputs", ";".join(arguments), "--outdir", str(outdir)], capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                SAVED_MODEL_CLI,
+                "run",
+                "--dir",
+                version,
+                "--tag_set",
+                "serve",
+                "--signature_def",
+                signature,
+                "--inputs",
+                ";".join(arguments),
+                "--outdir",
+                str(outdir),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         expected = serving_functions(generator)[signature](**{k: tf.constant(v) for k, v in inputs.items()})["frames"]
         np.testing.assert_allclose(np.load(outdir / "frames.npy"), expected, atol=1e-5)
-    np.testing.assert_allclose(np.load(tmp_path / "serving_default" / "frames.npy"),
-                               _keras_frames(generator, samples["serving_default"][0]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "serving_default" / "frames.npy"), _keras_frames(generator, samples["serving_default"][0]), atol=1e-5
+    )
 
 
 def test_rest_and_grpc_requests_round_trip_through_the_signatures(exported):
     generator, base, _ = exported
     loaded = tf.saved_model.load(os.path.join(base, "1"))
     samples = sample_inputs(None, count=2)
-    batch = {k: np.concatenate([samples["serving_default"][0][k], samples["serving_default"][1][k]]) for k in ("mfcc", "identity", "reference")}
-    audio_batch = {k: np.concatenate([samples["from_audio"][0][k], samples["from_audio"][1][k]]) for k in ("audio", "identity", "reference")}
+    batch = {
+        k: np.concatenate([samples["serving_default"][0][k], samples["serving_default"][1][k]])
+        for k in ("mfcc", "identity", "reference")
+    }
+    audio_batch = {
+        k: np.concatenate([samples["from_audio"][0][k], samples["from_audio"][1][k]]) for k in ("audio", "identity", "reference")
+    }
     expected = _keras_frames(generator, batch)
     for signature, inputs in (("serving_default", batch), ("from_audio", audio_batch)):
         # REST: the JSON body a client sends, parsed as TF Serving parses it.
@@ -154,12 +184,21 @@ def test_serve_check_describes_a_good_layout_and_rejects_a_bad_one(exported, tmp
 
 def test_wrong_shapes_name_the_expected_shape(exported):
     with pytest.raises(ValueError, match=r"'identity'.*\(batch, 112, 112, 15\)"):
-        rest_request({"mfcc": np.zeros((1, 12, 20, 1)), "identity": np.zeros((1, 96, 96, 15)), "reference": np.zeros((1, 112, 112, 15))})
+        rest_request(
+            {"mfcc": np.zeros((1, 12, 20, 1)), "identity": np.zeros((1, 96, 96, 15)), "reference": np.zeros((1, 112, 112, 15))}
+        )
     with pytest.raises(ValueError, match=r"'audio'.*\(batch, 3440\)"):
-        grpc_request({"audio": np.zeros((1, 16000)), "identity": np.zeros((1, 112, 112, 15)), "reference": np.zeros((1, 112, 112, 15))}, "from_audio")
+        grpc_request(
+            {"audio": np.zeros((1, 16000)), "identity": np.zeros((1, 112, 112, 15)), "reference": np.zeros((1, 112, 112, 15))},
+            "from_audio",
+        )
     loaded = tf.saved_model.load(os.path.join(exported[1], "1"))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"audio \[1,100\] is not compatible with expected shape \[\?,3440\]"):
-        loaded.signatures["from_audio"](audio=tf.zeros((1, 100)), identity=tf.zeros((1, 112, 112, 15)), reference=tf.zeros((1, 112, 112, 15)))
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"audio \[1,100\] is not compatible with expected shape \[\?,3440\]"
+    ):
+        loaded.signatures["from_audio"](
+            audio=tf.zeros((1, 100)), identity=tf.zeros((1, 112, 112, 15)), reference=tf.zeros((1, 112, 112, 15))
+        )
 
 
 def test_bad_generators_and_existing_versions_are_refused_without_leftovers(exported, tmp_path):
@@ -171,8 +210,12 @@ def test_bad_generators_and_existing_versions_are_refused_without_leftovers(expo
     old = str(tmp_path / "old.keras")  # saved before the reference: inputs mfcc and a masked identity
     save_model(build_core("tiny", name="speech2vid"), old)
     out = tmp_path / "speech2vid"
-    for model, reason in ((syncnet, "not a Speech2Vid generator"), (garbage, "cannot be loaded"), (tmp_path / "none.keras", "no such file"),
-                          (old, "old format")):
+    for model, reason in (
+        (syncnet, "not a Speech2Vid generator"),
+        (garbage, "cannot be loaded"),
+        (tmp_path / "none.keras", "no such file"),
+        (old, "old format"),
+    ):
         result = s2v("export", "--generator", model, "--out", out, "--tflite", "none")
         assert result.returncode == 2 and reason in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -183,7 +183,9 @@ def test_a_blurred_but_unchanged_face_keeps_the_source_and_a_new_mouth_is_pasted
     inside = mask > 0.5
     assert psnr(blurred[inside], frame[inside]) >= 40  # 43 dB; pasting the blurred crop itself gave 31
     _, alignment = faces.crop_face(frame, face)
-    mouth = np.round(alignment.matrix[:, :2] @ face.landmarks[13] + alignment.matrix[:, 2]).astype(int)  # inner upper lip, crop pixels
+    mouth = np.round(alignment.matrix[:, :2] @ face.landmarks[13] + alignment.matrix[:, 2]).astype(
+        int
+    )  # inner upper lip, crop pixels
 
     def dark_mouth(crop):
         crop = cv2.GaussianBlur(crop, (0, 0), 1.0)

@@ -58,7 +58,9 @@ def test_mouth_shape_depends_on_the_phone_not_only_loudness():
 
 
 def test_pauses_are_silent_with_a_closed_mouth():
-    waveform, track = formant.synthesize_speech([("pause", 0.5), ("a", 0.3), ("pause", 0.5)], formant.Voice(), np.random.default_rng(0))
+    waveform, track = formant.synthesize_speech(
+        [("pause", 0.5), ("a", 0.3), ("pause", 0.5)], formant.Voice(), np.random.default_rng(0)
+    )
     assert np.abs(waveform[:7000]).max() == 0 and track[:35, 0].max() < 0.05
     assert np.abs(waveform[8500:12000]).max() > 0.1 and track[55:75, 0].min() > 0.6
 
@@ -76,7 +78,9 @@ def draw(speaker, look=None, **pose):
 def region(image, center, radius, rows, columns):
     """Part of the image in face coordinates (units of the radius from the face's centre)."""
     cx, cy = center
-    return image[int(cy + rows[0] * radius) : int(cy + rows[1] * radius), int(cx + columns[0] * radius) : int(cx + columns[1] * radius)]
+    return image[
+        int(cy + rows[0] * radius) : int(cy + rows[1] * radius), int(cx + columns[0] * radius) : int(cx + columns[1] * radius)
+    ]
 
 
 def mouth(image, center, radius):
@@ -183,7 +187,9 @@ def test_light_and_exposure_drift_slowly_within_a_clip():
     balance, corner = [], []
     for frame, (x, y, w, h) in zip(frames.astype(float), boxes):
         rows = slice(int(y + 0.25 * h), int(y + 0.75 * h))
-        balance.append(frame[rows, int(x + 0.1 * w) : int(x + 0.45 * w)].mean() - frame[rows, int(x + 0.55 * w) : int(x + 0.9 * w)].mean())
+        balance.append(
+            frame[rows, int(x + 0.1 * w) : int(x + 0.45 * w)].mean() - frame[rows, int(x + 0.55 * w) : int(x + 0.9 * w)].mean()
+        )
         corner.append(frame[:15, :15].mean())  # background only: it follows the exposure
     balance = np.convolve(balance, np.ones(5) / 5, "valid")  # averages out the camera noise
     assert balance.max() - balance.min() > 12  # the light swings from one side of the face to the other

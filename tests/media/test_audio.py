@@ -13,11 +13,10 @@ def librosa_mfcc(waveform):
     """librosa with the front-end's parameters; librosa centres the 400-sample window
     inside the 512-sample frame, so pad by the difference to start frame k at 160k."""
     pad = (audio.FFT_LENGTH - audio.FRAME_LENGTH) // 2
-    power = np.abs(
-        librosa.stft(
-            np.pad(waveform, (pad, pad)), n_fft=512, hop_length=160, win_length=400, window="hann", center=False
-        )
-    ) ** 2
+    power = (
+        np.abs(librosa.stft(np.pad(waveform, (pad, pad)), n_fft=512, hop_length=160, win_length=400, window="hann", center=False))
+        ** 2
+    )
     mel = librosa.feature.melspectrogram(S=power, sr=16000, n_mels=40, fmin=20, fmax=7600, htk=True, norm=None)
     return librosa.feature.mfcc(S=np.log(mel + audio.LOG_EPSILON), n_mfcc=13, dct_type=2, norm="ortho")[1:13]
 

@@ -121,7 +121,11 @@ def test_seed_settings_and_skips(seed):
             assert layer.momentum == 0.8, layer.name
     assert seed.get_layer("frames").activation.__name__ == "sigmoid"
     assert seed.get_layer("audio_pool_1").strides == (1, 2)
-    inbound = {layer.name: [t._keras_history.operation.name for t in layer._inbound_nodes[0].input_tensors] for layer in seed.layers if "concat" in layer.name}
+    inbound = {
+        layer.name: [t._keras_history.operation.name for t in layer._inbound_nodes[0].input_tensors]
+        for layer in seed.layers
+        if "concat" in layer.name
+    }
     assert inbound["skip3_concat"] == ["decoder_2_relu", "identity_pool_2"]
     assert inbound["skip2_concat"] == ["decoder_3_relu", "identity_2_relu"]
     assert inbound["skip1_concat"] == ["decoder_4_relu", "identity_pool_1"]
@@ -132,7 +136,9 @@ def test_seed_settings_and_skips(seed):
 def test_smaller_presets_keep_the_topology(seed, preset):
     model = build_speech2vid(preset).get_layer("core")
     blend = {"blend_alpha", "blend_alpha_upsample", "blend_flow", "blend_flow_upsample"}
-    assert [type(layer).__name__ for layer in model.layers if layer.name not in blend] == [type(layer).__name__ for layer in seed.layers]
+    assert [type(layer).__name__ for layer in model.layers if layer.name not in blend] == [
+        type(layer).__name__ for layer in seed.layers
+    ]
     assert model.get_layer("blend_alpha_upsample").output.shape[1:] == (112, 112, 5)
     assert model.get_layer("bottleneck_reshape").output.shape[1:] == (7, 7, 2)
     assert model.get_layer("frames").output.shape[1:] == (112, 112, 15)
@@ -141,8 +147,14 @@ def test_smaller_presets_keep_the_topology(seed, preset):
 
 def test_generator_outputs_frames_in_unit_range():
     model = build_speech2vid("tiny")
-    frames = model.predict({"mfcc": np.random.randn(2, 12, 20, 1), "identity": np.random.rand(2, 112, 112, 15),
-                            "reference": np.random.rand(2, 112, 112, 15)}, verbose=0)
+    frames = model.predict(
+        {
+            "mfcc": np.random.randn(2, 12, 20, 1),
+            "identity": np.random.rand(2, 112, 112, 15),
+            "reference": np.random.rand(2, 112, 112, 15),
+        },
+        verbose=0,
+    )
     assert frames.shape == (2, 112, 112, 15) and frames.min() >= 0 and frames.max() <= 1
 
 
@@ -160,10 +172,17 @@ def test_syncnet_gives_a_probability_and_exposes_its_embeddings():
     np.testing.assert_allclose(p_sync[:, 0], cosine, atol=1e-5)
 
 
-@pytest.mark.parametrize("build", [lambda: build_speech2vid("tiny"), lambda: build_speech2vid("tiny", conditioning="concat"),
-                                   lambda: build_speech2vid("tiny-warp", conditioning="concat"),
-                                   lambda: build_syncnet("tiny"), lambda: build_quality_discriminator("tiny")],
-                         ids=["speech2vid", "speech2vid-concat", "speech2vid-warp", "syncnet", "quality-discriminator"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: build_speech2vid("tiny"),
+        lambda: build_speech2vid("tiny", conditioning="concat"),
+        lambda: build_speech2vid("tiny-warp", conditioning="concat"),
+        lambda: build_syncnet("tiny"),
+        lambda: build_quality_discriminator("tiny"),
+    ],
+    ids=["speech2vid", "speech2vid-concat", "speech2vid-warp", "syncnet", "quality-discriminator"],
+)
 def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
     model = build()
     rng = np.random.default_rng(1)
@@ -178,8 +197,12 @@ def test_models_round_trip_as_keras_files_in_safe_mode(tmp_path, build):
 def test_model_inputs_are_the_window_geometry():
     generator, expert = build_speech2vid("tiny"), build_syncnet("tiny")
     shapes = {t.name: tuple(t.shape[1:]) for t in generator.inputs + expert.inputs}
-    assert shapes == {"mfcc": geometry.MFCC_SHAPE, "identity": geometry.IDENTITY_SHAPE, "reference": geometry.IDENTITY_SHAPE,
-                      "mouths": geometry.MOUTHS_SHAPE}
+    assert shapes == {
+        "mfcc": geometry.MFCC_SHAPE,
+        "identity": geometry.IDENTITY_SHAPE,
+        "reference": geometry.IDENTITY_SHAPE,
+        "mouths": geometry.MOUTHS_SHAPE,
+    }
     assert tuple(generator.output.shape[1:]) == geometry.IDENTITY_SHAPE
 
 
@@ -245,8 +268,11 @@ def test_concat_conditioning_is_the_masked_target_then_the_reference():
 def test_the_target_lower_half_never_reaches_the_generator():
     generator = build_speech2vid("tiny")
     rng = np.random.default_rng(2)
-    inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)), "identity": rng.random((2, 112, 112, 15)),
-              "reference": rng.random((2, 112, 112, 15))}
+    inputs = {
+        "mfcc": rng.standard_normal((2, 12, 20, 1)),
+        "identity": rng.random((2, 112, 112, 15)),
+        "reference": rng.random((2, 112, 112, 15)),
+    }
     changed = {**inputs, "identity": inputs["identity"].copy()}
     changed["identity"][:, 56:] = rng.random((2, 56, 112, 15))
     np.testing.assert_array_equal(generator.predict(changed, verbose=0), generator.predict(inputs, verbose=0))
@@ -322,13 +348,18 @@ def test_a_warping_blend_moves_the_composite_before_blending_and_learns_its_flow
 
 
 def test_seed_has_no_blend_and_the_smaller_presets_blend(generator):
-    inputs = {"mfcc": np.zeros((1, 12, 20, 1), "float32"), "identity": np.zeros((1, 112, 112, 15), "float32"),
-              "reference": np.zeros((1, 112, 112, 15), "float32")}
+    inputs = {
+        "mfcc": np.zeros((1, 12, 20, 1), "float32"),
+        "identity": np.zeros((1, 112, 112, 15), "float32"),
+        "reference": np.zeros((1, 112, 112, 15), "float32"),
+    }
     assert blended_parts(generator, inputs)[1] is None
     core = blended_parts(build_speech2vid("tiny"), inputs)[1]
     assert core["frames"].shape == (1, 112, 112, 15) and core["alpha"].shape == (1, 112, 112, 5) and "flow" not in core
     warping = blended_parts(build_speech2vid("tiny-warp"), inputs)[1]
-    assert warping["flow"].shape == (1, 112, 112, 10) and not np.any(keras.ops.convert_to_numpy(warping["flow"]))  # starts unmoved
+    assert warping["flow"].shape == (1, 112, 112, 10) and not np.any(
+        keras.ops.convert_to_numpy(warping["flow"])
+    )  # starts unmoved
 
 
 def test_seed_takes_only_the_composite_conditioning_and_unknown_ones_are_refused():

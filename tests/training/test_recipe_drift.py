@@ -35,9 +35,14 @@ def _expected(recipe, phase):
     """What a trainer of `phase` must hold: the recipe's settings, its generator and its datasets."""
     settings = {name: getattr(phase, name) if hasattr(phase, name) else getattr(recipe, name) for name in TRAINER_SETTINGS}
     generator = build_speech2vid(recipe.generator_preset, conditioning=recipe.conditioning)
-    return dict(settings, learning_rate=phase.learning_rate, conditioning=recipe.conditioning,
-                generator_parameters=generator.count_params(), batch_size=recipe.batch_size,
-                still_reference_rate=phase.still_reference_rate)
+    return dict(
+        settings,
+        learning_rate=phase.learning_rate,
+        conditioning=recipe.conditioning,
+        generator_parameters=generator.count_params(),
+        batch_size=recipe.batch_size,
+        still_reference_rate=phase.still_reference_rate,
+    )
 
 
 @pytest.fixture
@@ -54,9 +59,15 @@ def built(monkeypatch):
 
     def record_fit(self, *args, **kwargs):
         config = self.get_config()
-        trainers.append(dict({name: config[name] for name in TRAINER_SETTINGS}, **datasets[-1],
-                             learning_rate=float(keras.ops.convert_to_numpy(self.optimizer.learning_rate)),
-                             conditioning=conditioning_of(self.generator), generator_parameters=self.generator.count_params()))
+        trainers.append(
+            dict(
+                {name: config[name] for name in TRAINER_SETTINGS},
+                **datasets[-1],
+                learning_rate=float(keras.ops.convert_to_numpy(self.optimizer.learning_rate)),
+                conditioning=conditioning_of(self.generator),
+                generator_parameters=self.generator.count_params(),
+            )
+        )
         history = keras.callbacks.History()
         history.history = {"loss": [1.0], "val_objective": [1.0]}  # what keras-tuner reads of a trial
         return history
@@ -75,12 +86,19 @@ def _assert_built_as(built, recipe, skip=()):
         numbers = {name for name, value in expected.items() if isinstance(value, float)}  # float32 in the trainer
         assert {name: trainer[name] for name in numbers} == pytest.approx({name: expected[name] for name in numbers}, rel=1e-6)
         assert {name: trainer[name] for name in expected if name not in numbers} == {
-            name: value for name, value in expected.items() if name not in numbers}
+            name: value for name, value in expected.items() if name not in numbers
+        }
 
 
 def test_the_trainer_has_every_setting_of_the_recipe_that_it_takes():
-    assert set(TRAINER_SETTINGS) >= {"sync_weight", "starved_sync_weight", "mouth_weight", "motion_weight",
-                                     "gradient_weight", "gan_weight"}
+    assert set(TRAINER_SETTINGS) >= {
+        "sync_weight",
+        "starved_sync_weight",
+        "mouth_weight",
+        "motion_weight",
+        "gradient_weight",
+        "gan_weight",
+    }
 
 
 def test_s2v_train_builds_the_recipes_trainers(built, tiny_shards, tiny_syncnet_path, tmp_path):
@@ -108,6 +126,7 @@ def test_the_demo_builds_the_recipes_trainers(built, tiny_shards, tmp_path, monk
 
     # The corpus and the SyncNets are stand-ins; the demo stops before its evaluation.
     monkeypatch.setattr(synth, "write_corpus", lambda *args, **kwargs: [])
+
     def preprocess(videos, shards, **kwargs):
         if not os.path.exists(shards):
             os.symlink(tiny_shards[0], shards)
@@ -123,8 +142,23 @@ def test_the_demo_builds_the_recipes_trainers(built, tiny_shards, tmp_path, monk
 
 
 def test_s2v_tune_builds_the_recipes_first_phase_but_the_tuned_values(built, tiny_shards, tiny_syncnet_path, tmp_path):
-    args = ["tune", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "tune"),
-            "--recipe", "smoke", "--max-trials", "1", "--steps", "1", "--presets", "tiny"]
+    args = [
+        "tune",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        str(tmp_path / "tune"),
+        "--recipe",
+        "smoke",
+        "--max-trials",
+        "1",
+        "--steps",
+        "1",
+        "--presets",
+        "tiny",
+    ]
     assert cli.main(args) == 0
     first_phase = dataclasses.replace(recipes["smoke"], phases=recipes["smoke"].phases[:1])
     _assert_built_as(built, first_phase, skip=TUNED)

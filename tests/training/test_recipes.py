@@ -22,6 +22,7 @@ from keras_s2v.training.tuning import Speech2VidHyperModel
 generator_fit = importlib.import_module("keras_s2v.training.generator_fit")
 syncnet_fit = importlib.import_module("keras_s2v.training.syncnet_fit")
 
+
 @pytest.fixture
 def training_calls(monkeypatch):
     """Replaces train_generator and train_syncnet by recorders: {"generator": [call...], "syncnet": [...]}."""
@@ -129,15 +130,34 @@ def test_s2v_train_and_the_demo_train_with_the_same_recipe(training_calls, tiny_
         run_demo(str(tmp_path / "demo"), scale="full")
     from_demo = training_calls["generator"]
     assert [_select(c, ("recipe", "phase_index", "seed")) for c in from_demo] == _phases(recipe)
-    assert training_calls["syncnet"] == [dict(syncnet=recipe.expert, seed=0, split="train"),
-                                         dict(syncnet=recipe.evaluator, seed=0, split="train")]
+    assert training_calls["syncnet"] == [
+        dict(syncnet=recipe.expert, seed=0, split="train"),
+        dict(syncnet=recipe.evaluator, seed=0, split="train"),
+    ]
 
 
-def test_explicit_options_and_the_tuned_file_change_what_s2v_train_trains(training_calls, tiny_shards, tiny_syncnet_path, tmp_path):
+def test_explicit_options_and_the_tuned_file_change_what_s2v_train_trains(
+    training_calls, tiny_shards, tiny_syncnet_path, tmp_path
+):
     hparams = tmp_path / "best_hparams.json"
     hparams.write_text(json.dumps({"learning_rate": 5e-4, "preset": "tiny", "sync_weight": 0.05}))
-    args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"),
-            "--recipe", "smoke", "--hparams", str(hparams), "--sync-weight", "0.07", "--steps", "3"]
+    args = [
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        str(tmp_path / "g.keras"),
+        "--recipe",
+        "smoke",
+        "--hparams",
+        str(hparams),
+        "--sync-weight",
+        "0.07",
+        "--steps",
+        "3",
+    ]
     assert cli.main(args) == 0
     expected = resolve_recipe("smoke", str(hparams), sync_weight=0.07, steps=3)
     assert [_select(c, ("recipe", "phase_index", "seed")) for c in training_calls["generator"]] == _phases(expected)
@@ -145,7 +165,17 @@ def test_explicit_options_and_the_tuned_file_change_what_s2v_train_trains(traini
 
 
 def test_an_unknown_recipe_is_a_one_line_error(training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
-    args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "big"]
+    args = [
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        str(tmp_path / "g.keras"),
+        "--recipe",
+        "big",
+    ]
     assert cli.main(args) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("s2v: error: unknown recipe 'big'") and len(error.splitlines()) == 1
@@ -179,19 +209,48 @@ def test_the_gradient_and_gan_weights_are_phase_fields_off_by_default_and_valida
 
 
 def test_s2v_train_passes_the_gradient_and_gan_weights_and_still_rate_and_refuses_bad_ones_in_one_line(
-        training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys):
-    args = ["train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", str(tmp_path / "g.keras"), "--recipe", "smoke"]
-    assert cli.main([*args, "--gradient-weight", "1.5", "--gan-weight", "0.07", "--still-reference-rate", "0.25",
-                     "--starved-sync-weight", "2"]) == 0
+    training_calls, tiny_shards, tiny_syncnet_path, tmp_path, capsys
+):
+    args = [
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        str(tmp_path / "g.keras"),
+        "--recipe",
+        "smoke",
+    ]
+    assert (
+        cli.main(
+            [
+                *args,
+                "--gradient-weight",
+                "1.5",
+                "--gan-weight",
+                "0.07",
+                "--still-reference-rate",
+                "0.25",
+                "--starved-sync-weight",
+                "2",
+            ]
+        )
+        == 0
+    )
     recipe = training_calls["generator"][0]["recipe"]
-    assert [(p.gradient_weight, p.gan_weight, p.still_reference_rate, recipe.starved_sync_weight)
-            for p in recipe.phases] == [(1.5, 0.07, 0.25, 2.0), (1.5, 0.07, 0.25, 2.0)]
+    assert [(p.gradient_weight, p.gan_weight, p.still_reference_rate, recipe.starved_sync_weight) for p in recipe.phases] == [
+        (1.5, 0.07, 0.25, 2.0),
+        (1.5, 0.07, 0.25, 2.0),
+    ]
     capsys.readouterr()
-    for bad, message in ((["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
-                         (["--still-reference-rate", "1.5"], "`still_reference_rate` must be in [0, 1]; received 1.5"),
-                         (["--starved-sync-weight", "-1"], "`starved_sync_weight` must be >= 0; received -1.0"),
-                         (["--gradient-weight", "-2"], "`gradient_weight` must be >= 0; received -2.0"),
-                         (["--sync-weight", "0.5", "--gan-weight", "0.6"], "received 0.5 + 0.6")):
+    for bad, message in (
+        (["--gan-weight", "-1"], "`gan_weight` must be >= 0; received -1.0"),
+        (["--still-reference-rate", "1.5"], "`still_reference_rate` must be in [0, 1]; received 1.5"),
+        (["--starved-sync-weight", "-1"], "`starved_sync_weight` must be >= 0; received -1.0"),
+        (["--gradient-weight", "-2"], "`gradient_weight` must be >= 0; received -2.0"),
+        (["--sync-weight", "0.5", "--gan-weight", "0.6"], "received 0.5 + 0.6"),
+    ):
         training_calls["generator"].clear()
         assert cli.main([*args, *bad]) == 2
         error = capsys.readouterr().err.strip()
@@ -214,18 +273,24 @@ def test_tuning_trials_use_the_recipes_loss_terms_and_warm_up(tiny_syncnet_path)
     assert (trainer.mouth_weight, trainer.motion_weight) == (phase.mouth_weight, phase.motion_weight)
     assert (trainer.gradient_weight, trainer.gan_weight, trainer.discriminator) == (phase.gradient_weight, 0.0, None)
     rng = np.random.default_rng(0)
-    inputs = {"mfcc": rng.standard_normal((2, 12, 20, 1)).astype("float32"),
-              "identity": rng.random((2, 112, 112, 15)).astype("float32"),
-              "reference": rng.random((2, 112, 112, 15)).astype("float32")}
+    inputs = {
+        "mfcc": rng.standard_normal((2, 12, 20, 1)).astype("float32"),
+        "identity": rng.random((2, 112, 112, 15)).astype("float32"),
+        "reference": rng.random((2, 112, 112, 15)).astype("float32"),
+    }
     data = tf.data.Dataset.from_tensors((inputs, rng.random((2, 112, 112, 15)).astype("float32"))).repeat()
     seen = []
-    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy()))
+    )
     hypermodel.fit(hp, trainer, data, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[record])
     np.testing.assert_allclose(seen, [0, 0, 0.02, 0.04], rtol=1e-6)  # held at 0, then ramped over one epoch
 
 
-@pytest.mark.parametrize("command, schemas", [("train", (Recipe, GeneratorPhase)), ("train-syncnet", (SyncNetRecipe,)),
-                                              ("tune", (Recipe, GeneratorPhase))])
+@pytest.mark.parametrize(
+    "command, schemas",
+    [("train", (Recipe, GeneratorPhase)), ("train-syncnet", (SyncNetRecipe,)), ("tune", (Recipe, GeneratorPhase))],
+)
 def test_the_training_commands_options_are_the_recipes_fields_with_their_help(command, schemas, capsys):
     from keras_s2v.training.recipe import option_fields
 

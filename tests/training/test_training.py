@@ -42,8 +42,25 @@ def test_syncnet_training_reports_validation_accuracy_and_saves(tiny_shards, tin
     shards, _ = tiny_shards
     model = load_model(tiny_syncnet_path, "SyncNet")
     assert 0.0 <= sync_accuracy(model, shards, "val") <= 1.0
-    result = s2v("train-syncnet", "--data", shards, "--out", tmp_path / "eval.keras", "--preset", "tiny",
-                 "--steps", 2, "--batch-size", 8, "--seed", 1, "--split", "val", "--val-split", "test")
+    result = s2v(
+        "train-syncnet",
+        "--data",
+        shards,
+        "--out",
+        tmp_path / "eval.keras",
+        "--preset",
+        "tiny",
+        "--steps",
+        2,
+        "--batch-size",
+        8,
+        "--seed",
+        1,
+        "--split",
+        "val",
+        "--val-split",
+        "test",
+    )
     assert result.returncode == 0, result.stderr
     assert "val_accuracy" in result.stdout and "held-out (test) accuracy" in result.stdout
     assert result.stderr.strip() == ""
@@ -128,8 +145,11 @@ def test_the_starved_sync_pull_has_no_value_and_moves_only_windows_at_p_sync_0(t
     # Without the weight there is no pull, and the loss of a batch is the same with it.
     plain = Speech2VidTrainer(trainer.generator, syncnet)
     _, target = _batch(tiny_shards[0])
-    np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[0],
-                               plain.objective_terms(inputs, target, training=False)[0], rtol=1e-6)
+    np.testing.assert_allclose(
+        trainer.objective_terms(inputs, target, training=False)[0],
+        plain.objective_terms(inputs, target, training=False)[0],
+        rtol=1e-6,
+    )
     assert plain.sync_embeddings is None and len(trainer.weights) == len(plain.weights)
     assert Speech2VidTrainer.from_config(trainer.get_config()).starved_sync_weight == 5.0
     with pytest.raises(ValueError, match="`starved_sync_weight` must be >= 0; received -1"):
@@ -167,7 +187,7 @@ def _blurred(windows):
     """A 5x5 box blur of every frame (each channel on its own), edges replicated."""
     padded = np.pad(windows, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="edge")
     height, width = windows.shape[1:3]
-    return np.mean([padded[:, r:r + height, c:c + width] for r in range(5) for c in range(5)], axis=0)
+    return np.mean([padded[:, r : r + height, c : c + width] for r in range(5) for c in range(5)], axis=0)
 
 
 def test_the_gradient_term_charges_a_blurred_mouth_and_not_a_sharp_copy(tiny_shards, tiny_syncnet_path):
@@ -212,8 +232,9 @@ def test_a_gan_step_trains_both_networks_with_wav2lips_loss_and_leaves_the_exper
     syncnet = load_model(tiny_syncnet_path, "SyncNet")
     expert_before = _weights(syncnet.weights)
     keras.utils.set_random_seed(0)
-    trainer = Speech2VidTrainer(build_speech2vid("tiny"), syncnet, sync_weight=0.3, gan_weight=0.2,
-                                discriminator=build_quality_discriminator("tiny"))
+    trainer = Speech2VidTrainer(
+        build_speech2vid("tiny"), syncnet, sync_weight=0.3, gan_weight=0.2, discriminator=build_quality_discriminator("tiny")
+    )
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     generator_before, discriminator_before = _weights(trainer.generator.weights), _weights(trainer.discriminator.weights)
     inputs, target = _batch(tiny_shards[0])
@@ -250,7 +271,9 @@ def test_without_the_gan_no_discriminator_is_built_and_the_metrics_are_the_old_o
     assert trainer.discriminator is None and trainer.discriminator_optimizer is None
     assert [m.name for m in trainer.metrics] == ["loss", "l1", "e_sync", "p_sync", "objective"]
     inputs, target = _batch(tiny_shards[0], batch_size=2)
-    assert sorted(trainer.train_on_batch(inputs, target, return_dict=True)) == sorted(["loss", "l1", "e_sync", "p_sync", "objective"])
+    assert sorted(trainer.train_on_batch(inputs, target, return_dict=True)) == sorted(
+        ["loss", "l1", "e_sync", "p_sync", "objective"]
+    )
     assert Speech2VidTrainer.from_config(trainer.get_config()).discriminator is None
     generator = trainer.generator
     with pytest.raises(ValueError, match="received -0.1"):
@@ -265,9 +288,11 @@ def test_without_the_gan_no_discriminator_is_built_and_the_metrics_are_the_old_o
 
 def _random_batch(size=2, seed=0):
     rng = np.random.default_rng(seed)
-    inputs = {"mfcc": rng.standard_normal((size, 12, 20, 1)).astype("float32"),
-              "identity": rng.random((size, 112, 112, 15)).astype("float32"),
-              "reference": rng.random((size, 112, 112, 15)).astype("float32")}
+    inputs = {
+        "mfcc": rng.standard_normal((size, 12, 20, 1)).astype("float32"),
+        "identity": rng.random((size, 112, 112, 15)).astype("float32"),
+        "reference": rng.random((size, 112, 112, 15)).astype("float32"),
+    }
     target = rng.random((size, 112, 112, 15)).astype("float32")
     return {name: tf.constant(value) for name, value in inputs.items()}, tf.constant(target)
 
@@ -277,8 +302,13 @@ def test_resume_restores_the_discriminator_and_its_optimizer_state(tmp_path):
 
     data = tf.data.Dataset.from_tensors(_random_batch()).repeat()
     keras.utils.set_random_seed(0)
-    trainer = Speech2VidTrainer(build_speech2vid("tiny"), build_syncnet("tiny"), gan_weight=0.1, discriminator_preset="tiny",
-                                discriminator_learning_rate=3e-4)
+    trainer = Speech2VidTrainer(
+        build_speech2vid("tiny"),
+        build_syncnet("tiny"),
+        gan_weight=0.1,
+        discriminator_preset="tiny",
+        discriminator_learning_rate=3e-4,
+    )
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     saved = {}
 
@@ -306,11 +336,18 @@ def test_resume_restores_the_discriminator_and_its_optimizer_state(tmp_path):
     restored = {}
 
     def on_train_begin(logs):
-        restored.update(weights=_weights(resumed.discriminator.weights), state=_weights(resumed.discriminator_optimizer.variables))
+        restored.update(
+            weights=_weights(resumed.discriminator.weights), state=_weights(resumed.discriminator_optimizer.variables)
+        )
         resumed.stop_training = True
 
-    resumed.fit(data, epochs=3, steps_per_epoch=2, verbose=0,
-                callbacks=[_Backup(str(tmp_path / "backup")), keras.callbacks.LambdaCallback(on_train_begin=on_train_begin)])
+    resumed.fit(
+        data,
+        epochs=3,
+        steps_per_epoch=2,
+        verbose=0,
+        callbacks=[_Backup(str(tmp_path / "backup")), keras.callbacks.LambdaCallback(on_train_begin=on_train_begin)],
+    )
     for old, new in zip(saved["weights"] + saved["state"], restored["weights"] + restored["state"]):
         np.testing.assert_array_equal(old, new)
 
@@ -320,8 +357,9 @@ def test_the_l1_of_a_blending_generator_also_charges_its_painted_frames_and_the_
     inputs, target = _batch(tiny_shards[0])
     frames, core = blended_parts(trainer.generator, inputs)
     np.testing.assert_allclose(frames, trainer.generator(inputs, training=False), atol=1e-6)
-    expected = (np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target))
-                + BLEND_AREA_WEIGHT * np.mean(core["alpha"]))
+    expected = (
+        np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target)) + BLEND_AREA_WEIGHT * np.mean(core["alpha"])
+    )
     np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["l1"], expected, rtol=1e-5)
 
 
@@ -335,13 +373,18 @@ def test_a_warping_generator_also_pays_the_l1_of_its_warped_mouths_sharp_and_blu
 
     def warp_l1(warped):
         real, moved = target.numpy()[:, 56:], np.asarray(warped)[:, 56:]
+
         def blur(x):
             return tf.nn.avg_pool2d(x, WARP_BLUR, 1, "SAME").numpy()
 
         return np.mean(np.abs(moved - real)) + np.mean(np.abs(blur(moved) - blur(real)))
 
-    expected = (np.mean(np.abs(frames - target)) + np.mean(np.abs(core["frames"] - target))
-                + BLEND_AREA_WEIGHT * np.mean(core["alpha"]) + warp_l1(core["warped"]))
+    expected = (
+        np.mean(np.abs(frames - target))
+        + np.mean(np.abs(core["frames"] - target))
+        + BLEND_AREA_WEIGHT * np.mean(core["alpha"])
+        + warp_l1(core["warped"])
+    )
     np.testing.assert_allclose(trainer.objective_terms(inputs, target, training=False)[1]["l1"], expected, rtol=1e-5)
     # The further the warped mouth is off, the more it pays.
     real = target.numpy()
@@ -352,7 +395,9 @@ def test_the_sync_weight_is_held_at_zero_then_ramped_over_one_epoch(tiny_shards,
     trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.4)
     inputs, target = _batch(tiny_shards[0])
     seen = []
-    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy())))
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(float(trainer.sync_weight.numpy()))
+    )
     data = tf.data.Dataset.from_tensors((inputs, target)).repeat()
     trainer.fit(data, epochs=3, steps_per_epoch=4, verbose=0, callbacks=[SyncWeightWarmup(0.4, warmup_epochs=1), record])
     np.testing.assert_allclose(seen, [0, 0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.4, 0.4, 0.4, 0.4], rtol=1e-6)
@@ -395,7 +440,9 @@ def test_train_with_the_gan_logs_its_terms_and_saves_the_generator_alone(tiny_sh
     rows = list(csv.DictReader(open(os.path.join(run_folder(out), "training.csv"))))
     assert {"gan_adversarial", "val_gan_discriminator", "val_objective"} <= set(rows[0])
     generator = load_model(out, "generator")
-    assert generator.count_params() == build_speech2vid("tiny", conditioning=recipes["synthetic-small"].conditioning).count_params()
+    assert (
+        generator.count_params() == build_speech2vid("tiny", conditioning=recipes["synthetic-small"].conditioning).count_params()
+    )
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shards, tiny_syncnet_path, tmp_path):
@@ -408,9 +455,17 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shard
     clean, bad = tf.data.Dataset.from_tensors((inputs, target)), tf.data.Dataset.from_tensors((inputs, poisoned))
     data = clean.repeat(epoch_steps).concatenate(bad.repeat())
     out = str(tmp_path / "generator.keras")
-    with pytest.raises(TrainingError, match=r"nan at epoch 2, step 1; the last good checkpoint is .*checkpoint.keras \(epoch 1\)"):
-        train_generator(*tiny_shards, tiny_syncnet_path, out, resolve_recipe("smoke", epochs=3, batch_size=4, warmup_epochs=0),
-                        train_data=data, verbose=False)
+    with pytest.raises(
+        TrainingError, match=r"nan at epoch 2, step 1; the last good checkpoint is .*checkpoint.keras \(epoch 1\)"
+    ):
+        train_generator(
+            *tiny_shards,
+            tiny_syncnet_path,
+            out,
+            resolve_recipe("smoke", epochs=3, batch_size=4, warmup_epochs=0),
+            train_data=data,
+            verbose=False,
+        )
     assert not os.path.exists(out)
     checkpoint = load_model(os.path.join(run_folder(out), "checkpoint.keras"), "generator")
     assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
@@ -421,11 +476,25 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
     shards, manifest = tiny_shards
     out = tmp_path / "generator.keras"
     first, _ = phase_outputs(str(out), 2)  # the recipe's phase 1; phase 2 fine-tunes it into `out`
-    args = ["train", "--data", shards, "--syncnet", tiny_syncnet_path, "--out", out, "--preset", "tiny",
-            "--batch-size", 4, "--epochs", 6]
+    args = [
+        "train",
+        "--data",
+        shards,
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        out,
+        "--preset",
+        "tiny",
+        "--batch-size",
+        4,
+        "--epochs",
+        6,
+    ]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    process = subprocess.Popen([sys.executable, "-m", "keras_s2v", *map(str, args)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_s2v", *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     metadata = os.path.join(run_folder(first), "backup", "training_metadata.json")
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
@@ -452,14 +521,42 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
 
 
 def test_hparams_from_tune_feed_train(tiny_shards, tiny_syncnet_path, tmp_path):
-    result = s2v("tune", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "tune",
-                 "--max-trials", 2, "--steps", 2, "--batch-size", 4, "--presets", "tiny")
+    result = s2v(
+        "tune",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        tmp_path / "tune",
+        "--max-trials",
+        2,
+        "--steps",
+        2,
+        "--batch-size",
+        4,
+        "--presets",
+        "tiny",
+    )
     assert result.returncode == 0, result.stderr
     hparams = read_hparams(str(tmp_path / "tune" / "best_hparams.json"))
     assert set(hparams) == {"learning_rate", "preset", "sync_weight"} and hparams["preset"] == "tiny"
     assert len(glob.glob(str(tmp_path / "tune" / "trials" / "trial_*"))) == 2
-    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "g.keras",
-                 "--hparams", tmp_path / "tune" / "best_hparams.json", "--steps", 1, "--batch-size", 4)
+    result = s2v(
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        tmp_path / "g.keras",
+        "--hparams",
+        tmp_path / "tune" / "best_hparams.json",
+        "--steps",
+        1,
+        "--batch-size",
+        4,
+    )
     assert result.returncode == 0, result.stderr
     trained = load_model(str(tmp_path / "g.keras"), "generator")
     assert trained.count_params() == build_speech2vid("tiny", conditioning=recipes["synthetic-small"].conditioning).count_params()
@@ -469,8 +566,23 @@ def test_train_init_fine_tunes_a_given_generator_and_refuses_other_models(tiny_s
     keras.utils.set_random_seed(7)
     initial = build_speech2vid("tiny")
     initial.save(tmp_path / "init.keras")
-    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "g.keras",
-                 "--init", tmp_path / "init.keras", "--learning-rate", 1e-9, "--steps", 1, "--batch-size", 4)
+    result = s2v(
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        tmp_path / "g.keras",
+        "--init",
+        tmp_path / "init.keras",
+        "--learning-rate",
+        1e-9,
+        "--steps",
+        1,
+        "--batch-size",
+        4,
+    )
     assert result.returncode == 0, result.stderr
     keras.utils.set_random_seed(0)  # what a fresh run would start from
     fresh = build_speech2vid("tiny")
@@ -481,8 +593,21 @@ def test_train_init_fine_tunes_a_given_generator_and_refuses_other_models(tiny_s
         kernel = layer.kernel.numpy()
         np.testing.assert_allclose(kernel, initial.get_layer("core").get_layer(layer.name).kernel.numpy(), atol=1e-6)
         assert not np.allclose(kernel, fresh.get_layer("core").get_layer(layer.name).kernel.numpy(), atol=1e-3)
-    result = s2v("train", "--data", tiny_shards[0], "--syncnet", tiny_syncnet_path, "--out", tmp_path / "h.keras",
-                 "--init", tiny_syncnet_path, "--steps", 1, "--batch-size", 4)
+    result = s2v(
+        "train",
+        "--data",
+        tiny_shards[0],
+        "--syncnet",
+        tiny_syncnet_path,
+        "--out",
+        tmp_path / "h.keras",
+        "--init",
+        tiny_syncnet_path,
+        "--steps",
+        1,
+        "--batch-size",
+        4,
+    )
     assert result.returncode == 2 and "not a Speech2Vid generator" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "h.keras")
 
@@ -505,8 +630,14 @@ def test_mixed_precision_keeps_the_gan_terms_in_float32():
     from keras_s2v.training.distribute import precision
 
     with precision("mixed_bfloat16"):
-        trainer = Speech2VidTrainer(build_speech2vid("tiny"), build_syncnet("tiny"), sync_weight=0.1, gan_weight=0.1,
-                                    gradient_weight=1.0, discriminator_preset="tiny")
+        trainer = Speech2VidTrainer(
+            build_speech2vid("tiny"),
+            build_syncnet("tiny"),
+            sync_weight=0.1,
+            gan_weight=0.1,
+            gradient_weight=1.0,
+            discriminator_preset="tiny",
+        )
         trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     assert trainer.discriminator.get_layer("block1").compute_dtype == "bfloat16"
     inputs, target = _random_batch()
@@ -561,13 +692,19 @@ def test_the_pipeline_scripts_train_with_the_recipe_as_s2v_train_does(tiny_shard
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
     def run(script, *args):
-        result = subprocess.run([sys.executable, os.path.join(root, "pipelines", script), *map(str, args)],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, os.path.join(root, "pipelines", script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 
     expert = tmp_path / "expert.keras"
-    output = run("train_syncnet.py", "--data", tiny_shards[0], "--out", expert, "--recipe", "smoke", "--batch-size", 8, "--steps", 2)
+    output = run(
+        "train_syncnet.py", "--data", tiny_shards[0], "--out", expert, "--recipe", "smoke", "--batch-size", 8, "--steps", 2
+    )
     assert "held-out accuracy" in output and load_model(str(expert), "SyncNet")
     script_out, cli_out = tmp_path / "g.keras", tmp_path / "h.keras"
     run("train_speech2vid.py", "--data", tiny_shards[0], "--syncnet", expert, "--out", script_out, "--recipe", "smoke")
@@ -624,10 +761,21 @@ def test_a_multi_worker_step_with_two_local_workers_matches_a_single_device_step
     workers = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        workers.append(subprocess.Popen([sys.executable, "-c", MULTI_WORKER_STEP, "multi-worker", str(tmp_path / f"w{index}.npy")],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    single = subprocess.run([sys.executable, "-c", MULTI_WORKER_STEP, "default", str(tmp_path / "single.npy")],
-                            capture_output=True, text=True, timeout=300)
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", MULTI_WORKER_STEP, "multi-worker", str(tmp_path / f"w{index}.npy")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    single = subprocess.run(
+        [sys.executable, "-c", MULTI_WORKER_STEP, "default", str(tmp_path / "single.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     for worker in workers:
         stdout, stderr = worker.communicate(timeout=300)

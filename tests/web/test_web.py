@@ -76,9 +76,23 @@ def server(files):
     work.mkdir()
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "keras_s2v", "web", "--model", str(files / "generator.keras"), "--port", str(port),
-         "--workdir", str(work), "--max-upload-mb", str(MAX_UPLOAD_MB)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "keras_s2v",
+            "web",
+            "--model",
+            str(files / "generator.keras"),
+            "--port",
+            str(port),
+            "--workdir",
+            str(work),
+            "--max-upload-mb",
+            str(MAX_UPLOAD_MB),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -246,13 +260,16 @@ def test_two_users_at_once_both_get_their_video(server, files, http):
         assert abs(video.probe(str(path)).duration - seconds) < 0.1
 
 
-@pytest.mark.parametrize("face, audio, status, message", [
-    ("face.mp4", "empty.wav", 400, "empty.wav: the audio has no samples"),
-    ("zero.png", "speech.wav", 400, "zero.png: the file is empty"),
-    ("big.mp4", "speech.wav", 413, f"big.mp4: 1.5 MB is over the {MAX_UPLOAD_MB} MB limit"),
-    ("notes.txt", "speech.wav", 400, "notes.txt: not a video or image file that can be decoded"),
-    ("face.mp4", "notes.txt", 400, "notes.txt: "),
-])
+@pytest.mark.parametrize(
+    "face, audio, status, message",
+    [
+        ("face.mp4", "empty.wav", 400, "empty.wav: the audio has no samples"),
+        ("zero.png", "speech.wav", 400, "zero.png: the file is empty"),
+        ("big.mp4", "speech.wav", 413, f"big.mp4: 1.5 MB is over the {MAX_UPLOAD_MB} MB limit"),
+        ("notes.txt", "speech.wav", 400, "notes.txt: not a video or image file that can be decoded"),
+        ("face.mp4", "notes.txt", 400, "notes.txt: "),
+    ],
+)
 def test_a_bad_upload_is_refused_with_one_line_and_leaves_no_file(server, files, http, face, audio, status, message):
     before = _job_folders(server[2])
     response = _upload(http, files, face, audio)

@@ -1,5 +1,4 @@
-"""`bench beam`: the Beam preprocessing pipeline.
-"""
+"""`bench beam`: the Beam preprocessing pipeline."""
 
 import os
 import shutil

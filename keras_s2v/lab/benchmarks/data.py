@@ -1,5 +1,4 @@
-"""`bench data`: the tf.data input pipelines.
-"""
+"""`bench data`: the tf.data input pipelines."""
 
 import itertools
 import os
@@ -34,10 +33,12 @@ def bench_data(work, repeats=3):
     shards = None
     for detector in ("sidecar", "haar"):
         for workers in (1, 2):
+
             def run():
                 out = os.path.join(work, f"shards-{detector}-{workers}")
                 shutil.rmtree(out, ignore_errors=True)
                 preprocess(videos, out, workers=workers, detector=detector, progress=False)
+
             seconds = median_time(run, repeats)
             shards = shards or os.path.join(work, f"shards-{detector}-{workers}")
             lines.append(f"| s2v preprocess | {detector} | {workers} | {seconds:.2f} | {video_seconds / seconds:.1f} |")
@@ -45,8 +46,11 @@ def bench_data(work, repeats=3):
     batch = 32
     generator = build_speech2vid("small")
     generator.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mae", jit_compile=False)
-    inputs = {"mfcc": np.random.randn(batch, *MFCC_SHAPE).astype("float32"), "identity": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32"),
-              "reference": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")}
+    inputs = {
+        "mfcc": np.random.randn(batch, *MFCC_SHAPE).astype("float32"),
+        "identity": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32"),
+        "reference": np.random.rand(batch, *IDENTITY_SHAPE).astype("float32"),
+    }
     target = np.random.rand(batch, *IDENTITY_SHAPE).astype("float32")
     generator.train_on_batch(inputs, target)
     step = median_time(lambda: generator.train_on_batch(inputs, target), repeats * 3)
@@ -68,6 +72,7 @@ def bench_data(work, repeats=3):
             for _, label in make(shards, batch_size=batch, augment_frames=augmented):
                 count += int(label.shape[0])
             drain.count = count
+
         seconds = median_time(drain, repeats)
         rate = drain.count / seconds
         lines.append(f"| {name} | {rate:.0f} | {rate / appetite:.1f}x |")

@@ -1,5 +1,4 @@
-"""`bench dub`: `s2v dub` on a moving 720p photo, short and long.
-"""
+"""`bench dub`: `s2v dub` on a moving 720p photo, short and long."""
 
 import os
 
@@ -58,7 +57,9 @@ def _dub_in_child(face, model, out, window_step):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", _DUB_CHILD, face, face, model, out, str(window_step)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _DUB_CHILD, face, face, model, out, str(window_step)], capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -79,10 +80,19 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
-    report = export(generator, os.path.join(work, "speech2vid"), version=1, variants=("fp32", "int8"),
-                    calibration=calibration_shards(work), progress=False)
-    models = {"Keras": keras_path, "SavedModel": report["path"],
-              **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")}}
+    report = export(
+        generator,
+        os.path.join(work, "speech2vid"),
+        version=1,
+        variants=("fp32", "int8"),
+        calibration=calibration_shards(work),
+        progress=False,
+    )
+    models = {
+        "Keras": keras_path,
+        "SavedModel": report["path"],
+        **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")},
+    }
     runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
     runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
     lines = [
@@ -103,9 +113,12 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step) for _ in range(repeats)]
         result = results[name] = sorted(repeated, key=lambda run: run["seconds"])[len(repeated) // 2]
         wall = result["seconds"]
-        lines.append(f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
-                     f"{result['faces'] / result['frames']:.1%} | "
-                     + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in columns) + " |")
+        lines.append(
+            f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
+            f"{result['faces'] / result['frames']:.1%} | "
+            + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in columns)
+            + " |"
+        )
         loads.append(os.getloadavg()[0])
     if long_factor:
         fastest = min(results, key=lambda name: results[name]["seconds"])

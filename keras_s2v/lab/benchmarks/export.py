@@ -1,5 +1,4 @@
-"""`bench export`: the exported SavedModel and TFLite variants.
-"""
+"""`bench export`: the exported SavedModel and TFLite variants."""
 
 import os
 
@@ -46,10 +45,15 @@ def bench_export(work, repeats=3):
         keras_path = os.path.join(work, f"{preset}.keras")
         generator.save(keras_path)
         report = export(generator, os.path.join(work, preset), version=1, calibration=calibration, progress=False)
-        fidelity = {entry["kind"]: entry["psnr_db_vs_keras"] for entry in report["files"] if entry["signature"] == "serving_default"}
+        fidelity = {
+            entry["kind"]: entry["psnr_db_vs_keras"] for entry in report["files"] if entry["signature"] == "serving_default"
+        }
         tflite = os.path.join(report["path"], "tflite")
         runtimes = [("Keras", None, KerasBackend(keras_path)), ("SavedModel", "savedmodel", SavedModelBackend(report["path"]))]
-        runtimes += [(f"TFLite {v}", v, TFLiteBackend(os.path.join(tflite, f"serving_default_{v}.tflite"))) for v in ("fp32", "fp16", "int8")]
+        runtimes += [
+            (f"TFLite {v}", v, TFLiteBackend(os.path.join(tflite, f"serving_default_{v}.tflite")))
+            for v in ("fp32", "fp16", "int8")
+        ]
         for name, kind, backend in runtimes:
             psnr = f"{fidelity[kind]:.1f}" if kind else "reference"
             for batch in (1, 8):
@@ -58,6 +62,10 @@ def bench_export(work, repeats=3):
                 backend(mfcc, identity, reference)
                 seconds = median_time(lambda: backend(mfcc, identity, reference), repeats * 3)
                 gflops = flops * batch / seconds / 1e9
-                lines.append(f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} | {psnr} |")
-        lines.insert(3, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame).")
+                lines.append(
+                    f"| {preset} | {name} | {batch} | {1000 * seconds:.1f} | {5 * batch / seconds:.0f} | {gflops:.1f} | {gflops / matmul:.0%} | {psnr} |"
+                )
+        lines.insert(
+            3, f"The `{preset}` generator costs {flops / 1e9:.2f} GFLOP per window ({flops / 5e9:.2f} per output frame)."
+        )
     return lines

@@ -1,5 +1,4 @@
-"""`bench faces`: detection and tracking.
-"""
+"""`bench faces`: detection and tracking."""
 
 import time
 
@@ -18,9 +17,17 @@ def bench_faces(work, repeats=3, frames_per_clip=25):
     from keras_s2v.media import photos
 
     images = photos.real_photos()
-    moves = [(80, (150, 150), (1100, 560)), (100, (1280 - 160, 140), (260, 600)), (150, (300, 500), (900, 250)), (300, (400, 360), (880, 360))]
-    clips = [(px, *photos.photo_frames(images[name], box, px, photos.line_path(start, end, frames_per_clip)))
-             for px, start, end in moves for name, box in photos.PHOTO_FACES.items()]
+    moves = [
+        (80, (150, 150), (1100, 560)),
+        (100, (1280 - 160, 140), (260, 600)),
+        (150, (300, 500), (900, 250)),
+        (300, (400, 360), (880, 360)),
+    ]
+    clips = [
+        (px, *photos.photo_frames(images[name], box, px, photos.line_path(start, end, frames_per_clip)))
+        for px, start, end in moves
+        for name, box in photos.PHOTO_FACES.items()
+    ]
     lines = [
         "## Faces: detection, tracking and alignment",
         "",
@@ -47,10 +54,17 @@ def bench_faces(work, repeats=3, frames_per_clip=25):
                 hits.setdefault(px, []).append(found)
         recall = " | ".join(f"{np.mean(hits[px]):.1%}" for px, *_ in moves)
         tracked = f"{1000 * np.median(track_times):.1f}" if track_times else "-"
-        lines.append(f"| {spec} | {'track' if tracking else 'detect every frame'} | {recall} | {len(detect_times)} | "
-                     f"{1000 * np.median(detect_times):.1f} | {tracked} |")
-    lines += ["", "Cropping and pasting back one 720p frame (`crop_face`, `paste_face`), median ms:", "",
-              "| face px | crop_face | paste_face |", "|---|---|---|"]
+        lines.append(
+            f"| {spec} | {'track' if tracking else 'detect every frame'} | {recall} | {len(detect_times)} | "
+            f"{1000 * np.median(detect_times):.1f} | {tracked} |"
+        )
+    lines += [
+        "",
+        "Cropping and pasting back one 720p frame (`crop_face`, `paste_face`), median ms:",
+        "",
+        "| face px | crop_face | paste_face |",
+        "|---|---|---|",
+    ]
     detector = faces.make_detector("cnn")
     for px, frames, _ in clips[::2]:
         face = detector.detect(frames[0])

@@ -39,8 +39,7 @@ def main(argv=None):
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
             heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats)
-            measured = (f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, "
-                        f"medians of {args.repeats} repeats.")
+            measured = f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, medians of {args.repeats} repeats."
             sections[name] = [heading, "", measured, *body]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -65,4 +64,3 @@ def _read_sections(path):
         if name:
             sections[name] = block.splitlines()
     return sections
-

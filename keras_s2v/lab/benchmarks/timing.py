@@ -1,5 +1,4 @@
-"""Timing helpers shared by the benchmarks: medians of repeats, the machine's description, FLOPs.
-"""
+"""Timing helpers shared by the benchmarks: medians of repeats, the machine's description, FLOPs."""
 
 import os
 import platform

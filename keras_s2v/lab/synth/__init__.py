@@ -9,5 +9,15 @@ from keras_s2v.lab.synth.animation import draw_face, face_box
 from keras_s2v.lab.synth.corpus import FRAME_SIZE, clip_crf, render_clip, sample_speaker, write_clip, write_corpus
 from keras_s2v.lab.synth.look import BACKDROPS, Look
 
-__all__ = ["BACKDROPS", "FRAME_SIZE", "Look", "clip_crf", "draw_face", "face_box", "render_clip", "sample_speaker",
-           "write_clip", "write_corpus"]
+__all__ = [
+    "BACKDROPS",
+    "FRAME_SIZE",
+    "Look",
+    "clip_crf",
+    "draw_face",
+    "face_box",
+    "render_clip",
+    "sample_speaker",
+    "write_clip",
+    "write_corpus",
+]

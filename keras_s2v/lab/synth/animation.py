@@ -63,7 +63,11 @@ def _draw_mouth(sprite, layers, mouth_open, mouth_width):
         roi = _over(roi, cavity, np.array([42, 12, 18], np.float32) * (0.8 + 0.3 * depth)[..., None])
         tongue_y = lower_inner - 0.25 * gap
         tongue = cavity * np.clip((1 - np.hypot(x / (0.62 * half_width), (y - tongue_y) / (0.42 * gap + 1))) * 4, 0, 1)
-        roi = _over(roi, tongue, np.array([178, 72, 84], np.float32) * (0.8 + 0.3 * np.clip(1 - (y - tongue_y) / (0.4 * gap + 1), 0, 1))[..., None])
+        roi = _over(
+            roi,
+            tongue,
+            np.array([178, 72, 84], np.float32) * (0.8 + 0.3 * np.clip(1 - (y - tongue_y) / (0.4 * gap + 1), 0, 1))[..., None],
+        )
         roi = _teeth(roi, layers, cavity, x, y, upper_inner, lower_inner, half_width, mouth_open)
     shut = max(0.0, 1 - gap / 2)  # the line where the lips meet
     line = np.clip(1 - np.abs(y - 0.1 * gap) / 0.9, 0, 1) * within * np.maximum(shut, 1 - across)
@@ -89,7 +93,9 @@ def _teeth(roi, layers, cavity, x, y, upper_inner, lower_inner, half_width, mout
     roi = _over(roi, upper, layers.teeth * (shade * under_lip)[..., None])
     if mouth_open > 0.45:
         lower_height = 0.07 * r * np.clip((mouth_open - 0.45) / 0.3, 0, 1)
-        lower = cavity * np.clip((0.62 * half_width - np.abs(x)) * 0.5, 0, 1) * np.clip(y - (lower_inner - lower_height) + 0.5, 0, 1)
+        lower = (
+            cavity * np.clip((0.62 * half_width - np.abs(x)) * 0.5, 0, 1) * np.clip(y - (lower_inner - lower_height) + 0.5, 0, 1)
+        )
         roi = _over(roi, lower, layers.teeth * 0.85 * shade[..., None])
     return roi
 

@@ -1,5 +1,4 @@
-"""Structured backdrops behind the synthetic speakers: wall, shelf, bokeh, tiles and curtain.
-"""
+"""Structured backdrops behind the synthetic speakers: wall, shelf, bokeh, tiles and curtain."""
 
 import functools
 
@@ -30,12 +29,16 @@ def _wall(rng, size, base):
     height, width = size
     image = _gradient(rng, size, base)
     rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
-    light = np.exp(-(((columns - rng.uniform(0, width)) / (0.5 * width)) ** 2 + ((rows - rng.uniform(0, height)) / (0.6 * height)) ** 2))
+    light = np.exp(
+        -(((columns - rng.uniform(0, width)) / (0.5 * width)) ** 2 + ((rows - rng.uniform(0, height)) / (0.6 * height)) ** 2)
+    )
     image *= (0.75 + 0.5 * light)[..., None]
     x0, y0 = rng.uniform(-0.2, 0.8) * width, rng.uniform(-0.2, 0.5) * height
     x1, y1 = x0 + rng.uniform(0.2, 0.5) * width, y0 + rng.uniform(0.3, 0.8) * height
     tone = rng.uniform(0.6, 1.3)
-    cv2.rectangle(image, (int(x0), int(y0)), (int(x1), int(y1)), tuple(float(c) for c in base * tone * rng.uniform(0.7, 1.3, 3)), -1)
+    cv2.rectangle(
+        image, (int(x0), int(y0)), (int(x1), int(y1)), tuple(float(c) for c in base * tone * rng.uniform(0.7, 1.3, 3)), -1
+    )
     cv2.rectangle(image, (int(x0), int(y0)), (int(x1), int(y1)), tuple(float(c) for c in base * 0.5), max(2, width // 60))
     plaster = 1 + 0.06 * smooth_noise(rng, size, 2.0) + 0.08 * smooth_noise(rng, size, 12.0)
     return image * plaster[..., None]
@@ -54,7 +57,13 @@ def _shelf(rng, size, base):
             book_top = top + int(shelf * rng.uniform(0.05, 0.35))
             colour = rng.uniform(40, 180) + rng.uniform(-40, 40, 3) + 0.3 * base
             cv2.rectangle(image, (x, book_top), (x + spine - 2, top + shelf), tuple(float(c) for c in colour), -1)
-            cv2.line(image, (x + spine // 3, book_top + 3), (x + spine // 3, top + shelf - 3), tuple(float(c) for c in colour * 1.25), 1)
+            cv2.line(
+                image,
+                (x + spine // 3, book_top + 3),
+                (x + spine // 3, top + shelf - 3),
+                tuple(float(c) for c in colour * 1.25),
+                1,
+            )
             x += spine + int(rng.uniform(0, 2.5))
         cv2.rectangle(image, (0, top + shelf), (width, top + shelf + 6), tuple(float(c) for c in base * 0.45), -1)
         top += shelf + 6
@@ -84,7 +93,9 @@ def _tiles(rng, size, base):
         offset = (row % 2) * brick // 2
         for left in range(-brick - offset, width, brick):
             colour = base * rng.uniform(0.8, 1.25) * rng.uniform(0.92, 1.08, 3)
-            cv2.rectangle(image, (left + 1, top + 1), (left + brick - 2, top + row_height - 2), tuple(float(c) for c in colour), -1)
+            cv2.rectangle(
+                image, (left + 1, top + 1), (left + brick - 2, top + row_height - 2), tuple(float(c) for c in colour), -1
+            )
     return image * (1 + 0.08 * smooth_noise(rng, size, 0.8) + 0.06 * smooth_noise(rng, size, 4.0))[..., None]
 
 

@@ -1,5 +1,4 @@
-"""The synthetic corpus: speakers, their clips (speech, frames and camera effects) and `write_corpus`.
-"""
+"""The synthetic corpus: speakers, their clips (speech, frames and camera effects) and `write_corpus`."""
 
 import dataclasses
 

@@ -8,7 +8,6 @@ import numpy as np
 BACKDROPS = ("wall", "shelf", "bokeh", "tiles", "curtain")
 
 
-
 @dataclasses.dataclass
 class Look:
     """What stays fixed for one speaker. The defaults draw a plain face: flat skin on a flat background."""
@@ -39,14 +38,12 @@ class Look:
             raise ValueError(f"`backdrop` must be 'flat' or one of {BACKDROPS}; received {self.backdrop!r}")
 
 
-
 def smooth_noise(rng, shape, sigma_x, sigma_y=None):
     """Gaussian noise low-passed at (sigma_x, sigma_y) pixels, back at unit standard deviation."""
     field = rng.standard_normal(shape, dtype=np.float32)
     if sigma_x > 0:
         field = cv2.GaussianBlur(field, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y or sigma_x)
     return field / (field.std() + 1e-6)
-
 
 
 def smoothstep(edge0, edge1, value):

@@ -23,10 +23,6 @@ EYES = ((-0.4, -0.25), (0.4, -0.25))
 EYE_AXES = (0.18, 0.09)
 
 
-
-
-
-
 class _Canvas:
     """Paints premultiplied RGBA in face coordinates; masks are drawn anti-aliased at 1/16 pixel."""
 
@@ -140,7 +136,9 @@ def _strands(canvas, rng, crown, width_bins=512):
     dx, dy = canvas.x - crown[0], canvas.y - crown[1]
     angle_bin = (np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * width_bins
     radius_bin = np.hypot(dx, dy) / 5.0 * radius_bins
-    return cv2.remap(field, angle_bin.astype(np.float32), radius_bin.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    return cv2.remap(
+        field, angle_bin.astype(np.float32), radius_bin.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP
+    )
 
 
 def _hair_colour(canvas, look, strands, crown):
@@ -158,7 +156,9 @@ def _paint_body(canvas, look, rng, skin):
     shoulder_top = 1.72 + 0.25 * np.clip((np.abs(x) - 0.4) / 1.3, 0, None) ** 1.5
     torso = smoothstep(-0.5 / r, 0.5 / r, y - shoulder_top)
     weave = 0.04 * np.sin(canvas.x * r * 1.7) * np.sin(canvas.y * r * 1.7)
-    fabric = 1 + look.texture * (0.07 * smooth_noise(rng, canvas.shape, 0.3 * r) + 0.03 * smooth_noise(rng, canvas.shape, 1.0) + weave)
+    fabric = 1 + look.texture * (
+        0.07 * smooth_noise(rng, canvas.shape, 0.3 * r) + 0.03 * smooth_noise(rng, canvas.shape, 1.0) + weave
+    )
     folds = 1 - 0.12 * np.clip(np.abs(x) - 0.8, 0, 1)
     canvas.paint(torso, np.asarray(look.clothes, np.float32) * (fabric * folds)[..., None])
     neck = np.clip(0.5 - (np.abs(x) - (0.4 + 0.06 * np.clip(y - 1.2, 0, None))) * r, 0, 1) * (y > 0.5)
@@ -195,7 +195,16 @@ def _paint_face(canvas, look, rng, skin):
         canvas.shade(canvas.blob((side * 0.11, 0.05), 0.05, 0.22) * face, 0.92)  # the nose's sides
         nostril = canvas.ellipse((side * 0.055, 0.355), (0.035, 0.018), angle=side * 20)
         canvas.shade(nostril, 0.35)
-        canvas.shade(canvas.ellipse((side * 0.1, 0.33), (0.05, 0.045), start=-90 + side * 90 - 60, end=-90 + side * 90 + 60, thickness=max(1, int(r / 40))), 0.85)
+        canvas.shade(
+            canvas.ellipse(
+                (side * 0.1, 0.33),
+                (0.05, 0.045),
+                start=-90 + side * 90 - 60,
+                end=-90 + side * 90 + 60,
+                thickness=max(1, int(r / 40)),
+            ),
+            0.85,
+        )
     canvas.shade(canvas.blob((0, 0.0), 0.03, 0.2) * face, 1.07)  # the ridge catches light
     canvas.shade(canvas.blob((0, 0.26), 0.07, 0.05) * face, (1.07, 1.02, 1.02))  # the tip
     canvas.shade(canvas.blob((0, 0.42), 0.12, 0.03) * face, 0.9)  # under the nose
@@ -262,7 +271,9 @@ def _paint_eyes(canvas, look, rng):
         canvas.paint(iris, np.asarray(look.eyes, np.float32) * (iris_texture * ring * lid_shadow)[..., None])
         canvas.paint(canvas.ellipse((ex, ey + 0.005), (0.036, 0.036)) * sclera, (14, 10, 10))
         canvas.paint(canvas.ellipse((ex + 0.03, ey - 0.028), (0.017, 0.017)) * sclera, (245, 245, 245))
-        lashes = canvas.ellipse((ex, ey), (EYE_AXES[0] * 1.04, EYE_AXES[1] * 1.1), start=190, end=350, thickness=max(1, int(round(r / 28))))
+        lashes = canvas.ellipse(
+            (ex, ey), (EYE_AXES[0] * 1.04, EYE_AXES[1] * 1.1), start=190, end=350, thickness=max(1, int(round(r / 28)))
+        )
         canvas.paint(lashes, (25, 18, 16))
         canvas.shade(canvas.ellipse((ex, ey), (EYE_AXES[0], EYE_AXES[1] * 1.05), start=20, end=160, thickness=1), 0.8)
 
@@ -271,9 +282,11 @@ def _paint_shut_eyes(canvas):
     """Closed lids: skin already covers the eyes; the lashes meet along the lower arc."""
     r = canvas.r
     for ex, ey in EYES:
-        line = canvas.ellipse((ex, ey - 0.01), (EYE_AXES[0] * 1.02, EYE_AXES[1] * 0.9), start=15, end=165, thickness=max(1, int(round(r / 28))))
+        line = canvas.ellipse(
+            (ex, ey - 0.01), (EYE_AXES[0] * 1.02, EYE_AXES[1] * 0.9), start=15, end=165, thickness=max(1, int(round(r / 28)))
+        )
         canvas.paint(line, (30, 22, 20))
-        canvas.shade(canvas.ellipse((ex, ey - 0.02), EYE_AXES) , 0.9)
+        canvas.shade(canvas.ellipse((ex, ey - 0.02), EYE_AXES), 0.9)
 
 
 def _lid_map(canvas):
@@ -292,7 +305,9 @@ def _paint_brows_hair_glasses(overlay, look, rng, strands, crown):
     hair = np.asarray(look.hair, np.float32)
     brow_texture = 1 + look.texture * 0.35 * smooth_noise(rng, overlay.shape, 2.5, 0.5)
     for side in (-1, 1):
-        points = [(side * (0.18 + 0.44 * t), -0.45 - 0.07 * np.sin(np.pi * (0.3 + 0.7 * t)) + 0.02 * t) for t in np.linspace(0, 1, 12)]
+        points = [
+            (side * (0.18 + 0.44 * t), -0.45 - 0.07 * np.sin(np.pi * (0.3 + 0.7 * t)) + 0.02 * t) for t in np.linspace(0, 1, 12)
+        ]
         brow = overlay.polyline(points, max(1.0, 0.075 * r))
         overlay.paint(brow * 0.9, hair * brow_texture[..., None])
     x, y = overlay.x, overlay.y
@@ -384,11 +399,26 @@ def paint_sprite(look_key):
     r = canvas.r
     mouth_rows = slice(canvas.row(MOUTH_Y - 0.3), canvas.row(MOUTH_Y + 0.5))
     mouth_columns = slice(canvas.column(-0.62), canvas.column(0.62) + 1)
-    lip_grain = 1 + look.texture * 0.1 * smooth_noise(_stream(look, "lips"), canvas.shape, 0.5, 1.8) if look.texture > 0 else np.ones(canvas.shape, np.float32)
+    lip_grain = (
+        1 + look.texture * 0.1 * smooth_noise(_stream(look, "lips"), canvas.shape, 0.5, 1.8)
+        if look.texture > 0
+        else np.ones(canvas.shape, np.float32)
+    )
     return _Layers(
-        radius=r, origin=canvas.origin, open_eyes=open_eyes.rgba(), shut_eyes=shut_eyes.rgba(), lid=_lid_map(canvas),
+        radius=r,
+        origin=canvas.origin,
+        open_eyes=open_eyes.rgba(),
+        shut_eyes=shut_eyes.rgba(),
+        lid=_lid_map(canvas),
         eye_rows=slice(canvas.row(EYES[0][1] - 0.15), canvas.row(EYES[0][1] + 0.15)),
-        normals=_normals(canvas), jaw_rows=jaw_rows, jaw_map_x=jaw_map_x, jaw_map_y=jaw_map_y, jaw_weight=jaw_weight,
-        lip_grain=lip_grain.astype(np.float32), mouth_rows=mouth_rows, mouth_columns=mouth_columns,
-        lips=np.asarray(look.lips, np.float32), teeth=np.asarray(look.teeth, np.float32),
+        normals=_normals(canvas),
+        jaw_rows=jaw_rows,
+        jaw_map_x=jaw_map_x,
+        jaw_map_y=jaw_map_y,
+        jaw_weight=jaw_weight,
+        lip_grain=lip_grain.astype(np.float32),
+        mouth_rows=mouth_rows,
+        mouth_columns=mouth_columns,
+        lips=np.asarray(look.lips, np.float32),
+        teeth=np.asarray(look.teeth, np.float32),
     )

@@ -1,0 +1,172 @@
+"""Commands that deliver a model: `export`, `serve-check`, `dub`, `web`."""
+
+import os
+
+from keras_s2v.cli.registry import (
+    UsageError,
+    add_face_detector_argument,
+    add_window_step_argument,
+    arguments,
+    command,
+    positive,
+)
+
+
+# --------------------------------------------------------------------------- export
+def _add_export_arguments(parser):
+    parser.add_argument("--generator", required=True, help="a trained generator (.keras)")
+    parser.add_argument("--out", default="saved_models/speech2vid", help="model base path (default saved_models/speech2vid)")
+    parser.add_argument("--version", type=positive(int), help="version folder to write (default: latest + 1)")
+    parser.add_argument(
+        "--tflite", help="TFLite variants, comma-separated, or 'none' (default fp32,fp16, and int8 when --calibration is given)"
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="SHARDS",
+        help="preprocessed shards whose windows calibrate the full-integer int8 variant (needed for int8)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace the version folder if it exists")
+
+
+@command("export", "write the SavedModel for TensorFlow Serving and TFLite/LiteRT variants")
+@arguments(_add_export_arguments)
+def run_export(args):
+    """Export a generator as OUT/<version>/ (the layout TF Serving loads) with two signatures,
+    serving_default (mfcc, identity, reference -> frames) and from_audio (16 kHz PCM, identity,
+    reference -> frames), identity being the raw target window and reference a window of the
+    same video at least 5 frames away (a still image: the image itself),
+    plus TFLite files of both under OUT/<version>/tflite/ (built-in ops only). Writes
+    OUT/export_report.json with each file's size, latency and PSNR against Keras."""
+    from keras_s2v.export import export
+    from keras_s2v.saving import load_model
+
+    variants = None if args.tflite is None else [] if args.tflite == "none" else [v for v in args.tflite.split(",") if v]
+    generator = load_model(args.generator, "generator")
+    report = export(generator, args.out, args.version, variants, args.calibration, args.force)
+    print(f"exported version {report['version']} to {report['path']}")
+    print(f"  {'file':38s} {'MB':>7s} {'ms (batch 1)':>13s} {'PSNR dB':>8s}")
+    for entry in report["files"]:
+        name = f"{entry['file'] if entry['file'] != '.' else 'SavedModel'} [{entry['signature']}]"
+        print(f"  {name:38s} {entry['bytes'] / 1e6:7.2f} {entry['latency_ms_batch1']:13.1f} {entry['psnr_db_vs_keras']:8.1f}")
+    print(f"report: {os.path.join(args.out, 'export_report.json')}")
+    return 0
+
+
+def _add_serve_check_arguments(parser):
+    parser.add_argument("base", help="model base path, e.g. saved_models/speech2vid")
+
+
+@command("serve-check", "show what TensorFlow Serving will load from a model base path")
+@arguments(_add_serve_check_arguments)
+def run_serve_check(args):
+    """List the versions, signatures and tensor shapes that TF Serving will see under a model
+    base path. Exits with code 2 if the layout is wrong."""
+    from keras_s2v.export.savedmodel import serving_layout
+
+    layout = serving_layout(args.base)
+    print(f"model base path {args.base}: versions {sorted(layout)} (TF Serving serves the latest, {max(layout)})")
+    for version, signatures in layout.items():
+        for name, (inputs, outputs) in signatures.items():
+            print(
+                f"  {version}/{name}: "
+                + ", ".join(f"{k} {v}" for k, v in inputs.items())
+                + " -> "
+                + ", ".join(f"{k} {v}" for k, v in outputs.items())
+            )
+    return 0
+
+
+# --------------------------------------------------------------------------- dub
+def _add_dub_arguments(parser):
+    parser.add_argument("--face", required=True, help="a face video (any frame rate) or a still image")
+    parser.add_argument("--audio", required=True, help="the new speech: wav, flac, mp3, ogg, or a video's audio track")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="a mouth-motion model (.keras, from `s2v train-mouth`): the mouth is the person's own, moved "
+        "to the speech; or a generator: a .keras file, a SavedModel folder or model base path (newest "
+        "version), or a .tflite file, which paints the mouth",
+    )
+    parser.add_argument("--out", required=True, help="the mp4 to write (H.264 + AAC, 25 fps)")
+    add_face_detector_argument(
+        parser,
+        ". Use the detector the generator's training shards were made with: "
+        "cnn crops are aligned by the landmarks, the others by the box",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=4,
+        help="windows per generator call (default 4); larger batches cost memory for a few %% speed",
+    )
+    add_window_step_argument(parser)
+    parser.add_argument(
+        "--whole-lower-face",
+        action="store_true",
+        help="paste the generator's whole lower face, from the nose down; by default (with the cnn "
+        "detector's landmarks) the source is kept above the upper lip, which speech hardly moves",
+    )
+
+
+@command("dub", "lip-sync a face video or image to new speech")
+@arguments(_add_dub_arguments)
+def run_dub(args):
+    """Make the face in --face speak --audio. The face video is looped back and forth to cover
+    longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
+    found pass through unchanged. The output has the input's resolution and the new audio."""
+    from keras_s2v.dubbing.engine import dub
+    from keras_s2v.dubbing.own_pixels import dub_own_pixels, is_motion_model
+
+    if is_motion_model(args.model):
+        summary = dub_own_pixels(args.face, args.audio, args.model, args.out, args.face_detector)
+    else:
+        summary = dub(
+            args.face,
+            args.audio,
+            args.model,
+            args.out,
+            args.face_detector,
+            args.batch_size,
+            window_step=args.window_step,
+            keep_above_lips=not args.whole_lower_face,
+        )
+    print(summary.line())
+    print(f"wrote {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- web
+def _add_web_arguments(parser):
+    parser.add_argument(
+        "--model", required=True, help="generator: a .keras file, a SavedModel folder or model base path, or a .tflite file"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)",
+    )
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    parser.add_argument(
+        "--max-upload-mb", type=positive(float), default=100.0, help="size limit of each uploaded file (default 100)"
+    )
+    add_face_detector_argument(parser, ". Use the detector the generator's training shards were made with")
+    parser.add_argument(
+        "--workdir", help="folder in which the temporary folder for uploads and results is made (default: the system's)"
+    )
+
+
+@command("web", "serve a web page for dubbing: upload a face and speech, watch and download the result")
+@arguments(_add_web_arguments)
+def run_web(args):
+    """Serve a page at http://HOST:PORT/ where a face video or image and speech (an audio
+    file, a video's sound, or a microphone recording) are uploaded and dubbed with --model.
+    The page shows progress and the summary line, plays the result and offers it for
+    download. Jobs run one at a time in the order they came. Uploads and results live in a
+    temporary folder, removed when the server stops; results are kept for an hour.
+    Needs the web extra: pip install 'keras-s2v[web]'."""
+    try:
+        from keras_s2v.web.app import serve
+    except ImportError as error:
+        raise UsageError(f"`s2v web` needs the web extra ({error.name} is missing): pip install 'keras-s2v[web]'") from None
+    serve(args.model, args.host, args.port, args.max_upload_mb, args.face_detector, args.workdir)
+    return 0
