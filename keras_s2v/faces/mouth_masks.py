@@ -22,14 +22,14 @@ CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth 
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)
 
 
-def _region(frame_shape, points, grow):
+def region_box(frame_shape, points, grow):
     height, width = frame_shape[:2]
     x0, y0 = np.maximum(np.floor(points.min(axis=0) - grow).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(points.max(axis=0) + grow).astype(int), [width, height])
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def _fill(shape, polygon, offset):
+def fill_polygon(shape, polygon, offset):
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round((polygon - offset) * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
     return mask.astype(np.float32) / 255.0
@@ -49,7 +49,7 @@ def _narrowed(landmarks, keep=NARROW):
 def lower_face_mask(shape, offset, *landmark_sets, feather):
     """Soft mask of the lower face (LOWER_FACE) of each set of landmarks, their hull, feathered inwards."""
     hull = np.concatenate([_narrowed(np.asarray(points, np.float64)) for points in landmark_sets])
-    hard = _fill(shape, cv2.convexHull(hull.astype(np.float32))[:, 0].astype(np.float64), offset)
+    hard = fill_polygon(shape, cv2.convexHull(hull.astype(np.float32))[:, 0].astype(np.float64), offset)
     # Shrink by the feather first, so the soft edge ends on the face's outline rather than past it.
     inner = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
     return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
@@ -59,7 +59,7 @@ def lips_mask(shape, offset, *landmark_sets, margin):
     """1 on the outer lips of each set and `margin` pixels around them, fading to 0 over the next `margin`."""
     hard = np.zeros(shape, np.float32)
     for points in landmark_sets:
-        hard = np.maximum(hard, _fill(shape, np.asarray(points, np.float64)[list(OUTER_LIPS)], offset))
+        hard = np.maximum(hard, fill_polygon(shape, np.asarray(points, np.float64)[list(OUTER_LIPS)], offset))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(np.ceil(1.5 * margin)) + 1,) * 2)
     grown = cv2.dilate(hard, disc)
     fade = cv2.GaussianBlur(cv2.dilate(grown, disc), (0, 0), max(margin / 3, 0.5))
@@ -69,7 +69,7 @@ def lips_mask(shape, offset, *landmark_sets, margin):
 def cavity_mask(shape, offset, landmarks, feather):
     """Soft mask between the inner lips of `landmarks`."""
     polygon = np.asarray(landmarks, np.float64)[list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP[::-1])]
-    return cv2.GaussianBlur(_fill(shape, polygon, offset), (0, 0), max(feather, 0.5))
+    return cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(feather, 0.5))
 
 
 def match_colour(image, reference, band, grid=32):
@@ -92,7 +92,7 @@ def match_colour(image, reference, band, grid=32):
     return image + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
+def agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
     """1, but on the cheeks beside the mouth (past its corners) 0 where the warped source differs from
     the frame by far more than light does: there speech hardly moves the skin, so such a difference is
     something the source shows that the frame does not (the background beside a head turned otherwise).
@@ -108,7 +108,7 @@ def _agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
     return (1.0 - beside * (1.0 - agree)).astype(np.float32)
 
 
-def _cavity(shape, offset, landmarks, colour):
+def cavity_image(shape, offset, landmarks, colour):
     """The inside of a mouth: `colour`, darker towards its middle, as in a real mouth's shadow."""
     top, bottom = landmarks[INNER_TOP] - offset, landmarks[INNER_BOTTOM] - offset
     rows = np.arange(shape[0], dtype=np.float32)[:, None]

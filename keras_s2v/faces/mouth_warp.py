@@ -20,6 +20,7 @@ upper teeth go with the upper lip, the lower with the lower) and a dark cavity f
 """
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -39,16 +40,18 @@ from keras_s2v.faces.landmarks import (
 )
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
-    _agreeing_cheeks,
-    _cavity,
-    _fill,
-    _region,
+    agreeing_cheeks,
+    cavity_image,
+    fill_polygon,
     lips_mask,
     lower_face_mask,
     match_colour,
+    region_box,
 )
 
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
+MIN_SPLIT_SEARCH = 3.0  # pixels between the inner lips below which a mouth splits at its midline
+TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of the upper teeth
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 
 
@@ -68,6 +71,33 @@ class MouthSource:
     @property
     def gap(self):
         return lip_gap(self.landmarks)
+
+    @functools.cached_property
+    def split_line(self):
+        """(9, 2) points where this mouth splits when it opens wider than it is, one per pair of inner-lip points.
+
+        Where the inside of the mouth darkens sharply going down (the lower edge of the upper teeth,
+        above the cavity or the lower teeth), it splits there, so the upper teeth go up whole with the
+        upper lip; elsewhere at the midline. The mesh's own midline cuts a smile's teeth in two.
+        """
+        upper = self.landmarks[list(UPPER_INNER_LIP[1:-1])]
+        lower = self.landmarks[list(LOWER_INNER_LIP[1:-1])]
+        grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        shares = np.full(len(upper), 0.5)
+        for pair, (top, bottom) in enumerate(zip(upper, lower)):
+            length = float(np.linalg.norm(bottom - top))
+            if length < MIN_SPLIT_SEARCH:
+                continue
+            along = np.linspace(0.0, 1.0, 2 * int(np.ceil(length)) + 1)
+            points = (top + along[:, None] * (bottom - top)).astype(np.float32)
+            profile = cv2.remap(grey, points[None, :, 0], points[None, :, 1], cv2.INTER_LINEAR)[0]
+            darkening = profile[:-2] - profile[2:]  # > 0 where it darkens going down
+            inside = (along[1:-1] > 0.15) & (along[1:-1] < 0.9)  # not the lips' own edges
+            best = int(np.argmax(np.where(inside, darkening, -np.inf)))
+            if darkening[best] > TEETH_EDGE:
+                shares[pair] = along[best + 1]
+        shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw
+        return upper + shares[:, None] * (lower - upper)
 
     @classmethod
     def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
@@ -174,7 +204,7 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     targets, matrix = target_landmarks(source, frame_landmarks, gap)
     height = face_height(targets)
     feather = max(1.0, 0.04 * height)
-    box = _region(
+    box = region_box(
         frame.shape, np.concatenate([targets[list(LOWER_FACE)], frame_landmarks[list(LOWER_FACE)]]), 2 * feather + COARSE
     )
     x0, y0, x1, y1 = box
@@ -190,7 +220,7 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     face *= _warped_face(source, mapx, mapy, feather)  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
-    cheeks = _agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
+    cheeks = agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
     lips = np.maximum(
@@ -202,8 +232,8 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
     if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
-        opened = cv2.GaussianBlur(_fill(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
-        warped += opened[..., None] * (_cavity(shape, offset, targets, cavity_colour) - warped)
+        opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
+        warped += opened[..., None] * (cavity_image(shape, offset, targets, cavity_colour) - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
@@ -212,15 +242,15 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
 
 def _split_mouth(source, targets, matrix, gap):
     """(target points, source points, split) for the warp. When the mouth opens wider than the source's,
-    the inside of the source's mouth splits along its midline: its upper half (the upper teeth) moves
-    with the upper lip, its lower half with the lower lip, and `split` (the two edges, in the frame)
+    the inside of the source's mouth splits along `MouthSource.split_line`: its upper part (the upper teeth)
+    moves with the upper lip, its lower part with the lower lip, and `split` (the two edges, in the frame)
     bounds the new opening between them, which no pixel of the source is stretched over."""
     if gap <= source.gap:
         return targets, source.landmarks, None
     upper, lower = list(UPPER_INNER_LIP[1:-1]), list(LOWER_INNER_LIP[1:-1])
-    middle = (source.landmarks[upper] + source.landmarks[lower]) / 2
+    middle = source.split_line
     placed = apply_matrix(matrix, source.landmarks)
-    placed_middle = (placed[upper] + placed[lower]) / 2
+    placed_middle = apply_matrix(matrix, middle)
     with_upper = targets[upper] + (placed_middle - placed[upper])
     with_lower = targets[lower] + (placed_middle - placed[lower])
     controls = np.concatenate([targets, with_upper, with_lower])
@@ -230,7 +260,7 @@ def _split_mouth(source, targets, matrix, gap):
 def _warped_face(source, mapx, mapy, feather):
     """Where the warp samples the source's own face (its mesh's hull, shrunk by a feather): 1 inside, 0 beyond."""
     hull = cv2.convexHull(source.landmarks.astype(np.float32))[:, 0].astype(np.float64)
-    inside = _fill(source.image.shape[:2], hull, np.zeros(2))
+    inside = fill_polygon(source.image.shape[:2], hull, np.zeros(2))
     inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
     warped = cv2.remap(inside, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return cv2.GaussianBlur(warped, (0, 0), max(feather / 2, 0.5))

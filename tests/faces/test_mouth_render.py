@@ -1,8 +1,10 @@
+import dataclasses
+
 import cv2
 import numpy as np
 
 from keras_s2v.faces import mouth_warp
-from keras_s2v.faces.landmarks import UPPER_LIP, face_height, lip_gap
+from keras_s2v.faces.landmarks import LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
 from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
 from keras_s2v.media.photos import real_photos
@@ -21,6 +23,18 @@ def test_no_motion_gives_back_the_frame_exactly(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     assert np.array_equal(render_mouth(photo, landmarks, source, source.gap), photo)
+
+
+def test_a_smile_splits_below_its_upper_teeth_and_a_plain_mouth_at_its_midline(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    upper, lower = (source.landmarks[list(points[1:-1])] for points in (UPPER_INNER_LIP, LOWER_INNER_LIP))
+    shares = ((source.split_line - upper) / (lower - upper))[:, 1]
+    # The mesh's inner lips hold the astronaut's teeth between them: the split lies at the teeth's lower
+    # edge, well below the midline, so an opening mouth keeps its upper teeth whole.
+    assert shares[3:6].min() > 0.65
+    flat = dataclasses.replace(source, image=np.full_like(source.image, 128))
+    np.testing.assert_allclose(flat.split_line, (upper + lower) / 2)
 
 
 def test_the_frames_own_mouth_never_reaches_the_output(astronaut_mesh):
