@@ -23,7 +23,7 @@ from keras_s2v.faces.landmarks import lip_gap
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
-from keras_s2v.models.mouth_motion import predict_openings
+from keras_s2v.models.mouth_motion import speech_openings
 
 BANK_SIZE = 24  # source frames kept from a video: enough to span its openings and poses, few enough to hold
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
@@ -133,7 +133,7 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
         raise NoFaceError(face, "no face found in any frame")
     bank = _bank(face, landmarks, info.is_image, detector)
     closed, widest = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
-    gaps = target_gaps(predict_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
+    gaps = target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:
         image = video.read_image(face)

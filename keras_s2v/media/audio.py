@@ -19,6 +19,7 @@ from keras_s2v.geometry import (
     HOP_LENGTH,
     NUM_MFCC,
     SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
     STEPS_PER_FRAME,
     WINDOW_FRAMES,
     WINDOW_SAMPLES,
@@ -175,6 +176,21 @@ def mfcc(waveform, normalize=True):
     out = mfcc_tf(x, normalize=normalize)
     out = out if batched else out[0]
     return out.numpy() if is_numpy else out
+
+
+def band_loudness(waveform: np.ndarray, num_frames: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """(num_frames,) loudness of each video frame's audio in the band [low_hz, high_hz): the square root
+    of the mean STFT power there, over the frame's STEPS_PER_FRAME Hann windows (the MFCC's own framing).
+    Missing audio counts as silence."""
+    padded = np.zeros(num_frames * SAMPLES_PER_FRAME + FRAME_LENGTH, np.float32)
+    count = min(len(waveform), len(padded))
+    padded[:count] = waveform[:count]
+    starts = HOP_LENGTH * np.arange(num_frames * STEPS_PER_FRAME)
+    frames = padded[starts[:, None] + np.arange(FRAME_LENGTH)] * hann_window()
+    power = np.abs(np.fft.rfft(frames, FFT_LENGTH, axis=1)) ** 2
+    frequencies = np.fft.rfftfreq(FFT_LENGTH, 1.0 / SAMPLE_RATE)
+    band = power[:, (frequencies >= low_hz) & (frequencies < high_hz)].sum(axis=1)
+    return np.sqrt(band.reshape(num_frames, STEPS_PER_FRAME).mean(axis=1))
 
 
 def mfcc_window(mfcc_map, frame_index):

@@ -1,7 +1,7 @@
 """The mouth-motion network: how open the mouth is in each frame of a window, from the window's MFCC.
 
 It is what decides the motion when the mouth is rendered from the person's own pixels
-(keras_s2v.mouth_render): one opening per frame, 0 closed to 1 wide open, for the
+(keras_s2v.faces.mouth_warp): one opening per frame, 0 closed to 1 wide open, for the
 WINDOW_FRAMES frames of one (12, 20, 1) MFCC window. It is trained on speech whose mouth
 track is known (the formant synthesizer's and espeak-ng's voices, keras_s2v.training.mouth_fit).
 """
@@ -11,6 +11,12 @@ from keras import layers
 
 from keras_s2v.geometry import MFCC_SHAPE, WINDOW_FRAMES
 from keras_s2v.models.presets import get_preset
+
+# The speech's own loudness where it grows with the mouth's opening: below 1 kHz it follows voicing,
+# which hums with closed lips too; above 4 kHz the hiss of "s" and "f" comes with a nearly closed mouth.
+OPENING_BAND_HZ = (1000.0, 4000.0)
+LOUDNESS_SHARE = 0.5  # of the opening taken from that loudness; the network gives the rest
+SMOOTHING_FRAMES = 1.5  # sigma of the Gaussian that smooths the openings: lips do not jump within 40 ms
 
 MOUTH_MOTION_PRESETS = {
     "small": {"filters": (32, 64, 96), "dense": 128, "description": "the model dub uses (0.32M parameters)"},
@@ -58,3 +64,23 @@ def predict_openings(model, waveform, num_frames, batch_size=256):
         np.add.at(total, frames[valid], predicted[valid, offset])
         np.add.at(count, frames[valid], 1)
     return total / np.maximum(count, 1)
+
+
+def speech_openings(model, waveform, num_frames):
+    """(num_frames,) openings for dubbing: the network's, mixed with the loudness of the speech in
+    OPENING_BAND_HZ (scaled to the network's mean), then smoothed.
+
+    The network sees MFCCs without their energy coefficient, so it cannot hear how loud the speech
+    is; within one speaker that loudness follows the jaw. On real talking clips the mix follows the
+    real lip gap better than either alone, whichever seed trained the network (docs/experiments.md).
+    Silence stays still: there the band is silent and the network's openings are small.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    from keras_s2v.media.audio import band_loudness
+
+    openings = predict_openings(model, waveform, num_frames)
+    loudness = band_loudness(waveform, num_frames, *OPENING_BAND_HZ)
+    loudness *= openings.mean() / max(float(loudness.mean()), 1e-12)
+    mixed = (1.0 - LOUDNESS_SHARE) * openings + LOUDNESS_SHARE * loudness
+    return gaussian_filter1d(mixed, SMOOTHING_FRAMES, mode="nearest")

@@ -141,3 +141,16 @@ def test_bad_audio_inputs_raise_one_line_errors(tmp_path):
     short = write_audio(tmp_path / "short.wav", np.zeros(1000, np.float32))
     with pytest.raises(AudioTooShortError, match=r"short.wav: audio is 0.062 s long"):
         audio.require_window(audio.load_audio(short), short)
+
+
+def test_band_loudness_hears_only_its_band_in_proportion_and_per_frame():
+    seconds = np.arange(17600) / 16000.0  # longer than the 25 frames asked: no edge where the sound stops
+    inside, below = np.sin(2 * np.pi * 2000 * seconds), np.sin(2 * np.pi * 300 * seconds)
+    loud = audio.band_loudness(inside.astype(np.float32), 25, 1000, 4000)
+    assert loud.shape == (25,) and loud.min() > 0
+    np.testing.assert_allclose(audio.band_loudness(0.5 * inside, 25, 1000, 4000), 0.5 * loud, rtol=1e-5)
+    assert audio.band_loudness(below, 25, 1000, 4000).max() < 0.01 * loud.min()
+    half = inside.copy()
+    half[8000:] = 0  # sound for the first 12.5 frames, then silence; missing audio is silence too
+    profile = audio.band_loudness(half, 30, 1000, 4000)
+    assert profile[:12].min() > 0.9 * loud.min() and profile[14:].max() == 0

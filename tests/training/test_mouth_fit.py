@@ -1,7 +1,7 @@
 import numpy as np
 
 from keras_s2v.geometry import MFCC_SHAPE, WINDOW_FRAMES
-from keras_s2v.models.mouth_motion import predict_openings
+from keras_s2v.models.mouth_motion import predict_openings, speech_openings
 from keras_s2v.training import mouth_fit
 
 
@@ -26,3 +26,12 @@ def test_training_learns_the_opening_and_dub_reads_it_per_frame():
     assert openings.shape == (50,) and np.isfinite(openings).all()
     silent = predict_openings(model, np.zeros(32000, np.float32), 50)
     assert silent.mean() < openings.mean()
+
+    # For dubbing the openings also hear the speech's 1-4 kHz loudness: louder there opens wider, silence stays still.
+    mixed = speech_openings(model, waveform, 50)
+    assert mixed.shape == (50,) and np.isfinite(mixed).all()
+    tone = (0.3 * np.sin(2 * np.pi * 2000 * np.arange(32000) / 16000)).astype(np.float32)
+    tone[16000:] *= 0.1
+    opening = speech_openings(model, tone, 50)
+    assert opening[5:20].mean() > opening[30:45].mean()
+    assert np.std(speech_openings(model, np.zeros(32000, np.float32), 50)) < 1e-3
