@@ -475,6 +475,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_shard
 def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_syncnet_path, tmp_path):
     shards, manifest = tiny_shards
     out = tmp_path / "generator.keras"
+    epochs = 4  # per phase: killed after 2, the rest of phase 1 and all of phase 2 run again
     first, _ = phase_outputs(str(out), 2)  # the recipe's phase 1; phase 2 fine-tunes it into `out`
     args = [
         "train",
@@ -489,7 +490,7 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
         "--batch-size",
         4,
         "--epochs",
-        6,
+        epochs,
     ]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     process = subprocess.Popen(
@@ -504,7 +505,7 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = json.load(open(metadata))["epoch"]
-    assert 2 <= killed_at < 6 and not os.path.exists(first) and not out.exists()
+    assert 2 <= killed_at < epochs and not os.path.exists(first) and not out.exists()
 
     refused = s2v(*args)
     assert refused.returncode == 2 and "--resume" in refused.stderr
@@ -512,10 +513,10 @@ def test_train_resumes_after_a_kill_losing_at_most_one_epoch(tiny_shards, tiny_s
     assert resumed.returncode == 0, resumed.stderr
     epochs_run = [line for line in resumed.stdout.splitlines() if line.startswith("generator epoch")]
     # The rest of phase 1, then all of phase 2.
-    assert epochs_run[0].startswith(f"generator epoch {killed_at + 1}/6") and len(epochs_run) == 6 - killed_at + 6
+    assert epochs_run[0].startswith(f"generator epoch {killed_at + 1}/{epochs}") and len(epochs_run) == 2 * epochs - killed_at
     for path in (first, str(out)):
         rows = list(csv.DictReader(open(os.path.join(run_folder(path), "training.csv"))))
-        assert [int(r["epoch"]) for r in rows][-1] == 5
+        assert [int(r["epoch"]) for r in rows][-1] == epochs - 1
         assert read_recipe(os.path.join(run_folder(path), "recipe.json")).generator_preset == "tiny"
     assert load_model(str(out), "generator")
 
