@@ -9,8 +9,8 @@ import numpy as np
 
 from keras_s2v.faces.alignment import BOX_MARGIN, BOX_SHIFT, EYE_Y, FACE_SCALE
 from keras_s2v.lab.synth.backdrops import paint_backdrop
-from keras_s2v.lab.synth.painting import EYE_AXES, EYES, MOUTH_Y, paint_sprite
-from keras_s2v.speech.formant import Voice, mouth_per_frame, random_script, random_voice, synthesize_speech  # noqa: F401 (the corpus's voice)
+from keras_s2v.lab.synth.look import EYE_AXES, EYES, MOUTH_Y
+from keras_s2v.lab.synth.painting import paint_sprite
 
 
 # --------------------------------------------------------------------------- one frame

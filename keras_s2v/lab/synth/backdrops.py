@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 
 from keras_s2v.lab.synth.look import Look, smooth_noise
-from keras_s2v.speech.formant import Voice, mouth_per_frame, random_script, random_voice, synthesize_speech  # noqa: F401 (the corpus's voice)
 
 
 # --------------------------------------------------------------------------- backdrops

@@ -6,6 +6,10 @@ import cv2
 import numpy as np
 
 BACKDROPS = ("wall", "shelf", "bokeh", "tiles", "curtain")
+# Where the features sit, in face coordinates (the face is about 2 wide; y grows downwards).
+MOUTH_Y = 0.6  # the lips meet here at rest
+EYES = ((-0.4, -0.25), (0.4, -0.25))
+EYE_AXES = (0.18, 0.09)
 
 
 @dataclasses.dataclass
