@@ -29,14 +29,12 @@ class UsageError(Exception):
     """A bad option value: reported like argparse's own errors."""
 
 
-# --------------------------------------------------------------------------- probe
 def add_face_detector_argument(parser, more_help=""):
     from keras_s2v.faces.detectors import DETECTOR_HELP
 
     parser.add_argument("--face-detector", default="cnn", metavar="SPEC", help=DETECTOR_HELP + more_help)
 
 
-# --------------------------------------------------------------------------- training
 def positive(kind):
     def parse(text):
         value = kind(text)
