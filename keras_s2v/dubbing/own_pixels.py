@@ -1,4 +1,4 @@
-"""`dub_own_pixels`: dubbing with the mouth rendered from the person's own pixels (keras_s2v.mouth_render).
+"""`dub_own_pixels`: dubbing with the mouth rendered from the person's own pixels (keras_s2v.faces.mouth_warp).
 
 The mouth-motion network (keras_s2v.models.mouth_motion) turns the speech into an opening per
 frame; the renderer moves a real frame of the person to that opening, at the video's own
@@ -24,6 +24,7 @@ from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
 from keras_s2v.models.mouth_motion import speech_openings
+from keras_s2v.saving import load_model
 
 BANK_SIZE = 24  # source frames kept from a video: enough to span its openings and poses, few enough to hold
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
@@ -41,13 +42,8 @@ LEAD_FRAMES = 2
 
 
 def load_motion_model(path):
-    """A mouth-motion .keras model, or ModelError in one line."""
-    import keras
-
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - any reason a file is not a model is the same error for the user
-        raise ModelError(path, f"cannot load a mouth-motion model ({type(error).__name__})") from None
+    """A mouth-motion .keras model, or a one-line FileError / ModelError."""
+    model = load_model(path, "mouth-motion")
     if tuple(model.output.shape[1:]) != (WINDOW_FRAMES,) or len(model.inputs) != 1:
         raise ModelError(path, "not a mouth-motion model: expected mfcc (12, 20, 1) -> opening (5,)")
     return model
