@@ -5,28 +5,18 @@ Each name is imported from its module when first used, so that the command line 
 recipes (keras_s2v.training.recipe, no TensorFlow) before TensorFlow loads.
 """
 
-import importlib
+from keras_s2v.lazy import lazy_names
 
-_HOMES = {
-    "callbacks": ("FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "SyncWeightWarmup"),
-    "build": ("build_trainer", "compile_syncnet", "generator_datasets"),
-    "distribute": ("get_strategy",),
-    "generator_fit": ("generator_callbacks", "train_generator", "train_recipe_generator"),
-    "recipe": ("GeneratorPhase", "Recipe", "SyncNetRecipe", "get_recipe", "read_hparams", "recipes", "resolve_recipe"),
-    "syncnet_fit": ("recalibrate_batchnorm", "sync_accuracy", "train_syncnet"),
-    "trainer": ("Speech2VidTrainer", "check_compatible"),
-    "tuning": ("tune",),
-}
-_MODULES = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_MODULES)
-
-
-def __getattr__(name):
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "callbacks": ("FrameGrid", "GeneratorCheckpoint", "NaNGuard", "ProgressLog", "SyncWeightWarmup"),
+        "build": ("build_trainer", "compile_syncnet", "generator_datasets"),
+        "distribute": ("get_strategy",),
+        "generator_fit": ("generator_callbacks", "train_generator", "train_recipe_generator"),
+        "recipe": ("GeneratorPhase", "Recipe", "SyncNetRecipe", "get_recipe", "read_hparams", "recipes", "resolve_recipe"),
+        "syncnet_fit": ("recalibrate_batchnorm", "sync_accuracy", "train_syncnet"),
+        "trainer": ("Speech2VidTrainer", "check_compatible"),
+        "tuning": ("tune",),
+    },
+)
