@@ -22,7 +22,14 @@ def register_layers() -> None:
 
 
 def save_model(model: keras.Model, path: str) -> None:
-    """Write `model` to `path` (.keras) through a temporary file, so a kill never leaves half a file."""
+    """Write `model` to `path` (.keras) through a temporary file, so a kill never leaves half a file.
+
+    The file computes in float32 whatever `model` computed in (its variables are float32 under a
+    mixed policy anyway): the machine that loads it chooses its own precision (keras_s2v.precision).
+    """
+    from keras_s2v.precision import with_policy
+
+    model = with_policy(model, "float32")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileError(path, "the output folder does not exist")

@@ -15,7 +15,7 @@ LAYERS = (
     ("media", "speech", "faces"),  # media in and out, speech made here, faces found and drawn
     ("models",),
     ("data",),
-    ("training", "saving"),
+    ("training", "saving", "precision"),
     ("export",),
     ("serving_client",),  # runtimes
     ("dubbing", "evaluation"),  # use

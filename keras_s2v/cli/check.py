@@ -4,6 +4,7 @@ import os
 
 from keras_s2v.cli.registry import (
     add_face_detector_argument,
+    add_precision_argument,
     add_window_step_argument,
     arguments,
     command,
@@ -159,6 +160,7 @@ def _add_demo_arguments(parser):
         action="store_true",
         help="a smoke run of every stage with tiny models and a few steps (its metrics mean nothing)",
     )
+    add_precision_argument(parser)
 
 
 @command("demo", "run the whole system on the built-in synthetic corpus")
@@ -168,5 +170,5 @@ def run_demo(args):
     and print a summary and where the files are."""
     from keras_s2v.lab.demo import run_demo as demo
 
-    demo(args.out, speakers=args.speakers, seed=args.seed, scale="quick" if args.quick else "full")
+    demo(args.out, speakers=args.speakers, seed=args.seed, scale="quick" if args.quick else "full", precision=args.precision)
     return 0

@@ -5,6 +5,7 @@ import os
 from keras_s2v.cli.registry import (
     UsageError,
     add_face_detector_argument,
+    add_precision_argument,
     add_window_step_argument,
     arguments,
     command,
@@ -106,6 +107,7 @@ def _add_dub_arguments(parser):
         help="paste the generator's whole lower face, from the nose down; by default (with the cnn "
         "detector's landmarks) the source is kept above the upper lip, which speech hardly moves",
     )
+    add_precision_argument(parser)
 
 
 @command("dub", "lip-sync a face video or image to new speech")
@@ -129,6 +131,7 @@ def run_dub(args):
             args.batch_size,
             window_step=args.window_step,
             keep_above_lips=not args.whole_lower_face,
+            precision=args.precision,
         )
     print(summary.line())
     print(f"wrote {args.out}")

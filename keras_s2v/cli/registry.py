@@ -58,3 +58,9 @@ def add_window_step_argument(parser):
         "1 draws every frame from the window centred on it, so the mouth moves on time frame by frame; "
         f"5 does a fifth of the generator's work (default {DEFAULT_WINDOW_STEP})",
     )
+
+
+def add_precision_argument(parser):
+    from keras_s2v.precision import CHOICES, HELP
+
+    parser.add_argument("--precision", default="auto", choices=CHOICES, help=HELP)

@@ -4,6 +4,7 @@ import os
 
 from keras_s2v.cli.registry import (
     UsageError,
+    add_precision_argument,
     arguments,
     command,
     positive,
@@ -34,6 +35,7 @@ def _add_train_syncnet_arguments(parser):
     )
     parser.add_argument("--split", default="train", help="clips to train on (default train)")
     parser.add_argument("--val-split", default="val", help="held-out clips for validation (default val)")
+    add_precision_argument(parser)
     parser.set_defaults(recipe_options=add_recipe_arguments(parser, SyncNetRecipe))
 
 
@@ -54,7 +56,7 @@ def run_train_syncnet(args):
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
-    model, _ = train_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split)
+    model, _ = train_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split, precision=args.precision)
     accuracy = sync_accuracy(model, args.data, args.val_split)
     save_model(model, args.out)
     print(f"held-out ({args.val_split}) accuracy, aligned vs shifted >= 5 frames: {accuracy:.3f}")
@@ -77,14 +79,7 @@ def _add_train_arguments(parser):
         choices=["default", "mirrored", "multi-worker"],
         help="tf.distribute strategy: mirrored = all GPUs of this machine; multi-worker = TF_CONFIG",
     )
-    parser.add_argument(
-        "--mixed-precision",
-        nargs="?",
-        const="mixed_float16",
-        default=None,
-        choices=["mixed_float16", "mixed_bfloat16"],
-        help="compute in float16 (default) or bfloat16",
-    )
+    add_precision_argument(parser)
     parser.add_argument("--hparams", help="JSON from `s2v tune`: it wins over the recipe, explicit options win over it")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run: finished phases are kept")
     from keras_s2v.training.recipe import add_generator_recipe_arguments
@@ -116,7 +111,7 @@ def run_train(args):
         resume=args.resume,
         seed=args.seed,
         strategy=args.strategy,
-        mixed_precision=args.mixed_precision,
+        precision=args.precision,
     )
     if history is not None:
         last = {k: f"{v[-1]:.4f}" for k, v in history.history.items() if k.startswith("val_")}

@@ -29,20 +29,21 @@ def check_inputs(path, names):
 class KerasBackend:
     name = "keras"
 
-    def __init__(self, path):
+    def __init__(self, path, precision="auto"):
         from keras_s2v.export.savedmodel import serving_functions
         from keras_s2v.models import check_generator
+        from keras_s2v.precision import resolve_precision, with_policy
         from keras_s2v.saving import load_model
 
         generator = load_model(path, "generator")
         check_generator(generator, path)
-        self.function = serving_functions(generator)["serving_default"]
+        self.function = serving_functions(with_policy(generator, resolve_precision(precision)))["serving_default"]
 
     def __call__(self, mfcc, identity, reference):
         import tensorflow as tf
 
         inputs = (tf.constant(value, tf.float32) for value in (mfcc, identity, reference))
-        return self.function(*inputs)["frames"].numpy()
+        return tf.cast(self.function(*inputs)["frames"], tf.float32).numpy()
 
 
 class SavedModelBackend:
@@ -84,8 +85,9 @@ class TFLiteBackend:
         return self.model(mfcc=mfcc, identity=identity, reference=reference)
 
 
-def load_backend(path):
-    """The backend for a model path; a backend already loaded is returned as it is (a server loads its model once)."""
+def load_backend(path, precision="auto"):
+    """The backend for a model path; a backend already loaded is returned as it is (a server loads its model once).
+    `precision` (keras_s2v.precision.CHOICES) is what a .keras generator computes in; an exported one keeps its own."""
     if isinstance(path, (KerasBackend, SavedModelBackend, TFLiteBackend)):
         return path
     path = os.fspath(path)
@@ -96,7 +98,7 @@ def load_backend(path):
     if path.endswith(".tflite"):
         return TFLiteBackend(path)
     if path.endswith(".keras"):
-        return KerasBackend(path)
+        return KerasBackend(path, precision)
     raise ModelError(path, "not a generator: expected a .keras file, a SavedModel folder or a .tflite file")
 
 

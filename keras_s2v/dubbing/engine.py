@@ -203,6 +203,7 @@ def dub(
     on_progress: Callable[[int, int], None] | None = None,
     window_step: int = DEFAULT_WINDOW_STEP,
     keep_above_lips: bool = True,
+    precision: str = "auto",
 ) -> DubSummary:
     """Lip-sync `face` (video or image) to `audio` (audio file or video) with a generator at `model`.
 
@@ -212,7 +213,7 @@ def dub(
     mouth on time frame by frame), 5 takes all 5 frames of a window (a fifth of the generator's
     work). `batch_size` is windows per generator call. With landmarks (the cnn detector) the source
     is kept above the upper lip's top edge; `keep_above_lips=False` pastes the whole lower face
-    (`faces.paste_face`).
+    (`faces.paste_face`). `precision` is what a .keras generator computes in (keras_s2v.precision).
     `on_progress(frames written, frames in all)` is called after each frame, e.g. by `s2v web`.
     Returns a DubSummary. Raises NoFaceError when no frame has a face, MediaError for audio
     without samples or an output folder that does not exist, ModelError for a bad model.
@@ -220,7 +221,7 @@ def dub(
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be at least 1; received {batch_size}")
     start = time.perf_counter()
-    backend = load_backend(model)
+    backend = load_backend(model, precision)
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
     info = video.probe(face)

@@ -103,7 +103,7 @@ def syncnet_warning(name, accuracy, threshold):
     )
 
 
-def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
+def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full", precision="auto"):
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.dubbing.backends import load_backend
     from keras_s2v.dubbing.engine import dub
@@ -143,7 +143,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
         path = paths[f"{name}.keras"]
         stage(3, f"SyncNet {name}: the {syncnet.clips} clips of the train speakers, validated on val -> {path}")
         if not os.path.exists(path):
-            model, _ = train_syncnet(paths["shards"], manifest, syncnet, seed=seed)
+            model, _ = train_syncnet(paths["shards"], manifest, syncnet, seed=seed, precision=precision)
             save_model(model, path)
         accuracies[name] = sync_accuracy(load_model(path, "SyncNet"), paths["shards"], "test")
         print(f"  {name} accuracy on the test speakers (aligned vs shifted >= 5 frames): {accuracies[name]:.3f}")
@@ -159,7 +159,14 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full"):
     )
     # resume: finished phases are kept and an interrupted one continues, as every stage here.
     train_recipe_generator(
-        paths["shards"], manifest, paths["expert.keras"], paths["generator.keras"], recipe, resume=True, seed=seed
+        paths["shards"],
+        manifest,
+        paths["expert.keras"],
+        paths["generator.keras"],
+        recipe,
+        resume=True,
+        seed=seed,
+        precision=precision,
     )
 
     stage(5, f"evaluation with the evaluation SyncNet -> {paths['evaluation']}")

@@ -1,12 +1,8 @@
-"""Distribution strategies and mixed precision for training."""
+"""Distribution strategies for training (keras_s2v.precision chooses what they compute in)."""
 
-import contextlib
-
-import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
-PRECISIONS = ("mixed_float16", "mixed_bfloat16")
 
 
 def get_strategy(name="default"):
@@ -20,21 +16,3 @@ def get_strategy(name="default"):
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"`strategy` must be one of {STRATEGIES}; received {name!r}")
-
-
-@contextlib.contextmanager
-def precision(policy=None):
-    """Build models under a mixed-precision policy, then restore the previous one.
-
-    Layers keep float32 variables and compute in float16/bfloat16; the trainer casts the
-    generator's frames and P_sync to float32, so the loss stays float32.
-    """
-    if policy not in (None, *PRECISIONS):
-        raise ValueError(f"`mixed_precision` must be one of {PRECISIONS}; received {policy!r}")
-    previous = keras.config.dtype_policy()
-    if policy:
-        keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)

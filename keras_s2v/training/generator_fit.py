@@ -9,10 +9,11 @@ import keras
 
 from keras_s2v.errors import FileError, TrainingError
 from keras_s2v.models import check_generator
+from keras_s2v.precision import computing_in, resolve_precision, with_policy
 from keras_s2v.saving import load_model, save_model
 from keras_s2v.training.build import build_trainer, generator_datasets, generator_schedule
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup, finite
-from keras_s2v.training.distribute import get_strategy, precision
+from keras_s2v.training.distribute import get_strategy
 from keras_s2v.training.recipe import Recipe, write_recipe
 
 
@@ -71,7 +72,7 @@ def train_generator(
     resume: bool = False,
     seed: int = 0,
     strategy: str = "default",
-    mixed_precision: str | None = None,
+    precision: str = "auto",
     patience: int = 5,
     verbose: bool = True,
     train_data=None,
@@ -84,8 +85,9 @@ def train_generator(
     phase's warm-up epochs so that L1 settles first. With a `gan_weight`, the visual-quality
     discriminator's weights are in the run's backup, not in `out`, so each run starts a fresh
     one. `initial` is a generator .keras to fine-tune instead of a fresh one. The recipe is
-    written to the run folder as recipe.json. `train_data` replaces the training split's
-    dataset (tests use it). Returns the History.
+    written to the run folder as recipe.json. `precision` is one of keras_s2v.precision.CHOICES;
+    the saved generator computes in float32 whatever it trained in. `train_data` replaces the
+    training split's dataset (tests use it). Returns the History.
     """
     phase = recipe.phases[phase_index]
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
@@ -104,12 +106,14 @@ def train_generator(
     train = train_data or train
 
     strategy = get_strategy(strategy)
-    with strategy.scope(), precision(mixed_precision):
-        syncnet = load_model(syncnet_path, "SyncNet")
+    policy = resolve_precision(precision)
+    with strategy.scope(), computing_in(policy):
+        syncnet = with_policy(load_model(syncnet_path, "SyncNet"), policy)
         generator = None
         if initial:
             generator = load_model(initial, "generator")
             check_generator(generator, initial)
+            generator = with_policy(generator, policy)
         trainer = build_trainer(recipe, phase, syncnet, generator, synchronized_bn=strategy.num_replicas_in_sync > 1)
 
     callbacks = generator_callbacks(
@@ -170,7 +174,7 @@ def train_recipe_generator(
     resume: bool = False,
     seed: int = 0,
     strategy: str = "default",
-    mixed_precision: str | None = None,
+    precision: str = "auto",
     verbose: bool = True,
 ) -> keras.callbacks.History | None:
     """Train every generator phase of `recipe` (a Recipe, see `resolve_recipe`) and save the last to `out`.
@@ -210,7 +214,7 @@ def train_recipe_generator(
             resume=resume and os.path.isdir(backup_folder(path)),
             seed=seed,
             strategy=strategy,
-            mixed_precision=mixed_precision,
+            precision=precision,
             verbose=verbose,
         )
     return history

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_s2v.data.datasets import syncnet_dataset
+from keras_s2v.precision import computing_in, resolve_precision
 from keras_s2v.training.build import build_syncnet_model, syncnet_datasets, syncnet_schedule
 from keras_s2v.training.callbacks import ProgressLog
 from keras_s2v.training.recipe import SyncNetRecipe
@@ -45,19 +46,22 @@ def train_syncnet(
     val_split: str = "val",
     callbacks=(),
     verbose: bool = True,
+    precision: str = "auto",
 ) -> tuple:
     """Train the SyncNet that `syncnet` describes (a recipe's `expert` or `evaluator`, see
     `resolve_syncnet`) on one split, validating on another; returns (model, history).
 
     Its seed is `seed + syncnet.seed_offset`. One epoch sees every window of the chosen clips
     of `split` once as a positive and once as a negative. No `syncnet`: the recipe's defaults.
+    `precision` is one of keras_s2v.precision.CHOICES.
     """
     syncnet = syncnet or SyncNetRecipe()
     seed += syncnet.seed_offset
     keras.utils.set_random_seed(seed)
     epochs, epoch_steps = syncnet_schedule(shards, manifest, syncnet, split)
     train, val, recalibration = syncnet_datasets(shards, syncnet, seed, split, val_split)
-    model = build_syncnet_model(syncnet, total_steps=epochs * epoch_steps)
+    with computing_in(resolve_precision(precision)):
+        model = build_syncnet_model(syncnet, total_steps=epochs * epoch_steps)
     history = model.fit(
         train,
         validation_data=val,

@@ -17,6 +17,7 @@ from keras_s2v.data.datasets import generator_dataset
 from keras_s2v.errors import ModelError, TrainingError
 from keras_s2v.models import build_quality_discriminator, build_speech2vid, build_syncnet
 from keras_s2v.models.speech2vid import blended_parts
+from keras_s2v.precision import computing_in
 from keras_s2v.saving import load_model
 from keras_s2v.training.build import plan_epochs
 from keras_s2v.training.callbacks import SyncWeightWarmup
@@ -614,9 +615,7 @@ def test_train_init_fine_tunes_a_given_generator_and_refuses_other_models(tiny_s
 
 
 def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_path):
-    from keras_s2v.training.distribute import precision
-
-    with precision("mixed_bfloat16"):
+    with computing_in("mixed_bfloat16"):
         trainer = _trainer(load_model(tiny_syncnet_path, "SyncNet"), sync_weight=0.5)
     assert trainer.generator.get_layer("core").get_layer("frames").compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
@@ -628,9 +627,7 @@ def test_mixed_precision_keeps_the_loss_in_float32(tiny_shards, tiny_syncnet_pat
 
 
 def test_mixed_precision_keeps_the_gan_terms_in_float32():
-    from keras_s2v.training.distribute import precision
-
-    with precision("mixed_bfloat16"):
+    with computing_in("mixed_bfloat16"):
         trainer = Speech2VidTrainer(
             build_speech2vid("tiny"),
             build_syncnet("tiny"),

@@ -1,0 +1,109 @@
+"""Which precision models compute in: bfloat16 where the hardware has it, float32 elsewhere.
+
+A CPU with AVX512-BF16 or AMX multiplies bfloat16 natively and a GPU does too; elsewhere
+TensorFlow emulates it, and a training step of the `small` generator took 4.7 times as long as in
+float32 on an AMD EPYC with AVX2 only (docs/experiments.md). So "auto", every command's default,
+picks `mixed_bfloat16` only there. Under a mixed policy the variables stay float32, so a model
+trained in bfloat16 is saved as float32 (`with_policy`) and loads the same on every machine.
+"""
+
+import contextlib
+import functools
+import json
+
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+CHOICES = ("auto", *PRECISIONS)
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # as Linux names them in /proc/cpuinfo
+HELP = (
+    "what the models compute in: bfloat16 where the CPU has AVX512-BF16 or AMX or there is a GPU, "
+    "else float32 (auto, the default); float32, bfloat16 or float16 (GPUs) force one"
+)
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset:
+    """The first CPU's feature flags as Linux lists them; empty where there is no such file."""
+    try:
+        with open(cpuinfo) as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.cache
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_precision(choice: str = "auto", flags: frozenset | None = None, gpu: bool | None = None) -> str:
+    """The Keras dtype policy of `choice` (one of CHOICES); "auto" looks at `flags` (this CPU's
+    when None) and `gpu` (whether TensorFlow sees one when None)."""
+    if choice not in CHOICES:
+        raise ValueError(f"precision must be one of {CHOICES}; received {choice!r}")
+    if choice != "auto":
+        return PRECISIONS[choice]
+    flags = cpu_flags() if flags is None else flags
+    native = bool(flags & BFLOAT16_CPU_FLAGS) or (_has_gpu() if gpu is None else gpu)
+    return PRECISIONS["bfloat16" if native else "float32"]
+
+
+@contextlib.contextmanager
+def computing_in(policy: str):
+    """Build models under the dtype `policy` (a value of PRECISIONS), then restore the previous one."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _replace_policies(config, policy):
+    if isinstance(config, dict):
+        if str(config.get("class_name", "")).endswith("DTypePolicy") and "name" in config.get("config", {}):
+            return {**config, "config": {**config["config"], "name": policy}}
+        return {key: _replace_policies(value, policy) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_replace_policies(value, policy) for value in config]
+    return config
+
+
+def policies(model) -> set:
+    """The dtype policies of `model`'s layers, nested ones included."""
+    import keras
+
+    text = json.dumps(keras.saving.serialize_keras_object(model))
+    return {match["config"]["name"] for match in _policy_configs(json.loads(text))}
+
+
+def _policy_configs(config):
+    if isinstance(config, dict):
+        if str(config.get("class_name", "")).endswith("DTypePolicy"):
+            yield config
+        for value in config.values():
+            yield from _policy_configs(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _policy_configs(value)
+
+
+def with_policy(model, policy: str):
+    """`model` with every layer computing in `policy`, its weights shared by value (a new model,
+    or `model` itself where nothing changes)."""
+    import keras
+
+    from keras_s2v.saving import register_layers
+
+    if policies(model) <= {policy}:
+        return model
+    register_layers()
+    config = _replace_policies(keras.saving.serialize_keras_object(model), policy)
+    rebuilt = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
