@@ -220,7 +220,7 @@ def test_the_quality_discriminator_judges_each_frame_on_its_own_patch_by_patch()
     assert tuple(discriminator.input.shape[1:]) == geometry.MOUTHS_SHAPE and discriminator.input.name == "mouths"
     assert tuple(discriminator.output.shape[1:]) == (geometry.WINDOW_FRAMES, 7, 7) and discriminator.layers[-1].name == "real"
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator._flatten_layers())
-    filters = [discriminator.get_layer(f"block{k}").layer.filters for k in range(1, 5)]
+    filters = [discriminator.get_layer(f"block{k}").filters for k in range(1, 5)]
     assert filters == list(QUALITY_DISCRIMINATOR_PRESETS["tiny"]["filters"])
     rng = np.random.default_rng(0)
     window = rng.random((1, *geometry.MOUTHS_SHAPE)).astype("float32")
