@@ -12,10 +12,18 @@ from keras_s2v.lab.benchmarks.data import bench_data
 from keras_s2v.lab.benchmarks.dubbing import bench_dub
 from keras_s2v.lab.benchmarks.export import bench_export
 from keras_s2v.lab.benchmarks.faces import bench_faces
+from keras_s2v.lab.benchmarks.precision import bench_precision
 from keras_s2v.lab.benchmarks.timing import describe_machine
 from keras_s2v.quiet import silence_native_logs
 
-BENCHMARKS = {"data": bench_data, "export": bench_export, "dub": bench_dub, "faces": bench_faces, "beam": bench_beam}
+BENCHMARKS = {
+    "data": bench_data,
+    "export": bench_export,
+    "precision": bench_precision,
+    "dub": bench_dub,
+    "faces": bench_faces,
+    "beam": bench_beam,
+}
 
 
 def main(argv=None):

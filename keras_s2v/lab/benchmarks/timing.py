@@ -24,7 +24,11 @@ def describe_machine():
             cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{cpu}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, Python {platform.python_version()}"
+    from keras_s2v.precision import BFLOAT16_CPU_FLAGS, cpu_flags
+
+    bfloat16 = sorted(cpu_flags() & BFLOAT16_CPU_FLAGS)
+    native = f"with {' and '.join(bfloat16)}" if bfloat16 else "without AVX512-BF16 or AMX"
+    return f"{cpu} ({native}), {os.cpu_count()} cores, TensorFlow {tf.__version__}, Python {platform.python_version()}"
 
 
 def generator_flops(model):
