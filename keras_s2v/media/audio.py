@@ -178,19 +178,35 @@ def mfcc(waveform, normalize=True):
     return out.numpy() if is_numpy else out
 
 
-def band_loudness(waveform: np.ndarray, num_frames: int, low_hz: float, high_hz: float) -> np.ndarray:
-    """(num_frames,) loudness of each video frame's audio in the band [low_hz, high_hz): the square root
-    of the mean STFT power there, over the frame's STEPS_PER_FRAME Hann windows (the MFCC's own framing).
-    Missing audio counts as silence."""
+def frame_power(waveform: np.ndarray, num_frames: int) -> tuple:
+    """(power (num_frames, STEPS_PER_FRAME, bins), frequencies (bins,)): the STFT power of each video
+    frame's STEPS_PER_FRAME Hann windows (the MFCC's own framing). Missing audio counts as silence."""
     padded = np.zeros(num_frames * SAMPLES_PER_FRAME + FRAME_LENGTH, np.float32)
     count = min(len(waveform), len(padded))
     padded[:count] = waveform[:count]
     starts = HOP_LENGTH * np.arange(num_frames * STEPS_PER_FRAME)
     frames = padded[starts[:, None] + np.arange(FRAME_LENGTH)] * hann_window()
     power = np.abs(np.fft.rfft(frames, FFT_LENGTH, axis=1)) ** 2
-    frequencies = np.fft.rfftfreq(FFT_LENGTH, 1.0 / SAMPLE_RATE)
-    band = power[:, (frequencies >= low_hz) & (frequencies < high_hz)].sum(axis=1)
-    return np.sqrt(band.reshape(num_frames, STEPS_PER_FRAME).mean(axis=1))
+    return power.reshape(num_frames, STEPS_PER_FRAME, -1), np.fft.rfftfreq(FFT_LENGTH, 1.0 / SAMPLE_RATE)
+
+
+def band_loudness(waveform: np.ndarray, num_frames: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """(num_frames,) loudness of each video frame's audio in the band [low_hz, high_hz): the square root
+    of the mean STFT power there over the frame's windows (`frame_power`)."""
+    power, frequencies = frame_power(waveform, num_frames)
+    return np.sqrt(power[..., (frequencies >= low_hz) & (frequencies < high_hz)].sum(axis=-1).mean(axis=1))
+
+
+def band_centroid(waveform: np.ndarray, num_frames: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """(num_frames,) mean over each video frame's windows of the power-weighted mean frequency (Hz) in
+    [low_hz, high_hz); the band's middle where a window is silent there."""
+    power, frequencies = frame_power(waveform, num_frames)
+    band = (frequencies >= low_hz) & (frequencies < high_hz)
+    weight = power[..., band]
+    total = weight.sum(axis=-1)
+    middle = (low_hz + high_hz) / 2.0
+    centroid = np.where(total > 0, (weight * frequencies[band]).sum(axis=-1) / np.maximum(total, 1e-30), middle)
+    return centroid.mean(axis=1)
 
 
 def mfcc_window(mfcc_map, frame_index):

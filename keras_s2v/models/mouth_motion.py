@@ -15,7 +15,11 @@ from keras_s2v.models.presets import get_preset
 # The speech's own loudness where it grows with the mouth's opening: below 1 kHz it follows voicing,
 # which hums with closed lips too; above 4 kHz the hiss of "s" and "f" comes with a nearly closed mouth.
 OPENING_BAND_HZ = (1000.0, 4000.0)
-LOUDNESS_SHARE = 0.5  # of the opening taken from that loudness; the network gives the rest
+# The first formant lies here and rises as the jaw opens (about 750 Hz in "a", 300 Hz in "i" and "u"):
+# the loudness is weighed by the square of this band's mean frequency (in kHz).
+FORMANT_BAND_HZ = (200.0, 1000.0)
+FORMANT_POWER = 2.0
+CUE_SHARE = 0.5  # of the opening taken from that weighed loudness; the network gives the rest
 SMOOTHING_FRAMES = 1.5  # sigma of the Gaussian that smooths the openings: lips do not jump within 40 ms
 
 MOUTH_MOTION_PRESETS = {
@@ -66,21 +70,29 @@ def predict_openings(model, waveform, num_frames, batch_size=256):
     return total / np.maximum(count, 1)
 
 
+def opening_cue(waveform, num_frames):
+    """(num_frames,) how open the speech says the mouth is, from the sound alone: the loudness in
+    OPENING_BAND_HZ times the FORMANT_BAND_HZ mean frequency (kHz) to the FORMANT_POWER."""
+    from keras_s2v.media.audio import band_centroid, band_loudness
+
+    loudness = band_loudness(waveform, num_frames, *OPENING_BAND_HZ)
+    return loudness * (band_centroid(waveform, num_frames, *FORMANT_BAND_HZ) / 1000.0) ** FORMANT_POWER
+
+
 def speech_openings(model, waveform, num_frames):
-    """(num_frames,) openings for dubbing: the network's, mixed with the loudness of the speech in
-    OPENING_BAND_HZ (scaled to the network's mean), then smoothed.
+    """(num_frames,) openings for dubbing: the network's, mixed with the speech's `opening_cue`
+    (scaled to the network's mean), then smoothed.
 
     The network sees MFCCs without their energy coefficient, so it cannot hear how loud the speech
-    is; within one speaker that loudness follows the jaw. On real talking clips the mix follows the
-    real lip gap better than either alone, whichever seed trained the network (docs/experiments.md).
-    Silence stays still: there the band is silent and the network's openings are small.
+    is; within one speaker that loudness follows the jaw, and the first formant how far it has
+    dropped. On real talking clips the mix follows the real lip gap better than either alone,
+    whichever seed trained the network (docs/experiments.md). Silence stays still: there the cue
+    is silent and the network's openings are small.
     """
     from scipy.ndimage import gaussian_filter1d
 
-    from keras_s2v.media.audio import band_loudness
-
     openings = predict_openings(model, waveform, num_frames)
-    loudness = band_loudness(waveform, num_frames, *OPENING_BAND_HZ)
-    loudness *= openings.mean() / max(float(loudness.mean()), 1e-12)
-    mixed = (1.0 - LOUDNESS_SHARE) * openings + LOUDNESS_SHARE * loudness
+    cue = opening_cue(waveform, num_frames)
+    cue *= openings.mean() / max(float(cue.mean()), 1e-12)
+    mixed = (1.0 - CUE_SHARE) * openings + CUE_SHARE * cue
     return gaussian_filter1d(mixed, SMOOTHING_FRAMES, mode="nearest")

@@ -154,3 +154,15 @@ def test_band_loudness_hears_only_its_band_in_proportion_and_per_frame():
     half[8000:] = 0  # sound for the first 12.5 frames, then silence; missing audio is silence too
     profile = audio.band_loudness(half, 30, 1000, 4000)
     assert profile[:12].min() > 0.9 * loud.min() and profile[14:].max() == 0
+
+
+def test_band_centroid_finds_the_frequency_that_sounds_in_its_band_per_frame():
+    seconds = np.arange(17600) / 16000.0
+    low, high = np.sin(2 * np.pi * 300 * seconds), np.sin(2 * np.pi * 750 * seconds)
+    both = np.where(seconds < 0.5, low, high).astype(np.float32)  # 300 Hz for 12.5 frames, then 750 Hz
+    centroid = audio.band_centroid(both, 25, 200, 1000)
+    assert centroid.shape == (25,)
+    np.testing.assert_allclose(centroid[:12], 300, atol=25)
+    np.testing.assert_allclose(centroid[14:], 750, atol=25)
+    # Silent: the band's middle, never a division by zero.
+    assert np.allclose(audio.band_centroid(np.zeros(17600, np.float32), 25, 200, 1000), 600)

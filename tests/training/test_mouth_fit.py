@@ -1,7 +1,7 @@
 import numpy as np
 
 from keras_s2v.geometry import MFCC_SHAPE, WINDOW_FRAMES
-from keras_s2v.models.mouth_motion import predict_openings, speech_openings
+from keras_s2v.models.mouth_motion import opening_cue, predict_openings, speech_openings
 from keras_s2v.training import mouth_fit
 
 
@@ -27,7 +27,7 @@ def test_training_learns_the_opening_and_dub_reads_it_per_frame():
     silent = predict_openings(model, np.zeros(32000, np.float32), 50)
     assert silent.mean() < openings.mean()
 
-    # For dubbing the openings also hear the speech's 1-4 kHz loudness: louder there opens wider, silence stays still.
+    # For dubbing the openings also hear the speech's cue: louder at 1-4 kHz opens wider, silence stays still.
     mixed = speech_openings(model, waveform, 50)
     assert mixed.shape == (50,) and np.isfinite(mixed).all()
     tone = (0.3 * np.sin(2 * np.pi * 2000 * np.arange(32000) / 16000)).astype(np.float32)
@@ -35,3 +35,12 @@ def test_training_learns_the_opening_and_dub_reads_it_per_frame():
     opening = speech_openings(model, tone, 50)
     assert opening[5:20].mean() > opening[30:45].mean()
     assert np.std(speech_openings(model, np.zeros(32000, np.float32), 50)) < 1e-3
+
+
+def test_the_cue_opens_wider_as_the_first_formant_rises_at_the_same_loudness():
+    seconds = np.arange(32000) / 16000.0
+    loudness = 0.3 * np.sin(2 * np.pi * 2000 * seconds)  # the same 1-4 kHz loudness throughout
+    formant = np.where(seconds < 1.0, np.sin(2 * np.pi * 300 * seconds), np.sin(2 * np.pi * 750 * seconds))
+    cue = opening_cue((loudness + 0.3 * formant).astype(np.float32), 50)
+    assert cue.shape == (50,) and cue[30:45].min() > 2 * cue[5:20].max()  # "a" against "i": (750 / 300)^2
+    assert not opening_cue(np.zeros(32000, np.float32), 50).any()
