@@ -14,7 +14,8 @@ the speech at the frame's middle (the push that brought it) to the push that ret
 
 Keeping up: the time each frame costs is measured, as a part per window and a part per frame. At
 window step k a window serves k frames; the smallest step whose cost fits FRAME_BUDGET of a frame's
-1/25 s is chosen after every batch. A slower model or a busier machine thus moves the dub to a
+1/25 s is chosen after every batch. Frames whose speech arrived over CATCH_UP_SECONDS ago (after a
+stall) are made at the largest step until the dub has caught up. A slower model or a busier machine thus moves the dub to a
 larger step, a cheaper path with the mouth moving in coarser steps, rather than letting frames fall
 ever further behind the speech; it comes back to step 1 when the cost allows. `stats` counts the
 frames made at each step.
@@ -32,7 +33,12 @@ from keras_s2v.live.pcm import PcmBuffer
 
 FRAME_BUDGET = 0.85  # of a frame's 1/25 s that its making may cost: the rest is left for the caller (encode, send)
 COME_BACK = 0.7  # a smaller step is taken again only when its cost fits this share of the budget: no flapping
-SMOOTHING = 0.3  # weight of the newest cost in the running estimates
+# Costs are the medians of the last COST_MEMORY batches: on shared cores one batch now and then takes
+# seconds (another process ran), and a mean would hold the dub on the cheaper path long after.
+COST_MEMORY = 9
+# A frame whose speech came longer ago than this is late whatever the costs say (such a stall passed):
+# the frames are made at the largest step until the dub has caught up.
+CATCH_UP_SECONDS = 0.6
 
 
 @dataclasses.dataclass
@@ -52,18 +58,22 @@ class StepChooser:
         if step not in steps:
             raise ValueError(f"`window_step` must be one of {tuple(steps)}; received {step!r}")
         self.steps, self.step, self.adaptive, self.budget = tuple(steps), step, adaptive, budget
-        self.window_cost = self.frame_cost = None
+        self._windows, self._frames = collections.deque(maxlen=COST_MEMORY), collections.deque(maxlen=COST_MEMORY)
+
+    @property
+    def window_cost(self):
+        return float(np.median(self._windows)) if self._windows else None
+
+    @property
+    def frame_cost(self):
+        return float(np.median(self._frames)) if self._frames else None
 
     def cost(self, step):
         return self.frame_cost + self.window_cost / step
 
     def update(self, window_seconds, windows, frame_seconds, frames):
-        window, frame = window_seconds / max(windows, 1), frame_seconds / max(frames, 1)
-        if self.window_cost is None:
-            self.window_cost, self.frame_cost = window, frame
-        else:
-            self.window_cost += SMOOTHING * (window - self.window_cost)
-            self.frame_cost += SMOOTHING * (frame - self.frame_cost)
+        self._windows.append(window_seconds / max(windows, 1))
+        self._frames.append(frame_seconds / max(frames, 1))
         if not self.adaptive:
             return self.step
         fitting = [step for step in self.steps if self.cost(step) <= self.budget]
@@ -79,8 +89,9 @@ class LiveStats:
     faces: int = 0
     latencies: list = dataclasses.field(default_factory=list)
     steps: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # frames made at each step
-    window_cost: float = 0.0  # the running estimates the step is chosen by, in seconds
+    window_cost: float = 0.0  # the estimates the step is chosen by, in seconds
     frame_cost: float = 0.0
+    catch_ups: int = 0  # batches made at the largest step because their speech was over CATCH_UP_SECONDS old
 
     def latency(self, percentile):
         return float(np.percentile(self.latencies, percentile)) if self.latencies else float("nan")
@@ -113,18 +124,28 @@ class LiveDubber:
     folder or base path, .tflite, or a backend already loaded), as `s2v dub --model` takes.
     `window_step` is where it starts (1: each frame from the window centred on it); with
     `adaptive` it moves to a larger step when it falls behind and back when it can. `batch_size`:
-    a generator's windows per call when several are ready at once.
+    a generator's windows per call when several are ready at once. `loudness_scale` (mouth-motion
+    models): the speech loudness' scale to the network's openings, when known; by default the ratio
+    of their means so far (keras_s2v.live.own_pixels).
     Raises NoFaceError when a photo has no face, MediaError / ModelError for a bad file.
     """
 
     def __init__(
-        self, face, model, detector="cnn", window_step=DEFAULT_WINDOW_STEP, adaptive=True, batch_size=4, keep_above_lips=True
+        self,
+        face,
+        model,
+        detector="cnn",
+        window_step=DEFAULT_WINDOW_STEP,
+        adaptive=True,
+        batch_size=4,
+        keep_above_lips=True,
+        loudness_scale=None,
     ):
         face = os.fspath(face)
         if _is_motion_model(model):
             from keras_s2v.live.own_pixels import OwnPixelsPath
 
-            self.path = OwnPixelsPath(face, model, detector)
+            self.path = OwnPixelsPath(face, model, detector, loudness_scale)
         else:
             from keras_s2v.live.generator import GeneratorPath
 
@@ -151,12 +172,13 @@ class LiveDubber:
         far = 10**6  # a frame far from the start, where no window shifts inward
         return (self.path.needed_samples(far, step) - (SAMPLES_PER_FRAME * far + SAMPLES_PER_FRAME // 2)) / SAMPLE_RATE
 
-    def push(self, pcm, sample_rate=SAMPLE_RATE):
+    def push(self, pcm, sample_rate=SAMPLE_RATE, arrival=None):
         """Add a chunk of speech ((samples,) or (samples, channels), float in [-1, 1] or int16) and
-        return the LiveFrames it made ready, in order."""
+        return the LiveFrames it made ready, in order. `arrival` (time.perf_counter()'s clock) is when
+        the chunk arrived, if earlier than now (a caller draining a queue); latencies count from it."""
         if self._total is not None:
             raise ValueError("the stream has ended: flush() was called")
-        self.pcm.append(pcm, sample_rate, time.perf_counter())
+        self.pcm.append(pcm, sample_rate, time.perf_counter() if arrival is None else arrival)
         return self._advance()
 
     def flush(self):
@@ -173,6 +195,13 @@ class LiveDubber:
             if not groups:
                 return out
             step = self.chooser.step
+            late = time.perf_counter() - self.pcm.arrival(SAMPLES_PER_FRAME * self._next + SAMPLES_PER_FRAME // 2)
+            if self.chooser.adaptive and self._total is None and late > CATCH_UP_SECONDS and step < self.path.steps[-1]:
+                # A larger step's window ends later: if the speech does not reach it yet, the chosen step it is.
+                cheaper = self.path.plan(self._next, self.path.steps[-1], self.pcm.length, self._total)[: self.batch_size]
+                if cheaper:
+                    groups, step = cheaper, self.path.steps[-1]
+                    self.stats.catch_ups += 1
             rendered, (window_seconds, frame_seconds) = self.path.render(groups, self.pcm, self._total)
             self.chooser.update(window_seconds, len(groups), frame_seconds, len(rendered))
             self.stats.window_cost, self.stats.frame_cost = self.chooser.window_cost, self.chooser.frame_cost

@@ -97,11 +97,11 @@ class OwnPixelsPath:
     name_of_backend = "mouth-motion (own pixels)"
     steps = (1, 2, 3, 4, 5)
 
-    def __init__(self, face, model, detector="cnn", ahead=25):
+    def __init__(self, face, model, detector="cnn", loudness_scale=None, ahead=25):
         self.model = load_motion_model(model) if isinstance(model, str) else model
         info, self.landmarks, self.bank, gap_range = prepare_face(face, detector)
         self.size = (info.width, info.height)
-        self.openings = LiveOpenings(self.model, gap_range)
+        self.openings = LiveOpenings(self.model, gap_range, loudness_scale)
         # The first calls trace TensorFlow functions (hundreds of ms): made now, they would count as falling behind.
         for count in (1, 4):
             self.model(audio_lib.mfcc(np.zeros((count, WINDOW_SAMPLES), np.float32))[..., None], training=False)
