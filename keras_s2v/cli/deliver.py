@@ -140,7 +140,9 @@ def run_dub(args):
 
 # --------------------------------------------------------------------------- live
 def _add_live_arguments(parser):
-    parser.add_argument("--face", required=True, help="a face photo, or a video that plays forward and back for as long as the speech")
+    parser.add_argument(
+        "--face", required=True, help="a face photo, or a video that plays forward and back for as long as the speech"
+    )
     parser.add_argument("--audio", required=True, help="the speech to stream: wav, flac, mp3, ogg, or a video's audio track")
     parser.add_argument(
         "--model",

@@ -56,7 +56,9 @@ def _stream(dubber, waveform, chunk):
     """Push `waveform` in chunks; each frame with the samples pushed before and after the push that returned it."""
     frames = []
     for offset in range(0, len(waveform), chunk):
-        frames += [(frame, offset, min(offset + chunk, len(waveform))) for frame in dubber.push(waveform[offset : offset + chunk])]
+        frames += [
+            (frame, offset, min(offset + chunk, len(waveform))) for frame in dubber.push(waveform[offset : offset + chunk])
+        ]
     frames += [(frame, len(waveform), None) for frame in dubber.flush()]
     return frames
 
