@@ -182,11 +182,13 @@ def run_live(args):
     audio_lib.require_window(waveform, args.audio)
     info = video.probe(args.face)
     writer = video.VideoWriter(args.out, info.width, info.height, audio=waveform)  # checks the output folder first
-    bar = tqdm(total=int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)), desc="live", unit="frame", leave=False)
+    bars = []  # shown from the first frame on, so that a photo without a face fails with its one-line error alone
 
     def write(frame):
         writer.write(frame.image)
-        bar.update(1)
+        if not bars:
+            bars.append(tqdm(total=int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)), desc="live", unit="frame", leave=False))
+        bars[0].update(1)
 
     try:
         options = dict(detector=args.face_detector, window_step=args.window_step, adaptive=not args.fixed_step)
@@ -196,7 +198,8 @@ def run_live(args):
         writer.abort()
         raise
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     print(result.line())
     print(f"lookahead {1000 * result.lookahead:.0f} ms at window step {args.window_step}; setup {result.setup_seconds:.1f} s")
     print(f"wrote {args.out}")
