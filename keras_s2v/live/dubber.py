@@ -15,7 +15,8 @@ the speech at the frame's middle (the push that brought it) to the push that ret
 Keeping up: the time each frame costs is measured, as a part per window and a part per frame. At
 window step k a window serves k frames; the smallest step whose cost fits FRAME_BUDGET of a frame's
 1/25 s is chosen after every batch. Frames whose speech arrived over CATCH_UP_SECONDS ago (after a
-stall) are made at the largest step until the dub has caught up. A slower model or a busier machine thus moves the dub to a
+stall) are made at the largest step until the dub has caught up; those over HOLD_SECONDS late even so
+are not made at all but show the frame before them again. A slower model or a busier machine thus moves the dub to a
 larger step, a cheaper path with the mouth moving in coarser steps, rather than letting frames fall
 ever further behind the speech; it comes back to step 1 when the cost allows. `stats` counts the
 frames made at each step.
@@ -39,6 +40,10 @@ COST_MEMORY = 9
 # A frame whose speech came longer ago than this is late whatever the costs say (such a stall passed):
 # the frames are made at the largest step until the dub has caught up.
 CATCH_UP_SECONDS = 0.6
+# Frames whose speech came longer ago than this, even on the cheapest path, are not made: they show the
+# frame before them again (step HELD in the statistics), so a dub on cores it cannot keep up on stays on time.
+HOLD_SECONDS = 1.0
+HELD = 0
 
 
 @dataclasses.dataclass
@@ -47,7 +52,7 @@ class LiveFrame:
     time: float  # when it is shown, in seconds of the speech: index / 25
     image: np.ndarray  # (height, width, 3) uint8 RGB, at the face's own size
     latency: float  # seconds from the arrival of the speech at the frame's middle to the frame's return
-    step: int  # the window step it was made at (1: each frame from its own window)
+    step: int  # the window step it was made at (1: each frame from its own window; HELD (0): the frame before, again)
     has_face: bool  # False: the face video's frame passed through unchanged
 
 
@@ -98,11 +103,13 @@ class LiveStats:
 
     @property
     def fallback_frames(self):
-        """Frames made at a step above 1, where the dub fell back to the cheaper path."""
-        return sum(count for step, count in self.steps.items() if step > 1)
+        """Frames made at a step above 1 or held, where the dub fell back to a cheaper path."""
+        return sum(count for step, count in self.steps.items() if step != 1)
 
     def line(self):
-        steps = ", ".join(f"step {step}: {count}" for step, count in sorted(self.steps.items()))
+        steps = ", ".join(
+            f"step {step}: {count}" if step != HELD else f"held: {count}" for step, count in sorted(self.steps.items())
+        )
         return (
             f"{self.frames} frames, latency p50 {1000 * self.latency(50):.0f} ms, p95 {1000 * self.latency(95):.0f} ms, "
             f"max {1000 * self.latency(100):.0f} ms; {self.fallback_frames} frames on the cheaper path ({steps or 'none'})"
@@ -156,6 +163,7 @@ class LiveDubber:
         self.stats = LiveStats()
         self._next = 0  # the next frame to make
         self._total = None  # frames in all, once the stream has ended
+        self._last = None  # the last frame returned, shown again for frames too late to make
 
     @property
     def size(self):
@@ -188,23 +196,39 @@ class LiveDubber:
             self._total = max(1, int(round(self.pcm.length / SAMPLE_RATE * VIDEO_FPS))) if self.pcm.length else 0
         return self._advance()
 
+    def _age(self, index):
+        """Seconds since the speech at the middle of frame `index` arrived."""
+        return time.perf_counter() - self.pcm.arrival(SAMPLES_PER_FRAME * index + SAMPLES_PER_FRAME // 2)
+
     def _advance(self):
         out = []
         while True:
-            groups = self.path.plan(self._next, self.chooser.step, self.pcm.length, self._total)[: self.batch_size]
+            step = self.chooser.step
+            groups = self.path.plan(self._next, step, self.pcm.length, self._total)[: self.batch_size]
             if not groups:
                 return out
-            step = self.chooser.step
-            late = time.perf_counter() - self.pcm.arrival(SAMPLES_PER_FRAME * self._next + SAMPLES_PER_FRAME // 2)
-            if self.chooser.adaptive and self._total is None and late > CATCH_UP_SECONDS and step < self.path.steps[-1]:
-                # A larger step's window ends later: if the speech does not reach it yet, the chosen step it is.
-                cheaper = self.path.plan(self._next, self.path.steps[-1], self.pcm.length, self._total)[: self.batch_size]
-                if cheaper:
+            behind = self.chooser.adaptive and self._total is None
+            late = self._age(self._next)
+            if behind and late > HOLD_SECONDS and self._last is not None:
+                # Even the cheapest path fell this far behind: the frames already that late are not made but show
+                # the last frame again, so the stream is back on time at once instead of drifting.
+                stop = self._next + 1
+                while stop < groups[-1][1] and self._age(stop) > HOLD_SECONDS:
+                    stop += 1
+                self.path.skip(self._next, stop)
+                held = [(index, self._last.image, self._last.has_face) for index in range(self._next, stop)]
+                rendered, step = held, HELD
+                groups = [(self._next, stop, self._next)]
+            else:
+                if behind and late > CATCH_UP_SECONDS and step < self.path.steps[-1]:
+                    cheaper = self.path.plan(self._next, self.path.steps[-1], self.pcm.length, self._total)[: self.batch_size]
+                    if not cheaper:  # a larger step's window ends later: wait for its speech, queued behind this push
+                        return out
                     groups, step = cheaper, self.path.steps[-1]
                     self.stats.catch_ups += 1
-            rendered, (window_seconds, frame_seconds) = self.path.render(groups, self.pcm, self._total)
-            self.chooser.update(window_seconds, len(groups), frame_seconds, len(rendered))
-            self.stats.window_cost, self.stats.frame_cost = self.chooser.window_cost, self.chooser.frame_cost
+                rendered, (window_seconds, frame_seconds) = self.path.render(groups, self.pcm, self._total)
+                self.chooser.update(window_seconds, len(groups), frame_seconds, len(rendered))
+                self.stats.window_cost, self.stats.frame_cost = self.chooser.window_cost, self.chooser.frame_cost
             now = time.perf_counter()
             for index, image, has_face in rendered:
                 latency = now - self.pcm.arrival(SAMPLES_PER_FRAME * index + SAMPLES_PER_FRAME // 2)
@@ -213,6 +237,7 @@ class LiveDubber:
                 self.stats.faces += has_face
                 self.stats.latencies.append(latency)
                 self.stats.steps[step] += 1
+            self._last = out[-1]
             self._next = groups[-1][1]
             # No window of a later frame starts more than a few frames before it (generator: 2, own pixels: 4).
             self.pcm.forget_before(SAMPLES_PER_FRAME * (self._next - 2 * VIDEO_FPS // 5))

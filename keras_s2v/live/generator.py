@@ -52,7 +52,8 @@ class GeneratorPath:
             items = _with_references(_find_face(frame, tracker) for frame in video.FrameSource(face).play(sys.maxsize))
         self.feed = AheadFeed(items, ahead)
         # The first calls trace TensorFlow functions (hundreds of ms): made now, they would count as falling behind.
-        for count in {1, batch_size}:
+        # Every batch size: oneDNN builds its kernels per shape, and a batch of 3 came first in the middle of a stream.
+        for count in range(1, batch_size + 1):
             self.backend(
                 audio_lib.mfcc(np.zeros((count, WINDOW_SAMPLES), np.float32))[..., None],
                 *[np.zeros((count, FACE_SIZE, FACE_SIZE, WINDOW_FRAMES * FRAME_CHANNELS), np.float32)] * 2,
@@ -125,6 +126,11 @@ class GeneratorPath:
         oldest = groups[-1][1] - WINDOW_FRAMES
         self._held = {index: item for index, item in self._held.items() if index >= oldest}
         return out, (windows_seconds, time.perf_counter() - clock)
+
+    def skip(self, first, stop):
+        """Frames [first, stop) are not made (the dubber shows an earlier one): their face items go unused."""
+        self._items(stop)
+        self._held = {index: item for index, item in self._held.items() if index >= stop - WINDOW_FRAMES}
 
     def close(self):
         self.feed.close()

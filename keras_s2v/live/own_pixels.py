@@ -139,5 +139,9 @@ class OwnPixelsPath:
             out.extend((number, image, points is not None) for number in range(first, stop))
         return out, (drawn, time.perf_counter() - clock - drawn)
 
+    def skip(self, first, stop):
+        """Frames [first, stop) are not drawn (the dubber shows an earlier one): their face frames go unused."""
+        self.feed.take(stop - first)
+
     def close(self):
         self.feed.close()

@@ -190,3 +190,25 @@ def test_speech_at_another_rate_in_stereo_or_int16_is_heard_as_16_khz_mono(files
         dubber.flush()
         with pytest.raises(ValueError, match="flush"):
             dubber.push(waveform)
+
+
+class StallsOnce(KerasBackend):
+    """Fast, but its 12th call takes 1.5 s: another process took the cores for a while."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, mfcc, identity, reference):
+        self.calls += 1
+        time.sleep(1.5 if self.calls == 12 else 0.002)
+        return np.asarray(identity)
+
+
+def test_after_a_stall_the_late_frames_are_held_and_the_stream_is_back_on_time(files):
+    result = stream_file(speech_like(2.4), str(files / "face.png"), StallsOnce(), chunk_seconds=0.02, batch_size=1)
+    stats = result.stats
+    assert stats.frames == 60 and stats.steps[0] > 0 and stats.catch_ups > 0, stats.line()  # held: step 0
+    latencies = np.asarray(stats.latencies)
+    stalled = int(np.argmax(latencies))
+    assert latencies[stalled] > 1.4 and (latencies[-15:] < 0.6).all(), np.round(latencies, 2)
+    assert "held: " in stats.line()
