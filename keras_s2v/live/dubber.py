@@ -207,7 +207,7 @@ class LiveDubber:
             groups = self.path.plan(self._next, step, self.pcm.length, self._total)[: self.batch_size]
             if not groups:
                 return out
-            behind = self.chooser.adaptive and self._total is None
+            behind = self.chooser.adaptive  # at the end too: the last frames of a stream that fell behind are late as well
             late = self._age(self._next)
             if behind and late > HOLD_SECONDS and self._last is not None:
                 # Even the cheapest path fell this far behind: the frames already that late are not made but show

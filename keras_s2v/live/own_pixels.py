@@ -35,6 +35,11 @@ SMOOTHING_BEHIND = int(4.0 * SMOOTHING_FRAMES + 0.5)  # scipy's gaussian_filter1
 LEAD_WINDOWS = WINDOW_FRAMES - 1  # `predict_openings` starts its windows this many frames before frame 0
 
 
+def batch_bucket(count):
+    """The batch size `count` windows are padded to: 4, 8, 16, ..."""
+    return max(4, 1 << (count - 1).bit_length())
+
+
 class LiveOpenings:
     """The openings of frames as the speech allows them, and the lip gap each frame is drawn to."""
 
@@ -63,9 +68,14 @@ class LiveOpenings:
             return
         windows = [k for k in range(first, count + LEAD_WINDOWS) if k not in self.predicted]
         if windows:
+            # Batches of a few sizes only (padded with silence): TensorFlow's kernels are set up per shape, and a
+            # new shape in the middle of a stream cost hundreds of ms.
+            size = batch_bucket(len(windows))
             starts = [SAMPLES_PER_FRAME * (k - LEAD_WINDOWS) for k in windows]
-            mfcc = audio_lib.mfcc(np.stack([pcm.read(start, start + WINDOW_SAMPLES) for start in starts]))[..., None]
-            self.predicted.update(zip(windows, np.asarray(self.model(mfcc, training=False))))
+            pcm_windows = np.zeros((size, WINDOW_SAMPLES), np.float32)
+            pcm_windows[: len(starts)] = [pcm.read(start, start + WINDOW_SAMPLES) for start in starts]
+            predicted = np.asarray(self.model(audio_lib.mfcc(pcm_windows)[..., None], training=False))
+            self.predicted.update(zip(windows, predicted[: len(windows)]))
         for frame in range(first, count):
             network = np.mean([self.predicted[k][frame - k + LEAD_WINDOWS] for k in range(frame, frame + WINDOW_FRAMES)])
             start = SAMPLES_PER_FRAME * frame
@@ -74,6 +84,13 @@ class LiveOpenings:
             scale = self.scale if self.scale is not None else self._sums[0] / max(self._sums[1], 1e-12)
             self.mixed.append((1.0 - LOUDNESS_SHARE) * network + LOUDNESS_SHARE * loudness * scale)
             self.predicted.pop(frame, None)  # window `frame` shows no later frame
+
+    def skip(self, stop):
+        """Frames before `stop` are not drawn (held): their mix is not worked out but holds the last value,
+        which later frames' smoothing reads; the speech of those frames may be let go."""
+        last = self.mixed[-1] if self.mixed else 0.0
+        self.mixed.extend([last] * max(0, stop - len(self.mixed)))
+        self.predicted = {k: value for k, value in self.predicted.items() if k >= len(self.mixed)}
 
     def gaps(self, frames, pcm, total):
         """Lip gaps for `frames` (ascending); `total` frames once the stream has ended, else None."""
@@ -85,7 +102,7 @@ class LiveOpenings:
         for frame in frames:
             centre = frame + LEAD_FRAMES
             limit = len(self.mixed) - 1 if end is None else end - 1
-            values = np.asarray(self.mixed)[np.clip(centre + self._offsets, 0, limit)]
+            values = np.array([self.mixed[index] for index in np.clip(centre + self._offsets, 0, limit)])
             out.append(float(values @ self._weights / self._weights.sum()))
         return target_gaps(np.asarray(out), *self.gap_range)
 
@@ -103,7 +120,7 @@ class OwnPixelsPath:
         self.size = (info.width, info.height)
         self.openings = LiveOpenings(self.model, gap_range, loudness_scale)
         # The first calls trace TensorFlow functions (hundreds of ms): made now, they would count as falling behind.
-        for count in (1, 4):
+        for count in (4, 8, 16):
             self.model(audio_lib.mfcc(np.zeros((count, WINDOW_SAMPLES), np.float32))[..., None], training=False)
         if info.is_image:
             image = video.read_image(face)
@@ -142,6 +159,7 @@ class OwnPixelsPath:
     def skip(self, first, stop):
         """Frames [first, stop) are not drawn (the dubber shows an earlier one): their face frames go unused."""
         self.feed.take(stop - first)
+        self.openings.skip(stop)
 
     def close(self):
         self.feed.close()
