@@ -14,12 +14,12 @@ the speech at the frame's middle (the push that brought it) to the push that ret
 
 Keeping up: the time each frame costs is measured, as a part per window and a part per frame. At
 window step k a window serves k frames; the smallest step whose cost fits FRAME_BUDGET of a frame's
-1/25 s is chosen after every batch. Frames whose speech arrived over CATCH_UP_SECONDS ago (after a
-stall) are made at the largest step until the dub has caught up; those over HOLD_SECONDS late even so
-are not made at all but show the frame before them again. A slower model or a busier machine thus moves the dub to a
+1/25 s is chosen after every batch. A slower model or a busier machine thus moves the dub to a
 larger step, a cheaper path with the mouth moving in coarser steps, rather than letting frames fall
-ever further behind the speech; it comes back to step 1 when the cost allows. `stats` counts the
-frames made at each step.
+ever further behind the speech; it comes back to step 1 when the cost allows. Frames whose speech
+arrived over CATCH_UP_SECONDS ago (after a stall) are made at the largest step; those over
+HOLD_SECONDS late even so are not made at all but show the frame before them again. `stats` counts
+the frames made at each step.
 """
 
 import collections
@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from keras_s2v.geometry import DEFAULT_WINDOW_STEP, SAMPLE_RATE, SAMPLES_PER_FRAME, VIDEO_FPS
+from keras_s2v.geometry import DEFAULT_WINDOW_STEP, SAMPLE_RATE, SAMPLES_PER_FRAME, VIDEO_FPS, WINDOW_FRAMES
 from keras_s2v.live.pcm import PcmBuffer
 
 FRAME_BUDGET = 0.85  # of a frame's 1/25 s that its making may cost: the rest is left for the caller (encode, send)
@@ -239,8 +239,9 @@ class LiveDubber:
                 self.stats.steps[step] += 1
             self._last = out[-1]
             self._next = groups[-1][1]
-            # No window of a later frame starts more than a few frames before it (generator: 2, own pixels: 4).
-            self.pcm.forget_before(SAMPLES_PER_FRAME * (self._next - 2 * VIDEO_FPS // 5))
+            # No later window reads speech from more than WINDOW_FRAMES - 1 frames before the next frame (a
+            # generator's last windows shift inward; the own-pixels openings start 4 frames early): keep twice that.
+            self.pcm.forget_before(SAMPLES_PER_FRAME * (self._next - 2 * WINDOW_FRAMES))
 
     def close(self):
         self.path.close()
