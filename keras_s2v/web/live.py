@@ -37,14 +37,23 @@ KEEP_FACES = 8  # faces uploaded to the Live tab that are kept (the newest), so 
 JPEG_QUALITY = 85
 
 
-def _encode(frame):
-    import cv2
+class _Encoder:
+    """Frames as the socket sends them. A held frame is the frame before, the same array: its JPEG is
+    reused, since encoding is what a stream that fell behind can least afford."""
 
-    header = json.dumps(
-        {"index": frame.index, "time": frame.time, "latency": round(frame.latency, 4), "step": frame.step}
-    ).encode()
-    ok, jpeg = cv2.imencode(".jpg", frame.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return struct.pack(">I", len(header)) + header + jpeg.tobytes()
+    def __init__(self):
+        self._image, self._jpeg = None, b""
+
+    def __call__(self, frame):
+        import cv2
+
+        header = json.dumps(
+            {"index": frame.index, "time": frame.time, "latency": round(frame.latency, 4), "step": frame.step}
+        ).encode()
+        if frame.image is not self._image:
+            jpeg = cv2.imencode(".jpg", frame.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]
+            self._image, self._jpeg = frame.image, jpeg.tobytes()
+        return struct.pack(">I", len(header)) + header + self._jpeg
 
 
 def add_live_routes(app, model, folder, detector="cnn", max_upload_mb=100.0):
@@ -126,7 +135,7 @@ async def _close_with(websocket, message):
 async def _stream(websocket, dubber):
     """Receive speech and send frames until `end`; chunks that came while the dubber was busy are pushed
     one by one with the time each arrived, so the latency counts the wait."""
-    chunks = asyncio.Queue()
+    chunks, encode = asyncio.Queue(), _Encoder()
 
     async def receive():
         while True:
@@ -141,7 +150,7 @@ async def _stream(websocket, dubber):
                 return
 
     def push(items):
-        return [_encode(frame) for pcm, arrival in items for frame in dubber.push(pcm, arrival=arrival)]
+        return [encode(frame) for pcm, arrival in items for frame in dubber.push(pcm, arrival=arrival)]
 
     receiver = asyncio.create_task(receive())
     try:
@@ -156,7 +165,7 @@ async def _stream(websocket, dubber):
             if end is None:
                 return
             if end == "end":
-                for message in await run_in_threadpool(lambda: [_encode(frame) for frame in dubber.flush()]):
+                for message in await run_in_threadpool(lambda: [encode(frame) for frame in dubber.flush()]):
                     await websocket.send_bytes(message)
                 await websocket.send_text(json.dumps({"done": dubber.stats.line()}))
                 await websocket.close()

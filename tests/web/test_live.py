@@ -91,11 +91,16 @@ def test_the_microphone_makes_the_face_speak_at_25_frames_a_second(server, files
     page.click("#mic")
     page.wait_for_function("window.liveStats.done !== null", timeout=30_000)
     summary = page.evaluate("window.liveStats.done")
-    assert 20 <= rate <= 30, rate
+    assert 20 <= rate <= 30, (rate, summary)
     assert stats["lookahead"] == pytest.approx(0.115)
     shown = page.text_content("#delay")
     assert shown.startswith("delay ") and shown.endswith(" ms)"), shown
-    assert np.isfinite(delays).all() and (delays > 100).all() and np.percentile(delays, 95) < 1500, delays
+    # Never less than the lookahead (115 ms) plus the trip, so the page measures what it should; the bounds above
+    # it leave room for cores shared with other work (the target on two idle cores is 350 ms at the 95th percentile),
+    # and the delay must not grow over the stream: held frames keep it on time.
+    third = len(delays) // 3
+    assert np.isfinite(delays).all() and (delays > 100).all() and np.percentile(delays, 95) < 3000, delays
+    assert np.median(delays[-third:]) < np.median(delays[:third]) + 1000, delays
     assert page.text_content("#state") == "Stopped." or page.text_content("#state") == "The speech has ended."
     assert "frames, latency p50" in page.text_content("#summary")
     with capsys.disabled():
