@@ -192,11 +192,14 @@ def test_speech_at_another_rate_in_stereo_or_int16_is_heard_as_16_khz_mono(files
         with LiveDubber(str(files / "face.png"), backend, detector, adaptive=False) as dubber:
             frames = [frame for chunk in chunks for frame in dubber.push(chunk, rate)] + dubber.flush()
             counts.append((len(frames), dubber.pcm.length))
+            heard = dubber.pcm.read(0, 15000)
+            # The resampled speech lines up with the original (soxr's stream adds no delay); int16 is scaled to [-1, 1].
+            if rate == SAMPLE_RATE:
+                assert np.abs(heard - waveform[:15000]).max() < 1e-4
+            assert np.corrcoef(heard, waveform[:15000])[0, 1] > 0.98, rate
+            with pytest.raises(ValueError, match="flush"):
+                dubber.push(waveform)
     assert counts[0][0] == counts[1][0] == 25 and abs(counts[0][1] - SAMPLE_RATE) < 200, counts
-    with LiveDubber(str(files / "face.png"), backend, detector) as dubber:
-        dubber.flush()
-        with pytest.raises(ValueError, match="flush"):
-            dubber.push(waveform)
 
 
 @pytest.mark.parametrize("path", ["generator", "own pixels"])
