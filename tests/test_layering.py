@@ -19,6 +19,7 @@ LAYERS = (
     ("export",),
     ("serving_client",),  # runtimes
     ("dubbing", "evaluation"),  # use
+    ("live",),  # dubbing as the speech arrives
     ("lab", "web"),  # applications
     ("cli", "__main__", "__init__"),  # command line
 )

@@ -110,6 +110,20 @@ def _bank(path, landmarks, is_image, detector):
     return mouth_bank.MouthBank(sources)
 
 
+def prepare_face(face, detector="cnn"):
+    """What the renderer needs of a face video or image before any speech: (VideoInfo, landmarks (468, 2) or
+    None per source frame, the MouthBank, (closed, widest) lip gaps). Shared with live dubbing (keras_s2v.live),
+    so that both draw each frame alike. Raises NoFaceError when no frame has a face."""
+    info = video.probe(face)
+    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
+    landmarks = _track(face, detector, info.is_image)
+    if not any(points is not None for points in landmarks):
+        raise NoFaceError(face, "no face found in any frame")
+    bank = _bank(face, landmarks, info.is_image, detector)
+    gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
+    return info, landmarks, bank, gaps
+
+
 def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_progress=None):
     """Lip-sync `face` (video or image) to `audio` with a mouth-motion model at `model` (a path or a
     loaded model); the mouth comes from the person's own frames. Returns a DubSummary.
@@ -121,14 +135,8 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     waveform = audio_lib.load_audio(audio)
     audio_lib.require_window(waveform, audio)
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
-    info = video.probe(face)
     timer = StageTimer()
-    detector = faces.make_detector(detector) if isinstance(detector, str) else detector
-    landmarks = _track(face, detector, info.is_image)
-    if not any(points is not None for points in landmarks):
-        raise NoFaceError(face, "no face found in any frame")
-    bank = _bank(face, landmarks, info.is_image, detector)
-    closed, widest = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
+    info, landmarks, bank, (closed, widest) = prepare_face(face, detector)
     gaps = target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:

@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from keras_s2v.errors import S2VError
 from keras_s2v.web.jobs import JobQueue, user_message
+from keras_s2v.web.live import add_live_routes
 
 FIELDS = {"face": "a face video or image", "audio": "speech: an audio file or a video"}
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the two files
@@ -94,6 +95,7 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
         jobs.close()
 
     app = FastAPI(title="keras-s2v", lifespan=lifespan, docs_url=None, redoc_url=None)
+    add_live_routes(app, model, folder, detector, max_upload_mb)  # the Live tab (keras_s2v.web.live)
     page = _page(max_upload_mb)
 
     @app.get("/", response_class=HTMLResponse)

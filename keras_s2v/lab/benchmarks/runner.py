@@ -12,6 +12,7 @@ from keras_s2v.lab.benchmarks.data import bench_data
 from keras_s2v.lab.benchmarks.dubbing import bench_dub
 from keras_s2v.lab.benchmarks.export import bench_export
 from keras_s2v.lab.benchmarks.faces import bench_faces
+from keras_s2v.lab.benchmarks.live import bench_live
 from keras_s2v.lab.benchmarks.precision import bench_precision
 from keras_s2v.lab.benchmarks.timing import describe_machine
 from keras_s2v.quiet import silence_native_logs
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "export": bench_export,
     "precision": bench_precision,
     "dub": bench_dub,
+    "live": bench_live,
     "faces": bench_faces,
     "beam": bench_beam,
 }
