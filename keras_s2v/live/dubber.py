@@ -131,8 +131,8 @@ class LiveDubber:
     folder or base path, .tflite, or a backend already loaded), as `s2v dub --model` takes.
     `window_step` is where it starts (1: each frame from the window centred on it); with
     `adaptive` it moves to a larger step when it falls behind and back when it can. `batch_size`:
-    a generator's windows per call when several are ready at once. `loudness_scale` (mouth-motion
-    models): the speech loudness' scale to the network's openings, when known; by default the ratio
+    a generator's windows per call when several are ready at once. `cue_scale` (mouth-motion
+    models): the scale of the speech's `opening_cue` to the network's openings, when known; by default the ratio
     of their means so far (keras_s2v.live.own_pixels).
     Raises NoFaceError when a photo has no face, MediaError / ModelError for a bad file.
     """
@@ -146,13 +146,13 @@ class LiveDubber:
         adaptive=True,
         batch_size=4,
         keep_above_lips=True,
-        loudness_scale=None,
+        cue_scale=None,
     ):
         face = os.fspath(face)
         if _is_motion_model(model):
             from keras_s2v.live.own_pixels import OwnPixelsPath
 
-            self.path = OwnPixelsPath(face, model, detector, loudness_scale)
+            self.path = OwnPixelsPath(face, model, detector, cue_scale)
         else:
             from keras_s2v.live.generator import GeneratorPath
 

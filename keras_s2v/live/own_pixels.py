@@ -5,7 +5,7 @@ here the same steps run as the speech arrives:
 
 - the network's opening of frame g is the mean over the WINDOW_FRAMES windows that show it, the
   last of which ends WINDOW_SAMPLES after frame g starts, as in `predict_openings`;
-- the loudness between 1 and 4 kHz of each frame's own audio, as in `band_loudness`, scaled to the
+- the `opening_cue` of each frame's own audio, scaled to the
   network's mean: the means so far, where `dub` takes the whole clip's (the one figure a stream
   cannot know in advance, so the first second or two may differ);
 - the Gaussian smoothing over SMOOTHING_FRAMES, cut SMOOTHING_AHEAD frames after the frame (the
@@ -28,7 +28,7 @@ from keras_s2v.geometry import FRAME_LENGTH, SAMPLES_PER_FRAME, WINDOW_FRAMES, W
 from keras_s2v.live.feed import AheadFeed
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
-from keras_s2v.models.mouth_motion import LOUDNESS_SHARE, OPENING_BAND_HZ, SMOOTHING_FRAMES
+from keras_s2v.models.mouth_motion import CUE_SHARE, SMOOTHING_FRAMES, opening_cue
 
 SMOOTHING_AHEAD = 1  # frames after a frame that its smoothing waits for: 40 ms more latency against a lag
 SMOOTHING_BEHIND = int(4.0 * SMOOTHING_FRAMES + 0.5)  # scipy's gaussian_filter1d reaches as far (truncate=4)
@@ -44,14 +44,14 @@ class LiveOpenings:
     """The openings of frames as the speech allows them, and the lip gap each frame is drawn to."""
 
     def __init__(self, model, gap_range, scale=None):
-        """`scale`: the loudness' scale to the network's openings, when known (from an earlier stream of the same
+        """`scale`: the cue's scale to the network's openings, when known (from an earlier stream of the same
         voice, or a test); by default the ratio of their means so far."""
         self.model = model
         self.scale = scale
         self.gap_range = gap_range
         self.predicted = {}  # window k (its first frame is k - LEAD_WINDOWS) -> (WINDOW_FRAMES,) openings
-        self.mixed = []  # per frame: the network's and the loudness' mix, before smoothing
-        self._sums = np.zeros(2)  # of the network's openings and of the loudness so far
+        self.mixed = []  # per frame: the network's and the cue's mix, before smoothing
+        self._sums = np.zeros(2)  # of the network's openings and of the cue so far
         offsets = np.arange(-SMOOTHING_BEHIND, SMOOTHING_AHEAD + 1)
         self._weights = np.exp(-0.5 * (offsets / SMOOTHING_FRAMES) ** 2)
         self._offsets = offsets
@@ -79,10 +79,10 @@ class LiveOpenings:
         for frame in range(first, count):
             network = np.mean([self.predicted[k][frame - k + LEAD_WINDOWS] for k in range(frame, frame + WINDOW_FRAMES)])
             start = SAMPLES_PER_FRAME * frame
-            loudness = audio_lib.band_loudness(pcm.read(start, start + SAMPLES_PER_FRAME + FRAME_LENGTH), 1, *OPENING_BAND_HZ)[0]
-            self._sums += (network, loudness)
+            cue = opening_cue(pcm.read(start, start + SAMPLES_PER_FRAME + FRAME_LENGTH), 1)[0]
+            self._sums += (network, cue)
             scale = self.scale if self.scale is not None else self._sums[0] / max(self._sums[1], 1e-12)
-            self.mixed.append((1.0 - LOUDNESS_SHARE) * network + LOUDNESS_SHARE * loudness * scale)
+            self.mixed.append((1.0 - CUE_SHARE) * network + CUE_SHARE * cue * scale)
             self.predicted.pop(frame, None)  # window `frame` shows no later frame
 
     def skip(self, stop):
@@ -114,11 +114,11 @@ class OwnPixelsPath:
     name_of_backend = "mouth-motion (own pixels)"
     steps = (1, 2, 3, 4, 5)
 
-    def __init__(self, face, model, detector="cnn", loudness_scale=None, ahead=25):
+    def __init__(self, face, model, detector="cnn", cue_scale=None, ahead=25):
         self.model = load_motion_model(model) if isinstance(model, str) else model
         info, self.landmarks, self.bank, gap_range = prepare_face(face, detector)
         self.size = (info.width, info.height)
-        self.openings = LiveOpenings(self.model, gap_range, loudness_scale)
+        self.openings = LiveOpenings(self.model, gap_range, cue_scale)
         # The first calls trace TensorFlow functions (hundreds of ms): made now, they would count as falling behind.
         for count in (4, 8, 16):
             self.model(audio_lib.mfcc(np.zeros((count, WINDOW_SAMPLES), np.float32))[..., None], training=False)

@@ -15,10 +15,10 @@ from keras_s2v.live import own_pixels as live_own_pixels
 from keras_s2v.live.dubber import COME_BACK, StepChooser
 from keras_s2v.live.realtime import stream_file
 from keras_s2v.media import video
-from keras_s2v.media.audio import band_loudness, load_audio
+from keras_s2v.media.audio import load_audio
 from keras_s2v.media.photos import real_photos
 from keras_s2v.models import build_speech2vid
-from keras_s2v.models.mouth_motion import OPENING_BAND_HZ, build_mouth_motion, predict_openings
+from keras_s2v.models.mouth_motion import build_mouth_motion, opening_cue, predict_openings
 from keras_s2v.saving import save_model
 from tests.helpers import speech_like, write_audio
 
@@ -154,7 +154,7 @@ def test_the_step_chooser_takes_the_smallest_step_that_fits_and_ignores_a_stall(
 
 
 def test_openings_as_the_speech_arrives_are_dub_own_pixels_given_its_scale_and_smoothing(files, detector, monkeypatch, tmp_path):
-    """The own-pixels path: with the whole speech's loudness scale and the whole smoothing kernel (what a
+    """The own-pixels path: with the whole speech's cue scale and the whole smoothing kernel (what a
     stream cannot know in time), every frame is dub_own_pixels', bit for bit; by default it waits less."""
     model = build_mouth_motion("tiny")
     face, speech = str(files / "face.png"), str(files / "speech.wav")
@@ -164,10 +164,10 @@ def test_openings_as_the_speech_arrives_are_dub_own_pixels_given_its_scale_and_s
     )
     waveform = load_audio(speech)  # as dub reads it: the file holds 16-bit samples
     openings = predict_openings(model, waveform, FRAMES + own_pixels_dub.LEAD_FRAMES)
-    scale = openings.mean() / band_loudness(waveform, FRAMES + own_pixels_dub.LEAD_FRAMES, *OPENING_BAND_HZ).mean()
+    scale = openings.mean() / opening_cue(waveform, FRAMES + own_pixels_dub.LEAD_FRAMES).mean()
     with monkeypatch.context() as patch:
         patch.setattr(live_own_pixels, "SMOOTHING_AHEAD", live_own_pixels.SMOOTHING_BEHIND)
-        with LiveDubber(face, model, detector, adaptive=False, loudness_scale=scale) as dubber:
+        with LiveDubber(face, model, detector, adaptive=False, cue_scale=scale) as dubber:
             frames = [frame for frame, _, _ in _stream(dubber, waveform, 1000)]
     assert [frame.index for frame in frames] == list(range(FRAMES))
     for frame, expected in zip(frames, dubbed):
