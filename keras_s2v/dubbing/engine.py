@@ -96,7 +96,7 @@ class _Batch:
     generated: np.ndarray = None
 
 
-def _find_face(indexed_frame, tracker):
+def find_face(indexed_frame, tracker):
     """(frame, face, crop, alignment, source index); a black crop where there is no face."""
     index, frame = indexed_frame
     face = tracker.update(frame)
@@ -105,7 +105,7 @@ def _find_face(indexed_frame, tracker):
     return frame, face, *faces.crop_face(frame, face), index
 
 
-def _with_references(items):
+def with_references(items):
     """Yields (item, reference crop), the reference picked among the REFERENCE_REACH frames played on either side.
 
     Only the crops of frames already passed on are kept, and REFERENCE_REACH frames are read
@@ -128,7 +128,7 @@ def _with_references(items):
         yield emit()
 
 
-def _stack_window(crops):
+def stack_window(crops):
     """One (H, W, WINDOW_CHANNELS) float32 window from up to WINDOW_FRAMES crops, filled up by repeating the last one.
 
     The layout of windows.stack_frames, in NumPy: a TensorFlow call per window cost 7 ms, most
@@ -157,8 +157,8 @@ def _batch_windows(pairs, mfcc, plan, batch_size):
         for number, window in enumerate(chosen):
             # A window past the end of the stream is filled up by repeating its last frame; its extra outputs are dropped.
             frames = [buffer[index] for index in range(starts[window], min(starts[window] + WINDOW_FRAMES, received))]
-            identity.append(_stack_window([item[2] for item, _ in frames]))
-            reference.append(_stack_window([crop for _, crop in frames]))
+            identity.append(stack_window([item[2] for item, _ in frames]))
+            reference.append(stack_window([crop for _, crop in frames]))
             for index in range(outputs[window][0], min(outputs[window][1], received)):
                 items.append(buffer[index][0])
                 picks.append((number, index - starts[window]))
@@ -233,14 +233,14 @@ def dub(
     mfcc = _windows_mfcc(waveform, plan[0])
     timer.add("features", time.perf_counter() - clock)
     if info.is_image:  # detected and cropped once
-        still = _find_face((0, video.read_image(face)), tracker)
+        still = find_face((0, video.read_image(face)), tracker)
         if still[1] is None:
             raise NoFaceError(face, "no face found in any frame")
         source, find_faces = itertools.repeat(still[0], num_frames), lambda frames: (still for _ in frames)
     else:
         source, find_faces = (
             video.FrameSource(face).play(num_frames),
-            lambda frames: (_find_face(frame, tracker) for frame in frames),
+            lambda frames: (find_face(frame, tracker) for frame in frames),
         )
     writer = video.VideoWriter(out, info.width, info.height, audio=waveform)  # checks the output folder before the work
     faces_found = written = 0
@@ -265,7 +265,7 @@ def dub(
             ("decode", source),
             [
                 ("face detection", find_faces, 2),
-                ("features", lambda items: _batch_windows(_with_references(items), mfcc, plan, batch_size), 2),
+                ("features", lambda items: _batch_windows(with_references(items), mfcc, plan, batch_size), 2),
                 ("generation", lambda batches: _generate(batches, backend), 1),
                 ("blending", lambda batches: _blend(batches, keep_above_lips), 1),
                 ("encoding", encode, 4),

@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_s2v import faces
 from keras_s2v.dubbing.backends import load_backend
-from keras_s2v.dubbing.engine import _find_face, _stack_window, _with_references, to_uint8
+from keras_s2v.dubbing.engine import find_face, stack_window, to_uint8, with_references
 from keras_s2v.errors import NoFaceError
 from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, SAMPLES_PER_FRAME, WINDOW_FRAMES, WINDOW_SAMPLES
 from keras_s2v.live.feed import AheadFeed
@@ -44,12 +44,12 @@ class GeneratorPath:
         self.size = (info.width, info.height)
         tracker = faces.FaceTracker(faces.make_detector(detector) if isinstance(detector, str) else detector)
         if info.is_image:  # detected and cropped once, its own reference, as `dub` does
-            still = _find_face((0, video.read_image(face)), tracker)
+            still = find_face((0, video.read_image(face)), tracker)
             if still[1] is None:
                 raise NoFaceError(face, "no face found in any frame")
             items = itertools.repeat((still, still[2]))
         else:
-            items = _with_references(_find_face(frame, tracker) for frame in video.FrameSource(face).play(sys.maxsize))
+            items = with_references(find_face(frame, tracker) for frame in video.FrameSource(face).play(sys.maxsize))
         self.feed = AheadFeed(items, ahead)
         # The first calls trace TensorFlow functions (hundreds of ms): made now, they would count as falling behind.
         # Every batch size: oneDNN builds its kernels per shape, and a batch of 3 came first in the middle of a stream.
@@ -97,8 +97,8 @@ class GeneratorPath:
             mfcc.append(window)
             # Past the end of a stream shorter than a window, the last frame repeats, as in `dub`.
             frames = [self._held[index] for index in range(start, min(start + WINDOW_FRAMES, last))]
-            identity.append(_stack_window([item[2] for item, _ in frames]))
-            reference.append(_stack_window([crop for _, crop in frames]))
+            identity.append(stack_window([item[2] for item, _ in frames]))
+            reference.append(stack_window([crop for _, crop in frames]))
         mfcc = audio_lib.mfcc(np.stack(mfcc))[..., None]  # one window's MFCC is its own samples' alone
         generated = np.concatenate(
             [
