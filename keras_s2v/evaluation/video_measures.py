@@ -31,21 +31,25 @@ LOWER_FACE_GROW = 0.05  # of the face height, around the jaw-and-nose polygon
 LABEL_HEIGHT = 24  # pixels of each contact-sheet row's label strip
 
 
-def mesh_track(frames, detector=None):
-    """(468, 2) face-mesh landmarks of each frame, or None where there is no face.
+def mesh_points(frames, detector=None):
+    """Yields (frame, (468, 2) face-mesh landmarks or None where there is no face) for each of `frames`.
 
     `detector` (default a new `faces.CNNDetector`) runs its mesh in the region of the previous
     frame's landmarks (`track`), and detects afresh on the first frame and wherever that loses
     the face. No One Euro smoothing: the measures see the raw mesh, jitter and all.
     """
     detector = faces.CNNDetector() if detector is None else detector
-    found, previous = [], None
+    previous = None
     for frame in frames:
         frame = np.ascontiguousarray(frame, np.uint8)
         face = detector.track(frame, previous) if previous is not None else None
         previous = face if face is not None else detector.detect(frame)
-        found.append(None if previous is None else np.asarray(previous.landmarks, np.float64)[:, :2])
-    return found
+        yield frame, None if previous is None else np.asarray(previous.landmarks, np.float64)[:, :2]
+
+
+def mesh_track(frames, detector=None):
+    """The landmarks of `mesh_points`, one per frame."""
+    return [points for _, points in mesh_points(frames, detector)]
 
 
 def lip_gaps(landmarks_list):

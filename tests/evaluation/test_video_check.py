@@ -2,8 +2,10 @@ import json
 
 import numpy as np
 
-from keras_s2v.evaluation.video_check import TARGETS, check_video, format_video_check
+from keras_s2v.evaluation import video_measures
+from keras_s2v.evaluation.video_check import TARGETS, _face_crops, check_video, format_video_check
 from keras_s2v.lab import synth
+from keras_s2v.media import video
 from keras_s2v.models.mouth_motion import build_mouth_motion
 from keras_s2v.speech import formant
 
@@ -27,3 +29,11 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
     assert (tmp_path / "check" / "other.mp4").exists()
     lines = format_video_check(report)
     assert len(lines) == 1 + 3 + len(TARGETS) and "silence" in lines[3]
+
+    # The check keeps only the face of each frame, and measures it as it would the whole frame.
+    frames = video.read_frames(str(clip))
+    crops, landmarks, boxes = _face_crops(str(clip), None)
+    assert len(crops) == len(frames) == 40 and all(crop.size < frames[0].size for crop in crops)
+    np.testing.assert_allclose(video_measures.lip_gaps(landmarks), video_measures.lip_gaps(video_measures.mesh_track(frames)))
+    for crop, (x0, y0, x1, y1), frame in zip(crops, boxes, frames):
+        np.testing.assert_array_equal(crop, frame[y0:y1, x0:x1])
