@@ -21,7 +21,6 @@ def describe(path, detector="cnn"):
         if "no video stream" not in error.reason:
             raise
         waveform = audio.load_audio(path)
-        audio.require_window(waveform, path)
         return {"path": path, "kind": "audio", "duration_s": len(waveform) / audio.SAMPLE_RATE}
     frames = video.read_frames(path)
     picked = np.unique(np.linspace(0, len(frames) - 1, min(FACE_SAMPLES, len(frames))).astype(int))
