@@ -100,6 +100,8 @@ def _decode_with_pyav(path):
                 raise MediaError(path, "the file has no audio track")
             return None, None
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # a codec FFmpeg does not know
+            raise MediaError(path, "the audio track's codec is not one that can be decoded")
         rate = stream.codec_context.sample_rate or stream.rate
         require_format(path, rate, stream.codec_context.channels)
         chunks = []

@@ -57,6 +57,10 @@ def _open(path):
     if not container.streams.video:
         container.close()
         raise MediaError(path, "the file has no video stream")
+    context = container.streams.video[0].codec_context
+    if context is None or context.width <= 0 or context.height <= 0:  # a codec FFmpeg does not know, or a broken header
+        container.close()
+        raise MediaError(path, "the video stream has no codec or frame size that can be decoded")
     return container
 
 
@@ -64,7 +68,10 @@ def read_image(path):
     """A still image as one (H, W, 3) uint8 RGB frame."""
     path = os.fspath(path)
     _require_file(path)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+    except cv2.error:  # OpenCV asserts on some headers (e.g. one declaring more than 2**30 pixels) instead of failing
+        image = None
     if image is None:
         raise MediaError(path, "not an image file that can be decoded")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
