@@ -70,13 +70,13 @@ def multipart(files):
 
 
 def request(url, method="GET", body=None, content_type=None, timeout=60):
-    """(status, headers, body bytes) of one request; HTTP errors are answers, not exceptions."""
+    """(status, headers with lower-case names, body bytes) of one request; HTTP errors are answers, not exceptions."""
     call = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type} if content_type else {})
     try:
         with urllib.request.urlopen(call, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
 
 def wait_for_job(url, job_id, seconds=120):
