@@ -11,6 +11,7 @@ WORK/findings/HARNESS/. Exit code 1 when any harness found something.
 """
 
 import argparse
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -69,7 +70,7 @@ def _report(name, log_text, work, wall):
     counted = int(executed[1]) if executed else max([int(n) for n in re.findall(r"^#(\d+)", log_text, re.M)] or [0])
     slowest_file = os.path.join(work, "logs", f"{name}.slowest")
     slowest = float(open(slowest_file).read()) if os.path.exists(slowest_file) else 0.0
-    saved = re.search(r"Test unit written to (\S+)", log_text)
+    saved = re.search(r"Test unit written to (\S*/(?:crash|timeout|oom|leak)-\S+)", log_text)  # not slow-unit-
     finding = None
     if saved:
         exception = re.search(r"=== Uncaught Python exception: ===\n(.+)", log_text)
@@ -114,6 +115,7 @@ def main(argv=None):
         "--rss-limit-mb", type=int, default=4096, help="memory past which an input counts as a finding (default 4096)"
     )
     parser.add_argument("--nice", type=int, default=0, help="niceness of the harness processes (e.g. 19 on a shared machine)")
+    parser.add_argument("--jobs", type=int, default=1, help="harness processes at once (default 1)")
     parser.add_argument("--replay", nargs="+", metavar=("HARNESS", "FILE"), help="run saved inputs once through a harness")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
@@ -125,9 +127,11 @@ def main(argv=None):
         return subprocess.call(
             [sys.executable, "-m", "fuzz.run", "--child", name, "--work", work, "--", "-runs=1", *map(os.path.abspath, files)]
         )
+    names = args.only or HARNESS_NAMES
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        reports = pool.map(lambda name: run_harness(name, work, args.seconds, args.timeout, args.rss_limit_mb, args.nice), names)
     failed = False
-    for name in args.only or HARNESS_NAMES:
-        report = run_harness(name, work, args.seconds, args.timeout, args.rss_limit_mb, args.nice)
+    for name, report in zip(names, reports):
         failed |= report["finding"] is not None
         print(
             f"{name:9s} {report['inputs']:8d} inputs in {report['wall_s']:6.1f} s, slowest input {report['slowest_s']:.2f} s: "

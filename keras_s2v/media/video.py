@@ -12,6 +12,8 @@ from keras_s2v.errors import MediaError
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+# Twice 8K UHD. A header may declare any size; one decoded frame past this is hundreds of megabytes.
+MAX_PIXELS = 2**26
 _TIME_EPSILON = 1e-6
 
 
@@ -61,6 +63,12 @@ def _open(path):
     if context is None or context.width <= 0 or context.height <= 0:  # a codec FFmpeg does not know, or a broken header
         container.close()
         raise MediaError(path, "the video stream has no codec or frame size that can be decoded")
+    if context.width * context.height > MAX_PIXELS:
+        container.close()
+        raise MediaError(
+            path,
+            f"the video's frames are {context.width}x{context.height}; keras-s2v reads at most {MAX_PIXELS:,} pixels a frame",
+        )
     return container
 
 
