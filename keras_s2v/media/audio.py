@@ -127,7 +127,8 @@ def _mono(frame):
         samples = (samples.astype(np.float32) - 128.0) / 128.0
     elif samples.dtype.kind == "i":
         samples = samples.astype(np.float32) / float(2 ** (8 * samples.dtype.itemsize - 1))
-    return samples.astype(np.float32).mean(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN samples are counted and refused by load_audio
+        return samples.astype(np.float32).mean(axis=0)
 
 
 def _decode_with_librosa(path):
