@@ -74,7 +74,13 @@ def media(workspace):
 
 def audio(workspace):
     """The audio loader, with its checks of the samples."""
+    import librosa
+    import numpy as np
+
     from keras_s2v.media import audio as audio_lib
+
+    # librosa and its resampler load on first use, in seconds: do it here, so an input's time is its own.
+    librosa.resample(np.zeros(4410, np.float32), orig_sr=44100, target_sr=16000)
 
     def target(data):
         path, _ = workspace.place(AUDIO_KINDS, data)
