@@ -94,10 +94,11 @@ def read_clips(files, decode_frames=True):
 def check_clip(clip, path):
     """MediaError unless a parsed clip's parts agree with each other and with the window contract."""
     frames, mfcc_map, windows = clip["num_frames"], clip["mfcc"], clip["windows"]
+    name = clip["clip_id"].decode(errors="replace") if isinstance(clip["clip_id"], bytes) else clip["clip_id"]
     if len(clip["has_face"]) != frames or ("frames" in clip and len(clip["frames"]) != frames):
-        raise MediaError(path, f"clip {clip['clip_id']!r} says {frames} frames but holds {len(clip['has_face'])}")
+        raise MediaError(path, f"clip {name!r} says {frames} frames but holds {len(clip['has_face'])}")
     if not np.isfinite(mfcc_map).all():
-        raise MediaError(path, f"clip {clip['clip_id']!r} has an MFCC map that is not finite")
+        raise MediaError(path, f"clip {name!r} has an MFCC map that is not finite")
     last = min(frames - WINDOW_FRAMES, (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME)
     if len(windows) and (windows.min() < 0 or windows.max() > last):
-        raise MediaError(path, f"clip {clip['clip_id']!r} has windows past its frames or its audio")
+        raise MediaError(path, f"clip {name!r} has windows past its frames or its audio")

@@ -141,3 +141,21 @@ def test_preprocess_skips_a_clip_with_nan_in_its_sound_with_the_same_line(tmp_pa
     assert code == 0
     assert "skipped train/nan.mkv: the audio holds 2 samples that are not finite numbers (NaN or infinity)" in out, out
     assert "0 clips preprocessed, 1 skipped" in out
+
+
+def test_evaluate_refuses_a_shard_whose_speech_is_not_finite_with_one_line(inputs, tmp_path, capfd):
+    # evaluate reads speech as the MFCC that preprocess stored: a damaged shard is refused by its reader.
+    import tensorflow as tf
+
+    from keras_s2v.data.records import encode_clip
+
+    folder = tmp_path / "shards" / "shards" / "test"
+    folder.mkdir(parents=True)
+    mfcc = np.full((12, 40), np.nan, np.float32)
+    for name in ("a", "b"):
+        with tf.io.TFRecordWriter(str(folder / f"{name}.tfrecord")) as writer:
+            writer.write(encode_clip(name, "test", np.zeros((10, 112, 112, 3), np.uint8), np.ones(10, bool), mfcc))
+    args = ["evaluate", "--data", tmp_path / "shards", "--generator", inputs / "generator.keras"]
+    code, err = _run(capfd, *args, "--evaluator", inputs / "syncnet.keras", "--out", tmp_path / "evaluation")
+    assert code == 2 and err == f"s2v: error: {folder / 'a.tfrecord'}: clip 'a' has an MFCC map that is not finite\n", err
+    assert not (tmp_path / "evaluation").exists()
