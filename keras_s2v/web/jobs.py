@@ -125,6 +125,9 @@ class JobQueue:
                 del self.jobs[job_id]
         if job.state == "running":
             job.stopped.wait(wait_seconds)
+            with self.lock:
+                if job.state in ("done", "error"):  # it ended before its next frame: the result goes all the same
+                    self.jobs.pop(job_id, None)
         shutil.rmtree(job.folder, ignore_errors=True)
         return job
 
