@@ -11,7 +11,7 @@ from keras_s2v.lab.benchmarks.dubbing import _moving_photo_720p
 from keras_s2v.lab.benchmarks.export import calibration_shards
 
 _SOAK_CHILD = """
-import json, sys, time
+import json, os, sys, time
 from keras_s2v.dubbing.engine import dub
 
 face, model, out, step, every = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -22,7 +22,7 @@ def on_progress(done, total):
         with open("/proc/self/status") as handle:
             fields = dict(line.split(":", 1) for line in handle)
         mb = [int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM")]
-        samples.append((done, time.perf_counter() - start, *mb))
+        samples.append((done, time.perf_counter() - start, *mb, os.getloadavg()[0]))
 
 summary = dub(face, face, model, out, window_step=step, progress=False, on_progress=on_progress)
 print(json.dumps({"samples": samples, "seconds": summary.seconds, "frames": summary.frames, "faces": summary.faces_found}))
@@ -87,13 +87,13 @@ def bench_soak(work, repeats=1, minutes=60.0):
         f"process that read its resident memory every {every} frames. `python -m keras_s2v.lab.benchmarks --only soak --soak-minutes M` "
         "sets the length (60 by default).",
         "",
-        "| video done | frames | wall s | frames/s in this tenth | RSS MB | peak RSS MB so far |",
-        "|---|---|---|---|---|---|",
+        "| video done | frames | wall s | frames/s in this tenth | RSS MB | peak RSS MB so far | 1-min load average |",
+        "|---|---|---|---|---|---|---|",
     ]
     previous = (0, 0.0)
-    for done, wall, rss, peak in tenths:
+    for done, wall, rss, peak, load in tenths:
         pace = (done - previous[0]) / max(wall - previous[1], 1e-9)
-        lines.append(f"| {done / frames:.0%} | {done} | {wall:.0f} | {pace:.1f} | {rss:.0f} | {peak:.0f} |")
+        lines.append(f"| {done / frames:.0%} | {done} | {wall:.0f} | {pace:.1f} | {rss:.0f} | {peak:.0f} | {load:.1f} |")
         previous = (done, wall)
     rss = [sample[2] for sample in samples if sample[0] >= frames / 10]
     lines += [
@@ -102,6 +102,8 @@ def bench_soak(work, repeats=1, minutes=60.0):
         f"(peak {samples[-1][3]:.0f} MB over the run); holding the decoded video would take {frames * 1280 * 720 * 3 / 2**20:,.0f} MB. "
         f"Time: {result['seconds']:.0f} s in all ({frames / VIDEO_FPS / result['seconds']:.2f}x real time); from the first tenth on, "
         f"wall time against frames is a straight line of {fps:.1f} frames/s from which no sample is more than {deviation:.1%} "
-        f"of the run's wall time away. Faces found in {result['faces'] / result['frames']:.1%} of the frames.",
+        f"of the run's wall time away. Faces found in {result['faces'] / result['frames']:.1%} of the frames. "
+        "The load average is the machine's (2.0 is both cores busy, the dub's own threads included): a tenth that ran slower "
+        "while other work shared the cores shows it there.",
     ]
     return lines
