@@ -15,7 +15,7 @@ from fuzz.run import HARNESS_NAMES
 
 pytest.importorskip("atheris", reason="atheris is in the test extra: make install")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SECONDS_PER_HARNESS = 5
+SECONDS_PER_HARNESS = 4
 BUDGET_S = 60  # the whole short run, process start-ups and seed corpora included; the harnesses run side by side
 
 
