@@ -95,11 +95,12 @@ def bench_soak(work, repeats=1, minutes=60.0):
         pace = (done - previous[0]) / max(wall - previous[1], 1e-9)
         lines.append(f"| {done / frames:.0%} | {done} | {wall:.0f} | {pace:.1f} | {rss:.0f} | {peak:.0f} | {load:.1f} |")
         previous = (done, wall)
-    rss = [sample[2] for sample in samples if sample[0] >= frames / 10]
+    # The last sample comes after the stages have let go of their queues: it is the floor, not the run.
+    rss = [sample[2] for sample in samples[:-1] if sample[0] >= frames / 10]
     lines += [
         "",
-        f"Memory: after the first tenth the resident memory stayed between {min(rss):.0f} and {max(rss):.0f} MB "
-        f"(peak {samples[-1][3]:.0f} MB over the run); holding the decoded video would take {frames * 1280 * 720 * 3 / 2**20:,.0f} MB. "
+        f"Memory: from the first tenth to the last frame the resident memory stayed between {min(rss):.0f} and {max(rss):.0f} MB "
+        f"(peak {samples[-1][3]:.0f} MB over the run, {samples[-1][2]:.0f} MB once the stages had finished); holding the decoded video would take {frames * 1280 * 720 * 3 / 2**20:,.0f} MB. "
         f"Time: {result['seconds']:.0f} s in all ({frames / VIDEO_FPS / result['seconds']:.2f}x real time); from the first tenth on, "
         f"wall time against frames is a straight line of {fps:.1f} frames/s from which no sample is more than {deviation:.1%} "
         f"of the run's wall time away. Faces found in {result['faces'] / result['frames']:.1%} of the frames. "
