@@ -196,10 +196,11 @@ def serve(model, host="127.0.0.1", port=7860, limits=DEFAULT_LIMITS, detector="c
     folder = tempfile.mkdtemp(prefix="s2v-web-", dir=workdir)
     # Starlette spools an upload past 1 MB to tempfile's folder while it arrives: put it in the work folder,
     # so it counts against the cap and goes with the folder, even when the client breaks the upload off.
-    tempfile.tempdir = folder
+    previous, tempfile.tempdir = tempfile.tempdir, folder
     try:
         app = create_app(model, folder, limits, detector)
         print(f"serving http://{host}:{port}/ (Ctrl+C to stop); files in {folder}", flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        tempfile.tempdir = previous
         shutil.rmtree(folder, ignore_errors=True)
