@@ -31,7 +31,7 @@ def _child(name, work, libfuzzer_args):
     if not os.path.isdir(seed_folder) or not os.listdir(seed_folder):
         seeds.write_seeds(name, seed_folder)
     with atheris.instrument_imports(include=["keras_s2v"]):
-        target = targets.HARNESSES[name](targets.Workspace())
+        target = targets.HARNESSES[name](targets.Workspace(os.path.join(work, "scratch", name)))
     slowest_file = os.path.join(work, "logs", f"{name}.slowest")
     slowest = [0.0]
 

@@ -27,8 +27,9 @@ def frame(kinds, kind, content):
 class Workspace:
     """A private folder into which each input is written, emptied between inputs."""
 
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="s2v-fuzz-")
+    def __init__(self, root=None):
+        # libFuzzer ends the process without Python's clean-up: give a folder inside the run's own work folder.
+        self.root = root or tempfile.mkdtemp(prefix="s2v-fuzz-")
 
     def place(self, kinds, data, name="input", under=""):
         """Write `data` (a framed input) as a file, or make a folder in its place; returns (path, kind).

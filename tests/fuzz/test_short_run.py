@@ -91,10 +91,10 @@ def test_the_runner_tells_a_finding_from_a_clean_run(tmp_path):
     )
 
 
-def test_an_input_picks_its_file_kind_or_a_folder_in_its_place():
+def test_an_input_picks_its_file_kind_or_a_folder_in_its_place(tmp_path):
     from fuzz import targets
 
-    workspace = targets.Workspace()
+    workspace = targets.Workspace(str(tmp_path / "scratch"))
     path, kind = workspace.place(targets.MEDIA_KINDS, targets.frame(targets.MEDIA_KINDS, ".png", b"abc"))
     assert kind == ".png" and path.endswith("input.png") and open(path, "rb").read() == b"abc"
     path, kind = workspace.place(targets.MEDIA_KINDS, targets.frame(targets.MEDIA_KINDS, "folder", b""))
