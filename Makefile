@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test fuzz demo bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Every reader fuzzed for FUZZ_SECONDS each (the suite runs them for a few seconds); findings land in fuzz/work/findings/.
+FUZZ_SECONDS ?= 300
+fuzz: install
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS)
+
 demo: install
 	$(VENV)/bin/s2v demo --out demo_out
 
@@ -41,4 +46,4 @@ bench: install
 	$(PY) -m keras_s2v.lab.benchmarks --out BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache build *.egg-info
+	rm -rf $(VENV) demo_out .pytest_cache build *.egg-info fuzz/work

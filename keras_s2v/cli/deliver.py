@@ -222,6 +222,26 @@ def _add_web_arguments(parser):
     parser.add_argument(
         "--max-upload-mb", type=positive(float), default=100.0, help="size limit of each uploaded file (default 100)"
     )
+    parser.add_argument(
+        "--max-queued",
+        type=positive(int),
+        default=8,
+        help="jobs that may wait besides the one running (default 8); past that an upload is answered "
+        "429 with Retry-After and the page says the server is busy",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=positive(float),
+        default=10.0,
+        help="longest face video and speech a job may have, in minutes (default 10); checked before queueing",
+    )
+    parser.add_argument(
+        "--max-work-mb",
+        type=positive(float),
+        default=2048.0,
+        help="cap on the work folder (uploads and results together), in MB (default 2048); an upload that "
+        "would pass it is answered 503 with Retry-After",
+    )
     add_face_detector_argument(parser, ". Use the detector the generator's training shards were made with")
     parser.add_argument(
         "--workdir", help="folder in which the temporary folder for uploads and results is made (default: the system's)"
@@ -234,12 +254,15 @@ def run_web(args):
     """Serve a page at http://HOST:PORT/ where a face video or image and speech (an audio
     file, a video's sound, or a microphone recording) are uploaded and dubbed with --model.
     The page shows progress and the summary line, plays the result and offers it for
-    download. Jobs run one at a time in the order they came. Uploads and results live in a
-    temporary folder, removed when the server stops; results are kept for an hour.
-    Needs the web extra: pip install 'keras-s2v[web]'."""
+    download. Jobs run one at a time in the order they came; a job can be cancelled (DELETE
+    /jobs/ID). Uploads and results live in a temporary folder, removed when the server stops;
+    results are kept for an hour. The --max-* options bound the queue, the media's duration and
+    the disk used. Needs the web extra: pip install 'keras-s2v[web]'."""
     try:
         from keras_s2v.web.app import serve
+        from keras_s2v.web.limits import Limits
     except ImportError as error:
         raise UsageError(f"`s2v web` needs the web extra ({error.name} is missing): pip install 'keras-s2v[web]'") from None
-    serve(args.model, args.host, args.port, args.max_upload_mb, args.face_detector, args.workdir)
+    limits = Limits(args.max_upload_mb, args.max_queued, args.max_minutes, args.max_work_mb)
+    serve(args.model, args.host, args.port, limits, args.face_detector, args.workdir)
     return 0

@@ -29,8 +29,12 @@ def read_manifest(shards: str) -> dict:
     try:
         with tf.io.gfile.GFile(os.path.join(shards, MANIFEST_NAME)) as handle:
             manifest = json.load(handle)
-    except (OSError, ValueError, tf.errors.OpError):
+    except (OSError, ValueError, RecursionError, tf.errors.OpError):  # RecursionError: JSON nested too deep
         raise MediaError(shards, f"no readable {MANIFEST_NAME} (expected the --out folder of `s2v preprocess`)") from None
+    if not isinstance(manifest, dict):
+        raise MediaError(
+            shards, f"{MANIFEST_NAME} holds a JSON {type(manifest).__name__}, not the record `s2v preprocess` writes"
+        )
     require_geometry(manifest, shards)
     return manifest
 

@@ -148,7 +148,6 @@ def process_clip(path: str, root: str, out: str, detector: str = "cnn") -> dict:
         with _local_copy(path) as local:
             frames = video.read_frames(local)
             waveform = audio.load_audio(local)
-        audio.require_window(waveform, path)
         if detector == SIDECAR:
             if not sidecar or "boxes" not in sidecar:
                 raise MediaError(path, "no sidecar JSON with face boxes")

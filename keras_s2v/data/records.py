@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, NUM_MFCC, WINDOW_FRAMES
+from keras_s2v.errors import MediaError
+from keras_s2v.geometry import FACE_SIZE, FRAME_CHANNELS, NUM_MFCC, STEPS_PER_FRAME, WINDOW_FRAMES, WINDOW_STEPS
 from keras_s2v.media.audio import num_windows
 
 FEATURES = {
@@ -70,3 +71,34 @@ def parse_clip(serialized: tf.Tensor, decode_frames: bool = True) -> dict:
             fn_output_signature=tf.TensorSpec([FACE_SIZE, FACE_SIZE, FRAME_CHANNELS], tf.uint8),
         )
     return clip
+
+
+def read_clips(files, decode_frames=True):
+    """Yield each clip of the shard files as a dict of numpy arrays (`parse_clip`'s keys), checked.
+
+    A damaged or hand-made shard is a one-line MediaError naming its file, not TensorFlow's error in
+    mid-evaluation: a record that does not parse, a JPEG that does not decode, counts that disagree,
+    windows past the frames or the audio, or an MFCC map that is not finite.
+    """
+    for path in files:
+        try:
+            for record in tf.data.TFRecordDataset(path):
+                clip = {key: value.numpy() for key, value in parse_clip(record, decode_frames).items()}
+                check_clip(clip, path)
+                yield clip
+        except tf.errors.OpError as error:
+            reason = error.message.splitlines()[0] if error.message else type(error).__name__
+            raise MediaError(path, f"not a readable shard of clips ({reason})") from None
+
+
+def check_clip(clip, path):
+    """MediaError unless a parsed clip's parts agree with each other and with the window contract."""
+    frames, mfcc_map, windows = clip["num_frames"], clip["mfcc"], clip["windows"]
+    name = clip["clip_id"].decode(errors="replace") if isinstance(clip["clip_id"], bytes) else clip["clip_id"]
+    if len(clip["has_face"]) != frames or ("frames" in clip and len(clip["frames"]) != frames):
+        raise MediaError(path, f"clip {name!r} says {frames} frames but holds {len(clip['has_face'])}")
+    if not np.isfinite(mfcc_map).all():
+        raise MediaError(path, f"clip {name!r} has an MFCC map that is not finite")
+    last = min(frames - WINDOW_FRAMES, (mfcc_map.shape[1] - WINDOW_STEPS) // STEPS_PER_FRAME)
+    if len(windows) and (windows.min() < 0 or windows.max() > last):
+        raise MediaError(path, f"clip {name!r} has windows past its frames or its audio")

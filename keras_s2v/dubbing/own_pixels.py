@@ -133,7 +133,6 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     start = time.perf_counter()
     motion = load_motion_model(model) if isinstance(model, str) else model
     waveform = audio_lib.load_audio(audio)
-    audio_lib.require_window(waveform, audio)
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
     timer = StageTimer()
     info, landmarks, bank, (closed, widest) = prepare_face(face, detector)

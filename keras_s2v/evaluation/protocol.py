@@ -13,7 +13,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from keras_s2v.data.datasets import shard_files
-from keras_s2v.data.records import parse_clip
+from keras_s2v.data.records import read_clips
 from keras_s2v.dubbing.backends import generate
 from keras_s2v.evaluation.metrics import (
     OFFSETS,
@@ -34,9 +34,7 @@ KINDS = ("generated", "identity frames unchanged", "static mouth", "real")
 
 
 def load_clips(shards, split):
-    return [
-        {k: v.numpy() for k, v in parse_clip(record).items()} for record in tf.data.TFRecordDataset(shard_files(shards, split))
-    ]
+    return list(read_clips(shard_files(shards, split)))
 
 
 def dub_windows(backend, frames, mfcc_map, batch_size=8, window_step=DEFAULT_WINDOW_STEP):

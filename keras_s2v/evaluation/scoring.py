@@ -40,7 +40,6 @@ def score(video_path: str, evaluator, audio: str | None = None, out: str | None 
         evaluator = load_model(evaluator, "SyncNet")
     frames = video.read_frames(video_path)
     waveform = audio_lib.load_audio(audio or video_path)
-    audio_lib.require_window(waveform, audio or video_path)
     found = faces.track_faces(frames, faces.make_detector(detector))
     faces.require_faces(found, video_path)
     start, stop = longest_face_run([face is not None for face in found])

@@ -40,21 +40,52 @@ MFCC_STD = np.array([7.1, 2.5, 2.9, 2.2, 2.5, 1.3, 1.3, 2.0, 1.4, 1.0, 1.0, 0.9]
 
 
 # --------------------------------------------------------------------------- loading
+# What a file may declare and still be taken for speech. Below 4 kHz no vowel's formants fit; above
+# 384 kHz (the highest rate studio gear records) or past 32 channels (22.2 surround has 24) a header is
+# broken or hostile, and decoding it as declared could cost gigabytes: a 1 Hz file resampled to 16 kHz
+# grows 16,000 times.
+MIN_SAMPLE_RATE = 4_000
+MAX_SAMPLE_RATE = 384_000
+MAX_CHANNELS = 32
+
+
 def load_audio(path, sr=SAMPLE_RATE):
-    """Load any audio file, or the audio track of a video, as mono float32 at `sr`."""
+    """Load any audio file, or the audio track of a video, as mono float32 at `sr`.
+
+    Every command reads speech through here, so this is the one place that refuses bad audio, each
+    with a one-line MediaError: no file, no samples, an absurd sample rate or channel count, NaN or
+    infinite samples, and less than one 0.2 s window (AudioTooShortError). Silence is valid speech
+    (a pause): it is dubbed with a closed mouth.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MediaError(path, "no such file")
     waveform, native_sr = _decode_with_pyav(path)
     if waveform is None:
         waveform, native_sr = _decode_with_librosa(path)
+        require_format(path, native_sr, 1)
     if waveform.size == 0:
         raise MediaError(path, "the audio has no samples")
+    bad = np.count_nonzero(~np.isfinite(waveform))
+    if bad:
+        # librosa's resampler would stop on them with its own error, and the MFCC would be NaN.
+        raise MediaError(path, f"the audio holds {bad} samples that are not finite numbers (NaN or infinity)")
     if native_sr != sr:
         import librosa
 
         waveform = librosa.resample(waveform, orig_sr=native_sr, target_sr=sr)
+    require_window(waveform, path, sr)
     return np.clip(waveform, -1.0, 1.0).astype(np.float32)
+
+
+def require_format(path, rate, channels):
+    """MediaError unless the declared sample rate and channel count are ones speech can have."""
+    if not rate or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise MediaError(path, f"the audio's sample rate is {rate} Hz; keras-s2v reads {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz")
+    if not channels:  # FFmpeg reports a header it cannot make sense of (say 1,000 channels) as none
+        raise MediaError(path, "the audio's header gives no channel count that can be read")
+    if channels > MAX_CHANNELS:
+        raise MediaError(path, f"the audio has {channels} channels; keras-s2v reads 1 to {MAX_CHANNELS}")
 
 
 def _decode_with_pyav(path):
@@ -69,20 +100,35 @@ def _decode_with_pyav(path):
                 raise MediaError(path, "the file has no audio track")
             return None, None
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # a codec FFmpeg does not know
+            raise MediaError(path, "the audio track's codec is not one that can be decoded")
         rate = stream.codec_context.sample_rate or stream.rate
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        require_format(path, rate, stream.codec_context.channels)
         chunks = []
         try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            chunks = [_mono(frame) for frame in container.decode(stream)]
         except av.error.FFmpegError as error:
             raise MediaError(path, f"cannot decode the audio ({error.strerror})") from None
     if not chunks:
         return np.zeros(0, np.float32), rate
     return np.concatenate(chunks).astype(np.float32), rate
+
+
+def _mono(frame):
+    """An av.AudioFrame as mono float32 samples: the mean of its channels.
+
+    Mixed here rather than by FFmpeg's resampler, which refuses channel counts without a named
+    layout (9, 11, 13, 17 to 23, ...) although a WAV header may declare any of them."""
+    samples = frame.to_ndarray()
+    channels = frame.layout.nb_channels
+    if not frame.format.is_planar:
+        samples = samples.reshape(-1, channels).T
+    if samples.dtype.kind == "u":
+        samples = (samples.astype(np.float32) - 128.0) / 128.0
+    elif samples.dtype.kind == "i":
+        samples = samples.astype(np.float32) / float(2 ** (8 * samples.dtype.itemsize - 1))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN samples are counted and refused by load_audio
+        return samples.astype(np.float32).mean(axis=0)
 
 
 def _decode_with_librosa(path):
@@ -233,12 +279,12 @@ def num_windows(num_mfcc_steps_, num_video_frames):
     return max(0, min(by_audio, by_video))
 
 
-def require_window(waveform, path):
-    """Raise AudioTooShortError when `waveform` holds less than one window."""
-    if len(waveform) < WINDOW_SAMPLES:
+def require_window(waveform, path, sr=SAMPLE_RATE):
+    """Raise AudioTooShortError when `waveform` (at `sr`) holds less than one window."""
+    if len(waveform) / sr < WINDOW_SAMPLES / SAMPLE_RATE:
         raise AudioTooShortError(
             path,
-            f"audio is {len(waveform) / SAMPLE_RATE:.3f} s long; one window needs {WINDOW_SAMPLES / SAMPLE_RATE:.3f} s",
+            f"audio is {len(waveform) / sr:.3f} s long; one window needs {WINDOW_SAMPLES / SAMPLE_RATE:.3f} s",
         )
 
 

@@ -21,7 +21,6 @@ def describe(path, detector="cnn"):
         if "no video stream" not in error.reason:
             raise
         waveform = audio.load_audio(path)
-        audio.require_window(waveform, path)
         return {"path": path, "kind": "audio", "duration_s": len(waveform) / audio.SAMPLE_RATE}
     frames = video.read_frames(path)
     picked = np.unique(np.linspace(0, len(frames) - 1, min(FACE_SAMPLES, len(frames))).astype(int))
@@ -38,3 +37,22 @@ def describe(path, detector="cnn"):
     if not info.is_image:
         summary.update(source_fps=round(info.source_fps, 3), duration_s=round(info.duration, 3), audio_track=info.has_audio)
     return summary
+
+
+def duration(path):
+    """Seconds the file says it lasts, read from its headers without decoding: 0 for a still image,
+    None when the headers do not say or the file does not open (its reader then says why)."""
+    import av
+
+    path = os.fspath(path)
+    if video.is_image(path):
+        return 0.0
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None
+    with container:
+        seconds = [float(s.duration * s.time_base) for s in container.streams if s.duration is not None and s.time_base]
+        if container.duration is not None:
+            seconds.append(container.duration / av.time_base)
+    return max(seconds) if seconds else None

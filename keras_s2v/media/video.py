@@ -12,6 +12,8 @@ from keras_s2v.errors import MediaError
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+# Twice 8K UHD. A header may declare any size; one decoded frame past this is hundreds of megabytes.
+MAX_PIXELS = 2**26
 _TIME_EPSILON = 1e-6
 
 
@@ -57,6 +59,16 @@ def _open(path):
     if not container.streams.video:
         container.close()
         raise MediaError(path, "the file has no video stream")
+    context = container.streams.video[0].codec_context
+    if context is None or context.width <= 0 or context.height <= 0:  # a codec FFmpeg does not know, or a broken header
+        container.close()
+        raise MediaError(path, "the video stream has no codec or frame size that can be decoded")
+    if context.width * context.height > MAX_PIXELS:
+        container.close()
+        raise MediaError(
+            path,
+            f"the video's frames are {context.width}x{context.height}; keras-s2v reads at most {MAX_PIXELS:,} pixels a frame",
+        )
     return container
 
 
@@ -64,7 +76,10 @@ def read_image(path):
     """A still image as one (H, W, 3) uint8 RGB frame."""
     path = os.fspath(path)
     _require_file(path)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+    except cv2.error:  # OpenCV asserts on some headers (e.g. one declaring more than 2**30 pixels) instead of failing
+        image = None
     if image is None:
         raise MediaError(path, "not an image file that can be decoded")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -1,8 +1,11 @@
 """`s2v web`: a FastAPI app serving one page to upload a face and speech and get the dubbed video.
 
 Routes: `GET /` the page; `POST /jobs` two uploads (face, audio) checked and queued;
-`GET /jobs/{id}` the job's state and progress; `GET /jobs/{id}/video` the result.
-Bad uploads answer with JSON `{"error": "<one line>"}` and leave no file behind.
+`GET /jobs/{id}` the job's state and progress; `GET /jobs/{id}/video` the result;
+`DELETE /jobs/{id}` cancels the job, or deletes its result, and removes its files.
+Bad uploads answer with JSON `{"error": "<one line>"}` and leave no file behind; so does an upload
+the client breaks off. A full queue or work folder answers 429 or 503 with `Retry-After`
+(keras_s2v.web.limits).
 """
 
 import importlib.resources
@@ -19,17 +22,20 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from keras_s2v.errors import S2VError
-from keras_s2v.web.jobs import JobQueue, user_message
+from keras_s2v.web.jobs import JobQueue, QueueFull, user_message
+from keras_s2v.web.limits import BUSY, RETRY_AFTER_S, Limits, TooLongError, check_media, folder_bytes
 from keras_s2v.web.live import add_live_routes
 
 FIELDS = {"face": "a face video or image", "audio": "speech: an audio file or a video"}
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the two files
+DEFAULT_LIMITS = Limits()
 
 
 class UploadError(Exception):
-    def __init__(self, message, status=400):
+    def __init__(self, message, status=400, retry=False):
         super().__init__(message)
         self.status = status
+        self.retry = retry  # answer with Retry-After: the same upload may pass later
 
 
 def _extension(filename):
@@ -38,20 +44,21 @@ def _extension(filename):
     return extension if re.fullmatch(r"\.[a-z0-9]{1,8}", extension) else ""
 
 
-def _check_media(face, audio):
-    """Cheap checks before queueing: the face file decodes, the speech has samples."""
-    from keras_s2v.media import audio as audio_lib
-    from keras_s2v.media import video
-
-    video.probe(face)
-    audio_lib.load_audio(audio)
+def _check_room(request, limits, work):
+    """Refuse an upload by its declared length before reading it: over the size limit, or past the work folder's cap."""
+    max_bytes = int(limits.max_upload_mb * 2**20)
+    declared = request.headers.get("content-length")
+    if not declared or not declared.isdigit():
+        raise UploadError("the upload has no Content-Length", 411)
+    declared = int(declared)
+    if declared > 2 * max_bytes + FORM_OVERHEAD:
+        raise UploadError(f"the upload is {declared / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB a file", 413)
+    if folder_bytes(work) + declared > limits.max_work_mb * 2**20:
+        raise UploadError("the server has no room for more uploads now, try again in a minute", 503, retry=True)
 
 
 async def _read_uploads(request, folder, max_bytes):
     """Save the form's face and audio files into `folder`; returns their paths and user names."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > 2 * max_bytes + FORM_OVERHEAD:
-        raise UploadError(f"the upload is {declared / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB a file", 413)
     form = await request.form(max_files=2, max_fields=4)
     paths, names = {}, {}
     for field, kind in FIELDS.items():
@@ -69,16 +76,14 @@ async def _read_uploads(request, folder, max_bytes):
     return paths, names
 
 
-def _page(max_upload_mb):
+def _page(limits):
     text = importlib.resources.files("keras_s2v.web").joinpath("page.html").read_text()
-    return text.replace("{{max_upload_mb}}", f"{max_upload_mb:g}")
+    return text.replace("{{max_upload_mb}}", f"{limits.max_upload_mb:g}").replace("{{max_minutes}}", f"{limits.max_minutes:g}")
 
 
-def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=3600.0):
+def create_app(model, folder, limits=DEFAULT_LIMITS, detector="cnn", keep_seconds=3600.0):
     """The app dubbing with the generator at `model`; uploads and results live in `folder`,
-    which is removed when the app shuts down."""
-    if max_upload_mb <= 0:
-        raise ValueError(f"max_upload_mb must be > 0; received {max_upload_mb}")
+    which is removed when the app shuts down. `limits` bounds what it takes in (keras_s2v.web.limits)."""
     from keras_s2v.dubbing.backends import load_backend
 
     backend = load_backend(model)  # once for all jobs; a bad model is reported before the server starts
@@ -87,7 +92,14 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
     def dub_job(face, audio, out, on_progress):
         return dub(face, audio, backend, out, detector=detector, progress=False, on_progress=on_progress)
 
-    jobs = JobQueue(dub_job, folder, keep_seconds)
+    app = build_app(dub_job, folder, limits, keep_seconds)
+    add_live_routes(app, model, folder, detector, limits.max_upload_mb)  # the Live tab (keras_s2v.web.live)
+    return app
+
+
+def build_app(dub_job, folder, limits=DEFAULT_LIMITS, keep_seconds=3600.0):
+    """The app around `dub_job(face, audio, out, on_progress)`: create_app's, with any dub (the tests' own)."""
+    jobs = JobQueue(dub_job, folder, keep_seconds, limits.max_queued)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -95,8 +107,7 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
         jobs.close()
 
     app = FastAPI(title="keras-s2v", lifespan=lifespan, docs_url=None, redoc_url=None)
-    add_live_routes(app, model, folder, detector, max_upload_mb)  # the Live tab (keras_s2v.web.live)
-    page = _page(max_upload_mb)
+    page = _page(limits)
 
     @app.get("/", response_class=HTMLResponse)
     def index():
@@ -104,18 +115,32 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
 
     @app.post("/jobs", status_code=202)
     async def submit(request: Request):
-        folder = jobs.new_folder()
         try:
-            paths, names = await _read_uploads(request, folder, int(max_upload_mb * 2**20))
-            await run_in_threadpool(_check_media, paths["face"], paths["audio"])
+            jobs.reserve()
+        except QueueFull:
+            return JSONResponse({"error": BUSY}, status_code=429, headers={"Retry-After": str(RETRY_AFTER_S)})
+        folder, names = None, {}
+        try:
+            _check_room(request, limits, jobs.folder)
+            folder = jobs.new_folder()
+            paths, names = await _read_uploads(request, folder, int(limits.max_upload_mb * 2**20))
+            await run_in_threadpool(check_media, paths["face"], paths["audio"], limits)
+            return {"id": jobs.submit(folder, paths["face"], paths["audio"], names).id}
         except UploadError as error:
-            return _reject(folder, str(error), error.status)
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if error.retry else None
+            return _reject(jobs, folder, str(error), error.status, headers)
         except S2VError as error:
-            return _reject(folder, user_message(error, names), 400)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            return _reject(jobs, folder, user_message(error, names), 413 if isinstance(error, TooLongError) else 400)
+        except BaseException:  # the client went away mid-upload (ClientDisconnect), or worse: leave nothing
+            _reject(jobs, folder, "", 400)
             raise
-        return {"id": jobs.submit(folder, paths["face"], paths["audio"], names).id}
+
+    @app.delete("/jobs/{job_id}")
+    async def cancel(job_id: str):
+        job = await run_in_threadpool(jobs.cancel, job_id)
+        if job is None:
+            raise HTTPException(404, "no such job (results are kept for an hour)")
+        return {"state": job.state if job.state in ("cancelled", "running") else "deleted"}
 
     @app.get("/jobs/{job_id}")
     def status(job_id: str):
@@ -140,9 +165,12 @@ def create_app(model, folder, max_upload_mb=100.0, detector="cnn", keep_seconds=
     return app
 
 
-def _reject(folder, message, status):
-    shutil.rmtree(folder, ignore_errors=True)
-    return JSONResponse({"error": message}, status_code=status)
+def _reject(jobs, folder, message, status, headers=None):
+    """Refuse an upload: its files go, its place in the queue is given back."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    jobs.release()
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _job(jobs, job_id):
@@ -163,15 +191,19 @@ def _require_free_port(host, port):
         raise S2VError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
-def serve(model, host="127.0.0.1", port=7860, max_upload_mb=100.0, detector="cnn", workdir=None):
+def serve(model, host="127.0.0.1", port=7860, limits=DEFAULT_LIMITS, detector="cnn", workdir=None):
     """Serve the page until interrupted; uploads and results go to a temporary folder that is removed at the end."""
     import uvicorn
 
     _require_free_port(host, port)
     folder = tempfile.mkdtemp(prefix="s2v-web-", dir=workdir)
+    # Starlette spools an upload past 1 MB to tempfile's folder while it arrives: put it in the work folder,
+    # so it counts against the cap and goes with the folder, even when the client breaks the upload off.
+    previous, tempfile.tempdir = tempfile.tempdir, folder
     try:
-        app = create_app(model, folder, max_upload_mb, detector)
+        app = create_app(model, folder, limits, detector)
         print(f"serving http://{host}:{port}/ (Ctrl+C to stop); files in {folder}", flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        tempfile.tempdir = previous
         shutil.rmtree(folder, ignore_errors=True)

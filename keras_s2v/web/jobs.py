@@ -1,9 +1,10 @@
 """The web page's job queue: one worker thread dubs the jobs in the order they came.
 
 Each job has its own folder under the queue's work folder holding its uploads and its
-result. A failed job's folder is removed at once; a finished one's after `keep_seconds`
-(checked after each job and every minute while idle), and the whole work folder when
-the queue is closed.
+result. A failed or cancelled job's folder is removed at once; a finished one's after
+`keep_seconds` (checked after each job and every minute while idle), and the whole work
+folder when the queue is closed. At most `max_queued` jobs wait: an upload reserves its
+place before it is read, so a full queue is answered before any byte lands on disk.
 """
 
 import dataclasses
@@ -29,12 +30,14 @@ class Job:
     audio: str
     names: dict  # upload path -> the file name the user gave, for error messages
     number: int
-    state: str = "queued"  # queued, running, done, error
+    state: str = "queued"  # queued, running, done, error, cancelled
     frames_done: int = 0
     frames_total: int = 0
     summary: str = ""
     error: str = ""
     finished_at: float = 0.0
+    cancel_requested: bool = False
+    stopped: threading.Event = dataclasses.field(default_factory=threading.Event)  # set when it left the worker
 
     @property
     def output(self):
@@ -48,15 +51,27 @@ def user_message(error, names):
     return str(error)
 
 
+class QueueFull(Exception):
+    """Every place in the queue is taken: come back later."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a running dub (from its progress callback) when its job was cancelled."""
+
+
 class JobQueue:
     """Runs `dub(face, audio, out, on_progress)` for each submitted job, one at a time."""
 
-    def __init__(self, dub, folder, keep_seconds=3600.0):
+    def __init__(self, dub, folder, keep_seconds=3600.0, max_queued=8):
         if keep_seconds <= 0:
             raise ValueError(f"keep_seconds must be > 0; received {keep_seconds}")
+        if max_queued < 1:
+            raise ValueError(f"max_queued must be at least 1; received {max_queued}")
         self.dub = dub
         self.folder = folder
         self.keep_seconds = keep_seconds
+        self.max_queued = max_queued
+        self.reserved = 0  # places taken by uploads still being read and checked
         self.jobs = {}
         self.lock = threading.Lock()
         self.pending = queue.Queue()
@@ -70,11 +85,50 @@ class JobQueue:
         os.makedirs(path)
         return path
 
+    def reserve(self):
+        """Take a place for an upload about to be read; QueueFull when none is left. `submit` or `release` gives it back."""
+        with self.lock:
+            waiting = sum(job.state == "queued" for job in self.jobs.values())
+            if waiting + self.reserved >= self.max_queued:
+                raise QueueFull()
+            self.reserved += 1
+
+    def release(self):
+        """Give back a place reserved for an upload that was refused or broken off."""
+        with self.lock:
+            self.reserved -= 1
+
     def submit(self, folder, face, audio, names):
+        """Queue a job in a place taken by `reserve`."""
         job = Job(os.path.basename(folder), folder, face, audio, names, next(self.numbers))
         with self.lock:
+            self.reserved -= 1
             self.jobs[job.id] = job
         self.pending.put(job)
+        return job
+
+    def cancel(self, job_id, wait_seconds=30.0):
+        """Cancel a queued or running job, or delete a finished one's result; its files are removed.
+
+        A running dub stops at its next frame; this waits up to `wait_seconds` for that. Returns
+        the job (its state then says what happened) or None when there is no such job."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return None
+            if job.state == "queued":
+                job.state, job.finished_at = "cancelled", time.time()
+                job.stopped.set()
+            elif job.state == "running":
+                job.cancel_requested = True
+            else:  # done, error or cancelled: the user is finished with it
+                del self.jobs[job_id]
+        if job.state == "running":
+            job.stopped.wait(wait_seconds)
+            with self.lock:
+                if job.state in ("done", "error"):  # it ended before its next frame: the result goes all the same
+                    self.jobs.pop(job_id, None)
+        shutil.rmtree(job.folder, ignore_errors=True)
         return job
 
     def get(self, job_id):
@@ -101,8 +155,14 @@ class JobQueue:
             shutil.rmtree(job.folder, ignore_errors=True)
 
     def close(self):
+        """Cancel what waits or runs, stop the worker and remove every file."""
+        with self.lock:
+            for job in self.jobs.values():
+                if job.state == "queued":
+                    job.state = "cancelled"
+                job.cancel_requested = True
         self.pending.put(None)
-        self.worker.join(timeout=5)
+        self.worker.join(timeout=30)  # a running dub stops at its next frame
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _work(self):
@@ -114,15 +174,21 @@ class JobQueue:
                 continue
             if job is None:
                 return
+            with self.lock:
+                if job.state != "queued":  # cancelled while it waited
+                    continue
+                job.state = "running"
             self._run(job)
             self.prune()
 
     def _run(self, job):
-        job.state = "running"
         try:
             summary = self.dub(job.face, job.audio, job.output, lambda done, total: self._progress(job, done, total))
             job.summary = summary.line()
             job.state = "done"
+        except JobCancelled:
+            job.state = "cancelled"
+            shutil.rmtree(job.folder, ignore_errors=True)
         except Exception as error:  # a server must outlive any one job
             if isinstance(error, S2VError):
                 job.error = user_message(error, job.names)
@@ -132,7 +198,10 @@ class JobQueue:
             job.state = "error"
             shutil.rmtree(job.folder, ignore_errors=True)
         job.finished_at = time.time()
+        job.stopped.set()
 
     @staticmethod
     def _progress(job, done, total):
+        if job.cancel_requested:
+            raise JobCancelled()  # the dub stops all its stages and removes its partial output
         job.frames_done, job.frames_total = done, total

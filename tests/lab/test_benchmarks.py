@@ -20,3 +20,14 @@ def test_only_rewrites_its_own_section(tmp_path, monkeypatch):
     assert text.index("new data") < text.index("old dub")
     assert text.count("Measured ") == 1  # the new section says where and when; the kept one is left as it was
     assert text.index("Measured ") < text.index("new data")
+
+
+def test_the_soak_reads_a_straight_line_and_how_far_a_run_bends_from_it():
+    from keras_s2v.lab.benchmarks.soak import linearity
+
+    straight = [(frames, 5.0 + frames / 50.0, 900.0, 950.0, 1.0) for frames in range(0, 10_001, 100)]
+    fps, deviation = linearity(straight)
+    assert abs(fps - 50.0) < 1e-6 and deviation < 1e-9
+    slowing = [(frames, wall * (1 + 0.2 * (frames > 5000)), *rest) for frames, wall, *rest in straight]
+    fps, deviation = linearity(slowing)
+    assert fps < 50.0 and deviation > 0.02

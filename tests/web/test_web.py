@@ -3,10 +3,7 @@
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 
 import cv2
@@ -18,38 +15,13 @@ from keras_s2v.media import video
 from keras_s2v.models import build_speech2vid
 from keras_s2v.saving import save_model
 from keras_s2v.speech import formant
-from tests.helpers import s2v, speech_like, write_audio
+from tests.helpers import s2v, speech_like, write_audio, write_raw_wav
+from tests.web import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: make install")
 CHROMIUM = shutil.which("chromium")
 MAX_UPLOAD_MB = 1
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_up(process, url, seconds=120):
-    import urllib.request
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with code {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"the server did not answer at {url} within {seconds} s")
-
-
-def _stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+MAX_MINUTES = 0.05  # 3 s: the tests' speech is 2 s at most, but for long.wav
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +33,9 @@ def files(tmp_path_factory):
     write_audio(root / "speech.wav", speech_like(2.0))
     write_audio(root / "short.wav", speech_like(1.2, seed=1))
     write_audio(root / "empty.wav", np.zeros(0, np.float32))
+    write_audio(root / "long.wav", speech_like(4.0, seed=2))
+    write_raw_wav(root / "nan.wav", np.full(16000, np.nan, np.float32))
+    write_raw_wav(root / "one.wav", np.zeros(1, np.int16))
     (root / "notes.txt").write_text("not a face\n")
     (root / "zero.png").write_bytes(b"")
     cv2.imwrite(str(root / "wall.png"), np.full((120, 160, 3), 90, np.uint8))
@@ -74,36 +49,16 @@ def server(files):
     """`s2v web` on a free port of 127.0.0.1; yields (url, process, work folder)."""
     work = files / "work"
     work.mkdir()
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_s2v",
-            "web",
-            "--model",
-            str(files / "generator.keras"),
-            "--port",
-            str(port),
-            "--workdir",
-            str(work),
-            "--max-upload-mb",
-            str(MAX_UPLOAD_MB),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    options = ("--max-upload-mb", MAX_UPLOAD_MB, "--max-minutes", MAX_MINUTES)
+    url, process = serving.start(files / "generator.keras", work, *options)
     try:
-        _wait_until_up(process, url + "/")
         yield url, process, work
     finally:
-        _stop(process)
+        serving.stop(process)
 
 
 def _job_folders(work):
-    """The job folders inside the server's one temporary folder."""
+    """The job folders and spooled uploads inside the server's one temporary folder."""
     return [name for temp in work.iterdir() for name in os.listdir(temp)]
 
 
@@ -151,7 +106,9 @@ def _wait_for_job(http, job_id, seconds=60):
 def test_web_help_a_bad_model_and_a_busy_port():
     result = s2v("web", "--help")
     assert result.returncode == 0 and "127.0.0.1" in result.stdout and "--max-upload-mb" in result.stdout
-    port = _free_port()
+    for option in ("--max-queued", "--max-minutes", "--max-work-mb"):
+        assert option in result.stdout
+    port = serving.free_port()
     result = s2v("web", "--model", "missing.keras", "--port", port)
     assert result.returncode == 2
     assert result.stderr.strip() == "s2v: error: missing.keras: no such file or folder"
@@ -268,6 +225,9 @@ def test_two_users_at_once_both_get_their_video(server, files, http):
         ("big.mp4", "speech.wav", 413, f"big.mp4: 1.5 MB is over the {MAX_UPLOAD_MB} MB limit"),
         ("notes.txt", "speech.wav", 400, "notes.txt: not a video or image file that can be decoded"),
         ("face.mp4", "notes.txt", 400, "notes.txt: "),
+        ("face.mp4", "long.wav", 413, "long.wav: the speech lasts 0:04; this server dubs at most 0:03"),
+        ("face.mp4", "nan.wav", 400, "nan.wav: the audio holds 16000 samples that are not finite numbers"),
+        ("face.mp4", "one.wav", 400, "one.wav: audio is 0.000 s long; one window needs 0.215 s"),
     ],
 )
 def test_a_bad_upload_is_refused_with_one_line_and_leaves_no_file(server, files, http, face, audio, status, message):
@@ -286,10 +246,60 @@ def test_a_face_without_a_face_fails_as_a_job_and_leaves_no_file(server, files, 
     assert _job_folders(server[2]) == before
 
 
+def test_a_job_is_cancelled_queued_or_running_and_a_result_deleted_with_its_files(server, files, http):
+    url, _, work = server
+    before = _job_folders(work)
+    first = _upload(http, files, "face.mp4", "speech.wav").json()["id"]
+    second = _upload(http, files, "face.mp4", "short.wav").json()["id"]
+    assert http.get(f"/jobs/{second}").json()["state"] == "queued"
+    assert http.delete(f"/jobs/{second}").json() == {"state": "cancelled"}  # waiting behind the first
+    deadline = time.monotonic() + 60
+    while http.get(f"/jobs/{first}").json()["frames_done"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert http.delete(f"/jobs/{first}").json() == {"state": "cancelled"}  # stopped at its next frame
+    for job_id in (first, second):
+        job = http.get(f"/jobs/{job_id}").json()
+        assert job["state"] == "cancelled" and job["video"] is None, job
+    assert _job_folders(work) == before
+    done = _upload(http, files, "face.mp4", "short.wav").json()["id"]
+    assert _wait_for_job(http, done)["state"] == "done"
+    assert http.delete(f"/jobs/{done}").json() == {"state": "deleted"}
+    assert http.get(f"/jobs/{done}/video").status == 404 and _job_folders(work) == before
+    assert http.delete("/jobs/nonesuch").status == 404
+
+
+def test_a_client_that_breaks_off_its_upload_leaves_nothing(server, files):
+    url, _, work = server
+    before = _job_folders(work)
+    body, content_type = serving.multipart({"face": ("face.mp4", os.urandom(900_000)), "audio": ("a.wav", os.urandom(900_000))})
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        head = f"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        client.sendall(head.encode() + body[: len(body) * 2 // 3])  # past the 1 MB at which uploads spool to disk
+        time.sleep(1.0)
+        assert _job_folders(work) != before  # the upload was landing in the work folder
+    deadline = time.monotonic() + 10
+    while _job_folders(work) != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _job_folders(work) == before
+
+
+def test_the_page_says_busy_when_the_server_answers_429(server, files, browser):
+    page = browser.new_page()
+    page.route("**/jobs", lambda route: route.fulfill(status=429, headers={"Retry-After": "60"}, json={"error": "busy"}))
+    page.goto(server[0] + "/")
+    page.set_input_files("#face", str(files / "face.mp4"))
+    page.set_input_files("#audio", str(files / "speech.wav"))
+    page.click("#start")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert page.text_content("#error") == "The server is busy, try again in a minute."
+    page.close()
+
+
 def test_stopping_the_server_removes_its_files(server):
     _, process, work = server
     assert list(work.iterdir())
-    _stop(process)
+    serving.stop(process)
     assert process.returncode == 0, process.stdout.read()
     assert list(work.iterdir()) == []
 

@@ -14,6 +14,7 @@ from keras_s2v.lab.benchmarks.export import bench_export
 from keras_s2v.lab.benchmarks.faces import bench_faces
 from keras_s2v.lab.benchmarks.live import bench_live
 from keras_s2v.lab.benchmarks.precision import bench_precision
+from keras_s2v.lab.benchmarks.soak import bench_soak
 from keras_s2v.lab.benchmarks.timing import describe_machine
 from keras_s2v.quiet import silence_native_logs
 
@@ -25,6 +26,7 @@ BENCHMARKS = {
     "live": bench_live,
     "faces": bench_faces,
     "beam": bench_beam,
+    "soak": bench_soak,
 }
 
 
@@ -33,7 +35,9 @@ def main(argv=None):
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these sections")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--soak-minutes", type=float, default=60.0, help="length of the soak section's one dub (default 60)")
     args = parser.parse_args(argv)
+    options = {"soak": {"minutes": args.soak_minutes}}  # what a section takes besides its folder and repeats
     silence_native_logs()
     lines = [
         "# Benchmarks",
@@ -48,7 +52,7 @@ def main(argv=None):
     try:
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
-            heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats)
+            heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats, **options.get(name, {}))
             measured = f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, medians of {args.repeats} repeats."
             sections[name] = [heading, "", measured, *body]
     finally:
