@@ -181,7 +181,6 @@ def run_live(args):
     from keras_s2v.media import video
 
     waveform = audio_lib.load_audio(args.audio)
-    audio_lib.require_window(waveform, args.audio)
     info = video.probe(args.face)
     writer = video.VideoWriter(args.out, info.width, info.height, audio=waveform)  # checks the output folder first
     bars = []  # shown from the first frame on, so that a photo without a face fails with its one-line error alone
