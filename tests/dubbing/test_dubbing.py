@@ -95,15 +95,15 @@ def test_each_frames_reference_is_5_or_more_frames_away_in_the_source_or_a_still
     from keras_s2v.dubbing import engine as dubbing
 
     root, generator, _ = inputs
-    find_face, load_backend = dubbing._find_face, dubbing.load_backend
+    find_face, load_backend = dubbing.find_face, dubbing.load_backend
 
     def marked(indexed_frame, tracker):  # each crop carries its source frame's index
         frame, found, crop, alignment, index = find_face(indexed_frame, tracker)
         return frame, found, (crop if found is None else np.full_like(crop, 100 + index)), alignment, index
 
     recorder = _RecordingBackend(load_backend(generator))
-    monkeypatch.setattr(dubbing, "_find_face", marked)
-    monkeypatch.setattr(dubbing, "load_backend", lambda path: recorder)
+    monkeypatch.setattr(dubbing, "find_face", marked)
+    monkeypatch.setattr(dubbing, "load_backend", lambda path, precision="auto": recorder)
     # 3 s of speech over a 2 s video: it plays forward, then back, so frames come round again.
     keras_s2v.dub(str(root / face), str(root / "speech.wav"), generator, str(tmp_path / "out.mp4"), progress=False)
     pairs = [(target, reference) for target, reference in recorder.pairs if target >= 0]
@@ -217,7 +217,7 @@ def test_a_failure_in_mid_run_stops_every_stage_and_leaves_no_file(inputs, tmp_p
 
     root, generator, _ = inputs
     real = dubbing.load_backend
-    monkeypatch.setattr(dubbing, "load_backend", lambda path: _FailingBackend(real(path), error))
+    monkeypatch.setattr(dubbing, "load_backend", lambda path, precision="auto": _FailingBackend(real(path), error))
     threads = threading.active_count()
     with pytest.raises(error, match="interrupted"):
         keras_s2v.dub(
