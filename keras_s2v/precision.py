@@ -9,7 +9,6 @@ trained in bfloat16 is saved as float32 (`with_policy`) and loads the same on ev
 
 import contextlib
 import functools
-import json
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 CHOICES = ("auto", *PRECISIONS)
@@ -69,7 +68,7 @@ def _replace_policies(config, policy):
         if str(config.get("class_name", "")).endswith("DTypePolicy") and "name" in config.get("config", {}):
             return {**config, "config": {**config["config"], "name": policy}}
         return {key: _replace_policies(value, policy) for key, value in config.items()}
-    if isinstance(config, list):
+    if isinstance(config, (list, tuple)):
         return [_replace_policies(value, policy) for value in config]
     return config
 
@@ -78,8 +77,7 @@ def policies(model) -> set:
     """The dtype policies of `model`'s layers, nested ones included."""
     import keras
 
-    text = json.dumps(keras.saving.serialize_keras_object(model))
-    return {match["config"]["name"] for match in _policy_configs(json.loads(text))}
+    return {config["config"]["name"] for config in _policy_configs(keras.saving.serialize_keras_object(model))}
 
 
 def _policy_configs(config):
@@ -88,7 +86,7 @@ def _policy_configs(config):
             yield config
         for value in config.values():
             yield from _policy_configs(value)
-    elif isinstance(config, list):
+    elif isinstance(config, (list, tuple)):
         for value in config:
             yield from _policy_configs(value)
 
