@@ -108,7 +108,10 @@ def _broken(content):
     return [content[:cut] for cut in cuts if cut < len(content)] + [b"XXXX" + content[4:], b""]
 
 
-def _wav(samples, rate=16000, channels=1):
+def raw_wav(samples, rate=16000, channels=1):
+    """The bytes of a WAV whose header says whatever `rate` and `channels` say, holding `samples` as they
+    are: int16 as 16-bit PCM, float32 (NaN and infinity included) as IEEE float. soundfile refuses to
+    write the absurd headers that a broken or hostile file can carry, so the header is packed by hand."""
     samples = np.asarray(samples)
     fmt, bits = (3, 32) if samples.dtype == np.float32 else (1, 16)
     data = samples.astype("<f4" if fmt == 3 else "<i2").tobytes()
@@ -170,10 +173,10 @@ def audio_seeds():
     pcm = (np.sin(np.arange(8000) / 5.0) * 8000).astype(np.int16)
     nan = (np.sin(np.arange(8000) / 5.0)).astype(np.float32)
     nan[100:110] = np.nan
-    wav = _wav(pcm)
-    seeds = [(".wav", wav), (".wav", _wav(np.repeat(pcm, 2), 44100, 2)), (".wav", _wav(nan)), (".wav", _wav(pcm[:1]))]
-    seeds += [(".wav", _wav(pcm, rate)) for rate in (0, 1, 100, 10_000_000, 2**28)]
-    seeds += [(".wav", _wav(pcm[: 8000 - 8000 % max(channels, 1)], 16000, channels)) for channels in (0, 9, 64, 1000, 30000)]
+    wav = raw_wav(pcm)
+    seeds = [(".wav", wav), (".wav", raw_wav(np.repeat(pcm, 2), 44100, 2)), (".wav", raw_wav(nan)), (".wav", raw_wav(pcm[:1]))]
+    seeds += [(".wav", raw_wav(pcm, rate)) for rate in (0, 1, 100, 10_000_000, 2**28)]
+    seeds += [(".wav", raw_wav(pcm[: 8000 - 8000 % max(channels, 1)], 16000, channels)) for channels in (0, 9, 64, 1000, 30000)]
     seeds += [(".flac", _sound(".flac")), (".ogg", _sound(".ogg")), (".mp4", _video(".mp4", audio=True))]
     seeds += [(".wav", content) for content in _broken(wav)] + [(".flac", content) for content in _broken(_sound(".flac"))]
     return [targets.frame(targets.AUDIO_KINDS, kind, content) for kind, content in seeds] + [

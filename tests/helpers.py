@@ -2,7 +2,6 @@
 
 import fractions
 import os
-import struct
 import subprocess
 import sys
 
@@ -30,31 +29,11 @@ def write_audio(path, waveform, sr=16000, channels=1):
 
 
 def write_raw_wav(path, samples, rate=16000, channels=1):
-    """A WAV whose header says whatever `rate` and `channels` say, holding `samples` as they are:
-    int16 as 16-bit PCM, float32 (NaN and infinity included) as IEEE float. soundfile refuses to write
-    the absurd headers that a broken or hostile file can carry, so the header is packed by hand."""
-    samples = np.asarray(samples)
-    fmt, bits = (3, 32) if samples.dtype == np.float32 else (1, 16)
-    data = samples.astype("<f4" if fmt == 3 else "<i2").tobytes()
-    block = channels * bits // 8
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        36 + len(data),
-        b"WAVE",
-        b"fmt ",
-        16,
-        fmt,
-        channels,
-        rate,
-        rate * block,
-        block,
-        bits,
-        b"data",
-        len(data),
-    )
+    """`fuzz.seeds.raw_wav` written to `path`: any header, any samples."""
+    from fuzz.seeds import raw_wav
+
     with open(path, "wb") as handle:
-        handle.write(header + data)
+        handle.write(raw_wav(samples, rate, channels))
     return path
 
 

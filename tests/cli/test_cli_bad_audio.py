@@ -16,6 +16,11 @@ from tests.helpers import s2v, speech_like, write_raw_wav
 from tests.media.test_bad_audio import BAD_AUDIO
 
 
+def _dub_args(inputs, speech):
+    """`s2v dub`'s arguments for the test face and generator with `speech`, but --out."""
+    return ["dub", "--face", inputs / "face.mp4", "--audio", speech, "--model", inputs / "generator.keras"]
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """A 1 s synthetic face clip, a tiny generator and a tiny SyncNet."""
@@ -41,13 +46,7 @@ def test_dub_refuses_each_class_of_bad_audio_with_one_line_and_writes_nothing(
     out.mkdir()
     code, err = _run(
         capfd,
-        "dub",
-        "--face",
-        inputs / "face.mp4",
-        "--audio",
-        speech,
-        "--model",
-        inputs / "generator.keras",
+        *_dub_args(inputs, speech),
         "--out",
         out / "dubbed.mp4",
     )
@@ -58,13 +57,7 @@ def test_dub_refuses_each_class_of_bad_audio_with_one_line_and_writes_nothing(
 def test_dub_of_a_nan_wav_in_a_fresh_process_is_exit_2_without_a_traceback(inputs, tmp_path):
     speech = BAD_AUDIO[0][1](tmp_path / "nan.wav")
     result = s2v(
-        "dub",
-        "--face",
-        inputs / "face.mp4",
-        "--audio",
-        speech,
-        "--model",
-        inputs / "generator.keras",
+        *_dub_args(inputs, speech),
         "--out",
         tmp_path / "x.mp4",
     )
@@ -77,13 +70,7 @@ def test_silence_is_dubbed_into_a_video_as_long_as_the_silence(inputs, tmp_path,
     speech = write_raw_wav(tmp_path / "silence.wav", np.zeros(24000, np.float32))
     code, err = _run(
         capfd,
-        "dub",
-        "--face",
-        inputs / "face.mp4",
-        "--audio",
-        speech,
-        "--model",
-        inputs / "generator.keras",
+        *_dub_args(inputs, speech),
         "--out",
         tmp_path / "dubbed.mp4",
     )
