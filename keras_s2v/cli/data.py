@@ -111,6 +111,11 @@ def _add_preprocess_arguments(parser):
         "`s2v preprocess` does not know go to Beam, e.g. --direct_num_workers=4 --direct_running_mode=multi_processing, "
         "or for dataflow --project P --region R --temp_location gs://... (see README, distributed preprocessing)",
     )
+    parser.add_argument(
+        "--allow-skips",
+        action="store_true",
+        help="exit 0 even when some videos were refused (by default the corpus is still written, then exit code 2)",
+    )
 
 
 @command("preprocess", "turn talking-face videos into TFRecord shards for training")
@@ -119,7 +124,8 @@ def run_preprocess(args):
     """Decode each video at 25 fps, track the face and crop it to the models' square face size (aligned by the
     landmarks with cnn), extract 16 kHz audio and its MFCC, and write one TFRecord shard per
     clip plus manifest.json.
-    A second run skips finished clips; unusable files are skipped with their reason.
+    A second run skips finished clips. An unusable file (no face, bad audio, not media) is skipped with
+    its reason and the rest of the corpus is written; the exit code is then 2 unless --allow-skips.
     With --runner the same work runs as an Apache Beam pipeline (Dataflow, Flink, Spark or
     the local DirectRunner) and writes the same shards and manifest."""
     if args.runner:
@@ -142,6 +148,11 @@ def run_preprocess(args):
     windows = ", ".join(f"{split} {count}" for split, count in manifest["windows"].items())
     print(f"{len(manifest['clips'])} clips preprocessed, {len(manifest['skipped'])} skipped; windows: {windows}")
     print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
+    if manifest["skipped"] and not args.allow_skips:
+        # The good clips are kept: a corpus is not lost for one bad file, but a script must not miss it.
+        raise UsageError(
+            f"{len(manifest['skipped'])} of {len(manifest['skipped']) + len(manifest['clips'])} videos refused (listed above); --allow-skips accepts that"
+        )
     return 0
 
 

@@ -64,10 +64,18 @@ def test_synth_then_preprocess_from_the_command_line(tmp_path):
     assert "wrote 3 clips" in result.stdout
     (tmp_path / "videos" / "train" / "corrupt.mp4").write_bytes(b"junk" * 50)
     result = s2v("preprocess", "--videos", tmp_path / "videos", "--out", tmp_path / "shards", "--face-detector", "sidecar")
-    assert result.returncode == 0, result.stderr
+    # The good clips are written, the bad one is named, and the exit code says that one was refused.
+    assert result.returncode == 2, result.stderr
     assert "skipped train/corrupt.mp4: not a video or image file that can be decoded" in result.stdout
     assert "3 clips preprocessed, 1 skipped" in result.stdout
-    assert (tmp_path / "shards" / "manifest.json").exists()
+    # stderr also holds the progress bar; the error is its last line.
+    assert result.stderr.splitlines()[-1] == "s2v: error: 1 of 4 videos refused (listed above); --allow-skips accepts that"
+    assert len(json.loads((tmp_path / "shards" / "manifest.json").read_text())["clips"]) == 3
+    again = s2v(
+        "preprocess", "--videos", tmp_path / "videos", "--out", tmp_path / "shards", "--face-detector", "sidecar", "--allow-skips"
+    )
+    assert again.returncode == 0 and "error" not in again.stderr, again.stderr
+    assert "3 clips preprocessed, 1 skipped" in again.stdout
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,8 @@ def _video_with_float_audio(path, samples):
     return path
 
 
-def test_preprocess_skips_a_clip_with_nan_in_its_sound_with_the_same_line(tmp_path, capfd):
-    # One bad clip must not stop a corpus: preprocess skips it with the front-end's line, as any unusable clip.
+def test_preprocess_refuses_a_clip_with_nan_in_its_sound_with_the_same_line(tmp_path, capfd):
+    # One bad clip does not stop a corpus: preprocess names it with the front-end's line, goes on, and exits 2.
     videos = tmp_path / "videos" / "train"
     videos.mkdir(parents=True)
     samples = speech_like(1.0)
@@ -124,8 +124,9 @@ def test_preprocess_skips_a_clip_with_nan_in_its_sound_with_the_same_line(tmp_pa
     code = cli.main(
         ["preprocess", "--videos", str(tmp_path / "videos"), "--out", str(tmp_path / "shards"), "--face-detector", "haar"]
     )
-    out = capfd.readouterr().out
-    assert code == 0
+    out, err = capfd.readouterr()
+    assert code == 2, err
+    assert err.splitlines()[-1] == "s2v: error: 1 of 1 videos refused (listed above); --allow-skips accepts that", err
     assert "skipped train/nan.mkv: the audio holds 2 samples that are not finite numbers (NaN or infinity)" in out, out
     assert "0 clips preprocessed, 1 skipped" in out
 
