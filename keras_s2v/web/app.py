@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
-from keras_s2v.errors import S2VError
+from keras_s2v.errors import FileError, S2VError
 from keras_s2v.web.jobs import JobQueue, QueueFull, user_message
 from keras_s2v.web.limits import BUSY, RETRY_AFTER_S, Limits, TooLongError, check_media, folder_bytes
 from keras_s2v.web.live import add_live_routes
@@ -196,6 +196,11 @@ def serve(model, host="127.0.0.1", port=7860, limits=DEFAULT_LIMITS, detector="c
     import uvicorn
 
     _require_free_port(host, port)
+    if workdir:
+        try:
+            os.makedirs(workdir, exist_ok=True)
+        except OSError as error:
+            raise FileError(workdir, f"cannot make the work folder here ({error.strerror})") from None
     folder = tempfile.mkdtemp(prefix="s2v-web-", dir=workdir)
     # Starlette spools an upload past 1 MB to tempfile's folder while it arrives: put it in the work folder,
     # so it counts against the cap and goes with the folder, even when the client breaks the upload off.

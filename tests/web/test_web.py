@@ -118,6 +118,13 @@ def test_web_help_a_bad_model_and_a_busy_port():
     assert result.stderr.strip() == f"s2v: error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
+def test_a_work_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("a file where the work folder should go\n")
+    result = s2v("web", "--model", "missing.keras", "--port", serving.free_port(), "--workdir", tmp_path / "taken")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"s2v: error: {tmp_path / 'taken'}: cannot make the work folder here (File exists)"
+
+
 def test_dub_in_the_browser_plays_a_video_as_long_as_the_speech(server, files, browser, tmp_path_factory, capsys):
     url, _, work = server
     page = browser.new_page(viewport={"width": 1000, "height": 900})

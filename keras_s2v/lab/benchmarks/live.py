@@ -18,9 +18,10 @@ def _speech(seconds):
     return waveform.astype(np.float32)
 
 
-def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=0.02):
+def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=0.02, page_seconds=60.0):
     """Each backend streams `seconds` of speech in `chunk_seconds` chunks, at the pace of the speech, onto a
-    `face_seconds` 720p clip that loops; one run each (a run is minutes of frames: `repeats` is not used)."""
+    `face_seconds` 720p clip that loops; one run each (a run is minutes of frames: `repeats` is not used).
+    Then the Live tab, `page_seconds` per generator backend, in headless Chromium with a fake microphone."""
     from keras_s2v.export import export
     from keras_s2v.live.dubber import HELD
     from keras_s2v.live.realtime import stream_file
@@ -82,5 +83,37 @@ def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=
         f"The 1-minute load average read {', '.join(f'{load:.1f}' for load in loads)} before the first run and after each "
         "(2.0 is both cores busy; the live dub's own face thread counts in it). On shared cores the latencies include "
         "waiting for a core.",
+        "",
+        *_page_section(
+            {name: model for name, model in models.items() if name.startswith("generator")}, face, waveform, work, page_seconds
+        ),
     ]
+    return lines
+
+
+def _page_section(models, face, waveform, work, seconds):
+    """The Live tab's own delay figures for each model: the page's `window.liveStats`, read after `seconds`."""
+    import librosa
+    import soundfile
+
+    from keras_s2v.lab.benchmarks.live_page import chromium_missing, page_delays
+
+    missing = chromium_missing()
+    if missing:
+        return [f"The Live tab was not measured: {missing}."]
+    microphone = os.path.join(work, "microphone.wav")  # the fake microphone plays the same speech, at 48 kHz
+    soundfile.write(microphone, librosa.resample(waveform, orig_sr=SAMPLE_RATE, target_sr=48000), 48000)
+    lines = [
+        f"The Live tab (`s2v web`, 127.0.0.1): headless Chromium with a fake microphone playing the same speech, the "
+        f"same clip chosen as the face, {seconds:.0f} s per model after the first frames. The delay is the page's own: "
+        "from a piece of speech reaching the page to the frame that shows it on screen (the lookahead, the trip "
+        "through the WebSocket, the work and the JPEG decoding).",
+        "",
+        "| model | frames | delay p5 / p50 / p95 / p99 / max ms | frames/s shown | 1-min load average after |",
+        "|---|---|---|---|---|",
+    ]
+    for name, model in models.items():
+        rate, delays = page_delays(model, face, microphone, seconds, os.path.join(work, "web"))
+        quantiles = " / ".join(f"{np.percentile(delays, q):.0f}" for q in (5, 50, 95, 99, 100))
+        lines.append(f"| {name} | {len(delays)} | {quantiles} | {rate:.1f} | {os.getloadavg()[0]:.1f} |")
     return lines
