@@ -208,7 +208,8 @@ def serve(model, host="127.0.0.1", port=7860, limits=DEFAULT_LIMITS, detector="c
     try:
         app = create_app(model, folder, limits, detector)
         print(f"serving http://{host}:{port}/ (Ctrl+C to stop); files in {folder}", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # The Live tab sends JPEGs, which deflate cannot shrink: compressing each one cost more than encoding it.
+        uvicorn.run(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False)
     finally:
         tempfile.tempdir = previous
         shutil.rmtree(folder, ignore_errors=True)
