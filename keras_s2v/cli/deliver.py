@@ -210,7 +210,10 @@ def run_live(args):
 # --------------------------------------------------------------------------- web
 def _add_web_arguments(parser):
     parser.add_argument(
-        "--model", required=True, help="generator: a .keras file, a SavedModel folder or model base path, or a .tflite file"
+        "--model",
+        required=True,
+        help="a mouth-motion model (.keras, from `s2v train-mouth`: the person's own mouth, moved) or a generator: "
+        "a .keras file, a SavedModel folder or model base path, or a .tflite file; for the dub jobs and the Live tab",
     )
     parser.add_argument(
         "--host",

@@ -58,16 +58,18 @@ class _Encoder:
 
 
 def add_live_routes(app, model, folder, detector="cnn", max_upload_mb=100.0):
-    """Add the Live tab's routes to `app`; faces are kept under `folder`. `model` is a generator path
-    (loaded again for the live stream) or a backend already loaded (used as it is)."""
+    """Add the Live tab's routes to `app`; faces are kept under `folder`. `model` is the path of a mouth-motion
+    model or a generator (loaded again for the live stream), or a generator backend already loaded (used as it is)."""
     page = importlib.resources.files("keras_s2v.web").joinpath("live.html").read_text()
     faces, busy, backend = {}, threading.Lock(), {}
 
     def live_backend():
         if "model" not in backend:
             from keras_s2v.dubbing.backends import load_backend
+            from keras_s2v.dubbing.own_pixels import is_motion_model, load_motion_model
 
-            backend["model"] = load_backend(model)
+            motion = isinstance(model, (str, os.PathLike)) and is_motion_model(os.fspath(model))
+            backend["model"] = load_motion_model(os.fspath(model)) if motion else load_backend(model)
         return backend["model"]
 
     @app.get("/live", response_class=HTMLResponse)

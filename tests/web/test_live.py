@@ -1,12 +1,6 @@
 """The Live tab of `s2v web`: a fake microphone fed from a WAV file, frames back over a WebSocket, in headless chromium."""
 
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import cv2
 import numpy as np
@@ -14,8 +8,10 @@ import pytest
 
 from keras_s2v.media.photos import real_photos
 from keras_s2v.models import build_speech2vid
+from keras_s2v.models.mouth_motion import build_mouth_motion
 from keras_s2v.saving import save_model
 from tests.helpers import speech_like, write_audio
+from tests.web import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: make install")
 CHROMIUM = shutil.which("chromium")
@@ -23,7 +19,8 @@ CHROMIUM = shutil.which("chromium")
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A photo of a real face, 2 s of speech (16 kHz) and 3 s for the fake microphone (48 kHz), a tiny generator."""
+    """A photo of a real face, 2 s of speech (16 kHz) and 3 s for the fake microphone (48 kHz), a tiny generator
+    and a tiny mouth-motion model."""
     root = tmp_path_factory.mktemp("live_web")
     photo = cv2.resize(real_photos()["grace_hopper"], (160, 192), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(root / "face.png"), photo[..., ::-1])
@@ -31,31 +28,17 @@ def files(tmp_path_factory):
     write_audio(root / "microphone.wav", speech_like(3.0, sr=48000, seed=2), sr=48000)
     (root / "notes.txt").write_text("not a face\n")
     save_model(build_speech2vid("tiny"), str(root / "generator.keras"))
+    save_model(build_mouth_motion("tiny"), str(root / "motion.keras"))
     return root
 
 
 @pytest.fixture(scope="module")
 def server(files):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "keras_s2v", "web", "--model", str(files / "generator.keras"), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    url, process = serving.start(files / "generator.keras", files / "work")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                urllib.request.urlopen(url + "/live", timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not answer"
-                time.sleep(0.2)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        serving.stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +127,21 @@ def test_a_file_that_is_no_face_and_an_unknown_face_are_told_in_one_line(server,
     )
     assert message == '{"error": "no such face: upload it again"}'
     page.close()
+
+
+def test_a_mouth_motion_model_speaks_live_with_the_persons_own_mouth(files, browser):
+    url, process = serving.start(files / "motion.keras", files / "work-motion")
+    try:
+        page = browser.new_page()
+        page.goto(url + "/live")
+        page.set_input_files("#face", str(files / "face.png"))
+        page.set_input_files("#speech", str(files / "speech.wav"))
+        page.click("#play")
+        page.wait_for_function("window.liveStats.done !== null", timeout=60_000)
+        stats = page.evaluate("window.liveStats")
+        page.close()
+    finally:
+        serving.stop(process)
+    # The lookahead tells the own-pixels path: it waits longer (openings 2 frames early, smoothed a frame ahead).
+    assert stats["lookahead"] == pytest.approx(0.315) and 50 <= stats["frames"] <= 53, stats
+    assert stats["done"].startswith(f"{stats['frames']} frames, latency p50"), stats["done"]

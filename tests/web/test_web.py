@@ -1,5 +1,6 @@
 """`s2v web` run as a real server on 127.0.0.1, driven by Debian's chromium through Playwright."""
 
+import json
 import os
 import re
 import shutil
@@ -348,3 +349,28 @@ def test_the_job_queue_runs_in_order_cleans_failures_at_once_and_results_after_k
     assert os.listdir(tmp_path / "work") == [] and jobs.get(submitted[0].id) is None
     jobs.close()
     assert not (tmp_path / "work").exists()
+
+
+def test_a_mouth_motion_model_dubs_with_the_persons_own_mouth(files, tmp_path):
+    # `s2v web --model` takes what `s2v dub --model` takes: a mouth-motion model renders from the person's own frames.
+    from keras_s2v.media.photos import real_photos
+    from keras_s2v.models.mouth_motion import build_mouth_motion
+
+    photo = cv2.resize(real_photos()["grace_hopper"], (160, 192), interpolation=cv2.INTER_AREA)
+    face = cv2.imencode(".png", np.ascontiguousarray(photo[..., ::-1]))[1].tobytes()
+    save_model(build_mouth_motion("tiny"), str(tmp_path / "motion.keras"))
+    url, process = serving.start(tmp_path / "motion.keras", tmp_path / "work")
+    try:
+        body, content_type = serving.multipart(
+            {"face": ("face.png", face), "audio": ("speech.wav", (files / "speech.wav").read_bytes())}
+        )
+        status, _, answer = serving.request(url + "/jobs", "POST", body, content_type)
+        assert status == 202, answer
+        job = serving.wait_for_job(url, json.loads(answer)["id"])
+        (tmp_path / "dubbed.mp4").write_bytes(serving.request(url + job["video"])[2])
+    finally:
+        serving.stop(process)
+    assert job["state"] == "done" and job["frames_total"] == 50, job
+    assert "own pixels" in job["summary"], job
+    info = video.probe(str(tmp_path / "dubbed.mp4"))
+    assert (info.width, info.height) == (160, 192) and abs(info.duration - 2.0) < 0.03 and info.has_audio, info

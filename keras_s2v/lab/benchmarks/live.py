@@ -21,7 +21,7 @@ def _speech(seconds):
 def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=0.02, page_seconds=60.0):
     """Each backend streams `seconds` of speech in `chunk_seconds` chunks, at the pace of the speech, onto a
     `face_seconds` 720p clip that loops; one run each (a run is minutes of frames: `repeats` is not used).
-    Then the Live tab, `page_seconds` per generator backend, in headless Chromium with a fake microphone."""
+    Then the Live tab, `page_seconds` per model, in headless Chromium with a fake microphone."""
     from keras_s2v.export import export
     from keras_s2v.live.dubber import HELD
     from keras_s2v.live.realtime import stream_file
@@ -84,9 +84,7 @@ def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=
         "(2.0 is both cores busy; the live dub's own face thread counts in it). On shared cores the latencies include "
         "waiting for a core.",
         "",
-        *_page_section(
-            {name: model for name, model in models.items() if name.startswith("generator")}, face, waveform, work, page_seconds
-        ),
+        *_page_section(models, face, waveform, work, page_seconds),
     ]
     return lines
 

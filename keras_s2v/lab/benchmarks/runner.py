@@ -30,6 +30,9 @@ BENCHMARKS = {
 }
 
 
+ONE_RUN = {"live", "soak"}  # sections whose one run is minutes long: they take no repeats
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the keras-s2v benchmarks and write BENCHMARKS.md.")
     parser.add_argument("--out", default="BENCHMARKS.md")
@@ -53,7 +56,8 @@ def main(argv=None):
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
             heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats, **options.get(name, {}))
-            measured = f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, medians of {args.repeats} repeats."
+            runs = "one run each" if name in ONE_RUN else f"medians of {args.repeats} repeats"
+            measured = f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, {runs}."
             sections[name] = [heading, "", measured, *body]
     finally:
         shutil.rmtree(work, ignore_errors=True)
