@@ -237,6 +237,19 @@ def read_frames(path, fps=VIDEO_FPS):
     return np.stack(list(iter_frames(path, fps)))
 
 
+def mux_audio(container, stream, samples):
+    """Encode mono float `samples` into `stream` (an audio stream of `container`) and mux them."""
+    samples = np.asarray(samples, np.float32)
+    chunk = stream.codec_context.frame_size or 1024
+    for offset in range(0, len(samples), chunk):
+        piece = samples[offset : offset + chunk]
+        audio_frame = av.AudioFrame.from_ndarray(piece[None, :], format="fltp", layout="mono")
+        audio_frame.sample_rate = stream.codec_context.sample_rate
+        audio_frame.pts = offset
+        container.mux(stream.encode(audio_frame))
+    container.mux(stream.encode(None))
+
+
 class VideoWriter:
     """Writes an H.264 + AAC mp4 to a temporary file and renames it on success.
 
@@ -272,22 +285,10 @@ class VideoWriter:
         self._container.mux(self._video.encode(video_frame))
         self.frames_written += 1
 
-    def _write_audio(self):
-        stream = self._audio_stream
-        samples = np.asarray(self._audio, np.float32)
-        chunk = stream.codec_context.frame_size or 1024
-        for offset in range(0, len(samples), chunk):
-            piece = samples[offset : offset + chunk]
-            audio_frame = av.AudioFrame.from_ndarray(piece[None, :], format="fltp", layout="mono")
-            audio_frame.sample_rate = stream.codec_context.sample_rate
-            audio_frame.pts = offset
-            self._container.mux(stream.encode(audio_frame))
-        self._container.mux(stream.encode(None))
-
     def close(self):
         self._container.mux(self._video.encode(None))
         if self._audio_stream is not None:
-            self._write_audio()
+            mux_audio(self._container, self._audio_stream, self._audio)
         self._container.close()
         umask = os.umask(0)
         os.umask(umask)

@@ -1,43 +1,96 @@
 """`bench dub`: `s2v dub` on a moving 720p photo, short and long."""
 
+import functools
 import os
 
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.lab.benchmarks.export import calibration_shards
 from keras_s2v.speech import formant
 
+LOOP_FRAMES = 25 * 20  # the face's drift repeats every 20 s
+
 
 def _moving_photo_720p(path, seconds, face_px=100):
-    """1280x720 25 fps video of a real photo whose face (`face_px` tall) drifts slowly, under synthetic speech.
+    """1280x720 25 fps video of a real photo whose face (`face_px` tall) drifts slowly, under synthetic speech
+    of `seconds`; returns the speech's length in frames.
 
-    Frames are drawn and encoded one at a time, so a long input costs no memory to make.
+    The drift repeats every 20 s, so one loop is drawn and encoded and a longer video repeats its packets
+    (an hour is made in a minute, not a quarter of an hour); the video may run up to a loop past the speech.
     """
-    import cv2
+    import tempfile
+
     import numpy as np
-    import skimage.data
 
     from keras_s2v.lab import synth
-    from keras_s2v.media.photos import PHOTO_FACES
     from keras_s2v.media.video import VideoWriter
 
     rng = np.random.default_rng(0)
     waveform, _ = formant.synthesize_speech(formant.random_script(rng, seconds), synth.sample_speaker(0, "test", 0).voice, rng)
     count = int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS))
+    if count <= LOOP_FRAMES:
+        with VideoWriter(path, 1280, 720, audio=waveform) as writer:
+            for index in range(count):
+                writer.write(_drifting_frame(index, face_px))
+        return count
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as folder:
+        loop = os.path.join(folder, "loop.mp4")
+        with VideoWriter(loop, 1280, 720) as writer:
+            for index in range(LOOP_FRAMES):
+                writer.write(_drifting_frame(index, face_px))
+        _repeat_with_audio(loop, -(-count // LOOP_FRAMES), path, waveform)
+    return count
+
+
+@functools.lru_cache(maxsize=1)
+def _scene(face_px):
+    import cv2
+    import numpy as np
+    import skimage.data
+
+    from keras_s2v.media.photos import PHOTO_FACES
+
     background = cv2.resize(skimage.data.coffee(), (1280, 720), interpolation=cv2.INTER_AREA)
     box = np.asarray(PHOTO_FACES["astronaut"], np.float64)
     scale = face_px / (box[3] - box[1])
     photo = cv2.resize(skimage.data.astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    face_center = (box[:2] + box[2:]) / 2 * scale
-    with VideoWriter(path, 1280, 720, audio=waveform) as writer:
-        for index in range(count):
-            phase = 2 * np.pi * index / (25 * 20)  # one slow loop every 20 s, about 15 px/s
-            x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
-            frame = background.copy()
-            xs, ys = max(0, x0), max(0, y0)
-            xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
-            frame[ys:ye, xs:xe] = photo[ys - y0 : ye - y0, xs - x0 : xe - x0]
-            writer.write(frame)
-    return count
+    return background, photo, (box[:2] + box[2:]) / 2 * scale
+
+
+def _drifting_frame(index, face_px):
+    import numpy as np
+
+    background, photo, face_center = _scene(face_px)
+    phase = 2 * np.pi * index / LOOP_FRAMES  # one slow loop every 20 s, about 15 px/s
+    x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
+    frame = background.copy()
+    xs, ys = max(0, x0), max(0, y0)
+    xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
+    frame[ys:ye, xs:xe] = photo[ys - y0 : ye - y0, xs - x0 : xe - x0]
+    return frame
+
+
+def _repeat_with_audio(loop, repeats, out, waveform):
+    """`out`: the encoded video of `loop` (which starts with a key frame) `repeats` times over, then `waveform`."""
+    import av
+
+    from keras_s2v.media.video import mux_audio
+
+    with av.open(out, "w", format="mp4") as target:
+        with av.open(loop) as source:
+            video = target.add_stream_from_template(source.streams.video[0])
+            period = source.streams.video[0].frames * int(1 / (source.streams.video[0].time_base * VIDEO_FPS))
+        audio = target.add_stream("aac", rate=SAMPLE_RATE)
+        audio.layout = "mono"
+        for repeat in range(repeats):
+            with av.open(loop) as source:  # read afresh: muxing takes the packets
+                for packet in source.demux(source.streams.video[0]):
+                    if packet.dts is None:  # the demuxer's flush packet
+                        continue
+                    packet.pts += repeat * period
+                    packet.dts += repeat * period
+                    packet.stream = video
+                    target.mux(packet)
+        mux_audio(target, audio, waveform)
 
 
 _DUB_CHILD = """
