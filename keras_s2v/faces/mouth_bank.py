@@ -13,6 +13,9 @@ from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
 GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
 STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
+# An opening wider than the source's is drawn (a dark cavity without teeth); a narrower one only presses
+# the source's own lips together. So a source too shut costs this much more than one too open.
+DRAWN_EXTRA = 1.0
 
 
 def pose_residual(source_landmarks, frame_landmarks):
@@ -81,7 +84,10 @@ class MouthBank:
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 
         def cost(source):
-            return abs(source.gap - gap) / GAP_SCALE + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
+            drawn = max(gap - source.gap, 0.0)
+            return (abs(source.gap - gap) + DRAWN_EXTRA * drawn) / GAP_SCALE + pose_residual(
+                source.landmarks, frame_landmarks
+            ) / POSE_SCALE
 
         best = min(allowed, key=cost)
         if self._last is not None and self._last in allowed and cost(self._last) <= cost(best) + STAY:

@@ -53,6 +53,12 @@ COARSE = 4  # pixels between the grid points where the warp's map is worked out 
 MIN_SPLIT_SEARCH = 3.0  # pixels between the inner lips below which a mouth splits at its midline
 TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of the upper teeth
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
+SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
+SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
+
+
+def _disc(radius):
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(radius) + 1,) * 2)
 
 
 @dataclasses.dataclass(eq=False)  # compared by identity: it holds arrays
@@ -98,6 +104,29 @@ class MouthSource:
                 shares[pair] = along[best + 1]
         shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw
         return upper + shares[:, None] * (lower - upper)
+
+    @functools.cached_property
+    def _hull(self):
+        hull = cv2.convexHull(self.landmarks.astype(np.float32))[:, 0].astype(np.float64)
+        return fill_polygon(self.image.shape[:2], hull, np.zeros(2))
+
+    @functools.cached_property
+    def skin(self):
+        """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's
+        own colour in the hull's outer SKIN_BAND (on a head turned aside the mesh reaches past the cheek's edge)."""
+        height = face_height(self.landmarks)
+        core = cv2.erode(self._hull, _disc(SKIN_BAND * height))
+        if (core > 0.5).sum() < 16:
+            return np.ones_like(core)
+        chroma = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
+        skin = (np.linalg.norm(chroma - np.median(chroma[core > 0.5], axis=0), axis=2) <= SKIN_CHROMA).astype(np.float32)
+        lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))
+        return np.maximum(np.maximum(core, lips), skin)
+
+    def face_mask(self, feather):
+        """(H, W) float32: 1 on this source's face, 0 beyond: the mesh's hull shrunk by `feather`, and near
+        its outline only skin, so the background beside a turned head is not carried onto another frame's cheek."""
+        return cv2.erode(self._hull, _disc(feather)) * self.skin
 
     @classmethod
     def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
@@ -216,8 +245,9 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     # Bicubic: bilinear sampling at the warp's sub-pixel positions took a third of the lips' sharpness (docs/experiments.md).
     warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
+    on_face = _warped_face(source, mapx, mapy, feather)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
-    face *= _warped_face(source, mapx, mapy, feather)  # never the background a source turned otherwise shows
+    face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
     cheeks = agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
@@ -228,6 +258,14 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
     )
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
+    # Where the lips must be covered but the warp lands off the source's face (a mesh that strays onto a
+    # cheek), the source's nearby skin, smoothed, stands in: neither its background nor the frame's own mouth.
+    on_skin = cv2.remap(source.skin, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    stray = lips * np.clip(1.0 - 2.0 * on_skin, 0.0, 1.0)
+    if stray.max() > 0:
+        near = cv2.GaussianBlur(on_face, (0, 0), 0.1 * height)[..., None]
+        nearby_skin = cv2.GaussianBlur(warped * on_face[..., None], (0, 0), 0.1 * height) / np.maximum(near, 1e-3)
+        warped += stray[..., None] * (near > 1e-3) * (nearby_skin - warped)
     region = frame[y0:y1, x0:x1].astype(np.float32)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
     if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
@@ -258,9 +296,6 @@ def _split_mouth(source, targets, matrix, gap):
 
 
 def _warped_face(source, mapx, mapy, feather):
-    """Where the warp samples the source's own face (its mesh's hull, shrunk by a feather): 1 inside, 0 beyond."""
-    hull = cv2.convexHull(source.landmarks.astype(np.float32))[:, 0].astype(np.float64)
-    inside = fill_polygon(source.image.shape[:2], hull, np.zeros(2))
-    inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
-    warped = cv2.remap(inside, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    """Where the warp samples the source's own face: 1 inside, 0 beyond (MouthSource.face_mask, remapped)."""
+    warped = cv2.remap(source.face_mask(feather), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return cv2.GaussianBlur(warped, (0, 0), max(feather / 2, 0.5))

@@ -6,6 +6,7 @@ import numpy as np
 from keras_s2v.faces import mouth_warp
 from keras_s2v.faces.landmarks import LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
+from keras_s2v.faces.mouth_masks import lips_mask
 from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
 from keras_s2v.media.photos import real_photos
 
@@ -90,3 +91,41 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
     wanted = lip_gap(sequence[20])
     best = MouthBank([MouthSource(photo, sequence[index]) for index in chosen]).pick(sequence[20], wanted)
     assert abs(best.gap - wanted) == min(abs(gap - wanted) for gap in gaps)
+
+
+def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
+    # An opening wider than the source's is drawn without teeth; a narrower one presses real lips together.
+    photo, landmarks = astronaut_mesh
+    lower = mouth_warp.jaw_weights(landmarks) > 0.5
+    shut, open_ = landmarks.copy(), landmarks.copy()
+    open_[lower, 1] += 0.04 * face_height(landmarks)
+    wanted = (lip_gap(shut) + lip_gap(open_)) / 2
+    sources = [MouthSource(photo, points) for points in (shut, open_)]
+    assert abs(sources[0].gap - wanted) == abs(sources[1].gap - wanted)
+    assert MouthBank(sources).pick(landmarks, wanted) is sources[1]
+    assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
+
+
+def test_what_a_source_shows_beyond_its_skin_never_reaches_the_cheek(astronaut_mesh):
+    # On a head turned aside the mesh reaches past the cheek's edge onto the background: paint the outer
+    # band of the mesh's outline beside the mouth a background's grey, and no grey may come out.
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    hull = source._hull > 0.5
+    radius = int(mouth_warp.SKIN_BAND * face_height(source.landmarks)) - 2  # within the band that is checked
+    band = hull & ~(cv2.erode(hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0)
+    rows, cols = np.nonzero(band)
+    # The side past one mouth corner, away from the lips and their margin (which count as face whatever their colour).
+    lips = lips_mask(source.image.shape[:2], np.zeros(2), source.landmarks, margin=0.04 * face_height(source.landmarks)) > 0
+    beside = (cols > source.landmarks[291, 0]) & ~lips[rows, cols]
+    grey = source.image.copy()
+    grey[rows[beside], cols[beside]] = (128, 128, 128)
+    painted = dataclasses.replace(source, image=grey)
+    assert painted.face_mask(1.0)[rows[beside], cols[beside]].max() == 0.0
+    # The lips, whatever their colour, and the unpainted skin of the band stay the face's.
+    assert painted.face_mask(1.0)[_lips(painted.image.shape, painted.landmarks)].min() == 1.0
+    assert painted.face_mask(1.0)[rows[~beside], cols[~beside]].mean() > 0.8
+    for gap in (source.gap, source.gap + 0.06):
+        out = render_mouth(photo, landmarks, painted, gap).astype(int)
+        near_grey = (np.abs(out - 128).max(axis=2) < 6) & (np.abs(photo.astype(int) - 128).max(axis=2) >= 6)
+        assert not near_grey.any(), gap

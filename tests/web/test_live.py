@@ -96,13 +96,19 @@ def test_the_microphone_makes_the_face_speak_at_25_frames_a_second(server, files
     page.close()
 
 
-def test_a_speech_file_played_live_gives_a_frame_for_every_25th_of_a_second(server, files, browser):
+def _play_live(browser, url, files):
+    """A page of the Live tab at `url` that has played files/speech.wav onto files/face.png to its end."""
     page = browser.new_page()
-    page.goto(server + "/live")
+    page.goto(url + "/live")
     page.set_input_files("#face", str(files / "face.png"))
     page.set_input_files("#speech", str(files / "speech.wav"))
     page.click("#play")
     page.wait_for_function("window.liveStats.done !== null", timeout=60_000)
+    return page
+
+
+def test_a_speech_file_played_live_gives_a_frame_for_every_25th_of_a_second(server, files, browser):
+    page = _play_live(browser, server, files)
     rate, delays, stats = _rate_and_delays(page, skip=10)
     # 2 s of speech; the page may send up to a few render quanta of silence before it hears the end. Over so
     # few frames the rate is only roughly 25: a window at step 5 brings 5 frames at once.
@@ -132,12 +138,7 @@ def test_a_file_that_is_no_face_and_an_unknown_face_are_told_in_one_line(server,
 def test_a_mouth_motion_model_speaks_live_with_the_persons_own_mouth(files, browser):
     url, process = serving.start(files / "motion.keras", files / "work-motion")
     try:
-        page = browser.new_page()
-        page.goto(url + "/live")
-        page.set_input_files("#face", str(files / "face.png"))
-        page.set_input_files("#speech", str(files / "speech.wav"))
-        page.click("#play")
-        page.wait_for_function("window.liveStats.done !== null", timeout=60_000)
+        page = _play_live(browser, url, files)
         stats = page.evaluate("window.liveStats")
         page.close()
     finally:
