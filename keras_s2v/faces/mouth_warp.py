@@ -111,7 +111,7 @@ class MouthSource:
         return fill_polygon(self.image.shape[:2], hull, np.zeros(2))
 
     @functools.cached_property
-    def skin(self):
+    def _skin(self):
         """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's
         own colour in the hull's outer SKIN_BAND (on a head turned aside the mesh reaches past the cheek's edge)."""
         height = face_height(self.landmarks)
@@ -126,7 +126,7 @@ class MouthSource:
     def face_mask(self, feather):
         """(H, W) float32: 1 on this source's face, 0 beyond: the mesh's hull shrunk by `feather`, and near
         its outline only skin, so the background beside a turned head is not carried onto another frame's cheek."""
-        return cv2.erode(self._hull, _disc(feather)) * self.skin
+        return cv2.erode(self._hull, _disc(feather)) * self._skin
 
     @classmethod
     def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
@@ -245,12 +245,13 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     # Bicubic: bilinear sampling at the warp's sub-pixel positions took a third of the lips' sharpness (docs/experiments.md).
     warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
     on_face = _warped_face(source, mapx, mapy, feather)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
-    cheeks = agreeing_cheeks(warped, frame[y0:y1, x0:x1], targets, offset, feather, ignore=frame_lips)
+    cheeks = agreeing_cheeks(warped, region, targets, offset, feather, ignore=frame_lips)
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
     lips = np.maximum(
@@ -258,15 +259,6 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
     )
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
-    # Where the lips must be covered but the warp lands off the source's face (a mesh that strays onto a
-    # cheek), the source's nearby skin, smoothed, stands in: neither its background nor the frame's own mouth.
-    on_skin = cv2.remap(source.skin, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    stray = lips * np.clip(1.0 - 2.0 * on_skin, 0.0, 1.0)
-    if stray.max() > 0:
-        near = cv2.GaussianBlur(on_face, (0, 0), 0.1 * height)[..., None]
-        nearby_skin = cv2.GaussianBlur(warped * on_face[..., None], (0, 0), 0.1 * height) / np.maximum(near, 1e-3)
-        warped += stray[..., None] * (near > 1e-3) * (nearby_skin - warped)
-    region = frame[y0:y1, x0:x1].astype(np.float32)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
     if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
