@@ -106,9 +106,10 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
 
 
-def test_what_a_source_shows_beyond_its_skin_never_reaches_the_cheek(astronaut_mesh):
+def test_near_its_outline_a_sources_face_is_only_skin(astronaut_mesh):
     # On a head turned aside the mesh reaches past the cheek's edge onto the background: paint the outer
-    # band of the mesh's outline beside the mouth a background's grey, and no grey may come out.
+    # band of the mesh's outline beside the mouth a background's grey. It is not the source's face, the lips
+    # and the rest of the band are, and no grey comes out of the renderer.
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     hull = source._hull > 0.5
