@@ -4,7 +4,7 @@ import functools
 import os
 
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
-from keras_s2v.lab.benchmarks.export import calibration_shards
+from keras_s2v.lab.benchmarks.export import exported
 from keras_s2v.speech import formant
 
 LOOP_FRAMES = 25 * 20  # the face's drift repeats every 20 s
@@ -122,7 +122,6 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     Every backend runs with dub's default window step (a window per frame); the fastest also with
     step WINDOW_FRAMES (a fifth of the generator's work)."""
     from keras_s2v.dubbing.engine import STAGES
-    from keras_s2v.export import export
     from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
     from keras_s2v.models import build_speech2vid
 
@@ -133,19 +132,7 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
-    report = export(
-        generator,
-        os.path.join(work, "speech2vid"),
-        version=1,
-        variants=("fp32", "int8"),
-        calibration=calibration_shards(work),
-        progress=False,
-    )
-    models = {
-        "Keras": keras_path,
-        "SavedModel": report["path"],
-        **{f"TFLite {v}": os.path.join(report["path"], "tflite", f"serving_default_{v}.tflite") for v in ("fp32", "int8")},
-    }
+    models = {"Keras": keras_path, **exported(generator, work, ("fp32", "int8"))}
     runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
     runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
     lines = [

@@ -16,6 +16,26 @@ def calibration_shards(work):
     return os.path.join(work, "calibration-shards")
 
 
+def exported(generator, work, variants):
+    """`generator` exported under work/speech2vid with the TFLite `variants` (int8 calibrated on
+    `calibration_shards`): {"SavedModel": folder, "TFLite VARIANT": file, ...}."""
+    from keras_s2v.export import export
+
+    report = export(
+        generator,
+        os.path.join(work, "speech2vid"),
+        version=1,
+        variants=variants,
+        calibration=calibration_shards(work),
+        progress=False,
+    )
+    tflite = os.path.join(report["path"], "tflite")
+    return {
+        "SavedModel": report["path"],
+        **{f"TFLite {v}": os.path.join(tflite, f"serving_default_{v}.tflite") for v in variants},
+    }
+
+
 def bench_export(work, repeats=3):
     """Latency, frames/s and PSNR against Keras of each runtime at batch 1 and 8, and achieved GFLOP/s against a matmul."""
     import numpy as np

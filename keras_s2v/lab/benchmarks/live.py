@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_s2v.geometry import SAMPLE_RATE
 from keras_s2v.lab.benchmarks.dubbing import _moving_photo_720p
-from keras_s2v.lab.benchmarks.export import calibration_shards
+from keras_s2v.lab.benchmarks.export import exported
 from keras_s2v.speech import formant
 
 
@@ -22,7 +22,6 @@ def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=
     """Each backend streams `seconds` of speech in `chunk_seconds` chunks, at the pace of the speech, onto a
     `face_seconds` 720p clip that loops; one run each (a run is minutes of frames: `repeats` is not used).
     Then the Live tab, `page_seconds` per model, in headless Chromium with a fake microphone."""
-    from keras_s2v.export import export
     from keras_s2v.live.dubber import HELD
     from keras_s2v.live.realtime import stream_file
     from keras_s2v.models import build_speech2vid
@@ -33,19 +32,12 @@ def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=
     face = os.path.join(work, "face_720p.mp4")
     _moving_photo_720p(face, face_seconds)
     waveform = _speech(seconds)
-    report = export(
-        build_speech2vid("small"),
-        os.path.join(work, "speech2vid"),
-        version=1,
-        variants=("int8",),
-        calibration=calibration_shards(work),
-        progress=False,
-    )
+    generator = exported(build_speech2vid("small"), work, ("int8",))
     mouth = os.path.join(work, "mouth.keras")
     save_model(build_mouth_motion("small"), mouth)
     models = {
-        "generator `small`, SavedModel": report["path"],
-        "generator `small`, TFLite int8": os.path.join(report["path"], "tflite", "serving_default_int8.tflite"),
+        "generator `small`, SavedModel": generator["SavedModel"],
+        "generator `small`, TFLite int8": generator["TFLite int8"],
         "mouth-motion `small`, own pixels": mouth,
     }
     lines = [

@@ -8,7 +8,7 @@ import os
 
 from keras_s2v.geometry import VIDEO_FPS
 from keras_s2v.lab.benchmarks.dubbing import _moving_photo_720p
-from keras_s2v.lab.benchmarks.export import calibration_shards
+from keras_s2v.lab.benchmarks.export import exported
 
 _SOAK_CHILD = """
 import json, os, sys, time
@@ -58,22 +58,13 @@ def bench_soak(work, repeats=1, minutes=60.0):
     """Dub `minutes` of 720p (TFLite int8, window step 5: the fastest way) once; report memory and pace by tenths.
 
     `repeats` is ignored: one run of this length is the measurement."""
-    from keras_s2v.export import export
     from keras_s2v.geometry import WINDOW_FRAMES
     from keras_s2v.models import build_speech2vid
 
     os.makedirs(work, exist_ok=True)
     face = os.path.join(work, "face_720p_soak.mp4")
     frames = _moving_photo_720p(face, 60.0 * minutes)
-    report = export(
-        build_speech2vid("seed"),
-        os.path.join(work, "speech2vid"),
-        version=1,
-        variants=("int8",),
-        calibration=calibration_shards(work),
-        progress=False,
-    )
-    model = os.path.join(report["path"], "tflite", "serving_default_int8.tflite")
+    model = exported(build_speech2vid("seed"), work, ("int8",))["TFLite int8"]
     every = max(VIDEO_FPS, frames // 100)
     result = _dub_sampled(face, model, os.path.join(work, "soak.mp4"), WINDOW_FRAMES, every)
     samples = result["samples"]
