@@ -30,25 +30,21 @@ class AheadFeed:
     def _run(self, items):
         try:
             for item in items:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._put(item):
                     return
-            self._put_end(_End())
+            self._put(_End())
         except BaseException as error:  # handed to the consumer, which reports it
-            self._put_end(_End(error))
+            self._put(_End(error))
 
-    def _put_end(self, end):
+    def _put(self, item):
+        """Queue `item` once there is room; False if the feed was stopped first."""
         while not self._stop.is_set():
             try:
-                self._queue.put(end, timeout=0.1)
-                return
+                self._queue.put(item, timeout=0.1)
+                return True
             except queue.Full:
                 continue
+        return False
 
     def take(self, count):
         items = []
