@@ -104,6 +104,17 @@ def syncnet_warning(name, accuracy, threshold):
 
 
 def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full", precision="auto"):
+    from keras_s2v.training.recipe import get_recipe
+
+    if scale not in SCALES:
+        raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
+    config = SCALES[scale]
+    speakers = config["speakers"] if speakers is None else speakers
+    recipe = get_recipe(config["recipe"])
+    claim_folder(
+        out, {"recipe": recipe.to_config(), "seed": seed, "speakers": speakers, "seconds": config["seconds"], "scale": scale}
+    )
+    # Only now TensorFlow (5 s to import): a folder of another demo is refused at once.
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.dubbing.backends import load_backend
     from keras_s2v.dubbing.engine import dub
@@ -114,17 +125,8 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full", pre
     from keras_s2v.saving import load_model, save_model
     from keras_s2v.training.generator_fit import train_recipe_generator
     from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
-    from keras_s2v.training.recipe import get_recipe
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
-    if scale not in SCALES:
-        raise ValueError(f"`scale` must be one of {sorted(SCALES)}; received {scale!r}")
-    config = SCALES[scale]
-    speakers = config["speakers"] if speakers is None else speakers
-    recipe = get_recipe(config["recipe"])
-    claim_folder(
-        out, {"recipe": recipe.to_config(), "seed": seed, "speakers": speakers, "seconds": config["seconds"], "scale": scale}
-    )
     started = time.time()
     paths = {name: os.path.join(out, name) for name in STAGE_OUTPUTS}
 

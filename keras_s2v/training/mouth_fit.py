@@ -73,5 +73,6 @@ def train_mouth_motion(windows, targets, preset="small", epochs=12, batch_size=6
     keras.utils.set_random_seed(seed)
     model = build_mouth_motion(preset)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
+    model.optimizer.build(model.trainable_variables)  # eagerly: while tracing the first step it is 10x slower
     model.fit(windows, targets, batch_size=batch_size, epochs=epochs, validation_data=validation, verbose=verbose, shuffle=True)
     return model
