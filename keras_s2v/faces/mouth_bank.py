@@ -13,9 +13,12 @@ from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
 GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
 STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
-# An opening wider than the source's is drawn (a dark cavity without teeth); a narrower one only presses
-# the source's own lips together. So a source too shut costs this much more than one too open.
+# An opening wider than the source's is drawn (a dark cavity without teeth): a source too shut costs this much more.
 DRAWN_EXTRA = 1.0
+# A narrower one presses the source's lips together. Part-way, its teeth still show; pressed shut, they are
+# squeezed into a jagged crack that the face mesh still reads as open. So pressing costs this much more, times
+# the share of the source's opening pressed shut (docs/experiments.md, "Pressed shut").
+PRESSED_EXTRA = 2.0
 
 
 def pose_residual(source_landmarks, frame_landmarks):
@@ -25,6 +28,13 @@ def pose_residual(source_landmarks, frame_landmarks):
     placed = apply_matrix(matrix, np.asarray(source_landmarks, np.float64)[list(POSE_POINTS)])
     error = placed - np.asarray(frame_landmarks, np.float64)[list(POSE_POINTS)]
     return float(np.sqrt((error**2).sum(axis=1).mean()) / max(face_height(frame_landmarks), 1e-6))
+
+
+def gap_cost(source_gap, wanted):
+    """What giving a frame that wants lip gap `wanted` a source of `source_gap` costs, in units of GAP_SCALE."""
+    drawn, pressed = max(wanted - source_gap, 0.0), max(source_gap - wanted, 0.0)
+    shut = pressed / max(source_gap, 1e-6)
+    return (abs(source_gap - wanted) + DRAWN_EXTRA * drawn + PRESSED_EXTRA * shut * pressed) / GAP_SCALE
 
 
 def choose_bank(landmarks, size=16):
@@ -84,10 +94,7 @@ class MouthBank:
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 
         def cost(source):
-            drawn = max(gap - source.gap, 0.0)
-            return (abs(source.gap - gap) + DRAWN_EXTRA * drawn) / GAP_SCALE + pose_residual(
-                source.landmarks, frame_landmarks
-            ) / POSE_SCALE
+            return gap_cost(source.gap, gap) + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
 
         best = min(allowed, key=cost)
         if self._last is not None and self._last in allowed and cost(self._last) <= cost(best) + STAY:

@@ -106,6 +106,15 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
 
 
+def test_pressing_a_mouth_shut_costs_more_than_pressing_it_part_way():
+    # Pressed shut, a source's teeth are squeezed into a crack; pressed part-way they still show.
+    from keras_s2v.faces.mouth_bank import gap_cost
+
+    assert gap_cost(0.05, 0.0) > gap_cost(0.10, 0.05)  # the same 0.05 pressed, shut against part-way
+    assert gap_cost(0.08, 0.06) < gap_cost(0.04, 0.06)  # a little pressed still costs less than as much drawn
+    assert gap_cost(0.04, 0.04) == 0.0
+
+
 def test_near_its_outline_a_sources_face_is_only_skin(astronaut_mesh):
     # On a head turned aside the mesh reaches past the cheek's edge onto the background: paint the outer
     # band of the mesh's outline beside the mouth a background's grey. It is not the source's face, the lips
