@@ -42,11 +42,12 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
     assert cpu_flags(str(tmp_path / "missing")) == frozenset()
 
 
-@pytest.mark.parametrize("command", ["train", "train-syncnet", "demo", "dub"])
+@pytest.mark.parametrize("command", ["train", "train-syncnet", "tune", "demo", "dub"])
 def test_every_command_that_runs_models_takes_precision(command):
     required = {
         "train": ["--data", "d", "--syncnet", "s", "--out", "o"],
         "train-syncnet": ["--data", "d", "--out", "o"],
+        "tune": ["--data", "d", "--syncnet", "s", "--out", "o"],
         "demo": [],
         "dub": ["--face", "f", "--audio", "a", "--model", "m", "--out", "o"],
     }[command]
@@ -80,3 +81,15 @@ def test_train_syncnet_computes_in_the_precision_asked_for(tiny_shards):
         *tiny_shards, SyncNetRecipe("tiny", steps=2, batch_size=8), verbose=False, precision="bfloat16"
     )
     assert policies(model) == {"mixed_bfloat16"} and np.isfinite(history.history["loss"]).all()
+
+
+def test_tuning_trials_compute_in_the_precision_asked_for():
+    import keras_tuner
+
+    from keras_s2v.models import build_syncnet
+    from keras_s2v.training.recipe import get_recipe
+    from keras_s2v.training.tuning import Speech2VidHyperModel
+
+    for policy in ("mixed_bfloat16", "float32"):
+        hypermodel = Speech2VidHyperModel(build_syncnet("tiny"), get_recipe("smoke"), 0, presets=("tiny",), policy=policy)
+        assert policies(hypermodel.build(keras_tuner.HyperParameters()).generator) == {policy}

@@ -136,6 +136,7 @@ def _add_tune_arguments(parser):
         help="passes over the training windows in each trial (default 3); the recipe's warm-up is scaled to them",
     )
     length.add_argument("--steps", type=positive(int), help="total optimizer steps of each trial, instead of --epochs")
+    add_precision_argument(parser)
     # Not options here: the tuned values, the trial's length above, and the loss, whose sync weight is searched.
     parser.set_defaults(
         recipe_options=add_generator_recipe_arguments(
@@ -203,6 +204,7 @@ def run_tune(args):
         args.steps,
         args.presets.split(","),
         args.seed,
+        args.precision,
     )
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
     print(f"saved {os.path.join(args.out, 'best_hparams.json')}")

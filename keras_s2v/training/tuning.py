@@ -13,6 +13,7 @@ import os
 import keras
 import keras_tuner
 
+from keras_s2v.precision import computing_in, resolve_precision
 from keras_s2v.saving import load_model
 from keras_s2v.training.build import build_trainer, generator_datasets, plan_epochs
 from keras_s2v.training.callbacks import SyncWeightWarmup
@@ -21,14 +22,18 @@ from keras_s2v.training.recipe import Recipe, get_recipe
 
 class Speech2VidHyperModel(keras_tuner.HyperModel):
     """Trials of `recipe`'s first phase that differ only in preset, sync weight and learning
-    rate; the sync weight is held at 0 for `warmup_epochs`."""
+    rate; the sync weight is held at 0 for `warmup_epochs`. The trainers compute in the dtype
+    `policy` (a value of keras_s2v.precision.PRECISIONS)."""
 
-    def __init__(self, syncnet: keras.Model, recipe: Recipe, warmup_epochs: int, presets=("tiny", "small")):
+    def __init__(
+        self, syncnet: keras.Model, recipe: Recipe, warmup_epochs: int, presets=("tiny", "small"), policy: str = "float32"
+    ):
         super().__init__(name="speech2vid")
         self.syncnet = syncnet
         self.recipe = recipe
         self.warmup_epochs = warmup_epochs
         self.presets = list(presets)
+        self.policy = policy
 
     def trial_recipe(self, hp: keras_tuner.HyperParameters) -> Recipe:
         """The recipe with the trial's preset, sync weight and learning rate: its first phase is the trial's."""
@@ -38,7 +43,8 @@ class Speech2VidHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         recipe = self.trial_recipe(hp)
-        return build_trainer(recipe, recipe.phases[0], self.syncnet)
+        with computing_in(self.policy):
+            return build_trainer(recipe, recipe.phases[0], self.syncnet)
 
     def fit(self, hp, model, *args, callbacks=(), **kwargs):
         # The trial's sync weight is eased in as in training: switched on at once it throws the generator off.
@@ -57,13 +63,14 @@ def tune(
     steps: int | None = None,
     presets=("tiny", "small"),
     seed: int = 0,
+    precision: str = "auto",
 ) -> dict:
     """Search and write `out/best_hparams.json` (what `s2v train --hparams` reads); returns the dict.
 
     The trials train like the first phase of `recipe` (a name or a Recipe, see
     `resolve_recipe`), for `epochs` epochs or `steps` steps, with its warm-up scaled to the
     trial's epochs (2 of 6 epochs -> 1 of 3). Finished trials are kept in `out/`, so a second
-    call continues the search.
+    call continues the search. `precision` is one of keras_s2v.precision.CHOICES.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     phase = recipe.phases[0]
@@ -71,7 +78,7 @@ def tune(
     epochs, epoch_steps = plan_epochs(manifest["windows"]["train"], recipe.batch_size, epochs, steps)
     warmup_epochs = phase.warmup_epochs * epochs // (phase.epochs or epochs)
     tuner = keras_tuner.BayesianOptimization(
-        Speech2VidHyperModel(load_model(syncnet_path, "SyncNet"), recipe, warmup_epochs, presets),
+        Speech2VidHyperModel(load_model(syncnet_path, "SyncNet"), recipe, warmup_epochs, presets, resolve_precision(precision)),
         objective=keras_tuner.Objective("val_objective", "min"),
         max_trials=max_trials,
         seed=seed,
