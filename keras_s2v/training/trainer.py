@@ -65,15 +65,19 @@ def check_compatible(generator, syncnet, syncnet_path="syncnet"):
         raise ModelError(syncnet_path, f"SyncNet inputs {received} do not match the generator's {expected}")
 
 
-def _embeddings_before_relu(syncnet):
-    """A model of `syncnet`'s weights: {mfcc, mouths} -> (audio embedding, video embedding before its ReLU)."""
+def _sync_and_embeddings(syncnet):
+    """A model of `syncnet`'s weights: {mfcc, mouths} -> (P_sync, audio embedding, video embedding before its
+    ReLU), from one pass through each encoder: the starved-sync pull reads the embeddings P_sync came from,
+    rather than running the expert a second time."""
     try:
         audio_encoder, video_encoder = embedding_models(syncnet)
         video_dense = video_embedding_before_relu(video_encoder)
+        video_relu, probability = video_encoder.get_layer("video_encoder_embedding"), syncnet.get_layer("p_sync")
     except ValueError:
         raise ModelError("syncnet", "no audio_encoder / video_encoder_dense layers to pull starved windows through") from None
     mfcc, mouths_input = (keras.Input(syncnet.input[name].shape[1:], name=name) for name in ("mfcc", "mouths"))
-    return keras.Model({"mfcc": mfcc, "mouths": mouths_input}, [audio_encoder(mfcc), video_dense(mouths_input)])
+    audio, video = audio_encoder(mfcc), video_dense(mouths_input)
+    return keras.Model({"mfcc": mfcc, "mouths": mouths_input}, [probability([video_relu(video), audio]), audio, video])
 
 
 def edge_error(generated, real):
@@ -155,7 +159,7 @@ class Speech2VidTrainer(keras.Model):
         self.gan_weight = gan_weight
         self.symmetric_sync = bool(symmetric_sync)
         self.starved_sync_weight = starved_sync_weight
-        self.sync_embeddings = _embeddings_before_relu(syncnet) if starved_sync_weight else None
+        self.sync_embeddings = _sync_and_embeddings(syncnet) if starved_sync_weight else None
         self.discriminator_preset = discriminator_preset
         self.discriminator_learning_rate = discriminator_learning_rate
         self.sync_weight = self.add_weight(
@@ -217,13 +221,17 @@ class Speech2VidTrainer(keras.Model):
             backwards_mfcc, backwards_mouths = reversed_in_time(mfcc, generated_mouths)
             mfcc = tf.concat([mfcc, backwards_mfcc], axis=0)
             generated_mouths = tf.concat([generated_mouths, backwards_mouths], axis=0)
-        p_sync = tf.cast(self.syncnet({"mfcc": mfcc, "mouths": generated_mouths}, training=False), tf.float32)
+        sync_inputs = {"mfcc": mfcc, "mouths": generated_mouths}
+        if self.sync_embeddings is None:
+            p_sync = tf.cast(self.syncnet(sync_inputs, training=False), tf.float32)
+        else:
+            p_sync, audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings(sync_inputs, training=False))
         e_sync = tf.reduce_mean(_minus_log(p_sync))
         weight = tf.cast(self.sync_weight, tf.float32)
         parts = {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
         sync_term = e_sync
         if self.sync_embeddings is not None:
-            sync_term += self.starved_sync_weight * self._starved_sync_pull(mfcc, generated_mouths, p_sync)
+            sync_term += self.starved_sync_weight * self._starved_sync_pull(audio, video, p_sync)
         if self.discriminator is None:
             return (1.0 - weight) * l1 + weight * sync_term, parts, frames
         adversarial = tf.reduce_mean(_minus_log(self._real(mouths(frames), training)))
@@ -231,12 +239,10 @@ class Speech2VidTrainer(keras.Model):
         loss = (1.0 - weight - self.gan_weight) * l1 + weight * sync_term + self.gan_weight * adversarial
         return loss, parts, frames
 
-    def _starved_sync_pull(self, mfcc, generated_mouths, p_sync):
+    @staticmethod
+    def _starved_sync_pull(audio, video, p_sync):
         """0 in value; its gradient raises, for windows with P_sync < STARVED_P_SYNC, the cosine
-        between the audio embedding and the video embedding before its ReLU."""
-        audio, video = (
-            tf.cast(x, tf.float32) for x in self.sync_embeddings({"mfcc": mfcc, "mouths": generated_mouths}, training=False)
-        )
+        between the `audio` embedding and the `video` embedding before its ReLU."""
         cosine = tf.reduce_sum(tf.math.l2_normalize(audio, -1) * tf.math.l2_normalize(video, -1), axis=-1)
         starved = tf.cast(p_sync[:, 0] < STARVED_P_SYNC, tf.float32)
         return -tf.reduce_mean(starved * (cosine - tf.stop_gradient(cosine)))

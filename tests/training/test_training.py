@@ -139,7 +139,10 @@ def test_the_starved_sync_pull_has_no_value_and_moves_only_windows_at_p_sync_0(t
     windows = tf.Variable(mouths(trainer.generator(inputs, training=False)))
     starved = tf.constant([[0.0], [0.01], [0.5], [1.0]])  # P_sync of the four windows
     with tf.GradientTape() as tape:
-        pull = trainer._starved_sync_pull(inputs["mfcc"], windows, starved)
+        p_sync, audio, video = trainer.sync_embeddings({"mfcc": inputs["mfcc"], "mouths": windows}, training=False)
+        pull = trainer._starved_sync_pull(audio, video, starved)
+    # One pass gives P_sync and the embeddings it came from: the expert's own P_sync.
+    np.testing.assert_allclose(p_sync, syncnet({"mfcc": inputs["mfcc"], "mouths": windows}, training=False), rtol=1e-6)
     gradient = np.abs(tape.gradient(pull, windows).numpy()).reshape(4, -1).max(axis=1)
     assert float(pull) == 0.0
     assert gradient[0] > 0 and gradient[1] > 0 and gradient[2] == 0 and gradient[3] == 0
