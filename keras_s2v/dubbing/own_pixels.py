@@ -26,7 +26,9 @@ from keras_s2v.media import video
 from keras_s2v.models.mouth_motion import speech_openings
 from keras_s2v.saving import load_model
 
-BANK_SIZE = 24  # source frames kept from a video: enough to span its openings and poses, few enough to hold
+# Source frames kept from a video: enough to span its openings and poses (with 24 the boy turned as no source was, and
+# the wall beside a source's cheek came onto his: docs/experiments.md), few enough to hold (a crop each).
+BANK_SIZE = 48
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
 # video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95

@@ -3,7 +3,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from keras_s2v.faces import mouth_warp
+from keras_s2v.faces import mouth_bank, mouth_warp
 from keras_s2v.faces.landmarks import LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
 from keras_s2v.faces.mouth_masks import lips_mask
@@ -91,6 +91,24 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
     wanted = lip_gap(sequence[20])
     best = MouthBank([MouthSource(photo, sequence[index]) for index in chosen]).pick(sequence[20], wanted)
     assert abs(best.gap - wanted) == min(abs(gap - wanted) for gap in gaps)
+
+
+def test_a_clip_with_fewer_frames_than_the_bank_gives_each_frame_once(astronaut_mesh, monkeypatch):
+    # A frame's pose residual to itself comes out near 0, not 0: the pose half of the bank must still stop.
+    _, landmarks = astronaut_mesh
+    rng = np.random.default_rng(0)
+    sequence = [landmarks + rng.normal(0.0, 1.5, landmarks.shape) for _ in range(40)]
+    assert any(mouth_bank.pose_residual(points, points) > 0 for points in sequence)  # what made the loop endless
+    real, calls = mouth_bank.pose_residual, []
+
+    def counted(*args):
+        calls.append(1)
+        if len(calls) > 20000:  # a few thousand suffice for 40 frames
+            raise RuntimeError("choose_bank does not stop")
+        return real(*args)
+
+    monkeypatch.setattr(mouth_bank, "pose_residual", counted)
+    assert choose_bank(sequence, 48) == list(range(40))
 
 
 def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
