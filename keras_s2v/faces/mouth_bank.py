@@ -53,9 +53,8 @@ def choose_bank(landmarks, size=16):
     # Pose distances to a subsample are enough to spread the rest: a few hundred frames at most.
     candidates = found[:: max(1, len(found) // 300)]
     distance = np.array([min(pose_residual(landmarks[index], landmarks[other]) for other in chosen) for index in candidates])
-    # A frame's residual to itself need not come out exactly 0: a chosen frame is marked so, or a clip with
-    # fewer distinct frames than `size` would loop for ever.
-    distance[[position for position, index in enumerate(candidates) if index in chosen]] = 0.0
+    # A frame's residual to itself need not come out exactly 0 (1e-16 on some meshes): each pick is marked 0,
+    # or a clip with fewer distinct frames than `size` would loop for ever.
     while len(set(chosen)) < size and distance.max() > 0:
         pick = int(np.argmax(distance))
         chosen.append(candidates[pick])

@@ -222,16 +222,16 @@ class Speech2VidTrainer(keras.Model):
             mfcc = tf.concat([mfcc, backwards_mfcc], axis=0)
             generated_mouths = tf.concat([generated_mouths, backwards_mouths], axis=0)
         sync_inputs = {"mfcc": mfcc, "mouths": generated_mouths}
+        sync_term = 0.0
         if self.sync_embeddings is None:
             p_sync = tf.cast(self.syncnet(sync_inputs, training=False), tf.float32)
         else:
             p_sync, audio, video = (tf.cast(x, tf.float32) for x in self.sync_embeddings(sync_inputs, training=False))
+            sync_term = self.starved_sync_weight * self._starved_sync_pull(audio, video, p_sync)
         e_sync = tf.reduce_mean(_minus_log(p_sync))
+        sync_term += e_sync
         weight = tf.cast(self.sync_weight, tf.float32)
         parts = {"l1": l1, "e_sync": e_sync, "p_sync": tf.reduce_mean(p_sync), "objective": l1 + e_sync}
-        sync_term = e_sync
-        if self.sync_embeddings is not None:
-            sync_term += self.starved_sync_weight * self._starved_sync_pull(audio, video, p_sync)
         if self.discriminator is None:
             return (1.0 - weight) * l1 + weight * sync_term, parts, frames
         adversarial = tf.reduce_mean(_minus_log(self._real(mouths(frames), training)))
