@@ -28,7 +28,8 @@ POSE_POINTS = STABLE + (127, 356, 93, 323)
 # The region the own-pixels mouth replaces: the jaw line from cheek to cheek below the ears, closed over
 # the cheeks beside the nostrils. The face's sides and the ears stay the frame's own: a source frame with
 # another turn of the head would show there.
-LOWER_FACE = (58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 425, 426, 327, 326, 2, 97, 98, 206, 205)
+LOWER_JAW = JAW[2:-2]  # the jaw line below the ears, from cheek to cheek over the chin
+LOWER_FACE = LOWER_JAW + (425, 426, 327, 326, 2, 97, 98, 206, 205)
 
 
 def mesh_points(landmarks):
@@ -42,6 +43,32 @@ def mesh_points(landmarks):
 def face_height(landmarks):
     """Forehead to chin on the face's midline, in the landmarks' units."""
     return float(np.linalg.norm(landmarks[FACE_BOTTOM] - landmarks[FACE_TOP]))
+
+
+def mouth_axes(landmarks):
+    """(centre, along, down): the midpoint of the mouth's corners, the unit vector from the left corner to
+    the right, and the unit vector at right angles to it towards the chin (image rows grow downwards)."""
+    left, right = landmarks[MOUTH_CORNERS[0]], landmarks[MOUTH_CORNERS[1]]
+    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    return (left + right) / 2, along, np.array([-along[1], along[0]])
+
+
+def jaw_reach(landmarks, points):
+    """(N,) the share of the chin's drop that `points` take as the mouth opens, by how far they lie to the side:
+    1 on the face's midline, falling to 0 at the width of the temples (the jaw turns about the ears)."""
+    landmarks = np.asarray(landmarks, np.float64)
+    centre, along, _ = mouth_axes(landmarks)
+    half_face = max(abs((landmarks[JAW_TO_TEMPLES[-1]] - landmarks[JAW_TO_TEMPLES[0]]) @ along) / 2, 1e-6)
+    return np.clip(1.0 - (((np.asarray(points, np.float64) - centre) @ along) / half_face) ** 2, 0.0, 1.0)
+
+
+def below_jaw(landmarks, share, least=0.2):
+    """A line under the jaw: LOWER_JAW's points moved towards the chin by `share` of the face height under the
+    chin and less towards the ears, as far as the jaw itself drops there (`jaw_reach`, at least `least`)."""
+    points = np.asarray(landmarks, np.float64)
+    jaw = points[list(LOWER_JAW)]
+    reach = np.maximum(jaw_reach(points, jaw), least)
+    return jaw + (share * face_height(points) * reach)[:, None] * mouth_axes(points)[2]
 
 
 def lip_gap(landmarks):

@@ -13,6 +13,8 @@ from keras_s2v.faces.landmarks import (
     MOUTH_CORNERS,
     OUTER_LIPS,
     UPPER_INNER_LIP,
+    below_jaw,
+    mouth_axes,
 )
 
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
@@ -20,6 +22,9 @@ MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from t
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
 NARROW = 0.85  # of the lower face's width that is replaced (lower_face_mask)
+# Face heights under the jaw line that are replaced too: the frame's own chin, lower than the dub's when its
+# mouth was open wider, would show as a second chin, however soft the mask's edge on it.
+UNDER_CHIN = 0.1
 
 
 def region_box(frame_shape, points, grow):
@@ -35,21 +40,24 @@ def fill_polygon(shape, polygon, offset):
     return mask.astype(np.float32) / 255.0
 
 
-def _narrowed(landmarks, keep=NARROW):
-    """LOWER_FACE's points drawn towards the mouth's centre line to `keep` of their distance sideways:
-    the cheeks' outline, where a source with another turn of the head would show its background, stays."""
-    points = landmarks[list(LOWER_FACE)]
-    left, right = landmarks[MOUTH_CORNERS[0]], landmarks[MOUTH_CORNERS[1]]
-    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
-    centre = (left + right) / 2
+def lower_face_outline(landmarks, under_chin=UNDER_CHIN, keep=NARROW):
+    """The points that bound the lower face to replace: LOWER_FACE's and a line `under_chin` face heights below
+    the jaw, drawn towards the mouth's centre line to `keep` of their distance sideways: the cheeks' outline,
+    where a source with another turn of the head would show its background, stays."""
+    landmarks = np.asarray(landmarks, np.float64)
+    points = np.concatenate([landmarks[list(LOWER_FACE)], below_jaw(landmarks, under_chin)])
+    centre, along, _ = mouth_axes(landmarks)
     sideways = (points - centre) @ along
     return points - (1.0 - keep) * sideways[:, None] * along
 
 
+def fill_hull(shape, points, offset):
+    return fill_polygon(shape, cv2.convexHull(np.asarray(points, np.float32))[:, 0].astype(np.float64), offset)
+
+
 def lower_face_mask(shape, offset, *landmark_sets, feather):
-    """Soft mask of the lower face (LOWER_FACE) of each set of landmarks, their hull, feathered inwards."""
-    hull = np.concatenate([_narrowed(np.asarray(points, np.float64)) for points in landmark_sets])
-    hard = fill_polygon(shape, cv2.convexHull(hull.astype(np.float32))[:, 0].astype(np.float64), offset)
+    """Soft mask of the lower face (`lower_face_outline`) of each set of landmarks, their hull, feathered inwards."""
+    hard = fill_hull(shape, np.concatenate([lower_face_outline(points) for points in landmark_sets]), offset)
     # Shrink by the feather first, so the soft edge ends on the face's outline rather than past it.
     inner = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
     return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
@@ -97,11 +105,11 @@ def agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
     the frame by far more than light does: there speech hardly moves the skin, so such a difference is
     something the source shows that the frame does not (the background beside a head turned otherwise).
     Pixels where `ignore` is set count as agreeing."""
-    left, right = landmarks[MOUTH_CORNERS[0]] - offset, landmarks[MOUTH_CORNERS[1]] - offset
-    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
+    centre, along, _ = mouth_axes(landmarks)
+    width = np.linalg.norm(landmarks[MOUTH_CORNERS[1]] - landmarks[MOUTH_CORNERS[0]])
     rows, cols = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
-    across = np.abs((np.stack([cols, rows], -1) - (left + right) / 2) @ along)
-    beside = np.clip((across - np.linalg.norm(right - left) / 2) / max(feather, 1.0), 0.0, 1.0)
+    across = np.abs((np.stack([cols, rows], -1) - (centre - offset)) @ along)
+    beside = np.clip((across - width / 2) / max(feather, 1.0), 0.0, 1.0)
     difference = np.where(ignore, 0.0, np.abs(warped - region.astype(np.float32)).max(axis=2)).astype(np.float32)
     difference = cv2.GaussianBlur(difference, (0, 0), max(feather / 2, 0.5))
     agree = np.clip(1.0 - (difference - CHEEK_TOLERANCE) / CHEEK_TOLERANCE, 0.0, 1.0)

@@ -29,22 +29,25 @@ from scipy.spatial import Delaunay
 from keras_s2v.faces.alignment import apply_matrix
 from keras_s2v.faces.landmarks import (
     INNER_BOTTOM,
-    JAW_TO_TEMPLES,
-    LOWER_FACE,
     LOWER_INNER_LIP,
     MOUTH_CORNERS,
     STABLE,
     UPPER_INNER_LIP,
+    below_jaw,
     face_height,
+    jaw_reach,
     lip_gap,
+    mouth_axes,
 )
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
     agreeing_cheeks,
     cavity_image,
+    fill_hull,
     fill_polygon,
     lips_mask,
     lower_face_mask,
+    lower_face_outline,
     match_colour,
     region_box,
 )
@@ -55,6 +58,10 @@ TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
 SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
+SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anything of another colour
+# Face heights under the jaw where the jaw's motion has faded to none: the neck between stretches or
+# squeezes, so a chin raised or lowered leaves no step and no second chin where the motion would stop.
+NECK = 0.25
 
 
 def _disc(radius):
@@ -107,19 +114,22 @@ class MouthSource:
 
     @functools.cached_property
     def _hull(self):
-        hull = cv2.convexHull(self.landmarks.astype(np.float32))[:, 0].astype(np.float64)
-        return fill_polygon(self.image.shape[:2], hull, np.zeros(2))
+        """The mesh's hull and the neck down to NECK under the jaw: a chin raised in the frame shows the neck below it."""
+        return fill_hull(self.image.shape[:2], np.concatenate([self.landmarks, below_jaw(self.landmarks, NECK)]), np.zeros(2))
 
     @functools.cached_property
     def _skin(self):
-        """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's
-        own colour in the hull's outer SKIN_BAND (on a head turned aside the mesh reaches past the cheek's edge)."""
+        """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's own
+        colour in the hull's outer SKIN_BAND and on the neck (on a head turned aside the mesh reaches past the
+        cheek's edge; under the chin may be a collar or a beard)."""
         height = face_height(self.landmarks)
-        core = cv2.erode(self._hull, _disc(SKIN_BAND * height))
+        core = cv2.erode(fill_hull(self.image.shape[:2], self.landmarks, np.zeros(2)), _disc(SKIN_BAND * height))
         if (core > 0.5).sum() < 16:
             return np.ones_like(core)
         chroma = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
         skin = (np.linalg.norm(chroma - np.median(chroma[core > 0.5], axis=0), axis=2) <= SKIN_CHROMA).astype(np.float32)
+        # Kept only SKIN_MARGIN away from whatever is not skin: between the links of a chain is skin too.
+        skin = cv2.erode(skin, _disc(max(1.0, SKIN_MARGIN * height)))
         lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))
         return np.maximum(np.maximum(core, lips), skin)
 
@@ -158,11 +168,8 @@ def jaw_weights(landmarks):
     """
     points = np.asarray(landmarks, np.float64)
     left, right = points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]
-    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
-    down = np.array([-along[1], along[0]])  # image rows grow downwards
-    centre = (left + right) / 2
+    centre, along, down = mouth_axes(points)
     half_mouth = max(np.linalg.norm(right - left) / 2, 1e-6)
-    half_face = max(abs((points[JAW_TO_TEMPLES[-1]] - points[JAW_TO_TEMPLES[0]]) @ along) / 2, 1e-6)
     midline = (points[list(UPPER_INNER_LIP)] + points[list(LOWER_INNER_LIP)]) / 2
     order = np.argsort((midline - centre) @ along)
     across = (points - centre) @ along
@@ -170,7 +177,7 @@ def jaw_weights(landmarks):
     lip_height = max(np.linalg.norm(points[INNER_BOTTOM] - points[17]), 1e-6)  # inner lower lip to outer
     # A sharp split between the lips, a soft one on the cheeks beyond the corners: no tear there.
     ramp = np.where(np.abs(across) < half_mouth, 0.2, 1.5) * lip_height
-    sideways = np.clip(1.0 - (np.abs(across) / half_face) ** 2, 0.0, 1.0)
+    sideways = jaw_reach(points, points)
     weights = np.clip(0.5 + below / ramp, 0.0, 1.0) * sideways
     # The lips part as a lens, widest in the middle and shut at the corners; the chin drops as one.
     lens = np.sqrt(np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0))
@@ -189,10 +196,7 @@ def target_landmarks(source, frame_landmarks, gap):
     matrix = pose_transform(source.landmarks, frame_landmarks)
     placed = apply_matrix(matrix, source.landmarks)
     change = (gap - source.gap) * face_height(placed)
-    left, right = placed[MOUTH_CORNERS[0]], placed[MOUTH_CORNERS[1]]
-    along = (right - left) / max(np.linalg.norm(right - left), 1e-6)
-    down = np.array([-along[1], along[0]])
-    return placed + change * jaw_weights(placed)[:, None] * down, matrix
+    return placed + change * jaw_weights(placed)[:, None] * mouth_axes(placed)[2], matrix
 
 
 def _backward_map(targets, sources, matrix, box):
@@ -234,14 +238,13 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     height = face_height(targets)
     feather = max(1.0, 0.04 * height)
     box = region_box(
-        frame.shape, np.concatenate([targets[list(LOWER_FACE)], frame_landmarks[list(LOWER_FACE)]]), 2 * feather + COARSE
+        frame.shape, np.concatenate([lower_face_outline(targets), lower_face_outline(frame_landmarks)]), 2 * feather + COARSE
     )
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return frame.copy()
     offset = np.array([x0, y0], np.float64)
-    controls, sampled, split = _split_mouth(source, targets, matrix, gap)
-    mapx, mapy = _backward_map(controls, sampled, matrix, box)
+    mapx, mapy, split = warp_map(source, targets, matrix, gap, box)
     # Bicubic: bilinear sampling at the warp's sub-pixel positions took a third of the lips' sharpness (docs/experiments.md).
     warped = cv2.remap(source.image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
@@ -249,9 +252,15 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     on_face = _warped_face(source, mapx, mapy, feather)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
-    # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides anything.
+    # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
+    # anything. Nor does what lies outside either jaw line: there a difference is the jaw that moved, to be replaced.
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
-    cheeks = agreeing_cheeks(warped, region, targets, offset, feather, ignore=frame_lips)
+    within_jaws = np.minimum(
+        *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
+    )
+    cheeks = agreeing_cheeks(
+        warped, region, targets, offset, feather, ignore=frame_lips | (cv2.erode(within_jaws, _disc(feather)) < 0.5)
+    )
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
     lips = np.maximum(
@@ -268,6 +277,15 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def warp_map(source, targets, matrix, gap, box):
+    """(mapx, mapy, split): where each pixel of `box` samples `source` for the mouth at `targets`, and the
+    edges of the new opening (`_split_mouth`). Under the jaw the motion fades to none by NECK face heights."""
+    controls, sampled, split = _split_mouth(source, targets, matrix, gap)
+    neck = below_jaw(source.landmarks, NECK)  # placed by the pose alone: no step where the motion stops
+    controls, sampled = np.concatenate([controls, apply_matrix(matrix, neck)]), np.concatenate([sampled, neck])
+    return (*_backward_map(controls, sampled, matrix, box), split)
 
 
 def _split_mouth(source, targets, matrix, gap):

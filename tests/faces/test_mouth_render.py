@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 
 from keras_s2v.faces import mouth_bank, mouth_warp
-from keras_s2v.faces.landmarks import LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
+from keras_s2v.faces.landmarks import FACE_BOTTOM, LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
-from keras_s2v.faces.mouth_masks import lips_mask
+from keras_s2v.faces.mouth_masks import fill_hull, lips_mask
 from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
 from keras_s2v.media.photos import real_photos
 
@@ -139,7 +139,7 @@ def test_near_its_outline_a_sources_face_is_only_skin(astronaut_mesh):
     # and the rest of the band are, and no grey comes out of the renderer.
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
-    hull = source._hull > 0.5
+    hull = fill_hull(source.image.shape[:2], source.landmarks, np.zeros(2)) > 0.5  # the mesh's, without the neck
     radius = int(mouth_warp.SKIN_BAND * face_height(source.landmarks)) - 2  # within the band that is checked
     band = hull & ~(cv2.erode(hull.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0)
     rows, cols = np.nonzero(band)
@@ -157,3 +157,38 @@ def test_near_its_outline_a_sources_face_is_only_skin(astronaut_mesh):
         out = render_mouth(photo, landmarks, painted, gap).astype(int)
         near_grey = (np.abs(out - 128).max(axis=2) < 6) & (np.abs(photo.astype(int) - 128).max(axis=2) >= 6)
         assert not near_grey.any(), gap
+
+
+def test_a_chin_raised_or_lowered_leaves_no_step_under_it(astronaut_mesh):
+    # The jaw's motion fades out over the neck: below the chin the warp samples the source ever lower,
+    # without jumping over its neck (a step) or back onto its chin (a second chin).
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    height = face_height(source.landmarks)
+    for change in (-0.04, 0.06):
+        targets, matrix = mouth_warp.target_landmarks(source, landmarks, source.gap + change)
+        chin = targets[FACE_BOTTOM]
+        box = (int(chin[0]) - 2, int(chin[1] - 0.05 * height), int(chin[0]) + 3, int(chin[1] + 0.4 * height))
+        _, mapy, _ = mouth_warp.warp_map(source, targets, matrix, source.gap + change, box)
+        steps = np.diff(mapy[:, 2])
+        assert steps.min() > 0.3 and steps.max() < 1.0 + 2 * abs(change) / mouth_warp.NECK, change
+
+
+def test_the_frames_own_chin_is_replaced(astronaut_mesh):
+    # A frame whose mouth was open wider than the dub's has its chin lower: that chin is replaced, or the
+    # dub shows two. (Dropped by less than the astronaut's neck shows above her suit, 0.06 face heights.)
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    height = face_height(landmarks)
+    frame_landmarks = landmarks.copy()
+    frame_landmarks[mouth_warp.jaw_weights(landmarks) > 0.5, 1] += 0.03 * height  # its jaw dropped
+    chin = frame_landmarks[FACE_BOTTOM]
+    rows, cols = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    near = (np.abs(cols - chin[0]) < 0.06 * height) & (np.abs(rows - chin[1]) < 0.02 * height)
+    other = photo.copy()
+    other[near] = 255 - other[near]
+    difference = render_mouth(other, frame_landmarks, source, source.gap).astype(int) - render_mouth(
+        photo, frame_landmarks, source, source.gap
+    )
+    # The mask's soft edge lies further down: what is left of the frame's chin is a few grey levels at most.
+    assert np.abs(difference).max() <= 0.05 * 255
