@@ -116,23 +116,17 @@ def run_dub(args):
     """Make the face in --face speak --audio. The face video is looped back and forth to cover
     longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
     found pass through unchanged. The output has the input's resolution and the new audio."""
-    from keras_s2v.dubbing.engine import dub
-    from keras_s2v.dubbing.own_pixels import dub_own_pixels, is_motion_model
+    from keras_s2v.dubbing.dubber import load_dubber
 
-    if is_motion_model(args.model):
-        summary = dub_own_pixels(args.face, args.audio, args.model, args.out, args.face_detector)
-    else:
-        summary = dub(
-            args.face,
-            args.audio,
-            args.model,
-            args.out,
-            args.face_detector,
-            args.batch_size,
-            window_step=args.window_step,
-            keep_above_lips=not args.whole_lower_face,
-            precision=args.precision,
-        )
+    dub, _ = load_dubber(
+        args.model,
+        args.face_detector,
+        batch_size=args.batch_size,
+        window_step=args.window_step,
+        keep_above_lips=not args.whole_lower_face,
+        precision=args.precision,
+    )
+    summary = dub(args.face, args.audio, args.out)
     print(summary.line())
     print(f"wrote {args.out}")
     return 0

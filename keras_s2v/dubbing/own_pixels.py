@@ -38,6 +38,7 @@ PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
 # How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
 MOST_OPEN = 1.2
+BACKEND = "mouth-motion (own pixels)"  # how a DubSummary names this way of dubbing
 # Lips move before the sound they make: on real clips the lip gap follows the speech's opening
 # best 2 frames (80 ms) early (docs/experiments.md). The synthetic voices have none.
 LEAD_FRAMES = 2
@@ -175,4 +176,4 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
         raise
     finally:
         bar.close()
-    return DubSummary(num_frames, counts["faces"], time.perf_counter() - start, "mouth-motion (own pixels)", dict(timer.busy))
+    return DubSummary(num_frames, counts["faces"], time.perf_counter() - start, BACKEND, dict(timer.busy))

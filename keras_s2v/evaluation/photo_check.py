@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from keras_s2v import faces
-from keras_s2v.dubbing.backends import load_backend
-from keras_s2v.dubbing.engine import dub
+from keras_s2v.dubbing.dubber import load_dubber
 from keras_s2v.errors import NoFaceError
 from keras_s2v.evaluation.metrics import masked_psnr
 from keras_s2v.faces.landmarks import MOUTH_CORNERS, OUTER_LIPS, lip_gap, mesh_points
@@ -117,18 +116,6 @@ def synthesize(seconds, seed, speech="formant"):
     return waveform
 
 
-def dubber(model):
-    """(dub(face, audio, out), backend name) for `model`: a mouth-motion model renders the person's own
-    mouth (keras_s2v.dubbing.own_pixels), anything else is a generator; either is loaded once."""
-    from keras_s2v.dubbing.own_pixels import dub_own_pixels, is_motion_model, load_motion_model
-
-    if isinstance(model, str) and is_motion_model(model):
-        motion = load_motion_model(model)
-        return (lambda face, audio, out: dub_own_pixels(face, audio, motion, out, progress=False)), "mouth-motion (own pixels)"
-    backend = load_backend(model)
-    return (lambda face, audio, out: dub(face, audio, backend, out, progress=False)), backend.name
-
-
 def _write_inputs(photo, waveform, workdir):
     """photo.png and speech.wav (16-bit PCM) in `workdir`; returns their paths."""
     from scipy.io import wavfile
@@ -179,11 +166,11 @@ def _located(photo, mesh, name="photo"):
 
 
 def _check(photo, photo_face, mesh, dub_photo, workdir, seconds, seed, speech="formant"):
-    """(report, dubbed frames, their lip gaps) for one photo located by `_located`; `dub_photo` from `dubber`."""
+    """(report, dubbed frames, their lip gaps) for one photo located by `_located`; `dub_photo` from `load_dubber`."""
     waveform = synthesize(seconds, seed, speech)
     photo_path, audio_path = _write_inputs(photo, waveform, workdir)
     dubbed_path = os.path.join(workdir, "dubbed.mp4")
-    dub_photo(photo_path, audio_path, dubbed_path)
+    dub_photo(photo_path, audio_path, dubbed_path, progress=False)
     frames = video.read_frames(dubbed_path)
     # The baseline: the photo unchanged, through the same encoder.
     unchanged_path = os.path.join(workdir, "unchanged.mp4")
@@ -219,7 +206,7 @@ def check_photo(photo, model, workdir, seconds=4.0, seed=0, speech="formant"):
     baseline_photo_unchanged {psnr_outside_lips_db, lip_gap_loudness_correlation, lip_gap_std}.
     """
     mesh = faces.CNNDetector()
-    return _check(*_located(photo, mesh), mesh, dubber(model)[0], workdir, seconds, seed, speech)[0]
+    return _check(*_located(photo, mesh), mesh, load_dubber(model)[0], workdir, seconds, seed, speech)[0]
 
 
 # --------------------------------------------------------------------------- all photos
@@ -259,7 +246,7 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant")
         raise ValueError("`photos` must hold at least one photo; received none")
     mesh = faces.CNNDetector()
     located = {name: _located(photo, mesh, name) for name, photo in photos.items()}  # before any work: a bad photo leaves nothing
-    dub_photo, backend = dubber(model)
+    dub_photo, backend = load_dubber(model)
     os.makedirs(out, exist_ok=True)
     report = {
         "seconds": seconds,

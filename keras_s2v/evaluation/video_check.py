@@ -22,9 +22,10 @@ import os
 import numpy as np
 import soundfile as sf
 
+from keras_s2v.dubbing.dubber import load_dubber
 from keras_s2v.errors import MediaError
 from keras_s2v.evaluation import video_measures
-from keras_s2v.evaluation.photo_check import dubber, synthesize
+from keras_s2v.evaluation.photo_check import synthesize
 from keras_s2v.geometry import SAMPLE_RATE, SAMPLES_PER_FRAME
 from keras_s2v.media import audio as audio_lib
 from keras_s2v.media import video
@@ -95,13 +96,13 @@ def check_video(clip, model, out, other=None, seed=0):
     out/contact_sheet.png (source and dubs, the same frames side by side). Returns the report."""
     frames, source_landmarks, boxes = _face_crops(clip, None)
     os.makedirs(out, exist_ok=True)
-    dub, backend = dubber(model)
+    dub, backend = load_dubber(model)
     report = {"clip": os.fspath(clip), "frames": len(frames), "backend": backend, "dubs": {}}
     rows = [("source", frames, source_landmarks)]
     for name, waveform in speeches(clip, len(frames), other, seed).items():
         speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
         sf.write(speech_path, waveform, SAMPLE_RATE)
-        dub(clip, speech_path, dubbed_path)
+        dub(clip, speech_path, dubbed_path, progress=False)
         dubbed, dubbed_landmarks, _ = _face_crops(dubbed_path, len(frames), boxes)
         measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
         report["dubs"][name] = {key: float(value) for key, value in measures.items()}

@@ -96,11 +96,12 @@ class MouthBank:
         if not allowed:  # a clip shorter than MIN_DISTANCE frames: the farthest frame
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 
-        def cost(source):
-            return gap_cost(source.gap, gap) + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
-
-        best = min(allowed, key=cost)
-        if self._last is not None and self._last in allowed and cost(self._last) <= cost(best) + STAY:
+        costs = {
+            source: gap_cost(source.gap, gap) + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
+            for source in allowed
+        }
+        best = min(allowed, key=costs.get)
+        if self._last in costs and costs[self._last] <= costs[best] + STAY:
             best = self._last
         self._last = best
         return best

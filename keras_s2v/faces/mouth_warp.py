@@ -62,6 +62,7 @@ SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anyt
 # Face heights under the jaw where the jaw's motion has faded to none: the neck between stretches or
 # squeezes, so a chin raised or lowered leaves no step and no second chin where the motion would stop.
 NECK = 0.25
+CHIN_REACH = 0.7  # share of the middle's drop (`jaw_reach`) from which a place under the jaw counts as the chin's
 
 
 def _disc(radius):
@@ -135,8 +136,13 @@ class MouthSource:
 
     def face_mask(self, feather):
         """(H, W) float32: 1 on this source's face, 0 beyond: the mesh's hull shrunk by `feather`, and near
-        its outline only skin, so the background beside a turned head is not carried onto another frame's cheek."""
-        return cv2.erode(self._hull, _disc(feather)) * self._skin
+        its outline only skin, so the background beside a turned head is not carried onto another frame's cheek.
+        Kept per whole pixel of `feather`: every frame drawn from this source asks again."""
+        masks = self.__dict__.setdefault("_face_masks", {})
+        radius = int(feather)
+        if radius not in masks:
+            masks[radius] = cv2.erode(self._hull, _disc(radius)) * self._skin
+        return masks[radius]
 
     @classmethod
     def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
@@ -253,13 +259,15 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
-    # anything. Nor does what lies outside either jaw line: there a difference is the jaw that moved, to be replaced.
+    # anything. Nor does its jaw where the chin drops: below either jaw line, a difference there is the jaw that moved.
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
-    within_jaws = np.minimum(
-        *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
-    )
     cheeks = agreeing_cheeks(
-        warped, region, targets, offset, feather, ignore=frame_lips | (cv2.erode(within_jaws, _disc(feather)) < 0.5)
+        warped,
+        region,
+        targets,
+        offset,
+        feather,
+        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
     )
     face *= cheeks
     # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
@@ -277,6 +285,17 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def _under_the_chin(shape, offset, targets, frame_landmarks, feather):
+    """(H, W) bool: outside either jaw line (less a feather), where the chin drops at least CHIN_REACH of its drop in
+    the middle (`jaw_reach`); not beside the cheeks, where a source and a frame differ when the head turns."""
+    within = np.minimum(
+        *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
+    )
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    reach = jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape)
+    return (cv2.erode(within, _disc(feather)) < 0.5) & (reach > CHIN_REACH)
 
 
 def warp_map(source, targets, matrix, gap, box):

@@ -85,25 +85,12 @@ def create_app(model, folder, limits=DEFAULT_LIMITS, detector="cnn", keep_second
     """The app dubbing with the model at `model` (a mouth-motion model, the person's own mouth moved, or a
     generator); uploads and results live in `folder`, which is removed when the app shuts down. `limits`
     bounds what it takes in (keras_s2v.web.limits)."""
-    from keras_s2v.dubbing.own_pixels import is_motion_model
+    from keras_s2v.dubbing.dubber import load_dubber
 
-    # Loaded once for all jobs: a bad model is reported before the server starts.
-    if is_motion_model(model):
-        from keras_s2v.dubbing.own_pixels import dub_own_pixels, load_motion_model
+    dub, _ = load_dubber(model, detector)  # once for all jobs: a bad model is reported before the server starts
 
-        motion = load_motion_model(model)
-
-        def dub_job(face, audio, out, on_progress):
-            return dub_own_pixels(face, audio, motion, out, detector=detector, progress=False, on_progress=on_progress)
-
-    else:
-        from keras_s2v.dubbing.backends import load_backend
-        from keras_s2v.dubbing.engine import dub
-
-        backend = load_backend(model)
-
-        def dub_job(face, audio, out, on_progress):
-            return dub(face, audio, backend, out, detector=detector, progress=False, on_progress=on_progress)
+    def dub_job(face, audio, out, on_progress):
+        return dub(face, audio, out, progress=False, on_progress=on_progress)
 
     app = build_app(dub_job, folder, limits, keep_seconds)
     add_live_routes(app, model, folder, detector, limits.max_upload_mb)  # the Live tab (keras_s2v.web.live)

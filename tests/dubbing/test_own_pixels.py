@@ -71,6 +71,8 @@ def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_
 
 
 def test_a_generator_is_not_taken_for_a_motion_model(tmp_path):
+    from keras_s2v.dubbing.dubber import load_dubber
+    from keras_s2v.errors import FileError
     from keras_s2v.models import build_speech2vid
     from keras_s2v.models.mouth_motion import build_mouth_motion
 
@@ -79,3 +81,8 @@ def test_a_generator_is_not_taken_for_a_motion_model(tmp_path):
     assert mouth_dub.is_motion_model(str(tmp_path / "motion.keras"))
     assert not mouth_dub.is_motion_model(str(tmp_path / "generator.keras"))
     assert not mouth_dub.is_motion_model(str(tmp_path / "missing.keras"))
+    # Every dub takes its way of dubbing from load_dubber, which tells them apart the same way.
+    assert load_dubber(tmp_path / "motion.keras", window_step=5)[1] == mouth_dub.BACKEND
+    assert load_dubber(str(tmp_path / "generator.keras"), window_step=5)[1] == "keras"
+    with pytest.raises(FileError):
+        load_dubber(str(tmp_path / "missing.keras"))

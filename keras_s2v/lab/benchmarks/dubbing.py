@@ -95,8 +95,10 @@ def _repeat_with_audio(loop, repeats, out, waveform):
 
 _DUB_CHILD = """
 import json, sys
-from keras_s2v.dubbing.engine import dub
-summary = dub(*sys.argv[1:5], window_step=int(sys.argv[5]), progress=False)
+from keras_s2v.dubbing.dubber import load_dubber
+face, model, out, step = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+dub, _ = load_dubber(model, window_step=step)
+summary = dub(face, face, out, progress=False)
 with open("/proc/self/status") as handle:
     peak = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"frames": summary.frames, "faces": summary.faces_found, "seconds": summary.seconds,
@@ -111,7 +113,7 @@ def _dub_in_child(face, model, out, window_step):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", _DUB_CHILD, face, face, model, out, str(window_step)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _DUB_CHILD, face, model, out, str(window_step)], capture_output=True, text=True, check=True
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -119,14 +121,14 @@ def _dub_in_child(face, model, out, window_step):
 def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     """End-to-end streaming `dub` of 720p video with a real face, per backend: x real time, peak RSS, per-stage shares.
 
-    Every backend runs with dub's default window step (a window per frame); the fastest also with
-    step WINDOW_FRAMES (a fifth of the generator's work)."""
+    Every generator backend runs with dub's default window step (a window per frame); int8 TFLite also with
+    step WINDOW_FRAMES (a fifth of the generator's work); and the mouth-motion model with the person's own pixels."""
     from keras_s2v.dubbing.engine import STAGES
     from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
-    from keras_s2v.models import build_speech2vid
+    from keras_s2v.models import build_mouth_motion, build_speech2vid
 
     os.makedirs(work, exist_ok=True)
-    columns = ("setup", *STAGES)
+    columns = ("setup", *STAGES[:-1], "rendering", STAGES[-1])  # own pixels renders where a generator generates and blends
     face = os.path.join(work, "face_720p.mp4")
     frames = _moving_photo_720p(face, seconds)
     generator = build_speech2vid("seed")
@@ -135,12 +137,17 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     models = {"Keras": keras_path, **exported(generator, work, ("fp32", "int8"))}
     runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
     runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
+    motion_path = os.path.join(work, "mouth_motion.keras")
+    build_mouth_motion("small").save(motion_path)
+    runs["mouth-motion `small`, own pixels"] = (motion_path, DEFAULT_WINDOW_STEP)
     lines = [
         "## Dubbing end to end, streaming",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
         f"batch 4 and window step {DEFAULT_WINDOW_STEP} (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        "The own-pixels row's mouth-motion model is untrained too; its setup also tracks the face in every frame and "
+        "chooses the frames its mouths come from, and its rendering picks, warps and blends each frame's mouth. "
         "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
         "the stages run concurrently on 2 cores, so the shares add up to more than 100%.",
         "",
@@ -156,7 +163,10 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         lines.append(
             f"| {name} | {wall:.1f} | {frames / 25 / wall:.2f}x | {frames / wall:.1f} | {result['peak_mb']:.0f} | "
             f"{result['faces'] / result['frames']:.1%} | "
-            + " | ".join(f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" for s in columns)
+            + " | ".join(
+                f"{result['timings'][s]:.1f} ({result['timings'][s] / wall:.0%})" if s in result["timings"] else "-"
+                for s in columns
+            )
             + " |"
         )
         loads.append(os.getloadavg()[0])
