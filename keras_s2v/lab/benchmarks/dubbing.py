@@ -125,7 +125,8 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     step WINDOW_FRAMES (a fifth of the generator's work); and the mouth-motion model with the person's own pixels."""
     from keras_s2v.dubbing.engine import STAGES
     from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
-    from keras_s2v.models import build_mouth_motion, build_speech2vid
+    from keras_s2v.models import build_speech2vid
+    from keras_s2v.models.mouth_motion import build_mouth_motion
 
     os.makedirs(work, exist_ok=True)
     columns = ("setup", *STAGES[:-1], "rendering", STAGES[-1])  # own pixels renders where a generator generates and blends
