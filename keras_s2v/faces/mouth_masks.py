@@ -65,16 +65,18 @@ def lower_face_mask(shape, offset, *landmark_sets, feather):
 
 def lips_mask(shape, offset, *landmark_sets, margin):
     """1 on the outer lips of each set and `margin` pixels around them, fading to 0 over the next `margin`."""
-    lips = np.concatenate([np.asarray(points, np.float64)[list(OUTER_LIPS)] for points in landmark_sets]) - offset
+    outlines = [np.asarray(points, np.float64)[list(OUTER_LIPS)] for points in landmark_sets]
     # Worked out in a box around the lips that holds the two dilations and the blur's reach: the same values, far faster.
-    x0, y0, x1, y1 = region_box(shape, lips, 2 * np.ceil(1.5 * margin) + 8 * max(margin / 3, 0.5) + 2)
+    x0, y0, x1, y1 = region_box(
+        shape, np.concatenate(outlines) - offset, 2 * np.ceil(1.5 * margin) + 8 * max(margin / 3, 0.5) + 2
+    )
     mask = np.zeros(shape, np.float32)
     if x1 <= x0 or y1 <= y0:
         return mask
     box, corner = (y1 - y0, x1 - x0), offset + [x0, y0]
     hard = np.zeros(box, np.float32)
-    for points in landmark_sets:
-        hard = np.maximum(hard, fill_polygon(box, np.asarray(points, np.float64)[list(OUTER_LIPS)], corner))
+    for outline in outlines:
+        hard = np.maximum(hard, fill_polygon(box, outline, corner))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(np.ceil(1.5 * margin)) + 1,) * 2)
     grown = cv2.dilate(hard, disc)
     fade = cv2.GaussianBlur(cv2.dilate(grown, disc), (0, 0), max(margin / 3, 0.5))

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from keras_s2v.dubbing.own_pixels import LEAD_FRAMES, load_motion_model, prepare_face, target_gaps
+from keras_s2v.dubbing.own_pixels import BACKEND, LEAD_FRAMES, load_motion_model, prepare_face, target_gaps
 from keras_s2v.geometry import FRAME_LENGTH, SAMPLES_PER_FRAME, WINDOW_FRAMES, WINDOW_SAMPLES
 from keras_s2v.live.feed import AheadFeed
 from keras_s2v.media import audio as audio_lib
@@ -111,7 +111,7 @@ class OwnPixelsPath:
     """`plan` says which frames the speech received allows; `render` draws them."""
 
     name = "own pixels"
-    name_of_backend = "mouth-motion (own pixels)"
+    name_of_backend = BACKEND
     steps = (1, 2, 3, 4, 5)
 
     def __init__(self, face, model, detector="cnn", cue_scale=None, ahead=25):
