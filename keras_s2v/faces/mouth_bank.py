@@ -3,6 +3,8 @@ span the clip's lip openings and head poses, and `MouthBank` picks the nearest f
 frame itself, with hysteresis against flicker.
 """
 
+import hashlib
+
 import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
@@ -19,6 +21,9 @@ DRAWN_EXTRA = 1.0
 # squeezed into a jagged crack that the face mesh still reads as open. So pressing costs this much more, times
 # the share of the source's opening pressed shut (docs/experiments.md, "Pressed shut").
 PRESSED_EXTRA = 2.0
+# A dub plays its video forward and back, so a frame comes round again with the same mesh: its pose residuals
+# to every source (most of a pick's time) are kept, for at most this many meshes (about 0.5 KB each).
+KEPT_RESIDUALS = 20_000
 
 
 def pose_residual(source_landmarks, frame_landmarks):
@@ -88,6 +93,16 @@ class MouthBank:
         self.sources = list(sources)
         self.cavity = cavity_colour(self.sources)
         self._last = None
+        self._residuals = {}  # digest of a frame's mesh -> its pose residual to each source
+
+    def _pose_residuals(self, frame_landmarks):
+        points = np.ascontiguousarray(frame_landmarks, np.float64)
+        key = hashlib.blake2b(points.tobytes(), digest_size=16).digest()
+        if key not in self._residuals:
+            if len(self._residuals) >= KEPT_RESIDUALS:
+                self._residuals.clear()
+            self._residuals[key] = [pose_residual(source.landmarks, points) for source in self.sources]
+        return self._residuals[key]
 
     def pick(self, frame_landmarks, gap, index=-1):
         allowed = [
@@ -96,10 +111,8 @@ class MouthBank:
         if not allowed:  # a clip shorter than MIN_DISTANCE frames: the farthest frame
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 
-        costs = {
-            source: gap_cost(source.gap, gap) + pose_residual(source.landmarks, frame_landmarks) / POSE_SCALE
-            for source in allowed
-        }
+        residuals = dict(zip(self.sources, self._pose_residuals(frame_landmarks)))
+        costs = {source: gap_cost(source.gap, gap) + residuals[source] / POSE_SCALE for source in allowed}
         best = min(allowed, key=costs.get)
         if self._last in costs and costs[self._last] <= costs[best] + STAY:
             best = self._last

@@ -93,6 +93,19 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
     assert abs(best.gap - wanted) == min(abs(gap - wanted) for gap in gaps)
 
 
+def test_a_pick_follows_the_head_when_a_frame_comes_round_again_turned(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    centre = landmarks[:, 0].mean()
+    turned = landmarks.copy()
+    turned[turned[:, 0] > centre, 0] = centre + 0.7 * (turned[turned[:, 0] > centre, 0] - centre)  # the right half turned away
+    sources = [MouthSource(photo, landmarks, index=0), MouthSource(photo, turned, index=100)]
+    bank = MouthBank(sources)
+    gap = lip_gap(landmarks)
+    # Played forward and back, the same meshes come round again: each pick is the one a new bank makes.
+    for points in (landmarks, turned, landmarks, turned):
+        assert bank.pick(points, gap, 50) is MouthBank(sources).pick(points, gap, 50) is sources[points is turned]
+
+
 def test_a_clip_with_fewer_frames_than_the_bank_gives_each_frame_once(astronaut_mesh, monkeypatch):
     # A frame's pose residual to itself comes out near 0, not 0: the pose half of the bank must still stop.
     _, landmarks = astronaut_mesh
