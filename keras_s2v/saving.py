@@ -16,7 +16,7 @@ from keras_s2v.errors import FileError, ModelError
 
 def register_layers() -> None:
     """Import every module that defines a Keras-serializable keras-s2v class, which registers it."""
-    from keras_s2v.media import audio  # noqa: F401 (the MFCC layer)
+    from keras_s2v.media import mfcc_layer  # noqa: F401
     from keras_s2v.models import speech2vid, syncnet  # noqa: F401
     from keras_s2v.training import trainer  # noqa: F401
 

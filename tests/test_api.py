@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from tests.helpers import speech_like, write_audio
+
 PUBLIC = {
     "keras_s2v": [
         "AudioTooShortError",
@@ -145,12 +147,52 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["probe", "missing.mp4"], "missing.mp4: no such file"),
+        (["probe", "speech.wav"], None),
+        (["preprocess", "--videos", "missing", "--out", "shards"], "missing: no such folder"),
+        (
+            ["dub", "--face", "missing.mp4", "--audio", "speech.wav", "--model", "m.keras", "--out", "o.mp4"],
+            "missing.mp4: no such",
+        ),
+        (["dub", "--face", "speech.wav", "--audio", "speech.wav", "--model", "missing.keras", "--out", "o.mp4"], "missing.keras"),
+        (
+            ["dub", "--face", "speech.wav", "--audio", "speech.wav", "--model", "speech.wav", "--out", "no/o.mp4"],
+            "does not exist",
+        ),
+    ],
+    ids=["probe-missing", "probe-audio", "preprocess-missing", "dub-missing-face", "dub-missing-model", "dub-missing-folder"],
+)
+def test_reading_media_and_refusing_a_mistyped_path_need_no_tensorflow(tmp_path, args, message):
+    """TensorFlow takes seconds to import: describing a file, and a path that is not there, answer at once."""
+    write_audio(tmp_path / "speech.wav", speech_like(1.0))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from keras_s2v.cli import main; code = main(sys.argv[1:]); print(code, 'tensorflow' in sys.modules)",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.stdout.strip().splitlines()[-1] == f"{0 if message is None else 2} False", result.stdout + result.stderr
+    if message is not None:
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    else:
+        assert "duration_s" in result.stdout
+
+
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory):
     """A SyncNet (custom SyncProbability layer), a generator (ReferenceConditioning) and a model around the MFCC layer, as .keras."""
     import keras
 
-    from keras_s2v.media.audio import MFCC
+    from keras_s2v.media.mfcc_layer import MFCC
     from keras_s2v.models import build_speech2vid, build_syncnet
 
     folder = tmp_path_factory.mktemp("saved")

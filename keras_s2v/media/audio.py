@@ -3,15 +3,14 @@
 The MFCC is written once in TensorFlow with ops that convert to built-in TFLite
 ops: framing, the Hann window and the DFT are one strided convolution with a
 constant kernel, and the DCT is a matmul with a constant matrix. The same code
-runs in tf.data, in the SavedModel's `from_audio` signature and in TFLite.
+runs in tf.data, in the SavedModel's `from_audio` signature and in TFLite (as a Keras layer:
+keras_s2v.media.mfcc_layer). TensorFlow is imported only when an MFCC is computed.
 """
 
 import os
 
 import av
-import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_s2v.errors import AudioTooShortError, MediaError
 from keras_s2v.geometry import (
@@ -196,6 +195,8 @@ def num_mfcc_steps(num_samples):
 
 def mfcc_tf(waveform, normalize=True):
     """(batch, samples) float32 tensor -> (batch, 12, T) MFCC map."""
+    import tensorflow as tf  # here, not above: reading and probing media need no TensorFlow (5 s to import)
+
     waveform = tf.convert_to_tensor(waveform, tf.float32)
     spectrum = tf.nn.conv1d(
         waveform[:, :, None], tf.constant(dft_kernel()), stride=HOP_LENGTH, padding="VALID"
@@ -218,6 +219,8 @@ def mfcc(waveform, normalize=True):
     batched = len(np.shape(waveform)) == 2
     if np.shape(waveform)[-1] < FRAME_LENGTH:
         raise ValueError(f"`waveform` needs at least {FRAME_LENGTH} samples; received shape {np.shape(waveform)}")
+    import tensorflow as tf
+
     x = waveform if batched else tf.convert_to_tensor(waveform)[None]
     out = mfcc_tf(x, normalize=normalize)
     out = out if batched else out[0]
@@ -292,25 +295,3 @@ def window_pcm(waveform, frame_index):
     """The WINDOW_SAMPLES of PCM whose MFCC is the window at `frame_index`."""
     start = frame_index * STEPS_PER_FRAME * HOP_LENGTH
     return waveform[start : start + WINDOW_SAMPLES]
-
-
-@keras.saving.register_keras_serializable(package="keras_s2v")
-class MFCC(keras.layers.Layer):
-    """(batch, samples) PCM at 16 kHz -> (batch, 12, T, 1) MFCC map."""
-
-    def __init__(self, normalize=True, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(normalize, bool):
-            raise ValueError(f"`normalize` must be a bool; received {normalize!r}")
-        self.normalize = normalize
-
-    def call(self, waveform):
-        return mfcc_tf(waveform, normalize=self.normalize)[..., None]
-
-    def compute_output_shape(self, input_shape):
-        samples = input_shape[-1]
-        steps = None if samples is None else num_mfcc_steps(samples)
-        return (input_shape[0], NUM_MFCC, steps, 1)
-
-    def get_config(self):
-        return {**super().get_config(), "normalize": self.normalize}

@@ -45,13 +45,19 @@ def is_image(path):
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def _require_file(path):
+def require_file(path):
     if not os.path.isfile(path):
         raise MediaError(path, "no such file")
 
 
+def require_output_folder(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise MediaError(path, f"the output folder {folder} does not exist")
+
+
 def _open(path):
-    _require_file(path)
+    require_file(path)
     try:
         container = av.open(path)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
@@ -75,7 +81,7 @@ def _open(path):
 def read_image(path):
     """A still image as one (H, W, 3) uint8 RGB frame."""
     path = os.fspath(path)
-    _require_file(path)
+    require_file(path)
     try:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
     except cv2.error:  # OpenCV asserts on some headers (e.g. one declaring more than 2**30 pixels) instead of failing
@@ -267,9 +273,8 @@ class VideoWriter:
         if not 0 <= crf <= 51:
             raise ValueError(f"`crf` must be in [0, 51] (x264's quality scale); received {crf}")
         self.path = os.fspath(path)
+        require_output_folder(self.path)
         folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise MediaError(self.path, f"the output folder {folder} does not exist")
         self.width, self.height = width - width % 2, height - height % 2  # yuv420p needs even sizes
         handle, self._tmp_path = tempfile.mkstemp(suffix=".mp4", prefix=".s2v-", dir=folder)
         os.close(handle)

@@ -5,7 +5,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_s2v.errors import AudioTooShortError, MediaError
-from keras_s2v.media import audio
+from keras_s2v.media import audio, mfcc_layer
 from tests.helpers import make_video, speech_like, write_audio
 
 
@@ -83,7 +83,7 @@ def test_mfcc_layer_round_trips(tmp_path):
     import keras
 
     inputs = keras.Input((audio.WINDOW_SAMPLES,))
-    model = keras.Model(inputs, audio.MFCC(name="mfcc")(inputs))
+    model = keras.Model(inputs, mfcc_layer.MFCC(name="mfcc")(inputs))
     pcm = speech_like(0.3)[None, : audio.WINDOW_SAMPLES]
     assert model.output.shape == (None, 12, 20, 1)
     path = tmp_path / "front_end.keras"
@@ -91,7 +91,7 @@ def test_mfcc_layer_round_trips(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(pcm, verbose=0), model.predict(pcm, verbose=0))
     with pytest.raises(ValueError, match="received 'yes'"):
-        audio.MFCC(normalize="yes")
+        mfcc_layer.MFCC(normalize="yes")
 
 
 def test_front_end_converts_to_builtin_tflite_ops_and_matches_tf():
