@@ -4,6 +4,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
 
+# `make test` runs two xdist workers with --dist loadgroup. Each module's tests go to one worker, so its
+# module-scoped fixtures (an export, trained models, a server) are built once, not once per worker; the
+# tests of the modules below need only the session's fixtures and take minutes in all, so they are spread.
+SPREAD_MODULES = {"test_training.py", "test_cli.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
 
 @pytest.fixture(scope="session")
 def tiny_shards(tmp_path_factory):
