@@ -101,7 +101,7 @@ class MouthBank:
         if key not in self._residuals:
             if len(self._residuals) >= KEPT_RESIDUALS:
                 self._residuals.clear()
-            self._residuals[key] = [pose_residual(source.landmarks, points) for source in self.sources]
+            self._residuals[key] = np.array([pose_residual(source.landmarks, points) for source in self.sources])
         return self._residuals[key]
 
     def pick(self, frame_landmarks, gap, index=-1):
