@@ -153,6 +153,8 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
         (["probe", "missing.mp4"], "missing.mp4: no such file"),
         (["probe", "speech.wav"], None),
         (["preprocess", "--videos", "missing", "--out", "shards"], "missing: no such folder"),
+        (["train", "--data", "missing", "--syncnet", "e.keras", "--out", "g.keras"], "missing: no readable manifest.json"),
+        (["train-syncnet", "--data", "missing", "--out", "e.keras"], "missing: no readable manifest.json"),
         (
             ["dub", "--face", "missing.mp4", "--audio", "speech.wav", "--model", "m.keras", "--out", "o.mp4"],
             "missing.mp4: no such",
@@ -163,7 +165,16 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
             "does not exist",
         ),
     ],
-    ids=["probe-missing", "probe-audio", "preprocess-missing", "dub-missing-face", "dub-missing-model", "dub-missing-folder"],
+    ids=[
+        "probe-missing",
+        "probe-audio",
+        "preprocess-missing",
+        "train-missing",
+        "train-syncnet-missing",
+        "dub-missing-face",
+        "dub-missing-model",
+        "dub-missing-folder",
+    ],
 )
 def test_reading_media_and_refusing_a_mistyped_path_need_no_tensorflow(tmp_path, args, message):
     """TensorFlow takes seconds to import: describing a file, and a path that is not there, answer at once."""

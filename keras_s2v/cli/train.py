@@ -48,14 +48,16 @@ def run_train_syncnet(args):
     even clips, or with `--role evaluator` its evaluation SyncNet, which trains on the odd clips
     with another seed, so the two never share a clip."""
     from keras_s2v.data import read_manifest
-    from keras_s2v.saving import save_model
     from keras_s2v.training.recipe import recipe_overrides, resolve_syncnet
-    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
+    # Bad options and paths are refused before TensorFlow loads (seconds): both imports above need none.
     syncnet = resolve_syncnet(args.recipe, args.role, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the output folder does not exist")
+    from keras_s2v.saving import save_model
+    from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
+
     model, _ = train_syncnet(args.data, manifest, syncnet, args.seed, args.split, args.val_split, precision=args.precision)
     accuracy = sync_accuracy(model, args.data, args.val_split)
     save_model(model, args.out)
@@ -96,11 +98,12 @@ def run_train(args):
     Writes a checkpoint every epoch, TensorBoard logs (scalars and frame grids), a CSV log and
     the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
-    from keras_s2v.training.generator_fit import train_recipe_generator
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
 
     recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
-    manifest = read_manifest(args.data)
+    manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
+    from keras_s2v.training.generator_fit import train_recipe_generator
+
     history = train_recipe_generator(
         args.data,
         manifest,
@@ -189,10 +192,11 @@ def run_tune(args):
     OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
     from keras_s2v.data import read_manifest
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
-    from keras_s2v.training.tuning import tune
 
     recipe = resolve_recipe(args.recipe, **recipe_overrides(args, args.recipe_options))
-    manifest = read_manifest(args.data)
+    manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
+    from keras_s2v.training.tuning import tune
+
     best = tune(
         args.data,
         manifest,

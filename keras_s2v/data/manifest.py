@@ -3,8 +3,6 @@
 import json
 import os
 
-import tensorflow as tf
-
 from keras_s2v.errors import MediaError
 from keras_s2v.geometry import GEOMETRY
 
@@ -27,9 +25,8 @@ def read_manifest(shards: str) -> dict:
     MediaError if it is not one, or if its shards were cut for other windows than this keras-s2v reads.
     """
     try:
-        with tf.io.gfile.GFile(os.path.join(shards, MANIFEST_NAME)) as handle:
-            manifest = json.load(handle)
-    except (OSError, ValueError, RecursionError, tf.errors.OpError):  # RecursionError: JSON nested too deep
+        manifest = json.loads(_read_text(os.path.join(shards, MANIFEST_NAME)))
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         raise MediaError(shards, f"no readable {MANIFEST_NAME} (expected the --out folder of `s2v preprocess`)") from None
     if not isinstance(manifest, dict):
         raise MediaError(
@@ -37,6 +34,21 @@ def read_manifest(shards: str) -> dict:
         )
     require_geometry(manifest, shards)
     return manifest
+
+
+def _read_text(path):
+    """The text of a local file, or of any tf.io.gfile path (gs://...); OSError if it cannot be read.
+    A local one is read without TensorFlow (seconds to import), so a mistyped --data fails at once."""
+    if "://" not in str(path):
+        with open(path) as handle:
+            return handle.read()
+    import tensorflow as tf
+
+    try:
+        with tf.io.gfile.GFile(path) as handle:
+            return handle.read()
+    except tf.errors.OpError as error:
+        raise OSError(str(error)) from None
 
 
 def require_geometry(manifest, shards):
@@ -58,5 +70,7 @@ def check_shards(shards):
 
     A folder without a manifest yet (a `s2v preprocess` run still going, or killed) is read as before.
     """
+    import tensorflow as tf
+
     if tf.io.gfile.exists(os.path.join(shards, MANIFEST_NAME)):
         read_manifest(shards)
