@@ -116,16 +116,13 @@ def run_dub(args):
     """Make the face in --face speak --audio. The face video is looped back and forth to cover
     longer audio, or cut to shorter audio; a still image is animated. Frames where no face is
     found pass through unchanged. The output has the input's resolution and the new audio."""
-    from keras_s2v.errors import FileError
+    from keras_s2v.dubbing.dubber import load_dubber
     from keras_s2v.media import video
 
     # Before the model loads (TensorFlow alone takes seconds to import), so that a mistyped path fails at once.
     video.require_file(args.face)
     video.require_file(args.audio)
     video.require_output_folder(args.out)
-    if not os.path.exists(args.model):
-        raise FileError(args.model, "no such file or folder")
-    from keras_s2v.dubbing.dubber import load_dubber
 
     dub, _ = load_dubber(
         args.model,

@@ -85,14 +85,19 @@ class TFLiteBackend:
         return self.model(mfcc=mfcc, identity=identity, reference=reference)
 
 
+def require_model(path):
+    """FileError unless a model file or SavedModel folder is at `path`: told without loading TensorFlow."""
+    if not os.path.exists(path):
+        raise FileError(path, "no such file or folder")
+
+
 def load_backend(path, precision="auto"):
     """The backend for a model path; a backend already loaded is returned as it is (a server loads its model once).
     `precision` (keras_s2v.precision.CHOICES) is what a .keras generator computes in; an exported one keeps its own."""
     if isinstance(path, (KerasBackend, SavedModelBackend, TFLiteBackend)):
         return path
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileError(path, "no such file or folder")
+    require_model(path)
     if os.path.isdir(path):
         return SavedModelBackend(path)
     if path.endswith(".tflite"):
