@@ -36,10 +36,15 @@ def read_manifest(shards: str) -> dict:
     return manifest
 
 
+def is_remote(path):
+    """Whether `path` is a URL that only tf.io.gfile reads (gs://...), not a local path."""
+    return "://" in str(path)
+
+
 def _read_text(path):
     """The text of a local file, or of any tf.io.gfile path (gs://...); OSError if it cannot be read.
     A local one is read without TensorFlow (seconds to import), so a mistyped --data fails at once."""
-    if "://" not in str(path):
+    if not is_remote(path):
         with open(path) as handle:
             return handle.read()
     import tensorflow as tf

@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_s2v import faces
 from keras_s2v.data.corpus import SPLITS, sidecar_path
+from keras_s2v.data.manifest import is_remote
 from keras_s2v.errors import MediaError
 from keras_s2v.faces.alignment import ALIGN_BOX
 from keras_s2v.faces.detectors import DETECTOR_SPECS
@@ -38,10 +39,6 @@ def _gfile():
     return tf.io.gfile
 
 
-def _is_remote(path):
-    return "://" in str(path)
-
-
 def find_videos(folder: str) -> list[str]:
     found = []
     for root, _, names in _gfile().walk(folder):
@@ -51,7 +48,7 @@ def find_videos(folder: str) -> list[str]:
 
 def relative_path(path, root):
     """`path` below `root`; for URLs by prefix, since os.path would fold their `//`."""
-    if _is_remote(root):
+    if is_remote(root):
         return path[len(root.rstrip("/")) + 1 :]
     return os.path.relpath(path, root)
 
@@ -77,7 +74,7 @@ def split_for(path, root, sidecar=None):
 def check_inputs(videos, detector):
     """Fail once, before any clip, on a missing folder or a bad face detector spec (a local path is
     checked without TensorFlow, 5 s to import, so a mistyped one fails at once)."""
-    if not (_gfile().isdir(videos) if _is_remote(videos) else os.path.isdir(videos)):
+    if not (_gfile().isdir(videos) if is_remote(videos) else os.path.isdir(videos)):
         raise MediaError(videos, "no such folder")
     if detector != SIDECAR:
         try:
@@ -109,7 +106,7 @@ def _atomic_write(path, data):
 @contextlib.contextmanager
 def _local_copy(path):
     """`path` itself if local, else a temporary local copy: the decoders read local files only."""
-    if not _is_remote(path):
+    if not is_remote(path):
         yield path
         return
     folder = tempfile.mkdtemp(prefix="s2v-")
