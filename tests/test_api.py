@@ -164,6 +164,16 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
             ["dub", "--face", "speech.wav", "--audio", "speech.wav", "--model", "speech.wav", "--out", "no/o.mp4"],
             "does not exist",
         ),
+        (["train", "--data", "shards", "--syncnet", "missing.keras", "--out", "g.keras"], "missing.keras: no such"),
+        (["train", "--data", "shards", "--syncnet", "speech.wav", "--out", "no/g.keras"], "does not exist"),
+        (["train-mouth", "--out", "no/m.keras"], "does not exist"),
+        (["tune", "--data", "shards", "--syncnet", "missing.keras", "--out", "trials"], "missing.keras: no such"),
+        (
+            ["evaluate", "--data", "shards", "--generator", "missing.keras", "--evaluator", "e.keras", "--out", "report"],
+            "missing.keras: no such",
+        ),
+        (["score", "missing.mp4", "--evaluator", "e.keras"], "missing.mp4: no such file"),
+        (["export", "--generator", "missing.keras"], "missing.keras: no such"),
     ],
     ids=[
         "probe-missing",
@@ -174,11 +184,20 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
         "dub-missing-face",
         "dub-missing-model",
         "dub-missing-folder",
+        "train-missing-syncnet",
+        "train-missing-folder",
+        "train-mouth-missing-folder",
+        "tune-missing-syncnet",
+        "evaluate-missing-generator",
+        "score-missing-video",
+        "export-missing-generator",
     ],
 )
 def test_reading_media_and_refusing_a_mistyped_path_need_no_tensorflow(tmp_path, args, message):
     """TensorFlow takes seconds to import: describing a file, and a path that is not there, answer at once."""
     write_audio(tmp_path / "speech.wav", speech_like(1.0))
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "manifest.json").write_text("{}")  # read as a manifest made with today's geometry
     result = subprocess.run(
         [
             sys.executable,

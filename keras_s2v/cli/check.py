@@ -28,6 +28,13 @@ def run_evaluate(args):
     result with the evaluation SyncNet: LSE-D, LSE-C and AV offset, against two baselines (A's
     frames unchanged, a static mouth) and the real clip. Also reports the evaluator's sync
     accuracy and PSNR / SSIM of frames generated from A's own audio."""
+    from keras_s2v.data import read_manifest
+    from keras_s2v.dubbing.backends import require_model
+
+    # Mistyped paths are refused before TensorFlow loads (seconds): neither import above needs it.
+    read_manifest(args.data)
+    require_model(args.generator)
+    require_model(args.evaluator)
     from keras_s2v.dubbing.backends import load_backend
     from keras_s2v.evaluation.protocol import evaluate, format_scores
     from keras_s2v.saving import load_model
@@ -57,6 +64,12 @@ def run_score(args):
     between mouth and audio embeddings is averaged at audio offsets of -15..+15 frames.
     LSE-D is the smallest mean distance (lower is better), LSE-C the median minus it (higher is
     better), AV offset where it lies (0 = in sync). Needs 1.4 s with a face."""
+    from keras_s2v.dubbing.backends import require_model
+    from keras_s2v.media.video import require_file
+
+    for path in (args.video, args.audio or args.video):  # before TensorFlow loads, as `evaluate` does
+        require_file(path)
+    require_model(args.evaluator)
     from keras_s2v.evaluation.scoring import format_score, score
 
     report = score(args.video, args.evaluator, args.audio, args.out, args.face_detector)

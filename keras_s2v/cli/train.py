@@ -98,10 +98,15 @@ def run_train(args):
     Writes a checkpoint every epoch, TensorBoard logs (scalars and frame grids), a CSV log and
     the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
+    from keras_s2v.dubbing.backends import require_model
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
 
     recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
+    for path in (args.syncnet, *([args.init] if args.init else [])):
+        require_model(path)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise UsageError(f"--out {args.out}: the output folder does not exist")
     from keras_s2v.training.generator_fit import train_recipe_generator
 
     history = train_recipe_generator(
@@ -169,16 +174,19 @@ def run_train_mouth(args):
     """Train the network that turns speech into how open the mouth is, frame by frame, on synthesized
     speech whose mouth is known: espeak-ng's voices and the formant synthesizer, with noise, reverb
     and gain. `s2v dub --model OUT` then moves the person's own lips to new speech."""
-    from tqdm.auto import tqdm
-
-    from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
-
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras; received {args.out!r}")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise UsageError(f"--out {args.out}: the output folder does not exist")
+    from tqdm.auto import tqdm
+
+    from keras_s2v.saving import save_model
+    from keras_s2v.training.mouth_fit import train_mouth_motion, training_set
+
     with tqdm(total=args.utterances, desc="speech", unit="utterance", leave=False) as bar:
         windows, targets = training_set(args.utterances, seed=args.seed, progress=lambda: bar.update(1))
     model = train_mouth_motion(windows, targets, preset=args.preset, epochs=args.epochs, seed=args.seed)
-    model.save(args.out)
+    save_model(model, args.out)  # through a temporary file: a kill leaves no half-written model
     print(f"trained on {len(windows)} windows; saved {args.out}")
     return 0
 
@@ -191,10 +199,12 @@ def run_tune(args):
     is the recipe's first phase, which the options change as they change `s2v train`'s. Writes
     OUT/best_hparams.json for `s2v train --hparams`; a second run continues the search."""
     from keras_s2v.data import read_manifest
+    from keras_s2v.dubbing.backends import require_model
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
 
     recipe = resolve_recipe(args.recipe, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
+    require_model(args.syncnet)
     from keras_s2v.training.tuning import tune
 
     best = tune(

@@ -213,7 +213,7 @@ def run_demo(out="demo_out", speakers=None, seed=0, workers=1, scale="full", pre
     )
     if not os.path.exists(paths["mouth_motion.keras"]):
         windows, targets = training_set(config["mouth_utterances"], seed=seed)
-        train_mouth_motion(windows, targets, epochs=config["mouth_epochs"], seed=seed).save(paths["mouth_motion.keras"])
+        save_model(train_mouth_motion(windows, targets, epochs=config["mouth_epochs"], seed=seed), paths["mouth_motion.keras"])
     own_mouth = check_photos(
         paths["mouth_motion.keras"], paths["photos_own_mouth"], seconds=config["photo_seconds"], seed=seed, speech="espeak"
     )
