@@ -9,7 +9,7 @@ import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
 from keras_s2v.faces.landmarks import POSE_POINTS, face_height, lip_gap
-from keras_s2v.faces.mouth_masks import DEFAULT_CAVITY, MAX_CAVITY_LEVEL, cavity_mask
+from keras_s2v.faces.mouth_masks import DEFAULT_CAVITY, DEFAULT_TONGUE, MAX_CAVITY_LEVEL, TONGUE_SHADE, cavity_mask, lip_colour
 from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
@@ -83,6 +83,13 @@ def cavity_colour(sources, default=DEFAULT_CAVITY):
     return tuple(float(value) for value in dark)
 
 
+def tongue_colour(sources, default=DEFAULT_TONGUE):
+    """The colour of a tongue in the shade of the mouth: the person's own lips' (of the most open source), darkened."""
+    widest = max(sources, key=lambda source: source.gap, default=None)
+    lips = None if widest is None else lip_colour(widest.image, widest.landmarks, None)
+    return default if lips is None else tuple(TONGUE_SHADE * value for value in lips)
+
+
 class MouthBank:
     """Frames of one video to draw its mouths from: `pick` gives, for a frame and a wanted lip gap,
     the source with the nearest opening and head pose, never one within MIN_DISTANCE frames."""
@@ -92,6 +99,7 @@ class MouthBank:
             raise ValueError("a MouthBank needs at least one source frame")
         self.sources = list(sources)
         self.cavity = cavity_colour(self.sources)
+        self.tongue = tongue_colour(self.sources)
         self._last = None
         self._residuals = {}  # digest of a frame's mesh -> its pose residual to each source
 
@@ -120,4 +128,5 @@ class MouthBank:
         return best
 
     def render(self, frame, frame_landmarks, gap, index=-1):
-        return render_mouth(frame, frame_landmarks, self.pick(frame_landmarks, gap, index), gap, self.cavity)
+        source = self.pick(frame_landmarks, gap, index)
+        return render_mouth(frame, frame_landmarks, source, gap, self.cavity, self.tongue)

@@ -18,6 +18,11 @@ from keras_s2v.faces.landmarks import (
 )
 
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
+DEFAULT_TONGUE = (125, 55, 60)  # RGB of a tongue in a mouth's shade when the person shows no lips to take it from
+# A drawn opening is not a hole: the tongue lies behind the lower teeth and fills the lower part of it, this share
+# of its height in the middle and none at the corners, in the lips' own colour times TONGUE_SHADE (in the shade).
+TONGUE_SHARE = 0.35
+TONGUE_SHADE = 0.5
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
@@ -124,6 +129,24 @@ def agreeing_cheeks(warped, region, landmarks, offset, feather, ignore):
     difference = cv2.GaussianBlur(difference, (0, 0), max(feather / 2, 0.5))
     agree = np.clip(1.0 - (difference - CHEEK_TOLERANCE) / CHEEK_TOLERANCE, 0.0, 1.0)
     return (1.0 - beside * (1.0 - agree)).astype(np.float32)
+
+
+def tongue_mask(shape, offset, upper_edge, lower_edge, blur):
+    """Soft mask of the tongue in the opening between `upper_edge` and `lower_edge` ((k, 2) each, corner to
+    corner): up from the lower edge by TONGUE_SHARE of the opening in the middle, down to none at the corners."""
+    dome = np.sin(np.pi * np.arange(1, len(lower_edge) + 1) / (len(lower_edge) + 1))
+    top = lower_edge + (TONGUE_SHARE * dome)[:, None] * (upper_edge - lower_edge)
+    return cv2.GaussianBlur(fill_polygon(shape, np.concatenate([top, lower_edge[::-1]]), offset), (0, 0), max(blur, 0.5))
+
+
+def lip_colour(image, landmarks, default):
+    """The median colour of the lips between the outer and inner lip lines of `landmarks` on `image`, or `default`."""
+    shape, origin = image.shape[:2], np.zeros(2)
+    inner = np.asarray(landmarks, np.float64)[list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP[::-1])]
+    ring = (fill_polygon(shape, np.asarray(landmarks, np.float64)[list(OUTER_LIPS)], origin) > 0.5) & (
+        fill_polygon(shape, inner, origin) < 0.5
+    )
+    return tuple(float(value) for value in np.median(image[ring], axis=0)) if ring.sum() >= 8 else default
 
 
 def cavity_image(shape, offset, landmarks, colour):

@@ -41,6 +41,7 @@ from keras_s2v.faces.landmarks import (
 )
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
+    DEFAULT_TONGUE,
     agreeing_cheeks,
     cavity_image,
     fill_hull,
@@ -50,6 +51,7 @@ from keras_s2v.faces.mouth_masks import (
     lower_face_outline,
     match_colour,
     region_box,
+    tongue_mask,
 )
 
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
@@ -232,7 +234,7 @@ def _backward_map(targets, sources, matrix, box):
     return full[..., 0], full[..., 1]
 
 
-def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVITY):
+def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVITY, tongue_colour=DEFAULT_TONGUE):
     """`frame` with its lower face replaced by `source` warped into the frame's pose, lips opened to `gap`.
 
     `frame_landmarks` (468, 2) give the pose (through the stable points only) and, with the
@@ -277,10 +279,14 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     )
     mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
-    if split is not None:  # the new opening between the two halves of the source's mouth is dark inside
+    if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
         opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
-        warped += opened[..., None] * (cavity_image(shape, offset, targets, cavity_colour) - warped)
+        inside = cavity_image(shape, offset, targets, cavity_colour)
+        # Its soft upper edge is the tongue's back, curving away into the shade.
+        tongue = tongue_mask(shape, offset, *split, blur=0.015 * height)[..., None]
+        inside = inside + tongue * (tongue * np.asarray(tongue_colour, np.float32) - inside)
+        warped += opened[..., None] * (inside - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -70,6 +70,26 @@ def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut_mesh):
     assert opened[middle[1], middle[0]].mean() < photo[middle[1], middle[0]].mean() - 40
 
 
+def test_a_drawn_opening_holds_a_tongue_below_the_dark(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    gap = source.gap + 0.08
+    red, blue = (
+        render_mouth(photo, landmarks, source, gap, tongue_colour=colour).astype(int) for colour in ((200, 0, 0), (0, 0, 200))
+    )
+    tongue = np.abs(red - blue).max(axis=2) > 20
+    targets = mouth_warp.target_landmarks(source, landmarks, gap)[0]
+    assert tongue.sum() > 20 and not tongue[~_lips(photo.shape, targets)].any()  # drawn, and only inside the mouth
+    # In the opening's lower part, and in the colour asked for: the cavity above it stays dark.
+    rows = np.nonzero(tongue)[0]
+    assert rows.mean() > (targets[13, 1] + targets[14, 1]) / 2
+    assert (red[tongue, 0] > red[tongue, 2] + 20).mean() > 0.9
+    column = int(round((targets[13, 0] + targets[14, 0]) / 2))
+    between = np.arange(int(targets[13, 1]), int(targets[14, 1]) + 1)
+    darkest = between[np.argmin(red[between, column].max(axis=1))]
+    assert red[darkest, column].max() < 60 and darkest < rows.mean() and not tongue[darkest, column]
+
+
 def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     lower = np.zeros(468, bool)
