@@ -172,6 +172,10 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
             ["evaluate", "--data", "shards", "--generator", "missing.keras", "--evaluator", "e.keras", "--out", "report"],
             "missing.keras: no such",
         ),
+        (
+            ["evaluate", "--data", "missing", "--generator", "speech.wav", "--evaluator", "e.keras", "--out", "report"],
+            "missing: no such folder",
+        ),
         (["score", "missing.mp4", "--evaluator", "e.keras"], "missing.mp4: no such file"),
         (["export", "--generator", "missing.keras"], "missing.keras: no such"),
     ],
@@ -189,6 +193,7 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
         "train-mouth-missing-folder",
         "tune-missing-syncnet",
         "evaluate-missing-generator",
+        "evaluate-missing-data",
         "score-missing-video",
         "export-missing-generator",
     ],

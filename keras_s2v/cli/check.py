@@ -28,11 +28,11 @@ def run_evaluate(args):
     result with the evaluation SyncNet: LSE-D, LSE-C and AV offset, against two baselines (A's
     frames unchanged, a static mouth) and the real clip. Also reports the evaluator's sync
     accuracy and PSNR / SSIM of frames generated from A's own audio."""
-    from keras_s2v.data import read_manifest
+    from keras_s2v.data.manifest import require_folder
     from keras_s2v.dubbing.backends import require_model
 
     # Mistyped paths are refused before TensorFlow loads (seconds): neither import above needs it.
-    read_manifest(args.data)
+    require_folder(args.data)
     require_model(args.generator)
     require_model(args.evaluator)
     from keras_s2v.dubbing.backends import load_backend

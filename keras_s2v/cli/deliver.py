@@ -38,12 +38,12 @@ def run_export(args):
     same video at least 5 frames away (a still image: the image itself),
     plus TFLite files of both under OUT/<version>/tflite/ (built-in ops only). Writes
     OUT/export_report.json with each file's size, latency and PSNR against Keras."""
-    from keras_s2v.data import read_manifest
+    from keras_s2v.data.manifest import require_folder
     from keras_s2v.dubbing.backends import require_model
 
     require_model(args.generator)  # before TensorFlow loads, as `evaluate` does
     if args.calibration:
-        read_manifest(args.calibration)
+        require_folder(args.calibration)
     from keras_s2v.export import export
     from keras_s2v.saving import load_model
 

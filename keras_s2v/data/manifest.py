@@ -41,6 +41,13 @@ def is_remote(path):
     return "://" in str(path)
 
 
+def require_folder(shards):
+    """MediaError unless a local `shards` is a folder, told without TensorFlow; a remote one (gs://...) is left
+    to its reader. A folder without a manifest passes: hand-made shards and a preprocess still running are read."""
+    if not is_remote(shards) and not os.path.isdir(shards):
+        raise MediaError(shards, "no such folder")
+
+
 def _read_text(path):
     """The text of a local file, or of any tf.io.gfile path (gs://...); OSError if it cannot be read.
     A local one is read without TensorFlow (seconds to import), so a mistyped --data fails at once."""
