@@ -67,8 +67,9 @@ def run_score(args):
     from keras_s2v.dubbing.backends import require_model
     from keras_s2v.media.video import require_file
 
-    for path in (args.video, args.audio or args.video):  # before TensorFlow loads, as `evaluate` does
-        require_file(path)
+    require_file(args.video)  # before TensorFlow loads, as `evaluate` does
+    if args.audio:
+        require_file(args.audio)
     require_model(args.evaluator)
     from keras_s2v.evaluation.scoring import format_score, score
 

@@ -48,13 +48,13 @@ def run_train_syncnet(args):
     even clips, or with `--role evaluator` its evaluation SyncNet, which trains on the odd clips
     with another seed, so the two never share a clip."""
     from keras_s2v.data import read_manifest
+    from keras_s2v.media.video import require_output_folder
     from keras_s2v.training.recipe import recipe_overrides, resolve_syncnet
 
-    # Bad options and paths are refused before TensorFlow loads (seconds): both imports above need none.
+    # Bad options and paths are refused before TensorFlow loads (seconds): the imports above need none.
     syncnet = resolve_syncnet(args.recipe, args.role, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise UsageError(f"--out {args.out}: the output folder does not exist")
+    require_output_folder(args.out)
     from keras_s2v.saving import save_model
     from keras_s2v.training.syncnet_fit import sync_accuracy, train_syncnet
 
@@ -99,14 +99,14 @@ def run_train(args):
     the recipe it trained with (recipe.json) to OUT.run/; stop it any time and continue with --resume."""
     from keras_s2v.data import read_manifest
     from keras_s2v.dubbing.backends import require_model
+    from keras_s2v.media.video import require_output_folder
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
 
     recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
     for path in (args.syncnet, *([args.init] if args.init else [])):
         require_model(path)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise UsageError(f"--out {args.out}: the output folder does not exist")
+    require_output_folder(args.out)
     from keras_s2v.training.generator_fit import train_recipe_generator
 
     history = train_recipe_generator(
@@ -174,10 +174,11 @@ def run_train_mouth(args):
     """Train the network that turns speech into how open the mouth is, frame by frame, on synthesized
     speech whose mouth is known: espeak-ng's voices and the formant synthesizer, with noise, reverb
     and gain. `s2v dub --model OUT` then moves the person's own lips to new speech."""
+    from keras_s2v.media.video import require_output_folder
+
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras; received {args.out!r}")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise UsageError(f"--out {args.out}: the output folder does not exist")
+    require_output_folder(args.out)
     from tqdm.auto import tqdm
 
     from keras_s2v.saving import save_model
