@@ -30,6 +30,7 @@ POSE_POINTS = STABLE + (127, 356, 93, 323)
 # another turn of the head would show there.
 LOWER_JAW = JAW[2:-2]  # the jaw line below the ears, from cheek to cheek over the chin
 LOWER_FACE = LOWER_JAW + (425, 426, 327, 326, 2, 97, 98, 206, 205)
+NOSE_BASE = (327, 326, 2, 97, 98)  # under the nostrils, from one wing to the other
 
 
 def mesh_points(landmarks):

@@ -11,6 +11,7 @@ from keras_s2v.faces.landmarks import (
     LOWER_FACE,
     LOWER_INNER_LIP,
     MOUTH_CORNERS,
+    NOSE_BASE,
     OUTER_LIPS,
     UPPER_INNER_LIP,
     below_jaw,
@@ -54,6 +55,19 @@ def lower_face_outline(landmarks, under_chin=UNDER_CHIN, keep=NARROW):
     centre, along, _ = mouth_axes(landmarks)
     sideways = (points - centre) @ along
     return points - (1.0 - keep) * sideways[:, None] * along
+
+
+def under_the_nose(shape, offset, landmarks, feather):
+    """1 below the base of the nose of `landmarks` (the line extended along the mouth), 0 above it, over a pixel or
+    two: the source's nostrils sit just above its own base, and the lips' margin must not carry them in beside the
+    frame's, which a head tilted otherwise shows a little higher or lower. No lip reaches the nose."""
+    points = np.asarray(landmarks, np.float64)
+    _, along, down = mouth_axes(points)
+    base = points[list(NOSE_BASE)]
+    reach = 2 * float(np.ptp(points, axis=0).max())
+    corners = [base[-1] - reach * along, base[-1] - reach * along + reach * down, base[0] + reach * (along + down)]
+    polygon = np.concatenate([[base[0] + reach * along], base, corners])
+    return cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(feather / 8, 0.5))
 
 
 def fill_hull(shape, points, offset):

@@ -52,6 +52,7 @@ from keras_s2v.faces.mouth_masks import (
     match_colour,
     region_box,
     tongue_mask,
+    under_the_nose,
 )
 
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
@@ -277,7 +278,8 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
         lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
     )
-    mask = np.maximum(face, lips)  # whatever the feather, no pixel of the frame's own lips stays
+    # Whatever the feather, no pixel of the frame's own lips stays; above the base of its nose nothing changes.
+    mask = np.maximum(face, lips) * under_the_nose(shape, offset, frame_landmarks, feather)
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
     if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])

@@ -4,7 +4,15 @@ import cv2
 import numpy as np
 
 from keras_s2v.faces import mouth_bank, mouth_warp
-from keras_s2v.faces.landmarks import FACE_BOTTOM, LOWER_INNER_LIP, UPPER_INNER_LIP, UPPER_LIP, face_height, lip_gap
+from keras_s2v.faces.landmarks import (
+    FACE_BOTTOM,
+    LOWER_INNER_LIP,
+    NOSE_BASE,
+    UPPER_INNER_LIP,
+    UPPER_LIP,
+    face_height,
+    lip_gap,
+)
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
 from keras_s2v.faces.mouth_masks import fill_hull, lips_mask
 from keras_s2v.faces.mouth_warp import MouthSource, render_mouth
@@ -68,6 +76,17 @@ def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut_mesh):
     # The inside of the new opening is dark, as a mouth's is.
     middle = np.round((landmarks[13] + mouth_warp.target_landmarks(source, landmarks, source.gap + 0.08)[0][14]) / 2).astype(int)
     assert opened[middle[1], middle[0]].mean() < photo[middle[1], middle[0]].mean() - 40
+
+
+def test_nothing_above_the_frames_nose_changes_however_high_its_upper_lip(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    raised = landmarks.copy()  # a frame whose upper lip, pulled up by a wide mouth, nears the nose
+    nose = landmarks[list(NOSE_BASE), 1].min()
+    raised[list(UPPER_LIP), 1] = nose + 0.3 * (landmarks[list(UPPER_LIP), 1] - nose)
+    changed = np.abs(render_mouth(photo, raised, source, source.gap + 0.06).astype(int) - photo).max(axis=2) > 0
+    # The mask's edge on the nose's base is a pixel or two soft.
+    assert changed.any() and not changed[: int(nose - 0.02 * face_height(landmarks))].any()
 
 
 def test_a_drawn_opening_holds_a_tongue_below_the_dark(astronaut_mesh):
