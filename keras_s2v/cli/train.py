@@ -104,8 +104,9 @@ def run_train(args):
 
     recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
-    for path in (args.syncnet, *([args.init] if args.init else [])):
-        require_model(path)
+    require_model(args.syncnet)
+    if args.init:
+        require_model(args.init)
     require_output_folder(args.out)
     from keras_s2v.training.generator_fit import train_recipe_generator
 

@@ -86,7 +86,7 @@ def cavity_colour(sources, default=DEFAULT_CAVITY):
 def tongue_colour(sources, default=DEFAULT_TONGUE):
     """The colour of a tongue in the shade of the mouth: the person's own lips' (of the most open source), darkened."""
     widest = max(sources, key=lambda source: source.gap, default=None)
-    lips = None if widest is None else lip_colour(widest.image, widest.landmarks, None)
+    lips = None if widest is None else lip_colour(widest.image, widest.landmarks)
     return default if lips is None else tuple(TONGUE_SHADE * value for value in lips)
 
 

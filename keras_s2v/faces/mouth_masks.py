@@ -153,14 +153,15 @@ def tongue_mask(shape, offset, upper_edge, lower_edge, blur):
     return cv2.GaussianBlur(fill_polygon(shape, np.concatenate([top, lower_edge[::-1]]), offset), (0, 0), max(blur, 0.5))
 
 
-def lip_colour(image, landmarks, default):
-    """The median colour of the lips between the outer and inner lip lines of `landmarks` on `image`, or `default`."""
+def lip_colour(image, landmarks):
+    """The median colour of the lips between the outer and inner lip lines of `landmarks` on `image`, or None
+    where they cover too few pixels to tell."""
     shape, origin = image.shape[:2], np.zeros(2)
     inner = np.asarray(landmarks, np.float64)[list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP[::-1])]
     ring = (fill_polygon(shape, np.asarray(landmarks, np.float64)[list(OUTER_LIPS)], origin) > 0.5) & (
         fill_polygon(shape, inner, origin) < 0.5
     )
-    return tuple(float(value) for value in np.median(image[ring], axis=0)) if ring.sum() >= 8 else default
+    return tuple(float(value) for value in np.median(image[ring], axis=0)) if ring.sum() >= 8 else None
 
 
 def cavity_image(shape, offset, landmarks, colour):
