@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from keras_s2v.cli import build_parser
 from keras_s2v.models import build_speech2vid
-from keras_s2v.precision import computing_in, cpu_flags, policies, resolve_precision, with_policy
+from keras_s2v.precision import computing_in, cpu_flags, inference_policy, policies, resolve_precision, with_policy
 from keras_s2v.saving import load_model, save_model
 
 AVX2_ONLY = frozenset({"avx2", "fma"})  # an AMD EPYC without AVX-512
@@ -71,6 +71,33 @@ def test_a_model_trained_in_bfloat16_is_saved_computing_in_float32(tmp_path):
     difference = loaded(inputs).numpy() - tf.cast(generator(inputs), tf.float32).numpy()
     assert 10 * np.log10(1.0 / np.mean(difference**2)) > 35.0
     assert with_policy(loaded, "float32") is loaded  # nothing to change: the same model
+
+
+def test_the_keras_dub_backend_infers_with_bfloat16_weights_and_the_mixed_policys_outputs(tmp_path):
+    from keras_s2v.dubbing.backends import KerasBackend
+
+    assert [inference_policy(p) for p in ("float32", "mixed_bfloat16", "mixed_float16")] == [
+        "float32",
+        "bfloat16",
+        "mixed_float16",
+    ]
+    generator = build_speech2vid("tiny")
+    path = str(tmp_path / "generator.keras")
+    save_model(generator, path)
+    rng = np.random.default_rng(0)
+    windows = {name: rng.random((3, *tensor.shape[1:])).astype("float32") for name, tensor in generator.input.items()}
+    order = [windows[name] for name in ("mfcc", "identity", "reference")]
+
+    backend = KerasBackend(path, precision="bfloat16")
+    assert {weight.dtype for weight in backend.generator.weights} == {"bfloat16"}
+    mixed = with_policy(generator, "mixed_bfloat16")(windows)
+    # Graph and eager calls round some values to a neighbouring bfloat16 number, no more.
+    difference = backend(*order) - tf.cast(mixed, tf.float32).numpy()
+    assert np.abs(difference).max() <= 2**-6 and 10 * np.log10(1.0 / np.mean(difference**2)) > 60.0
+
+    backend = KerasBackend(path, precision="float32")
+    assert backend.generator.dtype_policy.name == "float32"
+    np.testing.assert_allclose(backend(*order), generator(windows).numpy(), atol=1e-5)
 
 
 def test_train_syncnet_computes_in_the_precision_asked_for(tiny_shards):

@@ -30,14 +30,20 @@ class KerasBackend:
     name = "keras"
 
     def __init__(self, path, precision="auto"):
-        from keras_s2v.export.savedmodel import serving_functions
+        import tensorflow as tf
+
+        from keras_s2v.export.savedmodel import SIGNATURES, serving_functions
         from keras_s2v.models import check_generator
-        from keras_s2v.precision import resolve_precision, with_policy
+        from keras_s2v.precision import inference_policy, resolve_precision, with_policy
         from keras_s2v.saving import load_model
 
         generator = load_model(path, "generator")
         check_generator(generator, path)
-        self.function = serving_functions(with_policy(generator, resolve_precision(precision)))["serving_default"]
+        self.generator = with_policy(generator, inference_policy(resolve_precision(precision)))
+        # One graph for every batch size: eager calls took twice as long (docs/experiments.md).
+        self.function = tf.function(
+            serving_functions(self.generator)["serving_default"], input_signature=list(SIGNATURES["serving_default"])
+        )
 
     def __call__(self, mfcc, identity, reference):
         import tensorflow as tf

@@ -44,13 +44,13 @@ def _generator_step(policy, rng, gan_weight):
     return lambda: trainer.train_on_batch(inputs, target)
 
 
-def _forward(preset):
-    """(float32 model, its bfloat16 twin with the same weights) of the generator `preset`."""
+def _forward(preset, policy):
+    """(float32 model, its twin computing in `policy` with the same weights) of the generator `preset`."""
     from keras_s2v.models import build_speech2vid
-    from keras_s2v.precision import PRECISIONS, with_policy
+    from keras_s2v.precision import with_policy
 
     generator = build_speech2vid(preset)
-    return generator, with_policy(generator, PRECISIONS["bfloat16"])
+    return generator, with_policy(generator, policy)
 
 
 def _timed(make_step, repeats):
@@ -64,7 +64,7 @@ def bench_precision(work, repeats=3):
     bfloat16 forward pass's PSNR against float32's."""
     import tensorflow as tf
 
-    from keras_s2v.precision import PRECISIONS, cpu_flags, resolve_precision
+    from keras_s2v.precision import PRECISIONS, cpu_flags, inference_policy, resolve_precision
 
     rng = np.random.default_rng(0)
     bfloat16 = PRECISIONS["bfloat16"]
@@ -77,7 +77,9 @@ def bench_precision(work, repeats=3):
         "Seconds per call, medians; speed-up = float32 time / bfloat16 time, measured in this run. "
         "Training steps use random windows and untrained models of the `synthetic-small` recipe's sizes "
         "(the SyncNet at batch 32, the generator at its batch 16, phase 2 with the discriminator); "
-        "the forward passes share their weights, and PSNR compares the two outputs.",
+        "the forward passes share their weights, and PSNR compares the two outputs. "
+        "A model that only infers (`s2v dub`'s Keras backend) holds its weights in bfloat16 "
+        f"(`{inference_policy(bfloat16)}`); the mixed policy's row shows what its casts cost.",
         "",
         "| stage | float32 s | bfloat16 s | speed-up | PSNR dB, bfloat16 vs float32 |",
         "|---|---|---|---|---|",
@@ -90,15 +92,20 @@ def bench_precision(work, repeats=3):
     for name, make in stages:
         seconds = [_timed(lambda: make(policy), max(repeats, STEP_REPEATS)) for policy in ("float32", bfloat16)]
         lines.append(f"| {name} | {seconds[0]:.3f} | {seconds[1]:.3f} | {seconds[0] / seconds[1]:.2f}x | |")
-    for preset in ("seed", "small"):
-        models = _forward(preset)
+    forward_passes = [
+        ("seed", bfloat16, " (mixed policy: float32 weights cast at every call)"),
+        ("seed", inference_policy(bfloat16), ""),
+        ("small", inference_policy(bfloat16), ""),
+    ]
+    for preset, policy, note in forward_passes:
+        models = _forward(preset, policy)
         inputs = _random_windows(models[0], 8, rng)
         calls = [tf.function(lambda x, model=model: tf.cast(model(x, training=False), tf.float32)) for model in models]
         outputs = [call(inputs).numpy() for call in calls]
         seconds = [median_time(lambda call=call: call(inputs).numpy(), max(repeats, STEP_REPEATS)) for call in calls]
         psnr = 10 * np.log10(1.0 / max(float(np.mean((outputs[0] - outputs[1]) ** 2)), 1e-12))
         lines.append(
-            f"| generator `{preset}` forward pass, batch 8 | {seconds[0]:.3f} | {seconds[1]:.3f} | "
+            f"| generator `{preset}` forward pass, batch 8{note} | {seconds[0]:.3f} | {seconds[1]:.3f} | "
             f"{seconds[0] / seconds[1]:.2f}x | {psnr:.1f} |"
         )
     return lines
