@@ -9,6 +9,7 @@ trained in bfloat16 is saved as float32 (`with_policy`) and loads the same on ev
 
 import contextlib
 import functools
+import threading
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 CHOICES = ("auto", *PRECISIONS)
@@ -57,6 +58,33 @@ def inference_policy(policy: str) -> str:
     (the `seed` forward pass on an AMX Xeon, docs/experiments.md). Float16 stays mixed: its
     narrow range is why the policy keeps float32 weights in the first place."""
     return {PRECISIONS["bfloat16"]: "bfloat16"}.get(policy, policy)
+
+
+ONEDNN_BFLOAT16 = "auto_mixed_precision_onednn_bfloat16"  # TensorFlow's graph-optimizer pass
+_graph_rewrites = {"lock": threading.Lock(), "inside": 0}
+
+
+@contextlib.contextmanager
+def graphs_computing_in(policy: str):
+    """Run float32 TensorFlow graphs (a loaded SavedModel's) in `policy`'s precision where it can be
+    rewritten: under mixed bfloat16, TensorFlow's graph optimizer computes their convolutions and
+    matmuls in bfloat16 (oneDNN's auto mixed precision); under any other policy nothing changes.
+    The optimizer's option is process-wide, so it is on only while some thread is inside."""
+    import tensorflow as tf
+
+    if policy != PRECISIONS["bfloat16"]:
+        yield
+        return
+    with _graph_rewrites["lock"]:
+        _graph_rewrites["inside"] += 1
+        tf.config.optimizer.set_experimental_options({ONEDNN_BFLOAT16: True})
+    try:
+        yield
+    finally:
+        with _graph_rewrites["lock"]:
+            _graph_rewrites["inside"] -= 1
+            if not _graph_rewrites["inside"]:
+                tf.config.optimizer.set_experimental_options({ONEDNN_BFLOAT16: False})
 
 
 @contextlib.contextmanager

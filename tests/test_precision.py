@@ -4,7 +4,16 @@ import tensorflow as tf
 
 from keras_s2v.cli import build_parser
 from keras_s2v.models import build_speech2vid
-from keras_s2v.precision import computing_in, cpu_flags, inference_policy, policies, resolve_precision, with_policy
+from keras_s2v.precision import (
+    BFLOAT16_CPU_FLAGS,
+    ONEDNN_BFLOAT16,
+    computing_in,
+    cpu_flags,
+    inference_policy,
+    policies,
+    resolve_precision,
+    with_policy,
+)
 from keras_s2v.saving import load_model, save_model
 
 AVX2_ONLY = frozenset({"avx2", "fma"})  # an AMD EPYC without AVX-512
@@ -98,6 +107,27 @@ def test_the_keras_dub_backend_infers_with_bfloat16_weights_and_the_mixed_policy
     backend = KerasBackend(path, precision="float32")
     assert backend.generator.dtype_policy.name == "float32"
     np.testing.assert_allclose(backend(*order), generator(windows).numpy(), atol=1e-5)
+
+
+def test_a_savedmodel_is_computed_in_bfloat16_during_its_calls_only(tmp_path):
+    from keras_s2v.dubbing.backends import SavedModelBackend
+    from keras_s2v.export.savedmodel import write_savedmodel
+
+    generator = build_speech2vid("tiny")
+    path = str(tmp_path / "savedmodel")
+    write_savedmodel(generator, path)
+    rng = np.random.default_rng(0)
+    windows = {name: rng.random((3, *tensor.shape[1:])).astype("float32") for name, tensor in generator.input.items()}
+    order = [windows[name] for name in ("mfcc", "identity", "reference")]
+
+    in_float32 = SavedModelBackend(path, precision="float32")(*order)
+    np.testing.assert_allclose(in_float32, generator(windows).numpy(), atol=1e-5)
+    in_bfloat16 = SavedModelBackend(path, precision="bfloat16")(*order)
+    assert not tf.config.optimizer.get_experimental_options().get(ONEDNN_BFLOAT16)
+    assert 10 * np.log10(1.0 / np.mean((in_bfloat16 - in_float32) ** 2)) > 35.0
+    if cpu_flags() & BFLOAT16_CPU_FLAGS:  # elsewhere TensorFlow may leave the graph as it is
+        assert not np.array_equal(in_bfloat16, in_float32)
+    np.testing.assert_array_equal(SavedModelBackend(path, precision="float32")(*order), in_float32)
 
 
 def test_train_syncnet_computes_in_the_precision_asked_for(tiny_shards):
