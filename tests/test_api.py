@@ -166,6 +166,7 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
         ),
         (["train", "--data", "shards", "--syncnet", "missing.keras", "--out", "g.keras"], "missing.keras: no such"),
         (["train", "--data", "shards", "--syncnet", "speech.wav", "--out", "no/g.keras"], "does not exist"),
+        (["train", "--data", "shards", "--syncnet", "speech.wav", "--out", "interrupted.keras"], "pass --resume"),
         (["train-mouth", "--out", "no/m.keras"], "does not exist"),
         (["tune", "--data", "shards", "--syncnet", "missing.keras", "--out", "trials"], "missing.keras: no such"),
         (
@@ -190,6 +191,7 @@ def test_importing_the_package_and_building_the_cli_does_not_import_tensorflow()
         "dub-missing-folder",
         "train-missing-syncnet",
         "train-missing-folder",
+        "train-interrupted",
         "train-mouth-missing-folder",
         "tune-missing-syncnet",
         "evaluate-missing-generator",
@@ -203,6 +205,7 @@ def test_reading_media_and_refusing_a_mistyped_path_need_no_tensorflow(tmp_path,
     write_audio(tmp_path / "speech.wav", speech_like(1.0))
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "manifest.json").write_text("{}")  # read as a manifest made with today's geometry
+    (tmp_path / "interrupted.run" / "backup").mkdir(parents=True)  # a run killed before it finished
     result = subprocess.run(
         [
             sys.executable,

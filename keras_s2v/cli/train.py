@@ -101,6 +101,7 @@ def run_train(args):
     from keras_s2v.dubbing.backends import require_model
     from keras_s2v.media.video import require_output_folder
     from keras_s2v.training.recipe import recipe_overrides, resolve_recipe
+    from keras_s2v.training.runs import phase_outputs, refuse_interrupted
 
     recipe = resolve_recipe(args.recipe, args.hparams, **recipe_overrides(args, args.recipe_options))
     manifest = read_manifest(args.data)  # before TensorFlow loads, as in train-syncnet
@@ -108,6 +109,8 @@ def run_train(args):
     if args.init:
         require_model(args.init)
     require_output_folder(args.out)
+    if not args.resume:
+        refuse_interrupted(phase_outputs(args.out, len(recipe.phases)))
     from keras_s2v.training.generator_fit import train_recipe_generator
 
     history = train_recipe_generator(

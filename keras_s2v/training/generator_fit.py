@@ -15,16 +15,7 @@ from keras_s2v.training.build import build_trainer, generator_datasets, generato
 from keras_s2v.training.callbacks import FrameGrid, GeneratorCheckpoint, NaNGuard, ProgressLog, SyncWeightWarmup, finite
 from keras_s2v.training.distribute import get_strategy
 from keras_s2v.training.recipe import Recipe, write_recipe
-
-
-def run_folder(out):
-    """Where a run keeps its backup, checkpoint, TensorBoard logs and CSV log: `<out>.run/`."""
-    return os.path.splitext(out)[0] + ".run"
-
-
-def backup_folder(out):
-    """Where an unfinished run keeps the state that `resume=True` continues from."""
-    return os.path.join(run_folder(out), "backup")
+from keras_s2v.training.runs import backup_folder, phase_outputs, refuse_interrupted, run_folder
 
 
 class _Backup(keras.callbacks.BackupAndRestore):
@@ -93,9 +84,8 @@ def train_generator(
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise FileError(out, "the output folder does not exist")
     folder = run_folder(out)
-    if os.path.isdir(backup_folder(out)) and not resume:
-        raise TrainingError(f"{folder} holds an interrupted run: pass --resume to continue it, or delete the folder")
     if not resume:
+        refuse_interrupted([out])
         shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
     write_recipe(recipe, folder)
@@ -130,12 +120,6 @@ def train_generator(
         raise TrainingError(f"training stopped: {guard.diverged}; {kept}")
     save_model(trainer.generator, out)
     return history
-
-
-def phase_outputs(out, phases):
-    """Where each of `phases` phases saves its generator: `<out>_phase<k>.keras`, the last `out`."""
-    stem = os.path.splitext(out)[0]
-    return [f"{stem}_phase{number}.keras" for number in range(1, phases)] + [out]
 
 
 def _describe(phase):
@@ -186,11 +170,7 @@ def train_recipe_generator(
     """
     outputs = phase_outputs(out, len(recipe.phases))
     if not resume:
-        for path in outputs:  # refuse before any phase trains, not after the first
-            if os.path.isdir(backup_folder(path)):
-                raise TrainingError(
-                    f"{run_folder(path)} holds an interrupted run: pass --resume to continue it, or delete the folder"
-                )
+        refuse_interrupted(outputs)  # before any phase trains, not after the first
     history, done = None, resume
     for number, (phase, path) in enumerate(zip(recipe.phases, outputs)):
         previous = outputs[number - 1] if number else None

@@ -15,8 +15,8 @@ from keras_s2v import cli
 from keras_s2v.models import build_syncnet
 from keras_s2v.saving import load_model
 from keras_s2v.training import Recipe, SyncNetRecipe, get_recipe, recipes
-from keras_s2v.training.generator_fit import phase_outputs
 from keras_s2v.training.recipe import GeneratorPhase, read_recipe, resolve_recipe, resolve_syncnet, write_recipe
+from keras_s2v.training.runs import phase_outputs
 from keras_s2v.training.tuning import Speech2VidHyperModel
 
 generator_fit = importlib.import_module("keras_s2v.training.generator_fit")

@@ -21,8 +21,9 @@ from keras_s2v.precision import computing_in
 from keras_s2v.saving import load_model
 from keras_s2v.training.build import plan_epochs
 from keras_s2v.training.callbacks import SyncWeightWarmup
-from keras_s2v.training.generator_fit import phase_outputs, run_folder, train_generator
+from keras_s2v.training.generator_fit import train_generator
 from keras_s2v.training.recipe import read_hparams, read_recipe, recipes, resolve_recipe
+from keras_s2v.training.runs import phase_outputs, run_folder
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, WARP_BLUR, Speech2VidTrainer, edge_error
 from keras_s2v.windows import frame_changes, image_gradients, mouths, reversed_in_time, stack_frames, unstack_frames

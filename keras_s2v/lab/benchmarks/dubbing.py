@@ -96,8 +96,8 @@ def _repeat_with_audio(loop, repeats, out, waveform):
 _DUB_CHILD = """
 import json, sys
 from keras_s2v.dubbing.dubber import load_dubber
-face, model, out, step = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-dub, _ = load_dubber(model, window_step=step)
+face, model, out, step, precision = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+dub, _ = load_dubber(model, window_step=step, precision=precision)  # both are a generator's options only
 summary = dub(face, face, out, progress=False)
 with open("/proc/self/status") as handle:
     peak = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
@@ -106,14 +106,17 @@ print(json.dumps({"frames": summary.frames, "faces": summary.faces_found, "secon
 """
 
 
-def _dub_in_child(face, model, out, window_step):
+def _dub_in_child(face, model, out, window_step, precision="auto"):
     """Run `dub` in a fresh process: its peak RSS is the engine's alone, TensorFlow's runtime included."""
     import json
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", _DUB_CHILD, face, model, out, str(window_step)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _DUB_CHILD, face, model, out, str(window_step), precision],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -127,6 +130,7 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     from keras_s2v.geometry import DEFAULT_WINDOW_STEP, WINDOW_FRAMES
     from keras_s2v.models import build_speech2vid
     from keras_s2v.models.mouth_motion import build_mouth_motion
+    from keras_s2v.precision import resolve_precision
 
     os.makedirs(work, exist_ok=True)
     columns = ("setup", *STAGES[:-1], "rendering", STAGES[-1])  # own pixels renders where a generator generates and blends
@@ -136,17 +140,20 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
     models = {"Keras": keras_path, **exported(generator, work, ("fp32", "int8"))}
-    runs = {name: (model, DEFAULT_WINDOW_STEP) for name, model in models.items()}
-    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES)
+    runs = {name: (model, DEFAULT_WINDOW_STEP, "auto") for name, model in models.items()}
+    if resolve_precision("auto") != "float32":  # where auto computes in bfloat16, what it gains
+        for name in ("Keras", "SavedModel"):
+            runs[f"{name}, --precision float32"] = (models[name], DEFAULT_WINDOW_STEP, "float32")
+    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES, "auto")
     motion_path = os.path.join(work, "mouth_motion.keras")
     build_mouth_motion("small").save(motion_path)
-    runs["mouth-motion `small`, own pixels"] = (motion_path, DEFAULT_WINDOW_STEP)
+    runs["mouth-motion `small`, own pixels"] = (motion_path, DEFAULT_WINDOW_STEP, "auto")
     lines = [
         "## Dubbing end to end, streaming",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
         "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
-        f"batch 4 and window step {DEFAULT_WINDOW_STEP} (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
+        f"batch 4, window step {DEFAULT_WINDOW_STEP} and `--precision auto` ({resolve_precision('auto')} here) (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
         "The own-pixels row's mouth-motion model is untrained too; its setup also tracks the face in every frame and "
         "chooses the frames its mouths come from, and its rendering picks, warps and blends each frame's mouth. "
         "Setup is loading the model and the audio; the other columns are each stage's busy seconds (time inside the stage, not waiting on its queues) and their share of the wall time; "
@@ -157,8 +164,8 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     ]
     results = {}
     loads = [os.getloadavg()[0]]
-    for name, (model, step) in runs.items():
-        repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step) for _ in range(repeats)]
+    for name, (model, step, precision) in runs.items():
+        repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step, precision) for _ in range(repeats)]
         result = results[name] = sorted(repeated, key=lambda run: run["seconds"])[len(repeated) // 2]
         wall = result["seconds"]
         lines.append(
@@ -175,8 +182,8 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         fastest = min(results, key=lambda name: results[name]["seconds"])
         long_face = os.path.join(work, "face_720p_long.mp4")
         long_frames = _moving_photo_720p(long_face, seconds * long_factor)
-        model, step = runs[fastest]
-        result = _dub_in_child(long_face, model, os.path.join(work, "out_long.mp4"), step)
+        model, step, precision = runs[fastest]
+        result = _dub_in_child(long_face, model, os.path.join(work, "out_long.mp4"), step, precision)
         lines += [
             "",
             f"Memory against length, {fastest}: {frames / 25:.0f} s peaks at {results[fastest]['peak_mb']:.0f} MB, "
