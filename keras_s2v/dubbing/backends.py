@@ -40,7 +40,7 @@ class KerasBackend:
         generator = load_model(path, "generator")
         check_generator(generator, path)
         self.generator = with_policy(generator, inference_policy(resolve_precision(precision)))
-        # One graph for every batch size: eager calls took twice as long (docs/experiments.md). No
+        # One graph for every batch size: eager calls took 2.5 to 4 times as long (docs/experiments.md). No
         # autograph: the function has no Python control flow, and autograph writes its converted
         # source to the temporary folder, which the web server keeps for its jobs.
         self.function = tf.function(
