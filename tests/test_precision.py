@@ -82,6 +82,14 @@ def test_a_model_trained_in_bfloat16_is_saved_computing_in_float32(tmp_path):
     assert with_policy(loaded, "float32") is loaded  # nothing to change: the same model
 
 
+def _tiny_generator_and_windows():
+    """A tiny generator, 3 random windows by input name, and the same in the backends' argument order."""
+    generator = build_speech2vid("tiny")
+    rng = np.random.default_rng(0)
+    windows = {name: rng.random((3, *tensor.shape[1:])).astype("float32") for name, tensor in generator.input.items()}
+    return generator, windows, [windows[name] for name in ("mfcc", "identity", "reference")]
+
+
 def test_the_keras_dub_backend_infers_with_bfloat16_weights_and_the_mixed_policys_outputs(tmp_path):
     from keras_s2v.dubbing.backends import KerasBackend
 
@@ -90,12 +98,9 @@ def test_the_keras_dub_backend_infers_with_bfloat16_weights_and_the_mixed_policy
         "bfloat16",
         "mixed_float16",
     ]
-    generator = build_speech2vid("tiny")
+    generator, windows, order = _tiny_generator_and_windows()
     path = str(tmp_path / "generator.keras")
     save_model(generator, path)
-    rng = np.random.default_rng(0)
-    windows = {name: rng.random((3, *tensor.shape[1:])).astype("float32") for name, tensor in generator.input.items()}
-    order = [windows[name] for name in ("mfcc", "identity", "reference")]
 
     backend = KerasBackend(path, precision="bfloat16")
     assert {weight.dtype for weight in backend.generator.weights} == {"bfloat16"}
@@ -113,12 +118,9 @@ def test_a_savedmodel_is_computed_in_bfloat16_during_its_calls_only(tmp_path):
     from keras_s2v.dubbing.backends import SavedModelBackend
     from keras_s2v.export.savedmodel import write_savedmodel
 
-    generator = build_speech2vid("tiny")
+    generator, windows, order = _tiny_generator_and_windows()
     path = str(tmp_path / "savedmodel")
     write_savedmodel(generator, path)
-    rng = np.random.default_rng(0)
-    windows = {name: rng.random((3, *tensor.shape[1:])).astype("float32") for name, tensor in generator.input.items()}
-    order = [windows[name] for name in ("mfcc", "identity", "reference")]
 
     in_float32 = SavedModelBackend(path, precision="float32")(*order)
     np.testing.assert_allclose(in_float32, generator(windows).numpy(), atol=1e-5)
