@@ -64,6 +64,7 @@ def bench_precision(work, repeats=3):
     bfloat16 forward pass's PSNR against float32's."""
     import tensorflow as tf
 
+    from keras_s2v.export.exporter import psnr
     from keras_s2v.precision import PRECISIONS, cpu_flags, inference_policy, resolve_precision
 
     rng = np.random.default_rng(0)
@@ -103,9 +104,8 @@ def bench_precision(work, repeats=3):
         calls = [tf.function(lambda x, model=model: tf.cast(model(x, training=False), tf.float32)) for model in models]
         outputs = [call(inputs).numpy() for call in calls]
         seconds = [median_time(lambda call=call: call(inputs).numpy(), max(repeats, STEP_REPEATS)) for call in calls]
-        psnr = 10 * np.log10(1.0 / max(float(np.mean((outputs[0] - outputs[1]) ** 2)), 1e-12))
         lines.append(
             f"| generator `{preset}` forward pass, batch 8{note} | {seconds[0]:.3f} | {seconds[1]:.3f} | "
-            f"{seconds[0] / seconds[1]:.2f}x | {psnr:.1f} |"
+            f"{seconds[0] / seconds[1]:.2f}x | {psnr(*outputs):.1f} |"
         )
     return lines
