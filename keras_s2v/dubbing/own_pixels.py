@@ -137,9 +137,31 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     motion = load_motion_model(model) if isinstance(model, str) else model
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
+
+    def wanted(closed, widest):
+        return target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
+
+    return _dub(face, waveform, num_frames, wanted, out, detector, progress, on_progress, start)
+
+
+def dub_to_lip_gaps(face, audio, lip_gaps, out, detector="cnn", progress=True):
+    """`dub_own_pixels` with each frame's lip gap given (face heights; NaN: closed) instead of drawn from the
+    speech, one per frame of the output. Dubbed to a clip's own lip gaps, it shows what the renderer makes of
+    the right opening, whatever a mouth-motion model would have asked (`s2v photo-check --video`)."""
+    start = time.perf_counter()
+    lip_gaps = np.asarray(lip_gaps, np.float64)
+
+    def wanted(closed, widest):
+        return np.where(np.isfinite(lip_gaps), lip_gaps, closed)
+
+    return _dub(face, audio_lib.load_audio(audio), len(lip_gaps), wanted, out, detector, progress, None, start)
+
+
+def _dub(face, waveform, num_frames, wanted, out, detector, progress, on_progress, start):
+    """Renders `num_frames` frames of `face` to the lip gaps `wanted(closed, widest)` gives, with `waveform`."""
     timer = StageTimer()
     info, landmarks, bank, (closed, widest) = prepare_face(face, detector)
-    gaps = target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
+    gaps = wanted(closed, widest)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:
         image = video.read_image(face)

@@ -11,6 +11,10 @@ the source by the face mesh run on every frame (keras_s2v.evaluation.video_measu
 - every dub: the mouth as sharp as the source's (`sharpness_ratio`), the face outside the mouth
   the source's own (`psnr_outside_db`).
 
+With a mouth-motion model, a fourth dub ("renderer") moves the clip to its own lip gaps, as the
+mesh measures them, with no model between: its `gap_r` is what the renderer gives when the opening
+is right, so an own-speech `gap_r` far below it is the mouth-motion model's miss, not the renderer's.
+
 The other speech is a file of the user's or, by default, English said by an espeak-ng voice, so
 the check needs nothing beyond the installed package.
 """
@@ -107,6 +111,17 @@ def check_video(clip, model, out, other=None, seed=0):
         measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
         report["dubs"][name] = {key: float(value) for key, value in measures.items()}
         rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", dubbed, dubbed_landmarks))
+    from keras_s2v.dubbing import own_pixels
+
+    if backend == own_pixels.BACKEND and "own" in report["dubs"]:
+        # The clip moved to its own lip gaps, with no model between: what the renderer makes of the right opening.
+        renderer_path = os.path.join(out, "renderer.mp4")
+        own_pixels.dub_to_lip_gaps(
+            clip, os.path.join(out, "own.wav"), video_measures.lip_gaps(source_landmarks), renderer_path, progress=False
+        )
+        dubbed, dubbed_landmarks, _ = _face_crops(renderer_path, len(frames), boxes)
+        measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
+        report["dubs"]["renderer"] = {key: float(value) for key, value in measures.items()}
     report["targets"] = [
         {
             "measure": measure,

@@ -273,10 +273,11 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
     )
     face *= cheeks
-    # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
+    # The lips and a third of a feather around them always; a whole feather only where the cheeks agree and the
+    # warp samples the source's face: beside a corner near a turned head's edge, the margin took in its background.
     lips = np.maximum(
         lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
-        lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
+        lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks * on_face,
     )
     # Whatever the feather, no pixel of the frame's own lips stays; above the base of its nose nothing changes.
     mask = np.maximum(face, lips) * under_the_nose(shape, offset, frame_landmarks, feather)

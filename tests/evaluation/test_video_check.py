@@ -18,7 +18,7 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
     model = tmp_path / "motion.keras"
     build_mouth_motion("tiny").save(model)
     report = check_video(str(clip), str(model), str(tmp_path / "check"))
-    assert set(report["dubs"]) == {"own", "other", "silence"} and report["frames"] == 40
+    assert set(report["dubs"]) == {"own", "other", "silence", "renderer"} and report["frames"] == 40
     for measures in report["dubs"].values():
         assert measures["frames"] > 30  # the mesh finds the synthetic face in the dubs too
         assert measures["psnr_outside_db"] > 30  # only the lower face changes
@@ -27,8 +27,10 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
     assert json.loads((tmp_path / "check" / "video_check.json").read_text())["frames"] == 40
     assert (tmp_path / "check" / "contact_sheet.png").stat().st_size > 0
     assert (tmp_path / "check" / "other.mp4").exists()
+    # Moved to the clip's own lip gaps, the dub's mouth opens as the source's did: the renderer alone.
+    assert report["dubs"]["renderer"]["gap_r"] > 0.8, report["dubs"]["renderer"]
     lines = format_video_check(report)
-    assert len(lines) == 1 + 3 + len(TARGETS) and "silence" in lines[3]
+    assert len(lines) == 1 + 4 + len(TARGETS) and "silence" in lines[3] and "renderer" in lines[4]
 
     # The check keeps only the face of each frame, and measures it as it would the whole frame.
     frames = video.read_frames(str(clip))

@@ -244,3 +244,21 @@ def test_the_frames_own_chin_is_replaced(astronaut_mesh):
     )
     # The mask's soft edge lies further down: what is left of the frame's chin is a few grey levels at most.
     assert np.abs(difference).max() <= 0.05 * 255
+
+
+def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut_mesh, monkeypatch):
+    # A head turned aside: the source's face ends just past its mouth corner, within the lips' margin, and what
+    # lies beyond is the background's grey. However the mouth moves, none of that grey reaches the output.
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    edge = source.landmarks[291, 0] + 0.04 * face_height(source.landmarks)  # a feather past the corner
+    past = np.arange(source.image.shape[1]) >= edge
+    grey = source.image.copy()
+    grey[:, past] = 128
+    painted = dataclasses.replace(source, image=grey)
+    face_mask = MouthSource.face_mask
+    monkeypatch.setattr(MouthSource, "face_mask", lambda self, feather: face_mask(self, feather) * ~past)
+    for gap in (source.gap - 0.01, source.gap + 0.03):  # wider, the drawn opening's shade may be grey itself
+        out = render_mouth(photo, landmarks, painted, gap).astype(int)
+        near_grey = (np.abs(out - 128).max(axis=2) < 12) & (np.abs(photo.astype(int) - 128).max(axis=2) >= 12)
+        assert not near_grey.any(), gap
