@@ -26,9 +26,9 @@ $(STAMP): pyproject.toml setup.py
 
 # Two workers: most tests wait on one Python thread (TensorFlow start-up, subprocesses, media
 # I/O), so two share 2 cores well; more workers would only repeat the session fixtures. Each module
-# stays on one worker, its fixtures built once, but for the long ones tests/conftest.py spreads.
+# stays on one worker, its fixtures built once, but two that tests/conftest.py spreads test by test.
 test: install lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 tests
 
 # Lint and format are checked, never rewritten: `ruff format .` and `ruff check --fix .` mend them.
 lint: install

@@ -4,16 +4,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
 
-# `make test` runs two xdist workers with --dist loadgroup. Each module's tests go to one worker, so its
-# module-scoped fixtures (an export, trained models, a server) are built once, not once per worker; the
-# tests of the modules below need only the session's fixtures and take minutes in all, so they are spread.
+# `make test` runs two xdist workers. Each module's tests go to one worker, so its module-scoped fixtures (an
+# export, trained models, a server) are built once, not once per worker; the tests of the modules below need only
+# the session's fixtures and take minutes in all, so they are spread one by one.
 SPREAD_MODULES = {"test_training.py", "test_cli.py"}
 
 
 def pytest_collection_modifyitems(items):
+    """The spread tests first (the longest tests are among them), then the modules, most tests first: each worker
+    takes the next when it is free, and what comes last decides how long the other waits."""
+    counts = {}
     for item in items:
-        if item.path.name not in SPREAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        counts[item.path] = counts.get(item.path, 0) + 1
+    items.sort(key=lambda item: (item.path.name not in SPREAD_MODULES, -counts[item.path]))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedules by module, but the spread ones test by test, in the order above. (xdist's `loadgroup` cannot do
+    this under pytest 9: it groups by a suffix it writes into each test's id, which pytest 9 no longer reads
+    back, so every module was spread and its fixtures built on both workers.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::")[0]
+            return nodeid if os.path.basename(module) in SPREAD_MODULES else module
+
+    config.option.loadscopereorder = False  # keep the order above
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

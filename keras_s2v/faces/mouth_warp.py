@@ -263,6 +263,8 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
     # anything. Nor does its jaw where the chin drops: below either jaw line, a difference there is the jaw that moved.
+    # Beside the mouth only the source's face counts as agreeing: the lips' margin below takes nothing else either
+    # (near a turned head's edge it took in the background, a light streak down the cheek).
     frame_lips = lips_mask(shape, offset, frame_landmarks, margin=feather / 2) > 0
     cheeks = agreeing_cheeks(
         warped,
@@ -271,13 +273,13 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         offset,
         feather,
         ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
+        usable=on_face,
     )
     face *= cheeks
-    # The lips and a third of a feather around them always; a whole feather only where the cheeks agree and the
-    # warp samples the source's face: beside a corner near a turned head's edge, the margin took in its background.
+    # The lips and a feather around them always; beside the mouth corners only where the cheeks agree.
     lips = np.maximum(
         lips_mask(shape, offset, targets, frame_landmarks, margin=max(1.0, feather / 3)),
-        lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks * on_face,
+        lips_mask(shape, offset, targets, frame_landmarks, margin=feather) * cheeks,
     )
     # Whatever the feather, no pixel of the frame's own lips stays; above the base of its nose nothing changes.
     mask = np.maximum(face, lips) * under_the_nose(shape, offset, frame_landmarks, feather)
