@@ -115,7 +115,9 @@ def _add_photo_check_arguments(parser):
         metavar="CLIP",
         help="a real talking video to check (repeatable): it is dubbed with its own speech, other "
         "speech and silence, and the lip gaps, sharpness and the face outside the mouth are "
-        "compared with the source's. Photos are then checked only if given",
+        "compared with the source's; with a mouth-motion model, also to its own lip gaps (row "
+        "`renderer`: what the renderer gives when told the right opening). Photos are then checked "
+        "only if given",
     )
     parser.add_argument(
         "--other-speech", metavar="AUDIO", help="the other speech for --video (default: English said by an espeak-ng voice)"
