@@ -1,3 +1,4 @@
+import collections
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -13,9 +14,7 @@ SPREAD_MODULES = {"test_training.py", "test_cli.py"}
 def pytest_collection_modifyitems(items):
     """The spread tests first (the longest tests are among them), then the modules, most tests first: each worker
     takes the next when it is free, and what comes last decides how long the other waits."""
-    counts = {}
-    for item in items:
-        counts[item.path] = counts.get(item.path, 0) + 1
+    counts = collections.Counter(item.path for item in items)
     items.sort(key=lambda item: (item.path.name not in SPREAD_MODULES, -counts[item.path]))
 
 

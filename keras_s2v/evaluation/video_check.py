@@ -103,14 +103,19 @@ def check_video(clip, model, out, other=None, seed=0):
     dub, backend = load_dubber(model)
     report = {"clip": os.fspath(clip), "frames": len(frames), "backend": backend, "dubs": {}}
     rows = [("source", frames, source_landmarks)]
+
+    def measure(name, dubbed_path):
+        """Measures the dub at `dubbed_path` into report["dubs"][name]; returns its crops and landmarks."""
+        dubbed, dubbed_landmarks, _ = _face_crops(dubbed_path, len(frames), boxes)
+        measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
+        report["dubs"][name] = {key: float(value) for key, value in measures.items()}
+        return dubbed, dubbed_landmarks
+
     for name, waveform in speeches(clip, len(frames), other, seed).items():
         speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
         sf.write(speech_path, waveform, SAMPLE_RATE)
         dub(clip, speech_path, dubbed_path, progress=False)
-        dubbed, dubbed_landmarks, _ = _face_crops(dubbed_path, len(frames), boxes)
-        measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
-        report["dubs"][name] = {key: float(value) for key, value in measures.items()}
-        rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", dubbed, dubbed_landmarks))
+        rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", *measure(name, dubbed_path)))
     from keras_s2v.dubbing import own_pixels
 
     if backend == own_pixels.BACKEND and "own" in report["dubs"]:
@@ -119,9 +124,7 @@ def check_video(clip, model, out, other=None, seed=0):
         own_pixels.dub_to_lip_gaps(
             clip, os.path.join(out, "own.wav"), video_measures.lip_gaps(source_landmarks), renderer_path, progress=False
         )
-        dubbed, dubbed_landmarks, _ = _face_crops(renderer_path, len(frames), boxes)
-        measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
-        report["dubs"]["renderer"] = {key: float(value) for key, value in measures.items()}
+        measure("renderer", renderer_path)
     report["targets"] = [
         {
             "measure": measure,

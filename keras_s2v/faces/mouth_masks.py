@@ -129,12 +129,12 @@ def match_colour(image, reference, band, grid=32):
     return image + cv2.resize(local, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def agreeing_cheeks(warped, region, landmarks, offset, feather, ignore, usable=1.0):
+def agreeing_cheeks(warped, region, landmarks, offset, feather, ignore, usable):
     """1, but on the cheeks beside the mouth (past its corners) 0 where the warped source differs from
     the frame by far more than light does: there speech hardly moves the skin, so such a difference is
     something the source shows that the frame does not (the background beside a head turned otherwise).
-    Pixels where `ignore` is set count as agreeing. `usable` (default everywhere) is where the warp samples
-    the source's own face: beside the mouth, nothing else of the source is taken, however alike."""
+    Pixels where `ignore` is set count as agreeing. Agreement is scaled by `usable`, where the warp samples the
+    source's own face (0 to 1): beside the mouth nothing else of the source is taken, however alike."""
     centre, along, _ = mouth_axes(landmarks)
     width = np.linalg.norm(landmarks[MOUTH_CORNERS[1]] - landmarks[MOUTH_CORNERS[0]])
     rows, cols = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
