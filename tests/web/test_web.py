@@ -22,19 +22,20 @@ from tests.web import serving
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: make install")
 CHROMIUM = shutil.which("chromium")
 MAX_UPLOAD_MB = 1
-MAX_MINUTES = 0.05  # 3 s: the tests' speech is 2 s at most, but for long.wav
+MAX_MINUTES = 0.25  # 15 s: the tests' speech is 12 s at most, but for long.wav
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A 1.5 s synthetic face clip, 2 s and 1.2 s of speech, a text file, a faceless image, a tiny generator."""
+    """A 1.5 s synthetic face clip, 2 s, 1.2 s and 12 s of speech, a text file, a faceless image, a tiny generator."""
     root = tmp_path_factory.mktemp("web")
     speaker = synth.sample_speaker(0, "test", seed=5)
     synth.write_clip(root / "face.mp4", speaker, formant.random_script(np.random.default_rng(0), 1.5), seed=1)
     write_audio(root / "speech.wav", speech_like(2.0))
     write_audio(root / "short.wav", speech_like(1.2, seed=1))
     write_audio(root / "empty.wav", np.zeros(0, np.float32))
-    write_audio(root / "long.wav", speech_like(4.0, seed=2))
+    write_audio(root / "twelve.wav", speech_like(12.0, seed=3))  # a dub that is still running when it is cancelled
+    write_audio(root / "long.wav", speech_like(16.0, seed=2))
     write_raw_wav(root / "nan.wav", np.full(16000, np.nan, np.float32))
     write_raw_wav(root / "one.wav", np.zeros(1, np.int16))
     (root / "notes.txt").write_text("not a face\n")
@@ -233,7 +234,7 @@ def test_two_users_at_once_both_get_their_video(server, files, http):
         ("big.mp4", "speech.wav", 413, f"big.mp4: 1.5 MB is over the {MAX_UPLOAD_MB} MB limit"),
         ("notes.txt", "speech.wav", 400, "notes.txt: not a video or image file that can be decoded"),
         ("face.mp4", "notes.txt", 400, "notes.txt: "),
-        ("face.mp4", "long.wav", 413, "long.wav: the speech lasts 0:04; this server dubs at most 0:03"),
+        ("face.mp4", "long.wav", 413, "long.wav: the speech lasts 0:16; this server dubs at most 0:15"),
         ("face.mp4", "nan.wav", 400, "nan.wav: the audio holds 16000 samples that are not finite numbers"),
         ("face.mp4", "one.wav", 400, "one.wav: audio is 0.000 s long; one window needs 0.215 s"),
     ],
@@ -257,7 +258,8 @@ def test_a_face_without_a_face_fails_as_a_job_and_leaves_no_file(server, files, 
 def test_a_job_is_cancelled_queued_or_running_and_a_result_deleted_with_its_files(server, files, http):
     url, _, work = server
     before = _job_folders(work)
-    first = _upload(http, files, "face.mp4", "speech.wav").json()["id"]
+    # 300 frames: a 2 s dub could finish between seeing its first frame and the DELETE that follows.
+    first = _upload(http, files, "face.mp4", "twelve.wav").json()["id"]
     second = _upload(http, files, "face.mp4", "short.wav").json()["id"]
     assert http.get(f"/jobs/{second}").json()["state"] == "queued"
     assert http.delete(f"/jobs/{second}").json() == {"state": "cancelled"}  # waiting behind the first
