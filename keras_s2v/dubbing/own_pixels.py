@@ -80,12 +80,12 @@ def target_gaps(openings, closed, widest):
     return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
 
 
-def _track(path, detector, is_image):
+def _track(path, detector, is_image, progress):
     """Landmarks (468, 2) or None for every frame of the face video (or the one of an image)."""
     tracker = faces.FaceTracker(detector)
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
     landmarks = []
-    for _, frame in tqdm(frames, desc="faces", unit="frame", leave=False, disable=is_image):
+    for _, frame in tqdm(frames, desc="faces", unit="frame", leave=False, disable=is_image or not progress):
         face = tracker.update(frame)
         landmarks.append(None if face is None or face.landmarks is None or len(face.landmarks) != 468 else face.landmarks)
     return landmarks
@@ -113,13 +113,13 @@ def _bank(path, landmarks, is_image, detector):
     return mouth_bank.MouthBank(sources)
 
 
-def prepare_face(face, detector="cnn"):
+def prepare_face(face, detector="cnn", progress=True):
     """What the renderer needs of a face video or image before any speech: (VideoInfo, landmarks (468, 2) or
     None per source frame, the MouthBank, (closed, widest) lip gaps). Shared with live dubbing (keras_s2v.live),
     so that both draw each frame alike. Raises NoFaceError when no frame has a face."""
     info = video.probe(face)
     detector = faces.make_detector(detector) if isinstance(detector, str) else detector
-    landmarks = _track(face, detector, info.is_image)
+    landmarks = _track(face, detector, info.is_image, progress)
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
     bank = _bank(face, landmarks, info.is_image, detector)
@@ -160,7 +160,7 @@ def dub_to_lip_gaps(face, audio, lip_gaps, out, detector="cnn", progress=True):
 def _dub(face, waveform, num_frames, wanted, out, detector, progress, on_progress, start):
     """Renders `num_frames` frames of `face` to the lip gaps `wanted(closed, widest)` gives, with `waveform`."""
     timer = StageTimer()
-    info, landmarks, bank, (closed, widest) = prepare_face(face, detector)
+    info, landmarks, bank, (closed, widest) = prepare_face(face, detector, progress)
     gaps = wanted(closed, widest)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:

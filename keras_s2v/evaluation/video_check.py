@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 import soundfile as sf
+from tqdm.auto import tqdm
 
 from keras_s2v.dubbing.dubber import load_dubber
 from keras_s2v.errors import MediaError
@@ -94,37 +95,47 @@ def _face_crops(path, count, boxes=None):
     return crops, landmarks, used
 
 
-def check_video(clip, model, out, other=None, seed=0):
+def check_video(clip, model, out, other=None, seed=0, progress=True):
     """Dub `clip` with each of `speeches` through `model` (a mouth-motion model or a generator), measure
     each dub against the clip, and write out/NAME.mp4, out/NAME.wav, out/video_check.json and
     out/contact_sheet.png (source and dubs, the same frames side by side). Returns the report."""
+    from keras_s2v.dubbing import own_pixels
+
+    dub, backend = load_dubber(model)
+    bar = tqdm(desc="video check", unit="step", leave=False, disable=not progress)
+    bar.set_postfix_str("the source's faces")
     frames, source_landmarks, boxes = _face_crops(clip, None)
     os.makedirs(out, exist_ok=True)
-    dub, backend = load_dubber(model)
     report = {"clip": os.fspath(clip), "frames": len(frames), "backend": backend, "dubs": {}}
     rows = [("source", frames, source_landmarks)]
+    dubs = speeches(clip, len(frames), other, seed)
+    with_renderer = backend == own_pixels.BACKEND and "own" in dubs
+    bar.total = 1 + len(dubs) + with_renderer
+    bar.update(1)
 
     def measure(name, dubbed_path):
         """Measures the dub at `dubbed_path` into report["dubs"][name]; returns its crops and landmarks."""
         dubbed, dubbed_landmarks, _ = _face_crops(dubbed_path, len(frames), boxes)
         measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
         report["dubs"][name] = {key: float(value) for key, value in measures.items()}
+        bar.update(1)
         return dubbed, dubbed_landmarks
 
-    for name, waveform in speeches(clip, len(frames), other, seed).items():
+    for name, waveform in dubs.items():
+        bar.set_postfix_str(f"dub, {name}")
         speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
         sf.write(speech_path, waveform, SAMPLE_RATE)
         dub(clip, speech_path, dubbed_path, progress=False)
         rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", *measure(name, dubbed_path)))
-    from keras_s2v.dubbing import own_pixels
-
-    if backend == own_pixels.BACKEND and "own" in report["dubs"]:
+    if with_renderer:
         # The clip moved to its own lip gaps, with no model between: what the renderer makes of the right opening.
+        bar.set_postfix_str("dub, renderer")
         renderer_path = os.path.join(out, "renderer.mp4")
         own_pixels.dub_to_lip_gaps(
             clip, os.path.join(out, "own.wav"), video_measures.lip_gaps(source_landmarks), renderer_path, progress=False
         )
         measure("renderer", renderer_path)
+    bar.close()
     report["targets"] = [
         {
             "measure": measure,

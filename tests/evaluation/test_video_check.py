@@ -10,7 +10,7 @@ from keras_s2v.models.mouth_motion import build_mouth_motion
 from keras_s2v.speech import formant
 
 
-def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
+def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path, capsys):
     rng = np.random.default_rng(0)
     speaker = synth.sample_speaker(0, "test", seed=5)
     clip = tmp_path / "face.mp4"
@@ -18,6 +18,9 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path):
     model = tmp_path / "motion.keras"
     build_mouth_motion("tiny").save(model)
     report = check_video(str(clip), str(model), str(tmp_path / "check"))
+    # One progress bar, the check's own: not one for each dub's face tracking and frames.
+    shown = capsys.readouterr().err
+    assert "video check" in shown and "5/5" in shown and "faces:" not in shown and "dub:" not in shown, shown
     assert set(report["dubs"]) == {"own", "other", "silence", "renderer"} and report["frames"] == 40
     for measures in report["dubs"].values():
         assert measures["frames"] > 30  # the mesh finds the synthetic face in the dubs too
