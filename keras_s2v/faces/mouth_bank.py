@@ -8,8 +8,17 @@ import hashlib
 import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
-from keras_s2v.faces.landmarks import POSE_POINTS, face_height, lip_gap
-from keras_s2v.faces.mouth_masks import DEFAULT_CAVITY, DEFAULT_TONGUE, MAX_CAVITY_LEVEL, TONGUE_SHADE, cavity_mask, lip_colour
+from keras_s2v.faces.landmarks import POSE_POINTS, UPPER_INNER_LIP, face_height, lip_gap
+from keras_s2v.faces.mouth_masks import (
+    DEFAULT_CAVITY,
+    DEFAULT_TEETH,
+    DEFAULT_TONGUE,
+    MAX_CAVITY_LEVEL,
+    TONGUE_SHADE,
+    cavity_mask,
+    fill_polygon,
+    lip_colour,
+)
 from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
@@ -90,6 +99,22 @@ def tongue_colour(sources, default=DEFAULT_TONGUE):
     return default if lips is None else tuple(TONGUE_SHADE * value for value in lips)
 
 
+def teeth_colour(sources, default=DEFAULT_TEETH):
+    """The colour of the person's own upper teeth (the brighter half of them, in the most open source that shows
+    some), or `default`: drawn teeth in a source that shows none take it."""
+    showing = [source for source in sources if source.shows_teeth]
+    if not showing:
+        return default
+    widest = max(showing, key=lambda source: source.gap)
+    upper = widest.landmarks[list(UPPER_INNER_LIP[1:-1])]
+    teeth = fill_polygon(widest.image.shape[:2], np.concatenate([upper, widest.split_line[::-1]]), np.zeros(2)) > 0.5
+    pixels = widest.image[teeth].astype(np.float32)
+    if len(pixels) < 8:
+        return default
+    brighter = pixels[pixels.sum(axis=1) >= np.median(pixels.sum(axis=1))]
+    return tuple(float(value) for value in np.median(brighter, axis=0))
+
+
 class MouthBank:
     """Frames of one video to draw its mouths from: `pick` gives, for a frame and a wanted lip gap,
     the source with the nearest opening and head pose, never one within MIN_DISTANCE frames."""
@@ -100,6 +125,7 @@ class MouthBank:
         self.sources = list(sources)
         self.cavity = cavity_colour(self.sources)
         self.tongue = tongue_colour(self.sources)
+        self.teeth = teeth_colour(self.sources)
         self._last = None
         self._residuals = {}  # digest of a frame's mesh -> its pose residual to each source
 
@@ -129,4 +155,4 @@ class MouthBank:
 
     def render(self, frame, frame_landmarks, gap, index=-1):
         source = self.pick(frame_landmarks, gap, index)
-        return render_mouth(frame, frame_landmarks, source, gap, self.cavity, self.tongue)
+        return render_mouth(frame, frame_landmarks, source, gap, self.cavity, self.tongue, self.teeth)

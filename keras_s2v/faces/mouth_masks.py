@@ -24,6 +24,12 @@ DEFAULT_TONGUE = (125, 55, 60)  # RGB of a tongue in a mouth's shade when the pe
 # of its height in the middle and none at the corners, in the lips' own colour times TONGUE_SHADE (in the shade).
 TONGUE_SHARE = 0.35
 TONGUE_SHADE = 0.5
+# Nor is it a hole under the upper lip: where the person's source shows no teeth of its own, the upper teeth show
+# below the lip, this share of the opening in the middle but at most TEETH_DEPTH face heights, and fade into
+# the shade towards the corners, where the mouth curves away.
+DEFAULT_TEETH = (205, 195, 180)  # RGB of teeth in a face's light when the person shows none to take it from
+TEETH_SHARE = 0.3
+TEETH_DEPTH = 0.03
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
@@ -152,6 +158,23 @@ def tongue_mask(shape, offset, upper_edge, lower_edge, blur):
     dome = np.sin(np.pi * np.arange(1, len(lower_edge) + 1) / (len(lower_edge) + 1))
     top = lower_edge + (TONGUE_SHARE * dome)[:, None] * (upper_edge - lower_edge)
     return cv2.GaussianBlur(fill_polygon(shape, np.concatenate([top, lower_edge[::-1]]), offset), (0, 0), max(blur, 0.5))
+
+
+def teeth_mask(shape, offset, upper_edge, lower_edge, height, blur):
+    """Soft mask of the upper teeth in the opening between `upper_edge` and `lower_edge` ((k, 2) each, corner to
+    corner), for a face `height` pixels tall: down from the upper edge, deepest in the middle, none at the corners;
+    each column's value falls towards the corners too, as the teeth turn away into the mouth's shade."""
+    dome = np.sin(np.pi * np.arange(1, len(upper_edge) + 1) / (len(upper_edge) + 1))
+    opening = np.linalg.norm(lower_edge - upper_edge, axis=1)
+    depth = np.minimum(TEETH_SHARE * opening, TEETH_DEPTH * height) * np.sqrt(dome)
+    direction = (lower_edge - upper_edge) / np.maximum(opening, 1e-6)[:, None]
+    bottom = upper_edge + depth[:, None] * direction
+    band = fill_polygon(shape, np.concatenate([upper_edge, bottom[::-1]]), offset)
+    columns = np.arange(shape[1], dtype=np.float32) + offset[0]
+    span = float(upper_edge[-1, 0] - upper_edge[0, 0])
+    across = np.clip((columns - upper_edge[0, 0]) / (span if abs(span) > 1e-6 else 1e-6), 0.0, 1.0)
+    light = 0.5 + 0.5 * np.sin(np.pi * across)
+    return cv2.GaussianBlur(band, (0, 0), max(blur, 0.5)) * light[None, :]
 
 
 def lip_colour(image, landmarks):

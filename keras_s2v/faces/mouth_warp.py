@@ -16,7 +16,9 @@ aligns their stable points, then the lower lip, chin and jaw are moved down (or 
 change of gap; a piecewise-linear map over the Delaunay triangles of those points, worked out
 on a coarse grid (it is smooth) and sampled bicubic with cv2.remap, moves the source's pixels.
 Where the new gap is wider than the source's, the source's mouth splits along its midline (the
-upper teeth go with the upper lip, the lower with the lower) and a dark cavity fills the gap.
+upper teeth go with the upper lip, the lower with the lower) and a dark cavity fills the gap, with
+the tongue in its lower part and, where the source shows no teeth of its own, upper teeth drawn
+under the upper lip.
 """
 
 import dataclasses
@@ -41,6 +43,7 @@ from keras_s2v.faces.landmarks import (
 )
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
+    DEFAULT_TEETH,
     DEFAULT_TONGUE,
     agreeing_cheeks,
     cavity_image,
@@ -51,6 +54,7 @@ from keras_s2v.faces.mouth_masks import (
     lower_face_outline,
     match_colour,
     region_box,
+    teeth_mask,
     tongue_mask,
     under_the_nose,
 )
@@ -89,7 +93,7 @@ class MouthSource:
     def gap(self):
         return lip_gap(self.landmarks)
 
-    @functools.cached_property
+    @property
     def split_line(self):
         """(9, 2) points where this mouth splits when it opens wider than it is, one per pair of inner-lip points.
 
@@ -97,10 +101,19 @@ class MouthSource:
         above the cavity or the lower teeth), it splits there, so the upper teeth go up whole with the
         upper lip; elsewhere at the midline. The mesh's own midline cuts a smile's teeth in two.
         """
+        return self._split[0]
+
+    @property
+    def shows_teeth(self):
+        """Whether the inside of this mouth has the lower edge of upper teeth (`split_line` found one)."""
+        return self._split[1]
+
+    @functools.cached_property
+    def _split(self):
         upper = self.landmarks[list(UPPER_INNER_LIP[1:-1])]
         lower = self.landmarks[list(LOWER_INNER_LIP[1:-1])]
         grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        shares = np.full(len(upper), 0.5)
+        shares, teeth = np.full(len(upper), 0.5), False
         for pair, (top, bottom) in enumerate(zip(upper, lower)):
             length = float(np.linalg.norm(bottom - top))
             if length < MIN_SPLIT_SEARCH:
@@ -113,8 +126,9 @@ class MouthSource:
             best = int(np.argmax(np.where(inside, darkening, -np.inf)))
             if darkening[best] > TEETH_EDGE:
                 shares[pair] = along[best + 1]
+                teeth = True
         shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw
-        return upper + shares[:, None] * (lower - upper)
+        return upper + shares[:, None] * (lower - upper), teeth
 
     @functools.cached_property
     def _hull(self):
@@ -235,7 +249,9 @@ def _backward_map(targets, sources, matrix, box):
     return full[..., 0], full[..., 1]
 
 
-def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVITY, tongue_colour=DEFAULT_TONGUE):
+def render_mouth(
+    frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVITY, tongue_colour=DEFAULT_TONGUE, teeth_colour=DEFAULT_TEETH
+):
     """`frame` with its lower face replaced by `source` warped into the frame's pose, lips opened to `gap`.
 
     `frame_landmarks` (468, 2) give the pose (through the stable points only) and, with the
@@ -291,6 +307,9 @@ def render_mouth(frame, frame_landmarks, source, gap, cavity_colour=DEFAULT_CAVI
         # Its soft upper edge is the tongue's back, curving away into the shade.
         tongue = tongue_mask(shape, offset, *split, blur=0.015 * height)[..., None]
         inside = inside + tongue * (tongue * np.asarray(tongue_colour, np.float32) - inside)
+        if not source.shows_teeth:  # its own teeth, where it has them, came up with the upper lip
+            teeth = teeth_mask(shape, offset, *split, height, blur=0.004 * height)[..., None]  # crisp, as teeth are
+            inside = inside + teeth * (np.asarray(teeth_colour, np.float32) - inside)
         warped += opened[..., None] * (inside - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()

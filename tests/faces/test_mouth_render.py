@@ -3,7 +3,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from keras_s2v.faces import mouth_bank, mouth_warp
+from keras_s2v.faces import mouth_bank, mouth_masks, mouth_warp
 from keras_s2v.faces.landmarks import (
     FACE_BOTTOM,
     LOWER_INNER_LIP,
@@ -107,6 +107,36 @@ def test_a_drawn_opening_holds_a_tongue_below_the_dark(astronaut_mesh):
     between = np.arange(int(targets[13, 1]), int(targets[14, 1]) + 1)
     darkest = between[np.argmin(red[between, column].max(axis=1))]
     assert red[darkest, column].max() < 60 and darkest < rows.mean() and not tongue[darkest, column]
+
+
+def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its_own(astronaut_mesh, detector):
+    # Grace Hopper's closed mouth shows no teeth: opened, upper teeth are drawn under her upper lip. The astronaut's
+    # smile brings its own teeth up with the upper lip, and nothing is drawn over them.
+    photo = real_photos()["grace_hopper"]
+    landmarks = np.asarray(detector.detect(photo).landmarks, np.float64)
+    source = MouthSource.from_frame(photo, landmarks)
+    assert not source.shows_teeth and MouthSource.from_frame(*astronaut_mesh).shows_teeth
+    gap = source.gap + 0.06
+    green, purple = (
+        render_mouth(photo, landmarks, source, gap, teeth_colour=colour).astype(int) for colour in ((0, 200, 0), (200, 0, 200))
+    )
+    teeth = np.abs(green - purple).max(axis=2) > 20
+    targets = mouth_warp.target_landmarks(source, landmarks, gap)[0]
+    assert teeth.sum() > 20 and not teeth[~_lips(photo.shape, targets)].any()  # drawn, and only inside the mouth
+    rows, cols = np.nonzero(teeth)
+    assert rows.mean() < (targets[13, 1] + targets[14, 1]) / 2  # in the opening's upper part, under the upper lip
+    # In the middle they take the colour asked for; towards the corners they fade into the mouth's shade.
+    middle = np.abs(cols - targets[13, 0]) < 0.1 * np.ptp(targets[[78, 308], 0])
+    assert green[rows[middle], cols[middle], 1].max() > 150
+    astronaut, astronaut_landmarks = astronaut_mesh
+    smile = MouthSource.from_frame(astronaut, astronaut_landmarks)
+    drawn = [
+        render_mouth(astronaut, astronaut_landmarks, smile, smile.gap + 0.06, teeth_colour=colour)
+        for colour in ((0, 200, 0), (200, 0, 200))
+    ]
+    assert np.array_equal(*drawn)
+    # A bank takes the colour of the person's own teeth where a source shows them.
+    assert min(mouth_bank.teeth_colour([smile])) > 150 and mouth_bank.teeth_colour([source]) == mouth_masks.DEFAULT_TEETH
 
 
 def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astronaut_mesh):
