@@ -125,7 +125,7 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     assert teeth.sum() > 20 and not teeth[~_lips(photo.shape, targets)].any()  # drawn, and only inside the mouth
     rows, cols = np.nonzero(teeth)
     assert rows.mean() < (targets[13, 1] + targets[14, 1]) / 2  # in the opening's upper part, under the upper lip
-    # In the middle they take the colour asked for; towards the corners they fade into the mouth's shade.
+    # In the middle they take the colour asked for.
     middle = np.abs(cols - targets[13, 0]) < 0.1 * np.ptp(targets[[78, 308], 0])
     assert green[rows[middle], cols[middle], 1].max() > 150
     astronaut, astronaut_landmarks = astronaut_mesh
