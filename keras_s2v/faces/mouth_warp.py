@@ -49,6 +49,7 @@ from keras_s2v.faces.mouth_masks import (
     cavity_image,
     fill_hull,
     fill_polygon,
+    lip_colour,
     lips_mask,
     lower_face_mask,
     lower_face_outline,
@@ -62,6 +63,8 @@ from keras_s2v.faces.mouth_masks import (
 COARSE = 4  # pixels between the grid points where the warp's map is worked out exactly
 MIN_SPLIT_SEARCH = 3.0  # pixels between the inner lips below which a mouth splits at its midline
 TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of the upper teeth
+TEETH_LIGHTER = 25.0  # grey levels by which teeth above that edge are lighter than the lips at least
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB to grey, as cv2.COLOR_RGB2GRAY
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
 SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
@@ -97,9 +100,10 @@ class MouthSource:
     def split_line(self):
         """(9, 2) points where this mouth splits when it opens wider than it is, one per pair of inner-lip points.
 
-        Where the inside of the mouth darkens sharply going down (the lower edge of the upper teeth,
-        above the cavity or the lower teeth), it splits there, so the upper teeth go up whole with the
-        upper lip; elsewhere at the midline. The mesh's own midline cuts a smile's teeth in two.
+        Where the inside of the mouth darkens sharply going down from something lighter than the lips
+        (the lower edge of the upper teeth, above the cavity or the lower teeth), it splits there, so the
+        upper teeth go up whole with the upper lip; elsewhere at the midline. The mesh's own midline cuts a
+        smile's teeth in two.
         """
         return self._split[0]
 
@@ -113,6 +117,9 @@ class MouthSource:
         upper = self.landmarks[list(UPPER_INNER_LIP[1:-1])]
         lower = self.landmarks[list(LOWER_INNER_LIP[1:-1])]
         grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        lips = lip_colour(self.image, self.landmarks)
+        # Teeth are lighter than the lips: a closed mouth's dark lip line darkens as sharply, from the lips' own red.
+        lightest_lips = -np.inf if lips is None else float(np.dot(lips, GREY_WEIGHTS)) + TEETH_LIGHTER
         shares, teeth = np.full(len(upper), 0.5), False
         for pair, (top, bottom) in enumerate(zip(upper, lower)):
             length = float(np.linalg.norm(bottom - top))
@@ -124,7 +131,7 @@ class MouthSource:
             darkening = profile[:-2] - profile[2:]  # > 0 where it darkens going down
             inside = (along[1:-1] > 0.15) & (along[1:-1] < 0.9)  # not the lips' own edges
             best = int(np.argmax(np.where(inside, darkening, -np.inf)))
-            if darkening[best] > TEETH_EDGE:
+            if darkening[best] > TEETH_EDGE and profile[best] > lightest_lips:
                 shares[pair] = along[best + 1]
                 teeth = True
         shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw

@@ -41,9 +41,21 @@ def test_a_smile_splits_below_its_upper_teeth_and_a_plain_mouth_at_its_midline(a
     shares = ((source.split_line - upper) / (lower - upper))[:, 1]
     # The mesh's inner lips hold the astronaut's teeth between them: the split lies at the teeth's lower
     # edge, well below the midline, so an opening mouth keeps its upper teeth whole.
-    assert shares[3:6].min() > 0.65
+    assert shares[3:6].min() > 0.65 and source.shows_teeth
     flat = dataclasses.replace(source, image=np.full_like(source.image, 128))
     np.testing.assert_allclose(flat.split_line, (upper + lower) / 2)
+    assert not flat.shows_teeth
+    # Lips parted on their own shadow: between them the lips' colour with a dark line across, no teeth. The line
+    # darkens as sharply as teeth end, but from the lips' colour: the mouth shows no teeth and splits at its midline.
+    image = source.image.copy()
+    cv2.fillPoly(
+        image, [np.round(np.concatenate([upper, lower[::-1]])).astype(np.int32)], mouth_masks.lip_colour(image, source.landmarks)
+    )
+    midline = np.round((upper + lower) / 2).astype(np.int32)
+    cv2.polylines(image, [midline], False, (40, 10, 15), thickness=3)
+    parted = dataclasses.replace(source, image=image)
+    assert not parted.shows_teeth
+    np.testing.assert_allclose(parted.split_line, (upper + lower) / 2)
 
 
 def test_the_frames_own_mouth_never_reaches_the_output(astronaut_mesh):
