@@ -40,10 +40,12 @@ def run_export(args):
     OUT/export_report.json with each file's size, latency and PSNR against Keras."""
     from keras_s2v.data.manifest import require_folder
     from keras_s2v.dubbing.backends import require_model
+    from keras_s2v.model_versions import version_folder
 
     require_model(args.generator)  # before TensorFlow loads, as `evaluate` does
     if args.calibration:
         require_folder(args.calibration)
+    version_folder(args.out, args.version, args.force)  # an existing version too
     from keras_s2v.export import export
     from keras_s2v.saving import load_model
 

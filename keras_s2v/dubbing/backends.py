@@ -62,7 +62,7 @@ class SavedModelBackend:
     def __init__(self, path, precision="auto"):
         import tensorflow as tf
 
-        from keras_s2v.export.savedmodel import latest_version
+        from keras_s2v.model_versions import latest_version
         from keras_s2v.precision import resolve_precision
 
         # The SavedModel stays float32, as it serves on every machine; where bfloat16 is native, its

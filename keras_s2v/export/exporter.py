@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from keras_s2v.export.savedmodel import SIGNATURES, serving_functions, staged, version_folder, write_savedmodel
+from keras_s2v.export.savedmodel import SIGNATURES, serving_functions, staged, write_savedmodel
 from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
+from keras_s2v.model_versions import version_folder
 from keras_s2v.models import check_generator
 
 FIDELITY_TARGETS_DB = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}

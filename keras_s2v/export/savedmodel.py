@@ -49,12 +49,6 @@ def serving_functions(generator):
     return {"serving_default": serving_default, "from_audio": from_audio}
 
 
-def latest_version(base: str) -> int | None:
-    """The highest integer version folder under a model base path, or None."""
-    versions = [int(name) for name in os.listdir(base) if name.isdigit()] if os.path.isdir(base) else []
-    return max(versions) if versions else None
-
-
 def write_savedmodel(generator: keras.Model, path: str) -> None:
     """Write the SavedModel with both signatures to `path`."""
     check_generator(generator)
@@ -63,18 +57,6 @@ def write_savedmodel(generator: keras.Model, path: str) -> None:
     for name, function in serving_functions(generator).items():
         archive.add_endpoint(name, function, input_signature=list(SIGNATURES[name]))
     archive.write_out(path, verbose=False)
-
-
-def version_folder(base, version=None, force=False):
-    """`<base>/<version>/` to write: `version` defaults to the latest + 1; an existing one needs `force`."""
-    if version is None:
-        version = (latest_version(base) or 0) + 1
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be an integer >= 1; received {version!r}")
-    target = os.path.join(base, str(version))
-    if os.path.exists(target) and not force:
-        raise FileError(target, "this version already exists (pass --force to replace it)")
-    return target
 
 
 @contextlib.contextmanager
