@@ -11,7 +11,7 @@ import keras_s2v
 
 # Lowest first. A module belongs to the layer that lists its first name under keras_s2v.
 LAYERS = (
-    ("errors", "quiet", "geometry", "windows", "lazy"),  # the contract and foundations
+    ("errors", "quiet", "geometry", "windows", "lazy", "model_versions"),  # the contract and foundations
     ("media", "speech", "faces"),  # media in and out, speech made here, faces found and drawn
     ("models",),
     ("data",),
