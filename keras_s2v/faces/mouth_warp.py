@@ -64,7 +64,6 @@ COARSE = 4  # pixels between the grid points where the warp's map is worked out 
 MIN_SPLIT_SEARCH = 3.0  # pixels between the inner lips below which a mouth splits at its midline
 TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of the upper teeth
 TEETH_LIGHTER = 25.0  # grey levels by which teeth above that edge are lighter than the lips at least
-GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB to grey, as cv2.COLOR_RGB2GRAY
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
 SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
@@ -119,7 +118,8 @@ class MouthSource:
         grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
         lips = lip_colour(self.image, self.landmarks)
         # Teeth are lighter than the lips: a closed mouth's dark lip line darkens as sharply, from the lips' own red.
-        lightest_lips = -np.inf if lips is None else float(np.dot(lips, GREY_WEIGHTS)) + TEETH_LIGHTER
+        lips_grey = None if lips is None else cv2.cvtColor(np.float32([[lips]]), cv2.COLOR_RGB2GRAY)[0, 0]
+        lightest_lips = -np.inf if lips_grey is None else float(lips_grey) + TEETH_LIGHTER
         shares, teeth = np.full(len(upper), 0.5), False
         for pair, (top, bottom) in enumerate(zip(upper, lower)):
             length = float(np.linalg.norm(bottom - top))

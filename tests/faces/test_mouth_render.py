@@ -101,14 +101,18 @@ def test_nothing_above_the_frames_nose_changes_however_high_its_upper_lip(astron
     assert changed.any() and not changed[: int(nose - 0.02 * face_height(landmarks))].any()
 
 
+def _drawn_in(photo, landmarks, source, gap, layer, colours):
+    """The mouth rendered with `layer`'s colour (tongue, teeth) each of two `colours`, and where the two differ:
+    what that layer drew."""
+    first, second = (render_mouth(photo, landmarks, source, gap, **{f"{layer}_colour": colour}).astype(int) for colour in colours)
+    return first, second, np.abs(first - second).max(axis=2) > 20
+
+
 def test_a_drawn_opening_holds_a_tongue_below_the_dark(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     gap = source.gap + 0.08
-    red, blue = (
-        render_mouth(photo, landmarks, source, gap, tongue_colour=colour).astype(int) for colour in ((200, 0, 0), (0, 0, 200))
-    )
-    tongue = np.abs(red - blue).max(axis=2) > 20
+    red, _, tongue = _drawn_in(photo, landmarks, source, gap, "tongue", ((200, 0, 0), (0, 0, 200)))
     targets = mouth_warp.target_landmarks(source, landmarks, gap)[0]
     assert tongue.sum() > 20 and not tongue[~_lips(photo.shape, targets)].any()  # drawn, and only inside the mouth
     # In the opening's lower part, and in the colour asked for: the cavity above it stays dark.
@@ -129,10 +133,7 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     source = MouthSource.from_frame(photo, landmarks)
     assert not source.shows_teeth and MouthSource.from_frame(*astronaut_mesh).shows_teeth
     gap = source.gap + 0.06
-    green, purple = (
-        render_mouth(photo, landmarks, source, gap, teeth_colour=colour).astype(int) for colour in ((0, 200, 0), (200, 0, 200))
-    )
-    teeth = np.abs(green - purple).max(axis=2) > 20
+    green, _, teeth = _drawn_in(photo, landmarks, source, gap, "teeth", ((0, 200, 0), (200, 0, 200)))
     targets = mouth_warp.target_landmarks(source, landmarks, gap)[0]
     assert teeth.sum() > 20 and not teeth[~_lips(photo.shape, targets)].any()  # drawn, and only inside the mouth
     rows, cols = np.nonzero(teeth)
@@ -142,11 +143,8 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     assert green[rows[middle], cols[middle], 1].max() > 150
     astronaut, astronaut_landmarks = astronaut_mesh
     smile = MouthSource.from_frame(astronaut, astronaut_landmarks)
-    drawn = [
-        render_mouth(astronaut, astronaut_landmarks, smile, smile.gap + 0.06, teeth_colour=colour)
-        for colour in ((0, 200, 0), (200, 0, 200))
-    ]
-    assert np.array_equal(*drawn)
+    green, purple, _ = _drawn_in(astronaut, astronaut_landmarks, smile, smile.gap + 0.06, "teeth", ((0, 200, 0), (200, 0, 200)))
+    assert np.array_equal(green, purple)
     # A bank takes the colour of the person's own teeth where a source shows them.
     assert min(mouth_bank.teeth_colour([smile])) > 150 and mouth_bank.teeth_colour([source]) == mouth_masks.DEFAULT_TEETH
 
