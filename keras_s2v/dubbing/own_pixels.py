@@ -9,6 +9,8 @@ back to cover the speech and renders each frame, streamed through bounded queues
 A still image is its own and only source.
 """
 
+import os
+import threading
 import time
 
 import numpy as np
@@ -102,29 +104,64 @@ def _exact(detector, frame, tracked):
     return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks
 
 
-def _bank(path, landmarks, is_image, detector):
+def _bank_sources(path, landmarks, is_image, detector):
+    """The MouthSources of the frames `mouth_bank.choose_bank` takes."""
     chosen = set(mouth_bank.choose_bank(landmarks, BANK_SIZE))
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
-    sources = [
+    return [
         mouth_warp.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
         for index, frame in frames
         if index in chosen
     ]
-    return mouth_bank.MouthBank(sources)
 
 
 def prepare_face(face, detector="cnn", progress=True):
     """What the renderer needs of a face video or image before any speech: (VideoInfo, landmarks (468, 2) or
-    None per source frame, the MouthBank, (closed, widest) lip gaps). Shared with live dubbing (keras_s2v.live),
-    so that both draw each frame alike. Raises NoFaceError when no frame has a face."""
+    None per source frame, a MouthBank of its own, (closed, widest) lip gaps). Shared with live dubbing
+    (keras_s2v.live), so that both draw each frame alike. Raises NoFaceError when no frame has a face.
+
+    The last file prepared with a named detector is kept: the next dub of it in this process (`s2v photo-check
+    --video` dubs one clip four ways) skips the tracking, about 12 s for 20 s of 1080p. A changed file (size or
+    modification time) is prepared again."""
+    key = _file_key(face, detector)
+    with _prepared_lock:
+        prepared = _prepared.get(key) if key is not None else None
+    if prepared is None:
+        prepared = _prepare(face, detector, progress)
+        if key is not None:
+            with _prepared_lock:
+                _prepared.clear()
+                _prepared[key] = prepared
+    info, landmarks, sources, gaps = prepared
+    # A new bank each time: it remembers the source it last picked, which a fresh dub must not inherit.
+    return info, list(landmarks), mouth_bank.MouthBank(sources), gaps
+
+
+_prepared = {}  # _file_key -> (info, landmarks, bank sources, gaps): the last one prepared
+_prepared_lock = threading.Lock()
+
+
+def _file_key(face, detector):
+    """What names a prepared face: the file (path, size, modification time) and the detector's name; None
+    for a detector object, whose settings a name does not tell."""
+    if not isinstance(detector, str):
+        return None
+    try:
+        stat = os.stat(face)
+    except OSError:
+        return None
+    return os.path.realpath(face), stat.st_size, stat.st_mtime_ns, detector
+
+
+def _prepare(face, detector, progress):
     info = video.probe(face)
     detector = faces.make_detector(detector) if isinstance(detector, str) else detector
     landmarks = _track(face, detector, info.is_image, progress)
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
-    bank = _bank(face, landmarks, info.is_image, detector)
+    sources = _bank_sources(face, landmarks, info.is_image, detector)
     gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
-    return info, landmarks, bank, gaps
+    return info, landmarks, sources, gaps
 
 
 def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_progress=None):

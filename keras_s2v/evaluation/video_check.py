@@ -102,7 +102,10 @@ def check_video(clip, model, out, other=None, seed=0, progress=True):
     from keras_s2v.dubbing import own_pixels
 
     dub, backend = load_dubber(model)
-    bar = tqdm(desc="video check", unit="step", leave=False, disable=not progress)
+    # The source's faces, then at most three dubs and the renderer's: fewer for a clip with no speech of its own.
+    bar = tqdm(
+        total=5 if backend == own_pixels.BACKEND else 4, desc="video check", unit="step", leave=False, disable=not progress
+    )
     bar.set_postfix_str("the source's faces")
     frames, source_landmarks, boxes = _face_crops(clip, None)
     os.makedirs(out, exist_ok=True)

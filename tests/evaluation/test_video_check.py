@@ -18,9 +18,11 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path, capsys):
     model = tmp_path / "motion.keras"
     build_mouth_motion("tiny").save(model)
     report = check_video(str(clip), str(model), str(tmp_path / "check"))
-    # One progress bar, the check's own: not one for each dub's face tracking and frames.
+    # One progress bar, the check's own, counting to its end from the start: not one for each dub's face tracking
+    # and frames.
     shown = capsys.readouterr().err
-    assert "video check" in shown and "5/5" in shown and "faces:" not in shown and "dub:" not in shown, shown
+    assert "video check" in shown and "0/5" in shown and "5/5" in shown and "0step" not in shown, shown
+    assert "faces:" not in shown and "dub:" not in shown, shown
     assert set(report["dubs"]) == {"own", "other", "silence", "renderer"} and report["frames"] == 40
     for measures in report["dubs"].values():
         assert measures["frames"] > 30  # the mesh finds the synthetic face in the dubs too
