@@ -158,15 +158,17 @@ class MouthSource:
         lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))
         return np.maximum(np.maximum(core, lips), skin)
 
-    def face_mask(self, feather):
+    def face_mask(self, feather, skin=True):
         """(H, W) float32: 1 on this source's face, 0 beyond: the mesh's hull shrunk by `feather`, and near
-        its outline only skin, so the background beside a turned head is not carried onto another frame's cheek.
-        Kept per whole pixel of `feather`: every frame drawn from this source asks again."""
+        its outline only skin, so the background beside a turned head is not carried onto another frame's cheek;
+        with `skin` False the hull whatever its colour. Kept per whole pixel of `feather`: every frame drawn from
+        this source asks again."""
         masks = self.__dict__.setdefault("_face_masks", {})
-        radius = int(feather)
-        if radius not in masks:
-            masks[radius] = cv2.erode(self._hull, _disc(radius)) * self._skin
-        return masks[radius]
+        key = int(feather), skin
+        if key not in masks:
+            hull = cv2.erode(self._hull, _disc(key[0]))
+            masks[key] = hull * self._skin if skin else hull
+        return masks[key]
 
     @classmethod
     def from_frame(cls, frame, landmarks, index=-1, margin=0.35):
@@ -282,6 +284,10 @@ def render_mouth(
     shape = (y1 - y0, x1 - x0)
     region = frame[y0:y1, x0:x1].astype(np.float32)
     on_face = _warped_face(source, mapx, mapy, feather)
+    # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken whatever its
+    # colour: the shade under a chin is not the face's colour, and the frame's own chin kept there is a second chin.
+    dropped = _dropped_chin(shape, offset, targets, frame_landmarks, feather)
+    on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
@@ -295,7 +301,7 @@ def render_mouth(
         targets,
         offset,
         feather,
-        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
+        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather) | (dropped > 0.5),
         usable=on_face,
     )
     face *= cheeks
@@ -335,6 +341,15 @@ def _under_the_chin(shape, offset, targets, frame_landmarks, feather):
     return (cv2.erode(within, _disc(feather)) < 0.5) & (reach > CHIN_REACH)
 
 
+def _dropped_chin(shape, offset, targets, frame_landmarks, feather):
+    """(H, W) float32: 1 where the frame's lower face (and two feathers under its jaw) reaches below the dub's jaw
+    line less a feather, fading over half a feather: the frame's own chin, where the dub's chin has risen above it,
+    held at 1 all across even when it rose by a few pixels only."""
+    frame_jaw = cv2.dilate(fill_hull(shape, lower_face_outline(frame_landmarks, under_chin=0.0), offset), _disc(2 * feather))
+    dub_jaw = cv2.erode(fill_hull(shape, lower_face_outline(targets, under_chin=0.0), offset), _disc(feather))
+    return cv2.GaussianBlur(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), (0, 0), max(feather / 2, 0.5))
+
+
 def warp_map(source, targets, matrix, gap, box):
     """(mapx, mapy, split): where each pixel of `box` samples `source` for the mouth at `targets`, and the
     edges of the new opening (`_split_mouth`). Under the jaw the motion fades to none by NECK face heights."""
@@ -361,7 +376,9 @@ def _split_mouth(source, targets, matrix, gap):
     return controls, np.concatenate([source.landmarks, middle, middle]), (with_upper, with_lower)
 
 
-def _warped_face(source, mapx, mapy, feather):
+def _warped_face(source, mapx, mapy, feather, skin=True):
     """Where the warp samples the source's own face: 1 inside, 0 beyond (MouthSource.face_mask, remapped)."""
-    warped = cv2.remap(source.face_mask(feather), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.remap(
+        source.face_mask(feather, skin), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return cv2.GaussianBlur(warped, (0, 0), max(feather / 2, 0.5))

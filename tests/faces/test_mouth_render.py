@@ -279,11 +279,19 @@ def test_the_frames_own_chin_is_replaced(astronaut_mesh):
     near = (np.abs(cols - chin[0]) < 0.06 * height) & (np.abs(rows - chin[1]) < 0.02 * height)
     other = photo.copy()
     other[near] = 255 - other[near]
-    difference = render_mouth(other, frame_landmarks, source, source.gap).astype(int) - render_mouth(
-        photo, frame_landmarks, source, source.gap
-    )
-    # The mask's soft edge lies further down: what is left of the frame's chin is a few grey levels at most.
-    assert np.abs(difference).max() <= 0.05 * 255
+    # The same with the source's neck in the shade of its chin, darker than any skin of its face: it is still what
+    # lies under the chin.
+    shade = source.image.copy()
+    under = np.mgrid[0 : shade.shape[0], 0 : shade.shape[1]][0] > source.landmarks[FACE_BOTTOM, 1] + 2
+    shade[under] = (shade[under] * 0.35).astype(np.uint8)
+    shaded = dataclasses.replace(source, image=shade)
+    assert shaded.face_mask(1.0)[under].mean() < 0.5 * source.face_mask(1.0)[under].mean()  # not the face's colour
+    for used in (source, shaded):
+        difference = render_mouth(other, frame_landmarks, used, used.gap).astype(int) - render_mouth(
+            photo, frame_landmarks, used, used.gap
+        )
+        # The mask's soft edge lies further down: what is left of the frame's chin is a few grey levels at most.
+        assert np.abs(difference).max() <= 0.05 * 255, used is shaded
 
 
 def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut_mesh, monkeypatch):
@@ -297,7 +305,7 @@ def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut
     grey[:, past] = 128
     painted = dataclasses.replace(source, image=grey)
     face_mask = MouthSource.face_mask
-    monkeypatch.setattr(MouthSource, "face_mask", lambda self, feather: face_mask(self, feather) * ~past)
+    monkeypatch.setattr(MouthSource, "face_mask", lambda self, feather, skin=True: face_mask(self, feather, skin) * ~past)
     for gap in (source.gap - 0.01, source.gap + 0.03):  # wider, the drawn opening's shade may be grey itself
         out = render_mouth(photo, landmarks, painted, gap).astype(int)
         near_grey = (np.abs(out - 128).max(axis=2) < 12) & (np.abs(photo.astype(int) - 128).max(axis=2) >= 12)
