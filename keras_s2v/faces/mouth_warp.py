@@ -301,7 +301,7 @@ def render_mouth(
         targets,
         offset,
         feather,
-        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather) | (dropped > 0.5),
+        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
         usable=on_face,
     )
     face *= cheeks
@@ -312,7 +312,8 @@ def render_mouth(
     )
     # Whatever the feather, no pixel of the frame's own lips stays; above the base of its nose nothing changes.
     mask = np.maximum(face, lips) * under_the_nose(shape, offset, frame_landmarks, feather)
-    warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips))
+    # Matched where the frame and the source should agree: not where the frame's chin hung lower than the dub's.
+    warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips) * (1.0 - dropped))
     if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
         opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
@@ -336,18 +337,25 @@ def _under_the_chin(shape, offset, targets, frame_landmarks, feather):
     within = np.minimum(
         *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
     )
+    return (cv2.erode(within, _disc(feather)) < 0.5) & _chin_wide(shape, offset, frame_landmarks)
+
+
+def _chin_wide(shape, offset, frame_landmarks):
+    """(H, W) bool: where the chin drops at least CHIN_REACH of its drop in the middle as the mouth opens."""
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
-    reach = jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape)
-    return (cv2.erode(within, _disc(feather)) < 0.5) & (reach > CHIN_REACH)
+    return jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape) > CHIN_REACH
 
 
 def _dropped_chin(shape, offset, targets, frame_landmarks, feather):
-    """(H, W) float32: 1 where the frame's lower face (and two feathers under its jaw) reaches below the dub's jaw
-    line less a feather, fading over half a feather: the frame's own chin, where the dub's chin has risen above it,
-    held at 1 all across even when it rose by a few pixels only."""
-    frame_jaw = cv2.dilate(fill_hull(shape, lower_face_outline(frame_landmarks, under_chin=0.0), offset), _disc(2 * feather))
-    dub_jaw = cv2.erode(fill_hull(shape, lower_face_outline(targets, under_chin=0.0), offset), _disc(feather))
-    return cv2.GaussianBlur(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), (0, 0), max(feather / 2, 0.5))
+    """(H, W) float32: 1 where the frame's lower face reaches below the dub's jaw line, and two feathers round it,
+    fading over half a feather: the frame's own chin, where the dub's chin has risen above it (0 where it has not),
+    held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`_chin_wide`): beside it
+    the jaw lines differ with the turn of the head, and a source's neck there may be its collar or the background."""
+    frame_jaw, dub_jaw = (
+        fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
+    )
+    below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), _disc(2 * feather))
+    return cv2.GaussianBlur(below * _chin_wide(shape, offset, frame_landmarks), (0, 0), max(feather / 2, 0.5))
 
 
 def warp_map(source, targets, matrix, gap, box):
