@@ -9,6 +9,7 @@ back to cover the speech and renders each frame, streamed through bounded queues
 A still image is its own and only source.
 """
 
+import contextlib
 import os
 import threading
 import time
@@ -120,25 +121,37 @@ def prepare_face(face, detector="cnn", progress=True):
     None per source frame, a MouthBank of its own, (closed, widest) lip gaps). Shared with live dubbing
     (keras_s2v.live), so that both draw each frame alike. Raises NoFaceError when no frame has a face.
 
-    The last file prepared with a named detector is kept: the next dub of it in this process (`s2v photo-check
-    --video` dubs one clip four ways) skips the tracking, about 12 s for 20 s of 1080p. A changed file (size or
-    modification time) is prepared again."""
-    key = _file_key(face, detector)
-    with _prepared_lock:
-        prepared = _prepared.get(key) if key is not None else None
+    Inside `keeping_faces`, the last file prepared with a named detector is kept for the next dub of it."""
+    kept = getattr(_kept, "faces", None)
+    key = _file_key(face, detector) if kept is not None else None
+    prepared = kept.get(key) if key is not None else None
     if prepared is None:
         prepared = _prepare(face, detector, progress)
         if key is not None:
-            with _prepared_lock:
-                _prepared.clear()
-                _prepared[key] = prepared
+            kept.clear()
+            kept[key] = prepared
     info, landmarks, sources, gaps = prepared
     # A new bank each time: it remembers the source it last picked, which a fresh dub must not inherit.
     return info, list(landmarks), mouth_bank.MouthBank(sources), gaps
 
 
-_prepared = {}  # _file_key -> (info, landmarks, bank sources, gaps): the last one prepared
-_prepared_lock = threading.Lock()
+_kept = threading.local()  # .faces: {_file_key: (info, landmarks, bank sources, gaps)} inside `keeping_faces`
+
+
+@contextlib.contextmanager
+def keeping_faces():
+    """Within it, this thread's dubs keep the last face file they prepared (its track and mouth sources): the next
+    dub of the same file skips the tracking, about 12 s for 20 s of 1080p (`s2v photo-check --video` dubs one clip
+    four ways). A changed file (size or modification time) is prepared again. Nothing is kept once it ends, so a
+    server's memory does not hold the last job's face."""
+    outer = getattr(_kept, "faces", None)
+    if outer is None:
+        _kept.faces = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _kept.faces = None
 
 
 def _file_key(face, detector):

@@ -124,20 +124,21 @@ def check_video(clip, model, out, other=None, seed=0, progress=True):
         bar.update(1)
         return dubbed, dubbed_landmarks
 
-    for name, waveform in dubs.items():
-        bar.set_postfix_str(f"dub, {name}")
-        speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
-        sf.write(speech_path, waveform, SAMPLE_RATE)
-        dub(clip, speech_path, dubbed_path, progress=False)
-        rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", *measure(name, dubbed_path)))
-    if with_renderer:
-        # The clip moved to its own lip gaps, with no model between: what the renderer makes of the right opening.
-        bar.set_postfix_str("dub, renderer")
-        renderer_path = os.path.join(out, "renderer.mp4")
-        own_pixels.dub_to_lip_gaps(
-            clip, os.path.join(out, "own.wav"), video_measures.lip_gaps(source_landmarks), renderer_path, progress=False
-        )
-        measure("renderer", renderer_path)
+    with own_pixels.keeping_faces():  # the clip's face is tracked once for all its dubs
+        for name, waveform in dubs.items():
+            bar.set_postfix_str(f"dub, {name}")
+            speech_path, dubbed_path = os.path.join(out, f"{name}.wav"), os.path.join(out, f"{name}.mp4")
+            sf.write(speech_path, waveform, SAMPLE_RATE)
+            dub(clip, speech_path, dubbed_path, progress=False)
+            rows.append((f"dub, {name} speech" if name != "silence" else "dub, silence", *measure(name, dubbed_path)))
+        if with_renderer:
+            # The clip moved to its own lip gaps, with no model between: what the renderer makes of the right opening.
+            bar.set_postfix_str("dub, renderer")
+            renderer_path = os.path.join(out, "renderer.mp4")
+            own_pixels.dub_to_lip_gaps(
+                clip, os.path.join(out, "own.wav"), video_measures.lip_gaps(source_landmarks), renderer_path, progress=False
+            )
+            measure("renderer", renderer_path)
     bar.close()
     report["targets"] = [
         {

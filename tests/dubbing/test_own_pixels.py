@@ -88,7 +88,9 @@ def test_a_generator_is_not_taken_for_a_motion_model(tmp_path):
         load_dubber(str(tmp_path / "missing.keras"))
 
 
-def test_a_second_dub_of_the_same_file_skips_the_tracking_and_draws_the_same_frames(photo_and_speech, tmp_path, monkeypatch):
+def test_inside_keeping_faces_a_second_dub_of_the_same_file_skips_the_tracking_and_draws_the_same_frames(
+    photo_and_speech, tmp_path, monkeypatch
+):
     import shutil
 
     import cv2
@@ -104,15 +106,20 @@ def test_a_second_dub_of_the_same_file_skips_the_tracking_and_draws_the_same_fra
         mouth_dub.dub_own_pixels(str(face), speech, BlocksOfOpenAndShut(), str(tmp_path / name), progress=False)
         return np.stack(video.read_frames(tmp_path / name))
 
-    first, second = dub("first.mp4"), dub("second.mp4")
-    assert len(tracked) == 1
-    np.testing.assert_array_equal(first, second)
-    # Another picture under the same name is another face: tracked again, and dubbed as itself.
-    astronaut = real_photos()["astronaut"]
-    cv2.imwrite(str(face), astronaut[..., ::-1])
-    third = dub("third.mp4")
-    assert len(tracked) == 2 and third.shape[1:] == astronaut.shape
-    # A detector given as an object is not named by a string: nothing is kept for it.
-    mouth_dub.prepare_face(str(face), faces.CNNDetector(), progress=False)
-    mouth_dub.prepare_face(str(face), faces.CNNDetector(), progress=False)
-    assert len(tracked) == 4
+    with mouth_dub.keeping_faces():
+        first, second = dub("first.mp4"), dub("second.mp4")
+        assert len(tracked) == 1
+        np.testing.assert_array_equal(first, second)
+        # Another picture under the same name is another face: tracked again, and dubbed as itself.
+        astronaut = real_photos()["astronaut"]
+        cv2.imwrite(str(face), astronaut[..., ::-1])
+        third = dub("third.mp4")
+        assert len(tracked) == 2 and third.shape[1:] == astronaut.shape
+        # A detector given as an object is not named by a string: nothing is kept for it.
+        mouth_dub.prepare_face(str(face), faces.CNNDetector(), progress=False)
+        mouth_dub.prepare_face(str(face), faces.CNNDetector(), progress=False)
+        assert len(tracked) == 4
+    # Once it ends nothing is kept (a server's next job is another face): every dub tracks its face.
+    dub("fourth.mp4")
+    dub("fifth.mp4")
+    assert len(tracked) == 6
