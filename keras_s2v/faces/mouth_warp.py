@@ -286,8 +286,10 @@ def render_mouth(
     on_face = _warped_face(source, mapx, mapy, feather)
     # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken whatever its
     # colour: the shade under a chin is not the face's colour, and the frame's own chin kept there is a second chin.
-    dropped = _dropped_chin(shape, offset, targets, frame_landmarks, feather)
-    on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
+    chin_wide = _chin_wide(shape, offset, frame_landmarks)
+    dropped = _dropped_chin(shape, offset, targets, frame_landmarks, feather, chin_wide)
+    if dropped.any():
+        on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
@@ -301,7 +303,7 @@ def render_mouth(
         targets,
         offset,
         feather,
-        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather),
+        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather, chin_wide),
         usable=on_face,
     )
     face *= cheeks
@@ -331,13 +333,13 @@ def render_mouth(
     return out
 
 
-def _under_the_chin(shape, offset, targets, frame_landmarks, feather):
+def _under_the_chin(shape, offset, targets, frame_landmarks, feather, chin_wide):
     """(H, W) bool: outside either jaw line (less a feather), where the chin drops at least CHIN_REACH of its drop in
-    the middle (`jaw_reach`); not beside the cheeks, where a source and a frame differ when the head turns."""
+    the middle (`chin_wide`); not beside the cheeks, where a source and a frame differ when the head turns."""
     within = np.minimum(
         *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
     )
-    return (cv2.erode(within, _disc(feather)) < 0.5) & _chin_wide(shape, offset, frame_landmarks)
+    return (cv2.erode(within, _disc(feather)) < 0.5) & chin_wide
 
 
 def _chin_wide(shape, offset, frame_landmarks):
@@ -346,16 +348,16 @@ def _chin_wide(shape, offset, frame_landmarks):
     return jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape) > CHIN_REACH
 
 
-def _dropped_chin(shape, offset, targets, frame_landmarks, feather):
+def _dropped_chin(shape, offset, targets, frame_landmarks, feather, chin_wide):
     """(H, W) float32: 1 where the frame's lower face reaches below the dub's jaw line, and two feathers round it,
     fading over half a feather: the frame's own chin, where the dub's chin has risen above it (0 where it has not),
-    held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`_chin_wide`): beside it
+    held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`chin_wide`): beside it
     the jaw lines differ with the turn of the head, and a source's neck there may be its collar or the background."""
     frame_jaw, dub_jaw = (
         fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
     )
     below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), _disc(2 * feather))
-    return cv2.GaussianBlur(below * _chin_wide(shape, offset, frame_landmarks), (0, 0), max(feather / 2, 0.5))
+    return cv2.GaussianBlur(below * chin_wide, (0, 0), max(feather / 2, 0.5))
 
 
 def warp_map(source, targets, matrix, gap, box):
