@@ -356,7 +356,9 @@ def _dropped_chin(shape, offset, targets, frame_landmarks, feather, chin_wide):
     frame_jaw, dub_jaw = (
         fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
     )
-    below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), _disc(2 * feather))
+    # A square's margin: dilating by it is separable, a disc of that size took 5 ms a frame at 300 px faces.
+    side = 2 * int(2 * feather) + 1
+    below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
     return cv2.GaussianBlur(below * chin_wide, (0, 0), max(feather / 2, 0.5))
 
 
