@@ -118,8 +118,9 @@ class MouthSource:
         grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
         lips = lip_colour(self.image, self.landmarks)
         # Teeth are lighter than the lips: a closed mouth's dark lip line darkens as sharply, from the lips' own red.
-        lips_grey = None if lips is None else cv2.cvtColor(np.float32([[lips]]), cv2.COLOR_RGB2GRAY)[0, 0]
-        lightest_lips = -np.inf if lips_grey is None else float(lips_grey) + TEETH_LIGHTER
+        lightest_lips = (
+            -np.inf if lips is None else float(cv2.cvtColor(np.float32([[lips]]), cv2.COLOR_RGB2GRAY)[0, 0]) + TEETH_LIGHTER
+        )
         shares, teeth = np.full(len(upper), 0.5), False
         for pair, (top, bottom) in enumerate(zip(upper, lower)):
             length = float(np.linalg.norm(bottom - top))
@@ -287,7 +288,10 @@ def render_mouth(
     # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken whatever its
     # colour: the shade under a chin is not the face's colour, and the frame's own chin kept there is a second chin.
     chin_wide = _chin_wide(shape, offset, frame_landmarks)
-    dropped = _dropped_chin(shape, offset, targets, frame_landmarks, feather, chin_wide)
+    frame_jaw, dub_jaw = (
+        fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
+    )
+    dropped = _dropped_chin(frame_jaw, dub_jaw, feather, chin_wide)
     if dropped.any():
         on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
@@ -303,7 +307,7 @@ def render_mouth(
         targets,
         offset,
         feather,
-        ignore=frame_lips | _under_the_chin(shape, offset, targets, frame_landmarks, feather, chin_wide),
+        ignore=frame_lips | _under_the_chin(frame_jaw, dub_jaw, feather, chin_wide),
         usable=on_face,
     )
     face *= cheeks
@@ -333,13 +337,11 @@ def render_mouth(
     return out
 
 
-def _under_the_chin(shape, offset, targets, frame_landmarks, feather, chin_wide):
-    """(H, W) bool: outside either jaw line (less a feather), where the chin drops at least CHIN_REACH of its drop in
-    the middle (`chin_wide`); not beside the cheeks, where a source and a frame differ when the head turns."""
-    within = np.minimum(
-        *(fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (targets, frame_landmarks))
-    )
-    return (cv2.erode(within, _disc(feather)) < 0.5) & chin_wide
+def _under_the_chin(frame_jaw, dub_jaw, feather, chin_wide):
+    """(H, W) bool: outside either jaw line (the frame's or the dub's lower face, less a feather), where the chin
+    drops at least CHIN_REACH of its drop in the middle (`chin_wide`); not beside the cheeks, where a source and a
+    frame differ when the head turns."""
+    return (cv2.erode(np.minimum(frame_jaw, dub_jaw), _disc(feather)) < 0.5) & chin_wide
 
 
 def _chin_wide(shape, offset, frame_landmarks):
@@ -348,14 +350,11 @@ def _chin_wide(shape, offset, frame_landmarks):
     return jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape) > CHIN_REACH
 
 
-def _dropped_chin(shape, offset, targets, frame_landmarks, feather, chin_wide):
+def _dropped_chin(frame_jaw, dub_jaw, feather, chin_wide):
     """(H, W) float32: 1 where the frame's lower face reaches below the dub's jaw line, and two feathers round it,
     fading over half a feather: the frame's own chin, where the dub's chin has risen above it (0 where it has not),
     held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`chin_wide`): beside it
     the jaw lines differ with the turn of the head, and a source's neck there may be its collar or the background."""
-    frame_jaw, dub_jaw = (
-        fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
-    )
     # A square's margin: dilating by it is separable, a disc of that size took 5 ms a frame at 300 px faces.
     side = 2 * int(2 * feather) + 1
     below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
