@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 from keras_s2v.evaluation import video_measures
-from keras_s2v.evaluation.video_check import TARGETS, _face_crops, check_video, format_video_check
+from keras_s2v.evaluation.video_check import SILENT_CLIP_SILENCE, TARGETS, _face_crops, check_video, format_video_check
 from keras_s2v.lab import synth
 from keras_s2v.media import video
 from keras_s2v.models.mouth_motion import build_mouth_motion
@@ -44,3 +44,24 @@ def test_a_talking_clip_is_dubbed_three_ways_and_measured(tmp_path, capsys):
     np.testing.assert_allclose(video_measures.lip_gaps(landmarks), video_measures.lip_gaps(video_measures.mesh_track(frames)))
     for crop, (x0, y0, x1, y1), frame in zip(crops, boxes, frames):
         np.testing.assert_array_equal(crop, frame[y0:y1, x0:x1])
+
+
+def test_a_clip_without_speech_judges_silence_against_the_dub_with_other_speech(tmp_path):
+    # A silent clip's own lip gap barely moves: its std is the mesh's jitter, which a still dubbed mouth has too.
+    speaker = synth.sample_speaker(0, "test", seed=5)
+    talking = tmp_path / "talking.mp4"
+    synth.write_clip(talking, speaker, formant.random_script(np.random.default_rng(0), 1.2), seed=1)
+    clip = tmp_path / "silent.mp4"
+    video.write_video(clip, video.read_frames(str(talking)))  # no audio
+    model = tmp_path / "motion.keras"
+    build_mouth_motion("tiny").save(model)
+    report = check_video(str(clip), str(model), str(tmp_path / "check"), progress=False)
+    assert set(report["dubs"]) == {"other", "silence"}
+    silence, other = report["dubs"]["silence"], report["dubs"]["other"]
+    judged = {(target["measure"], target["dub"]): target for target in report["targets"]}
+    assert ("gap_std_ratio", "silence") not in judged
+    target = judged[SILENT_CLIP_SILENCE[:2]]
+    assert target["value"] == silence["gap_std_to_other"] == silence["dubbed_gap_std"] / other["dubbed_gap_std"]
+    assert target["met"] == (target["value"] <= SILENT_CLIP_SILENCE[2])
+    assert len(report["targets"]) == len(TARGETS) - 2  # no own-speech rows
+    assert any("gap_std_to_other" in line for line in format_video_check(report))
