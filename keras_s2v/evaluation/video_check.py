@@ -148,7 +148,9 @@ def check_video(clip, model, out, other=None, seed=0, progress=True):
     targets = TARGETS
     if "own" not in dubs:
         silence, other = report["dubs"]["silence"], report["dubs"]["other"]
-        silence["gap_std_to_other"] = silence["dubbed_gap_std"] / other["dubbed_gap_std"] if other["dubbed_gap_std"] > 0 else float("nan")
+        silence["gap_std_to_other"] = (
+            silence["dubbed_gap_std"] / other["dubbed_gap_std"] if other["dubbed_gap_std"] > 0 else float("nan")
+        )
         targets = tuple(SILENT_CLIP_SILENCE if row[:2] == ("gap_std_ratio", "silence") else row for row in TARGETS)
     report["targets"] = [
         {

@@ -30,6 +30,9 @@ DRAWN_EXTRA = 1.0
 # squeezed into a jagged crack that the face mesh still reads as open. So pressing costs this much more, times
 # the share of the source's opening pressed shut (docs/experiments.md, "Pressed shut").
 PRESSED_EXTRA = 2.0
+# A source whose lips differ from its face's colour by less than this share of the bank's median difference
+# shows no lips (rolled in, pressed out of sight): a mouth drawn from it has none (docs/experiments.md).
+LIPS_SHOWN = 0.6
 # A dub plays its video forward and back, so a frame comes round again with the same mesh: its pose residuals
 # to every source (most of a pick's time) are kept, for at most this many meshes (about 0.5 KB each).
 KEPT_RESIDUALS = 20_000
@@ -77,6 +80,17 @@ def choose_bank(landmarks, size=16):
     return sorted(set(chosen))
 
 
+def with_lips_shown(sources):
+    """`sources` without those whose lips hardly show against their face (`MouthSource.lip_contrast` under
+    LIPS_SHOWN of the median's); all of them if that would leave none."""
+    contrasts = [source.lip_contrast for source in sources]
+    known = [contrast for contrast in contrasts if contrast is not None]
+    if not known:
+        return list(sources)
+    least = LIPS_SHOWN * float(np.median(known))
+    return [source for source, contrast in zip(sources, contrasts) if contrast is None or contrast >= least] or list(sources)
+
+
 def cavity_colour(sources, default=DEFAULT_CAVITY):
     """The colour of the darkest part of the most open mouth among `sources` (the person's own), or `default`."""
     widest = max(sources, key=lambda source: source.gap, default=None)
@@ -116,13 +130,13 @@ def teeth_colour(sources, default=DEFAULT_TEETH):
 
 
 class MouthBank:
-    """Frames of one video to draw its mouths from: `pick` gives, for a frame and a wanted lip gap,
-    the source with the nearest opening and head pose, never one within MIN_DISTANCE frames."""
+    """Frames of one video to draw its mouths from (those that show their lips): `pick` gives, for a frame and a
+    wanted lip gap, the source with the nearest opening and head pose, never one within MIN_DISTANCE frames."""
 
     def __init__(self, sources):
         if not sources:
             raise ValueError("a MouthBank needs at least one source frame")
-        self.sources = list(sources)
+        self.sources = with_lips_shown(sources)
         self.cavity = cavity_colour(self.sources)
         self.tongue = tongue_colour(self.sources)
         self.teeth = teeth_colour(self.sources)

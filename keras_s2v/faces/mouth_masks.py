@@ -177,14 +177,19 @@ def teeth_mask(shape, offset, upper_edge, lower_edge, height, blur):
     return cv2.GaussianBlur(band, (0, 0), max(blur, 0.5)) * light[None, :]
 
 
-def lip_colour(image, landmarks):
-    """The median colour of the lips between the outer and inner lip lines of `landmarks` on `image`, or None
-    where they cover too few pixels to tell."""
-    shape, origin = image.shape[:2], np.zeros(2)
+def lip_ring(shape, landmarks):
+    """(H, W) bool: the lips, between the outer and the inner lip lines of `landmarks`."""
+    origin = np.zeros(2)
     inner = np.asarray(landmarks, np.float64)[list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP[::-1])]
-    ring = (fill_polygon(shape, np.asarray(landmarks, np.float64)[list(OUTER_LIPS)], origin) > 0.5) & (
+    return (fill_polygon(shape, np.asarray(landmarks, np.float64)[list(OUTER_LIPS)], origin) > 0.5) & (
         fill_polygon(shape, inner, origin) < 0.5
     )
+
+
+def lip_colour(image, landmarks):
+    """The median colour of the lips (`lip_ring`) of `landmarks` on `image`, or None where they cover too few
+    pixels to tell."""
+    ring = lip_ring(image.shape[:2], landmarks)
     return tuple(float(value) for value in np.median(image[ring], axis=0)) if ring.sum() >= 8 else None
 
 

@@ -50,6 +50,7 @@ from keras_s2v.faces.mouth_masks import (
     fill_hull,
     fill_polygon,
     lip_colour,
+    lip_ring,
     lips_mask,
     lower_face_mask,
     lower_face_outline,
@@ -144,16 +145,43 @@ class MouthSource:
         return fill_hull(self.image.shape[:2], np.concatenate([self.landmarks, below_jaw(self.landmarks, NECK)]), np.zeros(2))
 
     @functools.cached_property
+    def _core(self):
+        """The mesh's hull shrunk by SKIN_BAND: every pixel inside it is this face's."""
+        hull = fill_hull(self.image.shape[:2], self.landmarks, np.zeros(2))
+        return cv2.erode(hull, _disc(SKIN_BAND * face_height(self.landmarks)))
+
+    @functools.cached_property
+    def _chroma(self):
+        return cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
+
+    @functools.cached_property
+    def _face_chroma(self):
+        """The face's median (Cr, Cb) in `_core`, or None where the core is too small to tell."""
+        inside = self._core > 0.5
+        return np.median(self._chroma[inside], axis=0) if inside.sum() >= 16 else None
+
+    @functools.cached_property
+    def lip_contrast(self):
+        """How far the lips' colour is from the face's: the 75th percentile, over the pixels between the mesh's
+        lip lines, of their (Cr, Cb) distance from the face's median; None where either is too small to tell.
+        Lips rolled in or pressed out of sight leave skin there, and a mouth drawn from such a frame has no lips
+        (mouth_bank.with_lips_shown). Not the median: stretched thin over a wide opening, lips share the ring
+        with teeth."""
+        ring = lip_ring(self.image.shape[:2], self.landmarks)
+        if self._face_chroma is None or ring.sum() < 8:
+            return None
+        return float(np.percentile(np.linalg.norm(self._chroma[ring] - self._face_chroma, axis=1), 75))
+
+    @functools.cached_property
     def _skin(self):
         """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's own
         colour in the hull's outer SKIN_BAND and on the neck (on a head turned aside the mesh reaches past the
         cheek's edge; under the chin may be a collar or a beard)."""
-        height = face_height(self.landmarks)
-        core = cv2.erode(fill_hull(self.image.shape[:2], self.landmarks, np.zeros(2)), _disc(SKIN_BAND * height))
-        if (core > 0.5).sum() < 16:
+        core = self._core
+        if self._face_chroma is None:
             return np.ones_like(core)
-        chroma = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
-        skin = (np.linalg.norm(chroma - np.median(chroma[core > 0.5], axis=0), axis=2) <= SKIN_CHROMA).astype(np.float32)
+        height = face_height(self.landmarks)
+        skin = (np.linalg.norm(self._chroma - self._face_chroma, axis=2) <= SKIN_CHROMA).astype(np.float32)
         # Kept only SKIN_MARGIN away from whatever is not skin: between the links of a chain is skin too.
         skin = cv2.erode(skin, _disc(max(1.0, SKIN_MARGIN * height)))
         lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))

@@ -216,6 +216,27 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
 
 
+def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
+    # Lips rolled in or pressed out of sight leave skin between the mesh's lip lines: a mouth drawn from them has none.
+    photo, landmarks = astronaut_mesh
+    lower = mouth_warp.jaw_weights(landmarks) > 0.5
+    shut, parted, opened = landmarks.copy(), landmarks.copy(), landmarks.copy()
+    parted[lower, 1] += 0.01 * face_height(landmarks)
+    opened[lower, 1] += 0.03 * face_height(landmarks)
+    ring = mouth_masks.lip_ring(photo.shape[:2], parted)
+    lipless = photo.copy()
+    lipless[ring] = np.median(photo[_lips(photo.shape, landmarks, grow=1.6) & ~_lips(photo.shape, landmarks, grow=1.2)], axis=0)
+    hidden = MouthSource(lipless, parted)
+    shown = [MouthSource(photo, shut), MouthSource(photo, opened)]
+    assert hidden.lip_contrast < mouth_bank.LIPS_SHOWN * min(source.lip_contrast for source in shown)
+    bank = MouthBank([hidden, *shown])
+    assert bank.sources == shown
+    # Its opening is the one asked for, and the pick is still one that shows its lips.
+    assert bank.pick(parted, hidden.gap) in shown
+    assert MouthBank([hidden, MouthSource(photo, parted)]).pick(parted, hidden.gap).image is photo
+    assert mouth_bank.with_lips_shown([hidden]) == [hidden]  # a photo whose lips do not show still speaks
+
+
 def test_pressing_a_mouth_shut_costs_more_than_pressing_it_part_way():
     # Pressed shut, a source's teeth are squeezed into a crack; pressed part-way they still show.
     from keras_s2v.faces.mouth_bank import gap_cost
