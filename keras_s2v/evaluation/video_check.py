@@ -12,7 +12,8 @@ the source by the face mesh run on every frame (keras_s2v.evaluation.video_measu
   jitter, which the dub's still mouth has too: there silence is judged against the dub with other
   speech instead (`gap_std_to_other`, the silent dub's lip-gap std over the speaking dub's);
 - every dub: the mouth as sharp as the source's (`sharpness_ratio`), the face outside the mouth
-  the source's own (`psnr_outside_db`).
+  the source's own (`psnr_outside_db`), and its lips shown in as many frames as the source's
+  (`lips_hidden`, printed as "no lips": the share of frames whose lips hardly differ from the face).
 
 With a mouth-motion model, a fourth dub ("renderer") moves the clip to its own lip gaps, as the
 mesh measures them, with no model between: its `gap_r` is what the renderer gives when the opening
@@ -176,11 +177,11 @@ def _met(value, bound, kind):
 
 def format_video_check(report):
     """Lines to print: each dub's measures, then each target with its verdict."""
-    lines = [f"  {'dub':8s} {'gap r':>7s} {'gap std':>8s} {'sharpness':>9s} {'PSNR outside':>12s}"]
+    lines = [f"  {'dub':8s} {'gap r':>7s} {'gap std':>8s} {'sharpness':>9s} {'PSNR outside':>12s} {'no lips (source)':>16s}"]
     for name, measures in report["dubs"].items():
         lines.append(
             f"  {name:8s} {measures['gap_r']:7.3f} {measures['gap_std_ratio']:7.2f}x {measures['sharpness_ratio']:8.2f}x "
-            f"{measures['psnr_outside_db']:9.1f} dB"
+            f"{measures['psnr_outside_db']:9.1f} dB {measures['lips_hidden']:8.1%} ({measures['source_lips_hidden']:.1%})"
         )
     for target in report["targets"]:
         sign = ">=" if target["kind"] == "min" else "<="

@@ -13,6 +13,9 @@ so the numbers are what the pixels show:
   mouth has less fine detail than the source's.
 - identity (`psnr_outside_mouth`): a dub must change only the lower face, so the rest of the
   face box (eyes, brows, forehead) should match the source up to the codec's noise.
+- lips that show (`lips_hidden`): the share of frames whose lips hardly differ in colour from the
+  face around them, as when they are rolled in. A real speaker does that for a moment; a dub that
+  draws its mouths from such a frame shows a mouth without lips for as long as it is used.
 """
 
 import os
@@ -24,6 +27,8 @@ from keras_s2v import faces
 from keras_s2v.evaluation.metrics import masked_psnr
 from keras_s2v.evaluation.photo_check import face_crop, labelled_tile, pearson
 from keras_s2v.faces.landmarks import FACE_BOTTOM, FACE_TOP, JAW, MOUTH_CORNERS, NOSE_TIP, OUTER_LIPS, lip_gap
+from keras_s2v.faces.mouth_bank import LIPS_SHOWN
+from keras_s2v.faces.mouth_warp import MouthSource
 from keras_s2v.media import video
 
 LIP_BOX_GROW = 0.10  # of the mouth width, each side of the outer lips' box
@@ -146,6 +151,26 @@ def psnr_outside_mouth(source_frames, dubbed_frames, source_landmarks):
     return float(np.median(values)) if values else float("nan")
 
 
+def lip_contrasts(frames, landmarks_list):
+    """(N,) float: `MouthSource.lip_contrast` of each frame, how far its lips' colour is from its face's;
+    NaN where there is no face or too little of it to tell."""
+    contrasts = [
+        None if points is None else MouthSource.from_frame(np.asarray(frame), points).lip_contrast
+        for frame, points in zip(frames, landmarks_list)
+    ]
+    return np.array([np.nan if contrast is None else contrast for contrast in contrasts], np.float64)
+
+
+def lips_hidden(contrasts, source_contrasts):
+    """Share of the frames with a `contrasts` value under LIPS_SHOWN of the source's median: lips that do not
+    show (the mouth bank's own bar for a source); NaN when neither has any."""
+    contrasts, source_contrasts = np.asarray(contrasts), np.asarray(source_contrasts)
+    known = contrasts[np.isfinite(contrasts)]
+    if not len(known) or not np.isfinite(source_contrasts).any():
+        return float("nan")
+    return float(np.mean(known < LIPS_SHOWN * np.nanmedian(source_contrasts)))
+
+
 def _frames(frames):
     return video.read_frames(frames) if isinstance(frames, (str, os.PathLike)) else frames
 
@@ -157,8 +182,9 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
     Returns a dict: gap_r (Pearson of the dubbed against the source lip gap), gap_std_ratio
     (dubbed_gap_std / source_gap_std, NaN when the source's is 0), dubbed_gap_std,
     source_gap_std (all over the frames where both have a face), sharpness_ratio (each video
-    in its own lip box), sharpness_ratio_source_box (both in the source's), psnr_outside_db
-    and frames (the number of frames where both have a face).
+    in its own lip box), sharpness_ratio_source_box (both in the source's), psnr_outside_db,
+    lips_hidden and source_lips_hidden (`lips_hidden` of the dub and of the source, both against
+    the source's median) and frames (the number of frames where both have a face).
     """
     source_frames, dubbed_frames = _frames(source_frames), _frames(dubbed_frames)
     count = min(len(source_frames), len(dubbed_frames))
@@ -176,6 +202,7 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
     both = ~np.isnan(source_gaps) & ~np.isnan(dubbed_gaps)
     source_std = float(np.std(source_gaps[both])) if both.any() else float("nan")
     dubbed_std = float(np.std(dubbed_gaps[both])) if both.any() else float("nan")
+    source_contrasts = lip_contrasts(source_frames, source_landmarks)
     return {
         "gap_r": pearson(dubbed_gaps[both], source_gaps[both]),
         "gap_std_ratio": dubbed_std / source_std if source_std > 0 else float("nan"),
@@ -184,6 +211,8 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
         "sharpness_ratio": sharpness_ratio(source_frames, dubbed_frames, source_landmarks, dubbed_landmarks),
         "sharpness_ratio_source_box": sharpness_ratio(source_frames, dubbed_frames, source_landmarks),
         "psnr_outside_db": psnr_outside_mouth(source_frames, dubbed_frames, source_landmarks),
+        "lips_hidden": lips_hidden(lip_contrasts(dubbed_frames, dubbed_landmarks), source_contrasts),
+        "source_lips_hidden": lips_hidden(source_contrasts, source_contrasts),
         "frames": int(both.sum()),
     }
 

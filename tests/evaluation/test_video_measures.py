@@ -6,7 +6,9 @@ from keras_s2v.evaluation.metrics import PSNR_CAP_DB
 from keras_s2v.evaluation.video_measures import (
     compare,
     contact_sheet,
+    lip_contrasts,
     lip_gaps,
+    lips_hidden,
     mesh_track,
     mouth_sharpness,
     outside_mouth_mask,
@@ -14,6 +16,7 @@ from keras_s2v.evaluation.video_measures import (
     sharpness_ratio,
 )
 from keras_s2v.faces.landmarks import LEFT_EYE, OUTER_LIPS
+from keras_s2v.faces.mouth_masks import lip_ring
 from keras_s2v.lab import synth
 
 
@@ -79,6 +82,22 @@ def test_sharpness_ratio_falls_when_the_mouth_is_blurred(astronaut_mesh):
     # Frames without a face are left out; none left is NaN.
     assert np.isnan(sharpness_ratio([photo], [blurred], [None]))
     assert np.isnan(mouth_sharpness(photo, landmarks + 5000))
+
+
+def test_lips_hidden_counts_the_frames_whose_lips_are_the_colour_of_the_face(astronaut_mesh):
+    photo, landmarks = astronaut_mesh
+    lipless = photo.copy()
+    ring = lip_ring(photo.shape[:2], landmarks)
+    lipless[ring] = np.median(photo[_lip_region(photo.shape, landmarks + [0, 25]) & ~ring], axis=0)  # the chin's skin
+    frames = [photo, photo, lipless, photo]
+    contrasts = lip_contrasts(frames, [landmarks, landmarks, landmarks, None])
+    assert contrasts[2] < 0.3 * contrasts[0] and contrasts[0] == contrasts[1] and np.isnan(contrasts[3])
+    source = lip_contrasts([photo] * 4, [landmarks] * 4)
+    assert lips_hidden(contrasts, source) == pytest.approx(1 / 3)  # of the three frames with a face
+    assert lips_hidden(source, source) == 0.0
+    assert np.isnan(lips_hidden([np.nan], source))
+    result = compare([photo] * 3, [photo, lipless, lipless], [landmarks] * 3, [landmarks] * 3)
+    assert result["lips_hidden"] == pytest.approx(2 / 3) and result["source_lips_hidden"] == 0.0
 
 
 def test_psnr_outside_mouth_ignores_the_mouth_but_not_the_eyes(astronaut_mesh):
