@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
-from keras_s2v.faces.landmarks import POSE_POINTS, UPPER_INNER_LIP, face_height, lip_gap
+from keras_s2v.faces.landmarks import MOUTH_CORNERS, POSE_POINTS, UPPER_INNER_LIP, face_height, lip_gap
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
     DEFAULT_TEETH,
@@ -33,6 +33,10 @@ PRESSED_EXTRA = 2.0
 # A source whose lips differ from its face's colour by less than this share of the bank's median difference
 # shows no lips (rolled in, pressed out of sight): a mouth drawn from it has none (docs/experiments.md).
 LIPS_SHOWN = 0.6
+# A mouth far wider than the person's usual is a grin, its cheeks raised and creased round it; given to a face whose
+# eyes do not smile, it looks pasted on. Each WIDTH_SCALE (face heights) a source's mouth is wider or narrower than
+# the bank's median costs one unit of a pick's cost (docs/experiments.md).
+WIDTH_SCALE = 0.02
 # A dub plays its video forward and back, so a frame comes round again with the same mesh: its pose residuals
 # to every source (most of a pick's time) are kept, for at most this many meshes (about 0.5 KB each).
 KEPT_RESIDUALS = 20_000
@@ -45,6 +49,11 @@ def pose_residual(source_landmarks, frame_landmarks):
     placed = apply_matrix(matrix, np.asarray(source_landmarks, np.float64)[list(POSE_POINTS)])
     error = placed - np.asarray(frame_landmarks, np.float64)[list(POSE_POINTS)]
     return float(np.sqrt((error**2).sum(axis=1).mean()) / max(face_height(frame_landmarks), 1e-6))
+
+
+def mouth_width(landmarks):
+    """The distance between the mouth's corners, in face heights."""
+    return float(np.linalg.norm(landmarks[MOUTH_CORNERS[1]] - landmarks[MOUTH_CORNERS[0]]) / max(face_height(landmarks), 1e-6))
 
 
 def gap_cost(source_gap, wanted):
@@ -140,6 +149,8 @@ class MouthBank:
         self.cavity = cavity_colour(self.sources)
         self.tongue = tongue_colour(self.sources)
         self.teeth = teeth_colour(self.sources)
+        widths = np.array([mouth_width(source.landmarks) for source in self.sources])
+        self._width_costs = dict(zip(self.sources, np.abs(widths - np.median(widths)) / WIDTH_SCALE))
         self._last = None
         self._residuals = {}  # digest of a frame's mesh -> its pose residual to each source
 
@@ -160,7 +171,9 @@ class MouthBank:
             allowed = [max(self.sources, key=lambda source: abs(source.index - index))]
 
         residuals = dict(zip(self.sources, self._pose_residuals(frame_landmarks)))
-        costs = {source: gap_cost(source.gap, gap) + residuals[source] / POSE_SCALE for source in allowed}
+        costs = {
+            source: gap_cost(source.gap, gap) + residuals[source] / POSE_SCALE + self._width_costs[source] for source in allowed
+        }
         best = min(allowed, key=costs.get)
         if self._last in costs and costs[self._last] <= costs[best] + STAY:
             best = self._last

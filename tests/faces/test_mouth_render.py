@@ -7,6 +7,7 @@ from keras_s2v.faces import mouth_bank, mouth_masks, mouth_warp
 from keras_s2v.faces.landmarks import (
     FACE_BOTTOM,
     LOWER_INNER_LIP,
+    MOUTH_CORNERS,
     NOSE_BASE,
     UPPER_INNER_LIP,
     UPPER_LIP,
@@ -235,6 +236,22 @@ def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
     assert bank.pick(parted, hidden.gap) in shown
     assert MouthBank([hidden, MouthSource(photo, parted)]).pick(parted, hidden.gap).image is photo
     assert mouth_bank.with_lips_shown([hidden]) == [hidden]  # a photo whose lips do not show still speaks
+
+
+def test_a_grin_is_picked_only_when_no_plain_mouth_comes_near(astronaut_mesh):
+    # A mouth far wider than the person's usual brings its raised, creased cheeks onto a face that does not smile.
+    photo, landmarks = astronaut_mesh
+    lower = mouth_warp.jaw_weights(landmarks) > 0.5
+    shut, parted, grin = landmarks.copy(), landmarks.copy(), landmarks.copy()
+    parted[lower, 1] += 0.02 * face_height(landmarks)
+    grin[lower, 1] += 0.01 * face_height(landmarks)
+    corners = list(MOUTH_CORNERS)
+    grin[corners] += (grin[corners] - grin[corners].mean(axis=0)) * 0.3  # 30% wider
+    sources = [MouthSource(photo, points) for points in (shut, parted, grin)]
+    assert mouth_bank.mouth_width(grin) > 1.25 * mouth_bank.mouth_width(shut)
+    # The grin's opening is the one asked for; a plain mouth a little too open or too shut costs less.
+    assert MouthBank(sources).pick(landmarks, sources[2].gap) is not sources[2]
+    assert MouthBank(sources[:2] + sources[2:] * 3).pick(landmarks, sources[2].gap) is sources[2]  # the usual width
 
 
 def test_pressing_a_mouth_shut_costs_more_than_pressing_it_part_way():
