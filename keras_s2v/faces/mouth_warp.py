@@ -144,21 +144,20 @@ class MouthSource:
         """The mesh's hull and the neck down to NECK under the jaw: a chin raised in the frame shows the neck below it."""
         return fill_hull(self.image.shape[:2], np.concatenate([self.landmarks, below_jaw(self.landmarks, NECK)]), np.zeros(2))
 
-    @functools.cached_property
+    # Worked out when asked, not kept: a bank holds its sources for the whole dub.
     def _core(self):
         """The mesh's hull shrunk by SKIN_BAND: every pixel inside it is this face's."""
         hull = fill_hull(self.image.shape[:2], self.landmarks, np.zeros(2))
         return cv2.erode(hull, _disc(SKIN_BAND * face_height(self.landmarks)))
 
-    @functools.cached_property
     def _chroma(self):
         return cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
 
     @functools.cached_property
     def _face_chroma(self):
         """The face's median (Cr, Cb) in `_core`, or None where the core is too small to tell."""
-        inside = self._core > 0.5
-        return np.median(self._chroma[inside], axis=0) if inside.sum() >= 16 else None
+        inside = self._core() > 0.5
+        return np.median(self._chroma()[inside], axis=0) if inside.sum() >= 16 else None
 
     @functools.cached_property
     def lip_contrast(self):
@@ -170,18 +169,18 @@ class MouthSource:
         ring = lip_ring(self.image.shape[:2], self.landmarks)
         if self._face_chroma is None or ring.sum() < 8:
             return None
-        return float(np.percentile(np.linalg.norm(self._chroma[ring] - self._face_chroma, axis=1), 75))
+        return float(np.percentile(np.linalg.norm(self._chroma()[ring] - self._face_chroma, axis=1), 75))
 
     @functools.cached_property
     def _skin(self):
         """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's own
         colour in the hull's outer SKIN_BAND and on the neck (on a head turned aside the mesh reaches past the
         cheek's edge; under the chin may be a collar or a beard)."""
-        core = self._core
+        core = self._core()
         if self._face_chroma is None:
             return np.ones_like(core)
         height = face_height(self.landmarks)
-        skin = (np.linalg.norm(self._chroma - self._face_chroma, axis=2) <= SKIN_CHROMA).astype(np.float32)
+        skin = (np.linalg.norm(self._chroma() - self._face_chroma, axis=2) <= SKIN_CHROMA).astype(np.float32)
         # Kept only SKIN_MARGIN away from whatever is not skin: between the links of a chain is skin too.
         skin = cv2.erode(skin, _disc(max(1.0, SKIN_MARGIN * height)))
         lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))
