@@ -29,6 +29,15 @@ def _lips(shape, landmarks, grow=1.0):
     return mask.astype(bool)
 
 
+def _opened(landmarks, *openings):
+    """A copy of `landmarks` for each of `openings`: the jaw lowered by that many face heights."""
+    lower = mouth_warp.jaw_weights(landmarks) > 0.5
+    copies = [landmarks.copy() for _ in openings]
+    for points, opening in zip(copies, openings):
+        points[lower, 1] += opening * face_height(landmarks)
+    return copies
+
+
 def test_no_motion_gives_back_the_frame_exactly(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
@@ -207,9 +216,7 @@ def test_a_clip_with_fewer_frames_than_the_bank_gives_each_frame_once(astronaut_
 def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     # An opening wider than the source's is drawn without teeth; a narrower one presses real lips together.
     photo, landmarks = astronaut_mesh
-    lower = mouth_warp.jaw_weights(landmarks) > 0.5
-    shut, open_ = landmarks.copy(), landmarks.copy()
-    open_[lower, 1] += 0.04 * face_height(landmarks)
+    shut, open_ = _opened(landmarks, 0.0, 0.04)
     wanted = (lip_gap(shut) + lip_gap(open_)) / 2
     sources = [MouthSource(photo, points) for points in (shut, open_)]
     assert abs(sources[0].gap - wanted) == abs(sources[1].gap - wanted)
@@ -220,10 +227,7 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
 def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
     # Lips rolled in or pressed out of sight leave skin between the mesh's lip lines: a mouth drawn from them has none.
     photo, landmarks = astronaut_mesh
-    lower = mouth_warp.jaw_weights(landmarks) > 0.5
-    shut, parted, opened = landmarks.copy(), landmarks.copy(), landmarks.copy()
-    parted[lower, 1] += 0.01 * face_height(landmarks)
-    opened[lower, 1] += 0.03 * face_height(landmarks)
+    shut, parted, opened = _opened(landmarks, 0.0, 0.01, 0.03)
     ring = mouth_masks.lip_ring(photo.shape[:2], parted)
     lipless = photo.copy()
     lipless[ring] = np.median(photo[_lips(photo.shape, landmarks, grow=1.6) & ~_lips(photo.shape, landmarks, grow=1.2)], axis=0)
@@ -241,10 +245,7 @@ def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
 def test_a_grin_is_picked_only_when_no_plain_mouth_comes_near(astronaut_mesh):
     # A mouth far wider than the person's usual brings its raised, creased cheeks onto a face that does not smile.
     photo, landmarks = astronaut_mesh
-    lower = mouth_warp.jaw_weights(landmarks) > 0.5
-    shut, parted, grin = landmarks.copy(), landmarks.copy(), landmarks.copy()
-    parted[lower, 1] += 0.02 * face_height(landmarks)
-    grin[lower, 1] += 0.01 * face_height(landmarks)
+    shut, parted, grin = _opened(landmarks, 0.0, 0.02, 0.01)
     corners = list(MOUTH_CORNERS)
     grin[corners] += (grin[corners] - grin[corners].mean(axis=0)) * 0.3  # 30% wider
     sources = [MouthSource(photo, points) for points in (shut, parted, grin)]
