@@ -114,6 +114,7 @@ def check_video(clip, model, out, other=None, seed=0, progress=True):
     )
     bar.set_postfix_str("the source's faces")
     frames, source_landmarks, boxes = _face_crops(clip, None)
+    source_contrasts = video_measures.lip_contrasts(frames, source_landmarks)  # once, for every dub's `lips_hidden`
     os.makedirs(out, exist_ok=True)
     report = {"clip": os.fspath(clip), "frames": len(frames), "backend": backend, "dubs": {}}
     rows = [("source", frames, source_landmarks)]
@@ -125,7 +126,9 @@ def check_video(clip, model, out, other=None, seed=0, progress=True):
     def measure(name, dubbed_path):
         """Measures the dub at `dubbed_path` into report["dubs"][name]; returns its crops and landmarks."""
         dubbed, dubbed_landmarks, _ = _face_crops(dubbed_path, len(frames), boxes)
-        measures = video_measures.compare(frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks)
+        measures = video_measures.compare(
+            frames[: len(dubbed)], dubbed, source_landmarks, dubbed_landmarks, source_lip_contrasts=source_contrasts
+        )
         report["dubs"][name] = {key: float(value) for key, value in measures.items()}
         bar.update(1)
         return dubbed, dubbed_landmarks

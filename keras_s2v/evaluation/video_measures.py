@@ -175,7 +175,7 @@ def _frames(frames):
     return video.read_frames(frames) if isinstance(frames, (str, os.PathLike)) else frames
 
 
-def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmarks=None):
+def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmarks=None, source_lip_contrasts=None):
     """All the measures of a dubbed clip against its source (frames, or paths that `video.read_frames` reads).
 
     Landmarks not given are found with `mesh_track`. Both videos are cut to the shorter one.
@@ -185,6 +185,8 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
     in its own lip box), sharpness_ratio_source_box (both in the source's), psnr_outside_db,
     lips_hidden and source_lips_hidden (`lips_hidden` of the dub and of the source, both against
     the source's median) and frames (the number of frames where both have a face).
+    `source_lip_contrasts` (`lip_contrasts` of the source, found if not given) spares a caller that
+    compares several dubs with one source working them out for each.
     """
     source_frames, dubbed_frames = _frames(source_frames), _frames(dubbed_frames)
     count = min(len(source_frames), len(dubbed_frames))
@@ -202,7 +204,9 @@ def compare(source_frames, dubbed_frames, source_landmarks=None, dubbed_landmark
     both = ~np.isnan(source_gaps) & ~np.isnan(dubbed_gaps)
     source_std = float(np.std(source_gaps[both])) if both.any() else float("nan")
     dubbed_std = float(np.std(dubbed_gaps[both])) if both.any() else float("nan")
-    source_contrasts = lip_contrasts(source_frames, source_landmarks)
+    source_contrasts = (
+        lip_contrasts(source_frames, source_landmarks) if source_lip_contrasts is None else source_lip_contrasts[:count]
+    )
     return {
         "gap_r": pearson(dubbed_gaps[both], source_gaps[both]),
         "gap_std_ratio": dubbed_std / source_std if source_std > 0 else float("nan"),
