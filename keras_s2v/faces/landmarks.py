@@ -83,3 +83,9 @@ def lip_gap(landmarks):
     if height <= 0:
         raise ValueError(f"the face height (landmarks {FACE_TOP} to {FACE_BOTTOM}) must be positive; received {height}")
     return float(np.linalg.norm(points[INNER_BOTTOM] - points[INNER_TOP]) / height)
+
+
+def mouth_width(landmarks):
+    """The distance between the mouth's corners divided by the face height, as `lip_gap` is."""
+    points = mesh_points(landmarks)
+    return float(np.linalg.norm(points[MOUTH_CORNERS[1]] - points[MOUTH_CORNERS[0]]) / max(face_height(points), 1e-6))

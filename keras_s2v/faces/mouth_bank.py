@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 
 from keras_s2v.faces.alignment import apply_matrix
-from keras_s2v.faces.landmarks import MOUTH_CORNERS, POSE_POINTS, UPPER_INNER_LIP, face_height, lip_gap
+from keras_s2v.faces.landmarks import POSE_POINTS, UPPER_INNER_LIP, face_height, lip_gap, mouth_width
 from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
     DEFAULT_TEETH,
@@ -49,11 +49,6 @@ def pose_residual(source_landmarks, frame_landmarks):
     placed = apply_matrix(matrix, np.asarray(source_landmarks, np.float64)[list(POSE_POINTS)])
     error = placed - np.asarray(frame_landmarks, np.float64)[list(POSE_POINTS)]
     return float(np.sqrt((error**2).sum(axis=1).mean()) / max(face_height(frame_landmarks), 1e-6))
-
-
-def mouth_width(landmarks):
-    """The distance between the mouth's corners, in face heights."""
-    return float(np.linalg.norm(landmarks[MOUTH_CORNERS[1]] - landmarks[MOUTH_CORNERS[0]]) / max(face_height(landmarks), 1e-6))
 
 
 def gap_cost(source_gap, wanted):

@@ -13,6 +13,7 @@ from keras_s2v.faces.landmarks import (
     UPPER_LIP,
     face_height,
     lip_gap,
+    mouth_width,
 )
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
 from keras_s2v.faces.mouth_masks import fill_hull, lips_mask
@@ -249,7 +250,7 @@ def test_a_grin_is_picked_only_when_no_plain_mouth_comes_near(astronaut_mesh):
     corners = list(MOUTH_CORNERS)
     grin[corners] += (grin[corners] - grin[corners].mean(axis=0)) * 0.3  # 30% wider
     sources = [MouthSource(photo, points) for points in (shut, parted, grin)]
-    assert mouth_bank.mouth_width(grin) > 1.25 * mouth_bank.mouth_width(shut)
+    assert mouth_width(grin) > 1.25 * mouth_width(shut)
     # The grin's opening is the one asked for; a plain mouth a little too open or too shut costs less.
     assert MouthBank(sources).pick(landmarks, sources[2].gap) is not sources[2]
     assert MouthBank(sources[:2] + sources[2:] * 3).pick(landmarks, sources[2].gap) is sources[2]  # the usual width
