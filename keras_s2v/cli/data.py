@@ -127,7 +127,7 @@ def run_preprocess(args):
     A second run skips finished clips. An unusable file (no face, bad audio, not media) is skipped with
     its reason and the rest of the corpus is written; the exit code is then 2 unless --allow-skips.
     With --runner the same work runs as an Apache Beam pipeline (Dataflow, Flink, Spark or
-    the local DirectRunner) and writes the same shards and manifest."""
+    Beam's local Python runner) and writes the same shards and manifest."""
     if args.runner:
         if args.workers is not None:
             raise UsageError(

@@ -2,7 +2,7 @@
 
 One element per video, each given to `preprocess_video`, the function the local path
 runs, so shards, clips/<id>.json results and manifest.json are the local ones:
-`keras_s2v.data` reads either. Runs on the DirectRunner, Dataflow, Flink or Spark.
+`keras_s2v.data` reads either. Runs on Beam's local Python runner, Dataflow, Flink or Spark.
 
 Needs `pip install keras-s2v[beam]`; apache_beam is imported only here, only when used.
 """
@@ -12,7 +12,9 @@ import os
 
 from keras_s2v.data.preprocess import check_inputs, find_videos, preprocess_video, write_manifest
 
-RUNNERS = {"direct": "DirectRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner", "spark": "SparkRunner"}
+# "direct" is Beam's Python runner itself: Beam's DirectRunner first tries Prism, a Go binary it
+# downloads at run time (and, offline, leaves a beam-temp folder in /tmp on each run before it falls back).
+RUNNERS = {"direct": "FnApiRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner", "spark": "SparkRunner"}
 
 
 def _beam():

@@ -59,11 +59,20 @@ def test_direct_runner_writes_the_local_shards_and_manifest(corpus, tmp_path):
     _assert_same_shards(beam, tmp_path / "beam", local)
 
 
-def test_multi_process_direct_runner_gives_the_same_result(corpus, tmp_path):
+def test_multi_process_direct_runner_gives_the_same_result_and_never_starts_prism(corpus, tmp_path, monkeypatch):
+    from apache_beam.runners.portability import prism_runner
+
+    started = []
+
+    def start(server):  # Beam's DirectRunner starts Prism first, fetching its binary from GitHub, and falls back on failure
+        started.append(server)
+        raise RuntimeError("no Prism here")
+
+    monkeypatch.setattr(prism_runner.PrismJobServer, "start", start)
     videos, local, manifest = corpus
     options = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
     beam = preprocess_beam(str(videos), str(tmp_path / "beam"), "direct", options, detector="sidecar")
-    assert beam == manifest
+    assert beam == manifest and not started
     _assert_same_shards(beam, tmp_path / "beam", local)
 
 

@@ -7,7 +7,7 @@ from keras_s2v.lab.benchmarks.timing import median_time
 
 
 def bench_beam(work, repeats=3):
-    """The Beam DirectRunner against the local path on one corpus, and Beam's fixed cost on no videos."""
+    """Beam's local runner (`--runner direct`) against the local path on one corpus, and Beam's fixed cost on no videos."""
     from keras_s2v.data.beam import preprocess_beam
     from keras_s2v.data.preprocess import preprocess
     from keras_s2v.lab.synth.corpus import write_corpus
@@ -20,8 +20,8 @@ def bench_beam(work, repeats=3):
     runs = [
         ("s2v preprocess", "workers 1", lambda src, out, det: preprocess(src, out, 1, det, progress=False)),
         ("s2v preprocess", "workers 2", lambda src, out, det: preprocess(src, out, 2, det, progress=False)),
-        ("Beam DirectRunner", "in-process", lambda src, out, det: preprocess_beam(src, out, "direct", (), det)),
-        ("Beam DirectRunner", "2 processes", lambda src, out, det: preprocess_beam(src, out, "direct", multi, det)),
+        ("Beam direct", "in-process", lambda src, out, det: preprocess_beam(src, out, "direct", (), det)),
+        ("Beam direct", "2 processes", lambda src, out, det: preprocess_beam(src, out, "direct", multi, det)),
     ]
     seconds = {}
     for detector in ("sidecar", "haar"):
@@ -40,8 +40,8 @@ def bench_beam(work, repeats=3):
 
 def _beam_lines(seconds, runs, clips, seconds_per_clip, load):
     video_seconds = clips * seconds_per_clip
-    local, in_process = seconds["sidecar", "s2v preprocess", "workers 1"], seconds["sidecar", "Beam DirectRunner", "in-process"]
-    fixed, start_up = seconds["empty", "Beam DirectRunner", "in-process"], seconds["empty", "Beam DirectRunner", "2 processes"]
+    local, in_process = seconds["sidecar", "s2v preprocess", "workers 1"], seconds["sidecar", "Beam direct", "in-process"]
+    fixed, start_up = seconds["empty", "Beam direct", "in-process"], seconds["empty", "Beam direct", "2 processes"]
     lines = [
         "## Beam: distributed preprocessing",
         "",
