@@ -257,8 +257,12 @@ def target_landmarks(source, frame_landmarks, gap):
     """The source's mesh placed in the frame (by the stable points) with its lip gap changed to `gap`."""
     matrix = pose_transform(source.landmarks, frame_landmarks)
     placed = apply_matrix(matrix, source.landmarks)
-    change = (gap - source.gap) * face_height(placed)
-    return placed + change * jaw_weights(placed)[:, None] * mouth_axes(placed)[2], matrix
+    return _opened_by(placed, gap - source.gap), matrix
+
+
+def _opened_by(landmarks, change):
+    """`landmarks` with the lips opened by `change` face heights of gap (closed where negative), the jaw moving."""
+    return landmarks + change * face_height(landmarks) * jaw_weights(landmarks)[:, None] * mouth_axes(landmarks)[2]
 
 
 def _backward_map(targets, sources, matrix, box):
@@ -316,11 +320,14 @@ def render_mouth(
     on_face = _warped_face(source, mapx, mapy, feather)
     # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken whatever its
     # colour: the shade under a chin is not the face's colour, and the frame's own chin kept there is a second chin.
+    # Told by the frame's own jaw closed to the dub's gap, not by the dub's jaw line: that one also lies higher where
+    # the source's head was held otherwise, and the source's neck taken there brought its chain onto the frame's jaw.
     chin_wide = _chin_wide(shape, offset, frame_landmarks)
-    frame_jaw, dub_jaw = (
-        fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset) for points in (frame_landmarks, targets)
+    frame_jaw, dub_jaw, raised = (
+        fill_hull(shape, lower_face_outline(points, under_chin=0.0), offset)
+        for points in (frame_landmarks, targets, _opened_by(frame_landmarks, gap - lip_gap(frame_landmarks)))
     )
-    dropped = _dropped_chin(frame_jaw, dub_jaw, feather, chin_wide)
+    dropped = _dropped_chin(frame_jaw, raised, feather, chin_wide)
     if dropped.any():
         on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
@@ -379,14 +386,14 @@ def _chin_wide(shape, offset, frame_landmarks):
     return jaw_reach(frame_landmarks, np.stack([cols, rows], -1).reshape(-1, 2) + offset).reshape(shape) > CHIN_REACH
 
 
-def _dropped_chin(frame_jaw, dub_jaw, feather, chin_wide):
-    """(H, W) float32: 1 where the frame's lower face reaches below the dub's jaw line, and two feathers round it,
-    fading over half a feather: the frame's own chin, where the dub's chin has risen above it (0 where it has not),
-    held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`chin_wide`): beside it
+def _dropped_chin(frame_jaw, raised_jaw, feather, chin_wide):
+    """(H, W) float32: 1 where the frame's lower face reaches below `raised_jaw` (its own at the dub's gap), and
+    two feathers round it, fading over half a feather: the frame's own chin, where the dub's has risen above it (0
+    where it has not), held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`chin_wide`): beside it
     the jaw lines differ with the turn of the head, and a source's neck there may be its collar or the background."""
     # A square's margin: dilating by it is separable, a disc of that size took 5 ms a frame at 300 px faces.
     side = 2 * int(2 * feather) + 1
-    below = cv2.dilate(np.clip(frame_jaw - dub_jaw, 0.0, 1.0), cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
+    below = cv2.dilate(np.clip(frame_jaw - raised_jaw, 0.0, 1.0), cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
     return cv2.GaussianBlur(below * chin_wide, (0, 0), max(feather / 2, 0.5))
 
 

@@ -7,6 +7,7 @@ from keras_s2v.faces import mouth_bank, mouth_masks, mouth_warp
 from keras_s2v.faces.landmarks import (
     FACE_BOTTOM,
     LOWER_INNER_LIP,
+    LOWER_JAW,
     MOUTH_CORNERS,
     NOSE_BASE,
     UPPER_INNER_LIP,
@@ -332,6 +333,26 @@ def test_the_frames_own_chin_is_replaced(astronaut_mesh):
         )
         # The mask's soft edge lies further down: what is left of the frame's chin is a few grey levels at most.
         assert np.abs(difference).max() <= 0.05 * 255, used is shaded
+
+
+def test_a_jaw_lower_only_by_the_pose_takes_nothing_but_skin_from_under_the_sources_chin(astronaut_mesh):
+    # The frame's jaw line lies lower than the dub's, its lips as far apart: a head nodded otherwise, not a mouth
+    # open wider, so the frame has no chin of its own to hide there. A bright chain link just under the source's
+    # chin is not skin, and stays out: only a chin lowered by its opening takes the source's neck whatever its colour.
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    height = face_height(landmarks)
+    frame_landmarks = landmarks.copy()
+    frame_landmarks[list(LOWER_JAW), 1] += 0.02 * height
+    lips = list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP)
+    assert np.array_equal(frame_landmarks[lips], landmarks[lips])
+    chain = source.image.copy()
+    centre = np.round(source.landmarks[FACE_BOTTOM] + [0.0, 0.01 * height]).astype(int)
+    cv2.circle(chain, tuple(int(v) for v in centre), int(0.015 * height), (235, 235, 235), -1)
+    linked = dataclasses.replace(source, image=chain)
+    out = render_mouth(photo, frame_landmarks, linked, source.gap).astype(int)
+    near_white = (out.min(axis=2) > 215) & (photo.min(axis=2) <= 215)
+    assert not near_white.any()
 
 
 def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut_mesh, monkeypatch):
