@@ -173,19 +173,20 @@ class MouthSource:
             return None
         return float(np.percentile(np.linalg.norm(self._chroma()[ring] - self._face_chroma, axis=1), 75))
 
-    @functools.cached_property
-    def _skin(self):
+    def _skin(self, feather):
         """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's own
         colour in the hull's outer SKIN_BAND and on the neck (on a head turned aside the mesh reaches past the
-        cheek's edge; under the chin may be a collar or a beard)."""
+        cheek's edge; under the chin may be a collar or a beard), SKIN_MARGIN and `feather` away from any other:
+        the mask is blurred by half a feather, and a margin of SKIN_MARGIN alone left a grey line where a turned
+        cheek met the background."""
         core = self._core()
         if self._face_chroma is None:
             return np.ones_like(core)
         height = face_height(self.landmarks)
         skin = (np.linalg.norm(self._chroma() - self._face_chroma, axis=2) <= SKIN_CHROMA).astype(np.float32)
-        # Kept only SKIN_MARGIN away from whatever is not skin: between the links of a chain is skin too.
-        skin = cv2.erode(skin, _disc(max(1.0, SKIN_MARGIN * height)))
         lips = lips_mask(core.shape, np.zeros(2), self.landmarks, margin=max(1.0, 0.04 * height))
+        # The lips count as the face whatever their colour; between the links of a chain is skin too.
+        skin = cv2.erode(np.maximum(skin, lips), _disc(max(1.0, SKIN_MARGIN * height) + feather / 2))
         return np.maximum(np.maximum(core, lips), skin)
 
     def face_mask(self, feather, skin=True):
@@ -197,7 +198,7 @@ class MouthSource:
         key = int(feather), skin
         if key not in masks:
             hull = cv2.erode(self._hull, _disc(key[0]))
-            masks[key] = hull * self._skin if skin else hull
+            masks[key] = hull * self._skin(key[0]) if skin else hull
         return masks[key]
 
     @classmethod

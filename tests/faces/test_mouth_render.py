@@ -292,6 +292,24 @@ def test_near_its_outline_a_sources_face_is_only_skin(astronaut_mesh):
         assert not near_grey.any(), gap
 
 
+def test_a_dark_spot_on_a_sources_neck_does_not_shade_the_skin_around_it(astronaut_mesh):
+    # A link of a chain on the neck, where only skin is taken from a source: the mask that leaves it out is blurred,
+    # and its soft edge must not reach the link itself (such edges drew grey lines down turned cheeks).
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    height = face_height(source.landmarks)
+    centre = source.landmarks[FACE_BOTTOM] + [0.0, 0.07 * height]
+    rows, cols = np.mgrid[0 : source.image.shape[0], 0 : source.image.shape[1]]
+    spot = np.hypot(cols - centre[0], rows - centre[1]) < 0.02 * height
+    dark = source.image.copy()
+    dark[spot] = (60, 60, 60)
+    painted = dataclasses.replace(source, image=dark)
+    assert painted.face_mask(1.0)[spot].max() == 0.0  # not skin, and not deep inside the face: left out
+    # At the source's own gap the plain source gives back the photo, so any shade is the spot's.
+    out = render_mouth(photo, landmarks, painted, source.gap).astype(int)
+    assert (photo.astype(int) - out).max() <= 3
+
+
 def test_a_chin_raised_or_lowered_leaves_no_step_under_it(astronaut_mesh):
     # The jaw's motion fades out over the neck: below the chin the warp samples the source ever lower,
     # without jumping over its neck (a step) or back onto its chin (a second chin).
