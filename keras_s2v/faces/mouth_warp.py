@@ -390,8 +390,9 @@ def _chin_wide(shape, offset, frame_landmarks):
 def _dropped_chin(frame_jaw, raised_jaw, feather, chin_wide):
     """(H, W) float32: 1 where the frame's lower face reaches below `raised_jaw` (its own at the dub's gap), and
     two feathers round it, fading over half a feather: the frame's own chin, where the dub's has risen above it (0
-    where it has not), held at 1 all across even when it rose by a pixel or two. Only as wide as the chin (`chin_wide`): beside it
-    the jaw lines differ with the turn of the head, and a source's neck there may be its collar or the background."""
+    where it has not), held at 1 all across even when it rose by a pixel or two. Only as wide as the chin
+    (`chin_wide`): beside it the jaw lines differ with the turn of the head, and a source's neck there may be its
+    collar or the background."""
     # A square's margin: dilating by it is separable, a disc of that size took 5 ms a frame at 300 px faces.
     side = 2 * int(2 * feather) + 1
     below = cv2.dilate(np.clip(frame_jaw - raised_jaw, 0.0, 1.0), cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
