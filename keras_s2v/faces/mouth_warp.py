@@ -32,6 +32,7 @@ from keras_s2v.faces.alignment import apply_matrix
 from keras_s2v.faces.landmarks import (
     INNER_BOTTOM,
     LOWER_INNER_LIP,
+    LOWER_JAW,
     MOUTH_CORNERS,
     STABLE,
     UPPER_INNER_LIP,
@@ -355,8 +356,12 @@ def render_mouth(
     )
     # Whatever the feather, no pixel of the frame's own lips stays; above the base of its nose nothing changes.
     mask = np.maximum(face, lips) * under_the_nose(shape, offset, frame_landmarks, feather)
-    # Matched where the frame and the source should agree: not where the frame's chin hung lower than the dub's.
-    warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips) * (1.0 - dropped))
+    # Matched where the frame and the source should agree: not where the frame's chin hung lower than the dub's, nor
+    # within a feather of either jaw line or below it, where they differ by the jaw that moved (a photo, its own
+    # source, came out paler round its mouth as it opened).
+    moved = np.maximum(*(_below_the_jaw(shape, offset, points) for points in (frame_landmarks, targets)))
+    away_from_the_jaw = cv2.dilate(moved, _disc(feather)) < 0.5
+    warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips) * (1.0 - dropped) * away_from_the_jaw)
     if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
         opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
@@ -379,6 +384,12 @@ def _under_the_chin(frame_jaw, dub_jaw, feather, chin_wide):
     drops at least CHIN_REACH of its drop in the middle (`chin_wide`); not beside the cheeks, where a source and a
     frame differ when the head turns."""
     return (cv2.erode(np.minimum(frame_jaw, dub_jaw), _disc(feather)) < 0.5) & chin_wide
+
+
+def _below_the_jaw(shape, offset, landmarks):
+    """(H, W) float32: 1 below the jaw line of `landmarks`, from ear to ear."""
+    points = np.asarray(landmarks, np.float64)
+    return fill_polygon(shape, np.concatenate([points[list(LOWER_JAW)], below_jaw(points, 1.0)[::-1]]), offset)
 
 
 def _chin_wide(shape, offset, frame_landmarks):

@@ -310,6 +310,19 @@ def test_a_dark_spot_on_a_sources_neck_does_not_shade_the_skin_around_it(astrona
     assert (photo.astype(int) - out).max() <= 3
 
 
+def test_a_photo_as_its_own_source_is_not_tinted_by_its_moving_chin(astronaut_mesh, monkeypatch):
+    # One image, one light: the colour match has nothing to mend. It reads the mask's soft edge, which under the
+    # chin crosses the jaw that moved; taken from there, its offset had tinted the lower face by up to 20 grey levels.
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    for gap in (source.gap - 0.02, source.gap + 0.06):
+        matched = render_mouth(photo, landmarks, source, gap).astype(int)
+        with monkeypatch.context() as patch:
+            patch.setattr(mouth_warp, "match_colour", lambda image, reference, band: image)
+            unmatched = render_mouth(photo, landmarks, source, gap).astype(int)
+        assert np.abs(matched - unmatched).max() <= 3, gap
+
+
 def test_a_chin_raised_or_lowered_leaves_no_step_under_it(astronaut_mesh):
     # The jaw's motion fades out over the neck: below the chin the warp samples the source ever lower,
     # without jumping over its neck (a step) or back onto its chin (a second chin).
