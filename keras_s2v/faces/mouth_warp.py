@@ -177,9 +177,9 @@ class MouthSource:
     def _skin(self, feather):
         """1 where a pixel may be this face's: deep inside the mesh's hull, on the lips, or of the face's own
         colour in the hull's outer SKIN_BAND and on the neck (on a head turned aside the mesh reaches past the
-        cheek's edge; under the chin may be a collar or a beard), SKIN_MARGIN and `feather` away from any other:
-        the mask is blurred by half a feather, and a margin of SKIN_MARGIN alone left a grey line where a turned
-        cheek met the background."""
+        cheek's edge; under the chin may be a collar or a beard), SKIN_MARGIN and half of `feather` away from any
+        other: the mask is blurred by half a feather, and a margin of SKIN_MARGIN alone left a grey line where a
+        turned cheek met the background."""
         core = self._core()
         if self._face_chroma is None:
             return np.ones_like(core)
