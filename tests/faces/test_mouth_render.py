@@ -312,7 +312,7 @@ def test_a_dark_spot_on_a_sources_neck_does_not_shade_the_skin_around_it(astrona
 
 def test_a_photo_as_its_own_source_is_not_tinted_by_its_moving_chin(astronaut_mesh, monkeypatch):
     # One image, one light: the colour match has nothing to mend. It reads the mask's soft edge, which under the
-    # chin crosses the jaw that moved; taken from there, its offset had tinted the lower face by up to 20 grey levels.
+    # chin crosses the jaw that moved; taken from there, its offset had tinted the lower face by up to 14 grey levels.
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     for gap in (source.gap - 0.02, source.gap + 0.06):
