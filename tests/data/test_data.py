@@ -320,3 +320,18 @@ def test_even_and_odd_clips_are_disjoint_halves(corpus):
     assert sorted(even + odd) == every and not set(even) & set(odd) and len(even) == len(odd) == 1
     with pytest.raises(ValueError, match="`clips` must be one of"):
         shard_files(corpus[1], "train", "half")
+
+
+def test_a_seeded_training_dataset_gives_the_same_batches_every_time(corpus):
+    # Worker threads used to order the windows as they finished: two demo runs of one seed
+    # trained different generators (docs/experiments.md, fifteenth entry).
+    def batches(make):
+        return [batch[1].numpy() for batch in make().take(6)]
+
+    for make in (
+        lambda: syncnet_dataset(corpus[1], batch_size=8, augment_frames=True, seed=3, repeat=True),
+        lambda: generator_dataset(corpus[1], batch_size=4, augment_frames=True, seed=3, repeat=True),
+    ):
+        first, again = batches(make), batches(make)
+        for one, other in zip(first, again, strict=True):
+            np.testing.assert_array_equal(one, other)
