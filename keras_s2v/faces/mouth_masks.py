@@ -30,6 +30,16 @@ TONGUE_SHADE = 0.5
 DEFAULT_TEETH = (205, 195, 180)  # RGB of teeth in a face's light when the person shows none to take it from
 TEETH_SHARE = 0.3
 TEETH_DEPTH = 0.03
+# The lower teeth likewise, up from the lower lip, where the source's lower lip brings none of its own: an opening
+# drawn with upper teeth alone read as a dark hole (a real mouth that opens wide shows the tips of its lower teeth).
+# Smaller than the upper ones, and in the upper lip's shade.
+LOWER_TEETH_SHARE = 0.2
+LOWER_TEETH_DEPTH = 0.015
+LOWER_TEETH_SHADE = 0.8
+# Drawn teeth are told from a pale band by the shade between them: a line every TOOTH_WIDTH of the mouth's width
+# (the lower incisors are narrower), from the midline out, darker by TOOTH_LINE_SHADE.
+TOOTH_WIDTH, LOWER_TOOTH_WIDTH = 0.14, 0.1
+TOOTH_LINE_SHADE = 0.2
 MAX_CAVITY_LEVEL = 60.0  # the brightest channel of a cavity colour taken from the person
 MAX_COLOUR_SHIFT = 20.0  # grey levels: the most match_colour moves a pixel
 CHEEK_TOLERANCE = 25.0  # grey levels between source and frame beside the mouth before the frame's own is kept
@@ -160,20 +170,25 @@ def tongue_mask(shape, offset, upper_edge, lower_edge, blur):
     return cv2.GaussianBlur(fill_polygon(shape, np.concatenate([top, lower_edge[::-1]]), offset), (0, 0), max(blur, 0.5))
 
 
-def teeth_mask(shape, offset, upper_edge, lower_edge, height, blur):
-    """Soft mask of the upper teeth in the opening between `upper_edge` and `lower_edge` ((k, 2) each, corner to
-    corner), for a face `height` pixels tall: down from the upper edge, deepest in the middle, none at the corners;
-    each column's value falls towards the corners too, as the teeth turn away into the mouth's shade."""
-    dome = np.sin(np.pi * np.arange(1, len(upper_edge) + 1) / (len(upper_edge) + 1))
-    opening = np.linalg.norm(lower_edge - upper_edge, axis=1)
-    depth = np.minimum(TEETH_SHARE * opening, TEETH_DEPTH * height) * np.sqrt(dome)
-    direction = (lower_edge - upper_edge) / np.maximum(opening, 1e-6)[:, None]
-    bottom = upper_edge + depth[:, None] * direction
-    band = fill_polygon(shape, np.concatenate([upper_edge, bottom[::-1]]), offset)
+def teeth_mask(shape, offset, from_edge, to_edge, height, blur, share=TEETH_SHARE, depth=TEETH_DEPTH, width=TOOTH_WIDTH):
+    """Soft mask of teeth that show from `from_edge` towards `to_edge` ((k, 2) each, corner to corner; the upper
+    teeth from the upper edge of an opening, the lower ones from its lower edge), for a face `height` pixels
+    tall: `share` of the opening but at most `depth` face heights deep in the middle, none at the corners; each
+    column's value falls towards the corners too, as the teeth turn away into the mouth's shade, and dips between
+    teeth `width` of the mouth's width apart."""
+    dome = np.sin(np.pi * np.arange(1, len(from_edge) + 1) / (len(from_edge) + 1))
+    opening = np.linalg.norm(to_edge - from_edge, axis=1)
+    reach = np.minimum(share * opening, depth * height) * np.sqrt(dome)
+    direction = (to_edge - from_edge) / np.maximum(opening, 1e-6)[:, None]
+    tips = from_edge + reach[:, None] * direction
+    band = fill_polygon(shape, np.concatenate([from_edge, tips[::-1]]), offset)
     columns = np.arange(shape[1], dtype=np.float32) + offset[0]
-    span = float(upper_edge[-1, 0] - upper_edge[0, 0])
-    across = np.clip((columns - upper_edge[0, 0]) / (span if abs(span) > 1e-6 else 1e-6), 0.0, 1.0)
+    span = float(from_edge[-1, 0] - from_edge[0, 0])
+    across = np.clip((columns - from_edge[0, 0]) / (span if abs(span) > 1e-6 else 1e-6), 0.0, 1.0)
     light = 0.5 + 0.5 * np.sin(np.pi * across)
+    tooth = width * abs(span)
+    from_line = ((across - 0.5) * abs(span) / max(tooth, 1e-6) + 0.5) % 1.0 - 0.5  # in teeth, a line at the midline
+    light *= 1.0 - TOOTH_LINE_SHADE * np.exp(-0.5 * (from_line * tooth / max(0.6, 0.1 * tooth)) ** 2)
     return cv2.GaussianBlur(band, (0, 0), max(blur, 0.5)) * light[None, :]
 
 

@@ -18,7 +18,7 @@ on a coarse grid (it is smooth) and sampled bicubic with cv2.remap, moves the so
 Where the new gap is wider than the source's, the source's mouth splits along its midline (the
 upper teeth go with the upper lip, the lower with the lower) and a dark cavity fills the gap, with
 the tongue in its lower part and, where the source shows no teeth of its own, upper teeth drawn
-under the upper lip.
+under the upper lip and the tips of the lower teeth above the lower lip.
 """
 
 import dataclasses
@@ -46,6 +46,10 @@ from keras_s2v.faces.mouth_masks import (
     DEFAULT_CAVITY,
     DEFAULT_TEETH,
     DEFAULT_TONGUE,
+    LOWER_TEETH_DEPTH,
+    LOWER_TEETH_SHADE,
+    LOWER_TEETH_SHARE,
+    LOWER_TOOTH_WIDTH,
     agreeing_cheeks,
     cavity_image,
     fill_hull,
@@ -113,6 +117,12 @@ class MouthSource:
         """Whether the inside of this mouth has the lower edge of upper teeth (`split_line` found one)."""
         return self._split[1]
 
+    @property
+    def shows_lower_teeth(self):
+        """Whether something lighter than the lips lies between `split_line` and the lower lip: the lower teeth,
+        which go down with the lower lip when the mouth opens."""
+        return self._split[2]
+
     @functools.cached_property
     def _split(self):
         upper = self.landmarks[list(UPPER_INNER_LIP[1:-1])]
@@ -123,7 +133,7 @@ class MouthSource:
         lightest_lips = (
             -np.inf if lips is None else float(cv2.cvtColor(np.float32([[lips]]), cv2.COLOR_RGB2GRAY)[0, 0]) + TEETH_LIGHTER
         )
-        shares, teeth = np.full(len(upper), 0.5), False
+        shares, teeth, lower_teeth = np.full(len(upper), 0.5), False, False
         for pair, (top, bottom) in enumerate(zip(upper, lower)):
             length = float(np.linalg.norm(bottom - top))
             if length < MIN_SPLIT_SEARCH:
@@ -137,8 +147,10 @@ class MouthSource:
             if darkening[best] > TEETH_EDGE and profile[best] > lightest_lips:
                 shares[pair] = along[best + 1]
                 teeth = True
+            below = profile[(along > shares[pair] + 0.1) & (along < 0.9)]
+            lower_teeth |= bool(below.size) and float(below.max()) > lightest_lips
         shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw
-        return upper + shares[:, None] * (lower - upper), teeth
+        return upper + shares[:, None] * (lower - upper), teeth, lower_teeth
 
     @functools.cached_property
     def _hull(self):
@@ -369,9 +381,23 @@ def render_mouth(
         # Its soft upper edge is the tongue's back, curving away into the shade.
         tongue = tongue_mask(shape, offset, *split, blur=0.015 * height)[..., None]
         inside = inside + tongue * (tongue * np.asarray(tongue_colour, np.float32) - inside)
+        teeth_colour = np.asarray(teeth_colour, np.float32)
         if not source.shows_teeth:  # its own teeth, where it has them, came up with the upper lip
             teeth = teeth_mask(shape, offset, *split, height, blur=0.004 * height)[..., None]  # crisp, as teeth are
-            inside = inside + teeth * (np.asarray(teeth_colour, np.float32) - inside)
+            inside = inside + teeth * (teeth_colour - inside)
+        if not source.shows_lower_teeth:  # and its own lower teeth, where it has them, went down with the lower lip
+            teeth = teeth_mask(
+                shape,
+                offset,
+                split[1],
+                split[0],
+                height,
+                0.004 * height,
+                share=LOWER_TEETH_SHARE,
+                depth=LOWER_TEETH_DEPTH,
+                width=LOWER_TOOTH_WIDTH,
+            )[..., None]
+            inside = inside + teeth * (LOWER_TEETH_SHADE * teeth_colour - inside)
         warped += opened[..., None] * (inside - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()

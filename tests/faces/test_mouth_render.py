@@ -153,12 +153,37 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     # In the middle they take the colour asked for.
     middle = np.abs(cols - targets[13, 0]) < 0.1 * np.ptp(targets[[78, 308], 0])
     assert green[rows[middle], cols[middle], 1].max() > 150
+    # Below them, over the lower lip, the tips of the lower teeth, in the upper lip's shade.
+    lower = rows > (targets[13, 1] + targets[14, 1]) / 2
+    assert lower.sum() > 10 and rows[lower].mean() > targets[14, 1] - 0.03 * face_height(targets)
     astronaut, astronaut_landmarks = astronaut_mesh
     smile = MouthSource.from_frame(astronaut, astronaut_landmarks)
-    green, purple, _ = _drawn_in(astronaut, astronaut_landmarks, smile, smile.gap + 0.06, "teeth", ((0, 200, 0), (200, 0, 200)))
-    assert np.array_equal(green, purple)
+    assert not smile.shows_lower_teeth
+    gap = smile.gap + 0.06
+    _, _, teeth = _drawn_in(astronaut, astronaut_landmarks, smile, gap, "teeth", ((0, 200, 0), (200, 0, 200)))
+    targets = mouth_warp.target_landmarks(smile, astronaut_landmarks, gap)[0]
+    rows, cols = np.nonzero(teeth)
+    middle = np.abs(cols - targets[13, 0]) < 0.1 * np.ptp(targets[[78, 308], 0])
+    assert middle.sum() > 5 and rows[middle].min() > (targets[13, 1] + targets[14, 1]) / 2  # the lower teeth only
     # A bank takes the colour of the person's own teeth where a source shows them.
     assert min(mouth_bank.teeth_colour([smile])) > 150 and mouth_bank.teeth_colour([source]) == mouth_masks.DEFAULT_TEETH
+
+
+def test_a_source_with_lower_teeth_of_its_own_gets_none_drawn(astronaut_mesh):
+    # The astronaut's smile with teeth painted between its upper teeth and its lower lip: opened, its own lower
+    # teeth go down with the lower lip, and nothing is drawn over them or above them.
+    photo, landmarks = astronaut_mesh
+    smile = MouthSource.from_frame(photo, landmarks)
+    offset = np.asarray(smile.offset, np.float64)
+    lower = smile.landmarks[list(LOWER_INNER_LIP[2:-2])] + offset
+    painted = photo.copy()
+    for point, edge in zip(lower, smile.split_line[1:-1] + offset):
+        column = int(round(point[0]))
+        painted[int(np.ceil(edge[1])) + 1 : int(point[1]), column - 1 : column + 2] = 230
+    source = MouthSource.from_frame(painted, landmarks)
+    assert source.shows_teeth and source.shows_lower_teeth
+    green, purple, _ = _drawn_in(painted, landmarks, source, source.gap + 0.06, "teeth", ((0, 200, 0), (200, 0, 200)))
+    assert np.array_equal(green, purple)
 
 
 def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astronaut_mesh):
