@@ -5,7 +5,9 @@ speech from `keras_s2v.speech`:
 
 - identity: the face outside the lips must keep the person. PSNR of every dubbed frame against
   the photo, over the face-mesh hull minus the outer lips dilated by a margin (`outside_lips_mask`),
-  target >= PSNR_TARGET_DB;
+  target >= PSNR_TARGET_DB; and over the face box minus the lower face (`outside_mouth_mask`, as
+  `s2v photo-check --video` measures a video), which leaves out the chin and jaw: a mouth drawn
+  from the person's own pixels moves them as it opens, and the first figure counts that motion;
 - motion: the lips must open and close with the speech. The face mesh measures the inner-lip gap
   of every dubbed frame (`lip_gap`); its Pearson correlation with the loudness of the frame's
   1/25 s of audio (`loudness_per_frame`) is reported.
@@ -26,13 +28,14 @@ from keras_s2v import faces
 from keras_s2v.dubbing.dubber import load_dubber
 from keras_s2v.errors import NoFaceError
 from keras_s2v.evaluation.metrics import masked_psnr
-from keras_s2v.faces.landmarks import MOUTH_CORNERS, OUTER_LIPS, lip_gap, mesh_points
+from keras_s2v.faces.landmarks import FACE_BOTTOM, FACE_TOP, JAW, MOUTH_CORNERS, NOSE_TIP, OUTER_LIPS, lip_gap, mesh_points
 from keras_s2v.geometry import SAMPLE_RATE, VIDEO_FPS
 from keras_s2v.media import video
 from keras_s2v.media.photos import real_photos
 from keras_s2v.speech import formant as speech_synth
 
 PSNR_TARGET_DB = 32.0
+LOWER_FACE_GROW = 0.05  # of the face height, around the jaw-and-nose polygon (`outside_mouth_mask`)
 SHEET_HEIGHT = 192  # pixels of each contact-sheet tile
 SHEET_EXTREMES = 3  # frames with the lowest and with the highest lip gap per photo
 
@@ -91,6 +94,28 @@ def outside_lips_mask(shape, landmarks, margin=0.15):
     return (face > 0) & (lips == 0)
 
 
+def outside_mouth_mask(shape, landmarks):
+    """(H, W) bool: the landmarks' bounding box minus the lower face.
+
+    The lower face is the convex hull of the jaw line (`JAW`) closed over the nose tip
+    (`NOSE_TIP`) - the region a dub pastes - dilated by 5% of the face height (mesh
+    points 10 to 152), so the soft edge of the paste stays out too.
+    """
+    height, width = shape[:2]
+    points = np.asarray(landmarks, np.float64)[:, :2]
+    mask = np.zeros((height, width), np.uint8)
+    x0, y0 = np.maximum(np.floor(points.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 1, [width, height])
+    mask[y0:y1, x0:x1] = 1
+    lower = np.zeros((height, width), np.uint8)
+    polygon = points[list(JAW) + [NOSE_TIP]].astype(np.float32)
+    cv2.fillConvexPoly(lower, np.round(cv2.convexHull(polygon)[:, 0]).astype(np.int32), 1)
+    radius = int(round(LOWER_FACE_GROW * np.linalg.norm(points[FACE_BOTTOM] - points[FACE_TOP])))
+    if radius > 0:
+        lower = cv2.dilate(lower, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return (mask > 0) & (lower == 0)
+
+
 # --------------------------------------------------------------------------- one photo
 SPEECH_SOURCES = ("formant", "espeak")
 
@@ -137,14 +162,18 @@ def _lip_gaps(frames, mesh, photo_face):
     return np.array(gaps)
 
 
-def measure(frames, photo, mask, gaps, loudness):
-    """The numbers of one dubbed (or baseline) clip: PSNR on the mask, and lip gap against loudness."""
+def measure(frames, photo, masks, gaps, loudness):
+    """The numbers of one dubbed (or baseline) clip: PSNR on each of `masks` ({name: mask}), and lip gap against
+    loudness."""
     height, width = frames.shape[1:3]
-    reference, mask = photo[:height, :width], mask[:height, :width]
+    reference = photo[:height, :width]
     found = ~np.isnan(gaps)
     seen = gaps[found]
     return {
-        "psnr_outside_lips_db": float(np.mean([masked_psnr(frame, reference, mask) for frame in frames])),
+        **{
+            name: float(np.mean([masked_psnr(frame, reference, mask[:height, :width]) for frame in frames]))
+            for name, mask in masks.items()
+        },
         "lip_gap_loudness_correlation": pearson(seen, loudness[found]),
         # |r| below this happens by chance (95%) between unrelated series of this length.
         "correlation_chance_level": float(1.96 / np.sqrt(max(len(seen), 1))),
@@ -176,17 +205,20 @@ def _check(photo, photo_face, mesh, dub_photo, workdir, seconds, seed, speech="f
     unchanged_path = os.path.join(workdir, "unchanged.mp4")
     video.write_video(unchanged_path, [photo] * len(frames), audio=waveform)
     unchanged = video.read_frames(unchanged_path)
-    mask = outside_lips_mask(photo.shape, photo_face.landmarks)
+    masks = {
+        "psnr_outside_lips_db": outside_lips_mask(photo.shape, photo_face.landmarks),
+        "psnr_outside_lower_face_db": outside_mouth_mask(photo.shape, photo_face.landmarks),
+    }
     loudness = loudness_per_frame(waveform, len(frames))
     gaps = _lip_gaps(frames, mesh, photo_face)
-    report = measure(frames, photo, mask, gaps, loudness)
+    report = measure(frames, photo, masks, gaps, loudness)
     unchanged_gaps = _lip_gaps(unchanged, mesh, photo_face)
-    baseline = measure(unchanged, photo, mask, unchanged_gaps, loudness_per_frame(waveform, len(unchanged)))
+    baseline = measure(unchanged, photo, masks, unchanged_gaps, loudness_per_frame(waveform, len(unchanged)))
     report["lip_gap"]["photo"] = lip_gap(photo_face.landmarks)
     report["face_box"] = [round(float(value), 1) for value in photo_face.box]
-    report["mask_pixels"] = int(mask.sum())
+    report["mask_pixels"] = int(masks["psnr_outside_lips_db"].sum())
     report["baseline_photo_unchanged"] = {
-        "psnr_outside_lips_db": baseline["psnr_outside_lips_db"],  # the H.264 ceiling
+        **{name: baseline[name] for name in masks},  # the H.264 ceiling
         "lip_gap_loudness_correlation": baseline["lip_gap_loudness_correlation"],
         "lip_gap_std": baseline["lip_gap"]["std"],  # the mesh's jitter on a still mouth
     }
@@ -199,11 +231,11 @@ def check_photo(photo, model, workdir, seconds=4.0, seed=0, speech="formant"):
     `model`: a generator or mouth-motion model's path, or a loaded generator backend; `speech`
     as `synthesize` takes it. Writes photo.png,
     speech.wav, dubbed.mp4 and unchanged.mp4 (the baseline) to `workdir`. Returns a dict:
-    psnr_outside_lips_db (mean over frames, against the photo, on `outside_lips_mask` of the
-    photo's landmarks), lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
+    psnr_outside_lips_db and psnr_outside_lower_face_db (means over frames, against the photo, on
+    `outside_lips_mask` and `outside_mouth_mask` of the photo's landmarks), lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
     correlation_chance_level (the |r| that unrelated series of that length reach 5% of the time),
     lip_gap {min, max, std, photo}, frames, frames_with_landmarks, mask_pixels, face_box (the mesh's, in the photo) and
-    baseline_photo_unchanged {psnr_outside_lips_db, lip_gap_loudness_correlation, lip_gap_std}.
+    baseline_photo_unchanged {both PSNRs, lip_gap_loudness_correlation, lip_gap_std}.
     """
     mesh = faces.CNNDetector()
     return _check(*_located(photo, mesh), mesh, load_dubber(model)[0], workdir, seconds, seed, speech)[0]
@@ -270,18 +302,25 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant")
 
 
 def format_photo_check(report):
-    """Lines to print: per photo, the PSNR outside the lips against the target and the lip-gap correlation."""
+    """Lines to print: per photo, the PSNRs outside the lips and outside the lower face against the target and
+    the codec's ceiling, and the lip-gap correlation."""
     target = report.get("psnr_target_db", PSNR_TARGET_DB)
     lines = [
-        f"  {'photo':14s} {'PSNR out. lips':>14s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
+        f"  {'photo':14s} {'PSNR out. lips':>14s} {'out. lower face':>15s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
         f"{'gap min-max':>13s} {'landmarks':>10s}"
     ]
+
+    def psnr(value, width):
+        verdict = "ok" if value >= target else f"< {target:.0f}"
+        return f"{value:{width}.2f} dB {verdict:>4s}"
+
     for name, result in report["photos"].items():
         gap = result["lip_gap"]
-        verdict = "ok" if result["psnr_outside_lips_db"] >= target else f"< {target:.0f}"
         span = f"{gap['min']:.3f}-{gap['max']:.3f}" if gap["min"] is not None else "-"
+        lower_face = result.get("psnr_outside_lower_face_db")  # not in reports written before 2026-12-06
         lines.append(
-            f"  {name:14s} {result['psnr_outside_lips_db']:9.2f} dB {verdict:>2s} "
+            f"  {name:14s} {psnr(result['psnr_outside_lips_db'], 6)} "
+            f"{psnr(lower_face, 7) if lower_face is not None else '-':>15s} "
             f"{result['baseline_photo_unchanged']['psnr_outside_lips_db']:10.2f} dB "
             f"{result['lip_gap_loudness_correlation']:15.3f} {span:>13s} "
             f"{result['frames_with_landmarks']:>4d}/{result['frames']:<5d}"

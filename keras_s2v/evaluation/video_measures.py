@@ -25,14 +25,13 @@ import numpy as np
 
 from keras_s2v import faces
 from keras_s2v.evaluation.metrics import masked_psnr
-from keras_s2v.evaluation.photo_check import face_crop, labelled_tile, pearson
-from keras_s2v.faces.landmarks import FACE_BOTTOM, FACE_TOP, JAW, MOUTH_CORNERS, NOSE_TIP, OUTER_LIPS, lip_gap
+from keras_s2v.evaluation.photo_check import face_crop, labelled_tile, outside_mouth_mask, pearson
+from keras_s2v.faces.landmarks import MOUTH_CORNERS, OUTER_LIPS, lip_gap
 from keras_s2v.faces.mouth_bank import LIPS_SHOWN
 from keras_s2v.faces.mouth_warp import MouthSource
 from keras_s2v.media import video
 
 LIP_BOX_GROW = 0.10  # of the mouth width, each side of the outer lips' box
-LOWER_FACE_GROW = 0.05  # of the face height, around the jaw-and-nose polygon
 LABEL_HEIGHT = 24  # pixels of each contact-sheet row's label strip
 
 
@@ -109,28 +108,6 @@ def sharpness_ratio(source_frames, dubbed_frames, source_landmarks, dubbed_landm
     ratios = np.array(ratios)
     ratios = ratios[np.isfinite(ratios)]
     return float(np.median(ratios)) if len(ratios) else float("nan")
-
-
-def outside_mouth_mask(shape, landmarks):
-    """(H, W) bool: the landmarks' bounding box minus the lower face.
-
-    The lower face is the convex hull of the jaw line (`JAW`) closed over the nose tip
-    (`NOSE_TIP`) - the region a dub pastes - dilated by 5% of the face height (mesh
-    points 10 to 152), so the soft edge of the paste stays out too.
-    """
-    height, width = shape[:2]
-    points = np.asarray(landmarks, np.float64)[:, :2]
-    mask = np.zeros((height, width), np.uint8)
-    x0, y0 = np.maximum(np.floor(points.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 1, [width, height])
-    mask[y0:y1, x0:x1] = 1
-    lower = np.zeros((height, width), np.uint8)
-    polygon = points[list(JAW) + [NOSE_TIP]].astype(np.float32)
-    cv2.fillConvexPoly(lower, np.round(cv2.convexHull(polygon)[:, 0]).astype(np.int32), 1)
-    radius = int(round(LOWER_FACE_GROW * np.linalg.norm(points[FACE_BOTTOM] - points[FACE_TOP])))
-    if radius > 0:
-        lower = cv2.dilate(lower, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    return (mask > 0) & (lower == 0)
 
 
 def psnr_outside_mouth(source_frames, dubbed_frames, source_landmarks):

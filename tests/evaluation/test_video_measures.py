@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_s2v.evaluation.metrics import PSNR_CAP_DB
+from keras_s2v.evaluation.photo_check import outside_mouth_mask
 from keras_s2v.evaluation.video_measures import (
     compare,
     contact_sheet,
@@ -11,7 +12,6 @@ from keras_s2v.evaluation.video_measures import (
     lips_hidden,
     mesh_track,
     mouth_sharpness,
-    outside_mouth_mask,
     psnr_outside_mouth,
     sharpness_ratio,
 )
