@@ -77,6 +77,9 @@ SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anyt
 # Face heights under the jaw where the jaw's motion has faded to none: the neck between stretches or
 # squeezes, so a chin raised or lowered leaves no step and no second chin where the motion would stop.
 NECK = 0.25
+# How far from the face's red and green shares (`chromaticity`) a pixel of a source's neck may be and still be taken
+# for skin or its shade under a dropped chin; a chain or a collar there is painted over from the skin around it.
+NECK_CHROMATICITY = 0.04
 CHIN_REACH = 0.7  # share of the middle's drop (`jaw_reach`) from which a place under the jaw counts as the chin's
 
 
@@ -173,6 +176,12 @@ class MouthSource:
         """The face's median (Cr, Cb) in `_core`, or None where the core is too small to tell."""
         inside = self._core() > 0.5
         return np.median(self._chroma()[inside], axis=0) if inside.sum() >= 16 else None
+
+    @functools.cached_property
+    def face_chromaticity(self):
+        """The face's median red and green shares (`chromaticity`) in `_core`, or None where it is too small to tell."""
+        inside = self._core() > 0.5
+        return np.median(chromaticity(self.image[inside]), axis=0) if inside.sum() >= 16 else None
 
     @functools.cached_property
     def lip_contrast(self):
@@ -332,8 +341,8 @@ def render_mouth(
     shape = (y1 - y0, x1 - x0)
     region = frame[y0:y1, x0:x1].astype(np.float32)
     on_face = _warped_face(source, mapx, mapy, feather)
-    # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken whatever its
-    # colour: the shade under a chin is not the face's colour, and the frame's own chin kept there is a second chin.
+    # Where the frame's chin hangs below the dub's (its mouth was open wider), the source's neck is taken however dark:
+    # the shade under a chin fails the skin test, and the frame's own chin kept there is a second chin.
     # Told by the frame's own jaw closed to the dub's gap, not by the dub's jaw line: that one also lies higher where
     # the source's head was held otherwise, and the source's neck taken there brought its chain onto the frame's jaw.
     chin_wide = _chin_wide(shape, offset, frame_landmarks)
@@ -344,6 +353,10 @@ def render_mouth(
     dropped = _dropped_chin(frame_jaw, raised, feather, chin_wide)
     if dropped.any():
         on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
+        # But not its chain or collar there (the boy's chain link on his jaw): what is not of the face's colour, shade
+        # aside, is painted over from the skin around it. Only below the dub's jaw: the lips are not skin either.
+        under = (dropped > 0.05) & (cv2.erode(dub_jaw, _disc(feather)) < 0.5)
+        warped = _skin_over_foreign(warped, under, source.face_chromaticity, feather)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
     # The frame's own lips and a feather around them take no part in the cheeks' check: nothing of its mouth decides
@@ -403,6 +416,25 @@ def render_mouth(
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def chromaticity(image):
+    """(..., 2) float32: each pixel's red and green shares of R + G + B, which a shadow keeps."""
+    image = np.asarray(image, np.float32)
+    return image[..., :2] / (image.sum(axis=-1, keepdims=True) + 1.0)
+
+
+def _skin_over_foreign(warped, inside, face_chromaticity, feather):
+    """`warped` with its pixels in `inside` whose colour is not the face's (by chromaticity, which the shade
+    under a chin keeps, but a chain or a collar does not) painted over from the skin around them."""
+    if face_chromaticity is None:
+        return warped
+    foreign = inside & (np.linalg.norm(chromaticity(warped) - face_chromaticity, axis=-1) > NECK_CHROMATICITY)
+    if not foreign.any():
+        return warped
+    foreign = cv2.dilate(foreign.astype(np.uint8), _disc(max(1.0, feather / 2)))
+    painted = cv2.inpaint(np.clip(warped + 0.5, 0, 255).astype(np.uint8), foreign, max(1.0, feather), cv2.INPAINT_TELEA)
+    return np.where(foreign[..., None] > 0, painted.astype(np.float32), warped)
 
 
 def _under_the_chin(frame_jaw, dub_jaw, feather, chin_wide):

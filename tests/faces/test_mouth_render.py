@@ -411,6 +411,25 @@ def test_a_jaw_lower_only_by_the_pose_takes_nothing_but_skin_from_under_the_sour
     assert not near_white.any()
 
 
+def test_under_a_dropped_chin_a_chain_on_the_sources_neck_is_painted_over_with_skin(astronaut_mesh):
+    # The frame's chin hangs lower than the dub's, so the source's neck must cover it, shade and all (the test
+    # above). A chain link lying there on the source, grey where skin is not, is not carried along: the skin
+    # around it is painted over it.
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    height = face_height(landmarks)
+    frame_landmarks = landmarks.copy()
+    frame_landmarks[mouth_warp.jaw_weights(landmarks) > 0.5, 1] += 0.03 * height  # its jaw dropped
+    chain = source.image.copy()
+    centre = np.round(source.landmarks[FACE_BOTTOM] + [0.0, 0.015 * height]).astype(int)
+    cv2.circle(chain, tuple(int(v) for v in centre), int(0.015 * height), (235, 235, 235), -1)
+    linked = dataclasses.replace(source, image=chain)
+    out = render_mouth(photo, frame_landmarks, linked, source.gap).astype(int)
+    plain = render_mouth(photo, frame_landmarks, source, source.gap).astype(int)
+    near = np.abs(out - plain).max(axis=2)
+    assert ((out.min(axis=2) > 215) & (plain.min(axis=2) <= 215)).sum() == 0 and np.percentile(near[near > 0], 90) < 40
+
+
 def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut_mesh, monkeypatch):
     # A head turned aside: the source's face ends just past its mouth corner, within the lips' margin, and what
     # lies beyond is the background's grey. However the mouth moves, none of that grey reaches the output.
