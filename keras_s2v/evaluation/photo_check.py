@@ -232,7 +232,8 @@ def check_photo(photo, model, workdir, seconds=4.0, seed=0, speech="formant"):
     as `synthesize` takes it. Writes photo.png,
     speech.wav, dubbed.mp4 and unchanged.mp4 (the baseline) to `workdir`. Returns a dict:
     psnr_outside_lips_db and psnr_outside_lower_face_db (means over frames, against the photo, on
-    `outside_lips_mask` and `outside_mouth_mask` of the photo's landmarks), lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
+    `outside_lips_mask` and `outside_mouth_mask` of the photo's landmarks),
+    lip_gap_loudness_correlation (Pearson, over the frames with landmarks),
     correlation_chance_level (the |r| that unrelated series of that length reach 5% of the time),
     lip_gap {min, max, std, photo}, frames, frames_with_landmarks, mask_pixels, face_box (the mesh's, in the photo) and
     baseline_photo_unchanged {both PSNRs, lip_gap_loudness_correlation, lip_gap_std}.
