@@ -77,9 +77,10 @@ SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anyt
 # Face heights under the jaw where the jaw's motion has faded to none: the neck between stretches or
 # squeezes, so a chin raised or lowered leaves no step and no second chin where the motion would stop.
 NECK = 0.25
-# How far from the face's red and green shares (`chromaticity`) a pixel of a source's neck may be and still be taken
-# for skin or its shade under a dropped chin; a chain or a collar there is painted over from the skin around it.
-NECK_CHROMATICITY = 0.04
+# Under a dropped chin, a pixel of a source's neck whose colour is less than this share as far from grey as the face's,
+# in the face's hue (`chromaticity`), is no skin: a grey chain, a green collar. It is painted over from the skin
+# around it. The shade under a chin is as saturated as the face or more (1.2 times on the close-up), so it stays.
+NECK_SATURATION = 0.5
 CHIN_REACH = 0.7  # share of the middle's drop (`jaw_reach`) from which a place under the jaw counts as the chin's
 
 
@@ -419,17 +420,20 @@ def render_mouth(
 
 
 def chromaticity(image):
-    """(..., 2) float32: each pixel's red and green shares of R + G + B, which a shadow keeps."""
+    """(..., 2) float32: each pixel's red and green shares of R + G + B, which a shadow mostly keeps (grey is a
+    third each)."""
     image = np.asarray(image, np.float32)
     return image[..., :2] / (image.sum(axis=-1, keepdims=True) + 1.0)
 
 
 def _skin_over_foreign(warped, inside, face_chromaticity, feather):
-    """`warped` with its pixels in `inside` whose colour is not the face's (by chromaticity, which the shade
-    under a chin keeps, but a chain or a collar does not) painted over from the skin around them."""
-    if face_chromaticity is None:
+    """`warped` with its pixels in `inside` that are not of the face's colour (NECK_SATURATION: greyer than it, or
+    of another hue; a shade keeps it) painted over from the skin around them."""
+    skin = None if face_chromaticity is None else face_chromaticity - 1.0 / 3.0  # from grey
+    if skin is None or np.linalg.norm(skin) < 0.01:  # a grey face: no colour to tell skin by
         return warped
-    foreign = inside & (np.linalg.norm(chromaticity(warped) - face_chromaticity, axis=-1) > NECK_CHROMATICITY)
+    saturation = (chromaticity(warped) - 1.0 / 3.0) @ skin / float(skin @ skin)
+    foreign = inside & (saturation < NECK_SATURATION)
     if not foreign.any():
         return warped
     foreign = cv2.dilate(foreign.astype(np.uint8), _disc(max(1.0, feather / 2)))
