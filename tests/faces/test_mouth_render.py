@@ -428,6 +428,14 @@ def test_under_a_dropped_chin_a_chain_on_the_sources_neck_is_painted_over_with_s
     plain = render_mouth(photo, frame_landmarks, source, source.gap).astype(int)
     near = np.abs(out - plain).max(axis=2)
     assert ((out.min(axis=2) > 215) & (plain.min(axis=2) <= 215)).sum() == 0 and np.percentile(near[near > 0], 90) < 40
+    # A shade there as red as the close-up's, more saturated than the face, is the neck's own: it stays.
+    shade = source.image.copy()
+    under = np.mgrid[0 : shade.shape[0], 0 : shade.shape[1]][0] > source.landmarks[FACE_BOTTOM, 1] + 2
+    shade[under] = (shade[under] * [0.6, 0.35, 0.35]).astype(np.uint8)
+    shaded = render_mouth(photo, frame_landmarks, dataclasses.replace(source, image=shade), source.gap).astype(int)
+    darker = plain.sum(axis=2) - shaded.sum(axis=2)
+    chin = frame_landmarks[FACE_BOTTOM].astype(int)
+    assert darker[chin[1] + 1 : chin[1] + 6, chin[0] - 5 : chin[0] + 6].mean() > 100
 
 
 def test_beside_a_mouth_corner_nothing_past_the_sources_face_comes_out(astronaut_mesh, monkeypatch):
