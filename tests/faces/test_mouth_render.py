@@ -40,6 +40,23 @@ def _opened(landmarks, *openings):
     return copies
 
 
+def _with_link(source, below):
+    """`source` with a bright chain link `below` face heights under its chin."""
+    chain = source.image.copy()
+    height = face_height(source.landmarks)
+    centre = np.round(source.landmarks[FACE_BOTTOM] + [0.0, below * height]).astype(int)
+    cv2.circle(chain, tuple(int(v) for v in centre), int(0.015 * height), (235, 235, 235), -1)
+    return dataclasses.replace(source, image=chain)
+
+
+def _with_neck_shade(source, gains):
+    """(`source` with its neck under the chin scaled by `gains`, per channel: the shade under a chin; that region)."""
+    shade = source.image.copy()
+    under = np.mgrid[0 : shade.shape[0], 0 : shade.shape[1]][0] > source.landmarks[FACE_BOTTOM, 1] + 2
+    shade[under] = (shade[under] * np.asarray(gains)).astype(np.uint8)
+    return dataclasses.replace(source, image=shade), under
+
+
 def test_no_motion_gives_back_the_frame_exactly(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
@@ -369,8 +386,7 @@ def test_the_frames_own_chin_is_replaced(astronaut_mesh):
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     height = face_height(landmarks)
-    frame_landmarks = landmarks.copy()
-    frame_landmarks[mouth_warp.jaw_weights(landmarks) > 0.5, 1] += 0.03 * height  # its jaw dropped
+    (frame_landmarks,) = _opened(landmarks, 0.03)  # its jaw dropped
     chin = frame_landmarks[FACE_BOTTOM]
     rows, cols = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
     near = (np.abs(cols - chin[0]) < 0.06 * height) & (np.abs(rows - chin[1]) < 0.02 * height)
@@ -378,10 +394,7 @@ def test_the_frames_own_chin_is_replaced(astronaut_mesh):
     other[near] = 255 - other[near]
     # The same with the source's neck in the shade of its chin, darker than any skin of its face: it is still what
     # lies under the chin.
-    shade = source.image.copy()
-    under = np.mgrid[0 : shade.shape[0], 0 : shade.shape[1]][0] > source.landmarks[FACE_BOTTOM, 1] + 2
-    shade[under] = (shade[under] * 0.35).astype(np.uint8)
-    shaded = dataclasses.replace(source, image=shade)
+    shaded, under = _with_neck_shade(source, 0.35)
     assert shaded.face_mask(1.0)[under].mean() < 0.5 * source.face_mask(1.0)[under].mean()  # not the face's colour
     for used in (source, shaded):
         difference = render_mouth(other, frame_landmarks, used, used.gap).astype(int) - render_mouth(
@@ -397,16 +410,11 @@ def test_a_jaw_lower_only_by_the_pose_takes_nothing_but_skin_from_under_the_sour
     # chin is not skin, and stays out: only a chin lowered by its opening takes the source's neck whatever its colour.
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
-    height = face_height(landmarks)
     frame_landmarks = landmarks.copy()
-    frame_landmarks[list(LOWER_JAW), 1] += 0.02 * height
+    frame_landmarks[list(LOWER_JAW), 1] += 0.02 * face_height(landmarks)
     lips = list(UPPER_INNER_LIP) + list(LOWER_INNER_LIP)
     assert np.array_equal(frame_landmarks[lips], landmarks[lips])
-    chain = source.image.copy()
-    centre = np.round(source.landmarks[FACE_BOTTOM] + [0.0, 0.01 * height]).astype(int)
-    cv2.circle(chain, tuple(int(v) for v in centre), int(0.015 * height), (235, 235, 235), -1)
-    linked = dataclasses.replace(source, image=chain)
-    out = render_mouth(photo, frame_landmarks, linked, source.gap).astype(int)
+    out = render_mouth(photo, frame_landmarks, _with_link(source, 0.01), source.gap).astype(int)
     near_white = (out.min(axis=2) > 215) & (photo.min(axis=2) <= 215)
     assert not near_white.any()
 
@@ -417,22 +425,13 @@ def test_under_a_dropped_chin_a_chain_on_the_sources_neck_is_painted_over_with_s
     # around it is painted over it.
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
-    height = face_height(landmarks)
-    frame_landmarks = landmarks.copy()
-    frame_landmarks[mouth_warp.jaw_weights(landmarks) > 0.5, 1] += 0.03 * height  # its jaw dropped
-    chain = source.image.copy()
-    centre = np.round(source.landmarks[FACE_BOTTOM] + [0.0, 0.015 * height]).astype(int)
-    cv2.circle(chain, tuple(int(v) for v in centre), int(0.015 * height), (235, 235, 235), -1)
-    linked = dataclasses.replace(source, image=chain)
-    out = render_mouth(photo, frame_landmarks, linked, source.gap).astype(int)
+    (frame_landmarks,) = _opened(landmarks, 0.03)  # its jaw dropped
+    out = render_mouth(photo, frame_landmarks, _with_link(source, 0.015), source.gap).astype(int)
     plain = render_mouth(photo, frame_landmarks, source, source.gap).astype(int)
     near = np.abs(out - plain).max(axis=2)
     assert ((out.min(axis=2) > 215) & (plain.min(axis=2) <= 215)).sum() == 0 and np.percentile(near[near > 0], 90) < 40
     # A shade there as red as the close-up's, more saturated than the face, is the neck's own: it stays.
-    shade = source.image.copy()
-    under = np.mgrid[0 : shade.shape[0], 0 : shade.shape[1]][0] > source.landmarks[FACE_BOTTOM, 1] + 2
-    shade[under] = (shade[under] * [0.6, 0.35, 0.35]).astype(np.uint8)
-    shaded = render_mouth(photo, frame_landmarks, dataclasses.replace(source, image=shade), source.gap).astype(int)
+    shaded = render_mouth(photo, frame_landmarks, _with_neck_shade(source, [0.6, 0.35, 0.35])[0], source.gap).astype(int)
     darker = plain.sum(axis=2) - shaded.sum(axis=2)
     chin = frame_landmarks[FACE_BOTTOM].astype(int)
     assert darker[chin[1] + 1 : chin[1] + 6, chin[0] - 5 : chin[0] + 6].mean() > 100
