@@ -172,17 +172,21 @@ class MouthSource:
     def _chroma(self):
         return cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
 
+    def _median_in_core(self, values):
+        """The median over `_core` of `values` ((H, W, k) per pixel of the image), or None where the core is too
+        small to tell."""
+        inside = self._core() > 0.5
+        return np.median(values[inside], axis=0) if inside.sum() >= 16 else None
+
     @functools.cached_property
     def _face_chroma(self):
         """The face's median (Cr, Cb) in `_core`, or None where the core is too small to tell."""
-        inside = self._core() > 0.5
-        return np.median(self._chroma()[inside], axis=0) if inside.sum() >= 16 else None
+        return self._median_in_core(self._chroma())
 
     @functools.cached_property
     def face_chromaticity(self):
         """The face's median red and green shares (`chromaticity`) in `_core`, or None where it is too small to tell."""
-        inside = self._core() > 0.5
-        return np.median(chromaticity(self.image[inside]), axis=0) if inside.sum() >= 16 else None
+        return self._median_in_core(chromaticity(self.image))
 
     @functools.cached_property
     def lip_contrast(self):
@@ -429,9 +433,9 @@ def chromaticity(image):
 def _skin_over_foreign(warped, inside, face_chromaticity, feather):
     """`warped` with its pixels in `inside` that are not of the face's colour (NECK_SATURATION: greyer than it, or
     of another hue; a shade keeps it) painted over from the skin around them."""
-    skin = None if face_chromaticity is None else face_chromaticity - 1.0 / 3.0  # from grey
-    if skin is None or np.linalg.norm(skin) < 0.01:  # a grey face: no colour to tell skin by
+    if face_chromaticity is None or np.linalg.norm(face_chromaticity - 1.0 / 3.0) < 0.01:  # no colour to tell skin by
         return warped
+    skin = face_chromaticity - 1.0 / 3.0  # from grey
     saturation = (chromaticity(warped) - 1.0 / 3.0) @ skin / float(skin @ skin)
     foreign = inside & (saturation < NECK_SATURATION)
     if not foreign.any():
