@@ -8,8 +8,10 @@ from keras_s2v.faces.landmarks import (
     FACE_BOTTOM,
     LOWER_INNER_LIP,
     LOWER_JAW,
+    LOWER_OUTER_LIP,
     MOUTH_CORNERS,
     NOSE_BASE,
+    STABLE,
     UPPER_INNER_LIP,
     UPPER_LIP,
     face_height,
@@ -117,6 +119,26 @@ def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut_mesh):
     # The inside of the new opening is dark, as a mouth's is.
     middle = np.round((landmarks[13] + mouth_warp.target_landmarks(source, landmarks, source.gap + 0.08)[0][14]) / 2).astype(int)
     assert opened[middle[1], middle[0]].mean() < photo[middle[1], middle[0]].mean() - 40
+
+
+def test_a_source_whose_nose_sits_lower_is_placed_with_its_nose_on_the_frames(astronaut_mesh):
+    # A head tilted otherwise: the similarity on the stable points cannot bring the source's nostrils onto the
+    # frame's, and the lower face showed a second pair under them. The base of the nose is put on the frame's, the
+    # lips kept where the similarity puts them.
+    photo, landmarks = astronaut_mesh
+    height = face_height(landmarks)
+    lower = landmarks[:, 1] >= landmarks[list(NOSE_BASE), 1].min() - 1.0  # the nose's base and all below it,
+    lower[list(STABLE)] = False  # but not the other points the pose is fitted on
+    lower[list(NOSE_BASE)] = True
+    tilted = landmarks.copy()
+    tilted[lower, 1] += 0.03 * height
+    source = MouthSource(photo, tilted)
+    targets, matrix = mouth_warp.target_landmarks(source, landmarks, source.gap)
+    placed = mouth_warp.apply_matrix(matrix, tilted)
+    assert np.abs(targets[list(NOSE_BASE)] - landmarks[list(NOSE_BASE)]).max() < 0.002 * height
+    lips = list(UPPER_LIP) + list(LOWER_INNER_LIP) + list(UPPER_INNER_LIP)
+    np.testing.assert_allclose(targets[lips], placed[lips], atol=1e-6)
+    assert np.abs(placed[list(NOSE_BASE), 1] - landmarks[list(NOSE_BASE), 1]).min() > 0.02 * height  # it was low
 
 
 def test_nothing_above_the_frames_nose_changes_however_high_its_upper_lip(astronaut_mesh):
@@ -266,6 +288,26 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     assert abs(sources[0].gap - wanted) == abs(sources[1].gap - wanted)
     assert MouthBank(sources).pick(landmarks, wanted) is sources[1]
     assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
+
+
+def test_teeth_under_the_meshs_lower_lip_make_a_source_the_last_to_press_shut(astronaut_mesh):
+    # On a mouth open over its lower teeth the mesh can put the lower lip's inner edge on the gap above them. Paint
+    # teeth into the top of the astronaut's lower lip: the source with them is told apart by its pixels alone (the
+    # same mesh, so the same gap), and a frame that wants the mouth shut gets the other, whichever comes first.
+    photo, landmarks = astronaut_mesh
+    plain = MouthSource.from_frame(photo, landmarks)
+    painted = photo.copy()
+    offset = np.asarray(plain.offset, np.float64)
+    inner, outer = (plain.landmarks[list(points)] + offset for points in (LOWER_INNER_LIP[1:-1], LOWER_OUTER_LIP))
+    for top, bottom in list(zip(inner, outer))[1:-1]:
+        column, depth = int(round(top[0])), 0.5 * (bottom[1] - top[1])
+        painted[int(np.ceil(top[1])) : int(top[1] + depth), column - 2 : column + 3] = 235
+    with_teeth = MouthSource.from_frame(painted, landmarks)
+    assert plain.teeth_below == 0.0 and with_teeth.teeth_below > 0.01
+    assert with_teeth.gap == plain.gap
+    shut = plain.gap / 2
+    assert MouthBank([with_teeth, plain]).pick(landmarks, shut) is plain
+    assert MouthBank([plain, with_teeth]).pick(landmarks, shut) is plain
 
 
 def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
