@@ -16,7 +16,6 @@ MOUTH_CORNERS = MOUTH[:2]
 INNER_LIPS = INNER_TOP, INNER_BOTTOM = MOUTH[2:]
 UPPER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)  # the outer upper lip's top edge, corner to corner
 OUTER_LIPS = UPPER_LIP + (375, 321, 405, 314, 17, 84, 181, 91, 146)
-LOWER_OUTER_LIP = tuple(reversed(OUTER_LIPS[-9:]))  # the lower lip's bottom edge, under LOWER_INNER_LIP[1:-1]
 UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 JAW = (93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323)

@@ -51,14 +51,10 @@ def pose_residual(source_landmarks, frame_landmarks):
     return float(np.sqrt((error**2).sum(axis=1).mean()) / max(face_height(frame_landmarks), 1e-6))
 
 
-def gap_cost(source_gap, wanted, teeth_below=0.0):
-    """What giving a frame that wants lip gap `wanted` a source of `source_gap` costs, in units of GAP_SCALE.
-    `teeth_below` (`MouthSource.teeth_below`) is how far the source's opening shows below its mesh's lower lip: pressed,
-    that much more has to go."""
-    drawn = max(wanted - source_gap, 0.0)
-    shown = source_gap + teeth_below
-    pressed = max(shown - wanted, 0.0)
-    shut = pressed / max(shown, 1e-6)
+def gap_cost(source_gap, wanted):
+    """What giving a frame that wants lip gap `wanted` a source of `source_gap` costs, in units of GAP_SCALE."""
+    drawn, pressed = max(wanted - source_gap, 0.0), max(source_gap - wanted, 0.0)
+    shut = pressed / max(source_gap, 1e-6)
     return (abs(source_gap - wanted) + DRAWN_EXTRA * drawn + PRESSED_EXTRA * shut * pressed) / GAP_SCALE
 
 
@@ -171,8 +167,7 @@ class MouthBank:
 
         residuals = dict(zip(self.sources, self._pose_residuals(frame_landmarks)))
         costs = {
-            source: gap_cost(source.gap, gap, source.teeth_below) + residuals[source] / POSE_SCALE + self._width_costs[source]
-            for source in allowed
+            source: gap_cost(source.gap, gap) + residuals[source] / POSE_SCALE + self._width_costs[source] for source in allowed
         }
         best = min(allowed, key=costs.get)
         if self._last in costs and costs[self._last] <= costs[best] + STAY:

@@ -33,7 +33,6 @@ from keras_s2v.faces.landmarks import (
     INNER_BOTTOM,
     LOWER_INNER_LIP,
     LOWER_JAW,
-    LOWER_OUTER_LIP,
     MOUTH_CORNERS,
     NOSE_BASE,
     STABLE,
@@ -84,10 +83,6 @@ NECK = 0.25
 # in the face's hue (`chromaticity`), is no skin: a grey chain, a green collar. It is painted over from the skin
 # around it. The shade under a chin is as saturated as the face or more (1.2 times on the close-up), so it stays.
 NECK_SATURATION = 0.5
-# Teeth below the mesh's lower inner lip (`MouthSource.teeth_below`): searched over this share of the lower lip, the
-# search ending where LIP_RUN pixels in a row have the lips' grey level (within TEETH_LIGHTER). A shorter run ended it
-# in the blur between a dark gap and the teeth below it.
-TEETH_BELOW_SEARCH, LIP_RUN = 0.8, 3.0
 CHIN_REACH = 0.7  # share of the middle's drop (`jaw_reach`) from which a place under the jaw counts as the chin's
 
 
@@ -162,32 +157,6 @@ class MouthSource:
             lower_teeth |= bool(below.size) and float(below.max()) > lightest_lips
         shares = np.convolve(np.pad(shares, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")  # one line, not a saw
         return upper + shares[:, None] * (lower - upper), teeth, lower_teeth
-
-    @functools.cached_property
-    def teeth_below(self):
-        """Face heights of teeth under the mesh's lower inner lip, the median over the middle of the mouth: on a
-        mouth open over its lower teeth the mesh can put the lower lip's inner edge on the gap above them (the man's
-        frame 25 of docs/experiments.md: 0.020 under a gap of 0.025). Pressed shut, such a source still shows them."""
-        lips = lip_colour(self.image, self.landmarks)
-        if lips is None:
-            return 0.0
-        grey = cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        lips_grey = float(cv2.cvtColor(np.float32([[lips]]), cv2.COLOR_RGB2GRAY)[0, 0])
-        middle = slice(2, 7)
-        extents = []
-        for top, bottom in zip(
-            self.landmarks[list(LOWER_INNER_LIP[1:-1])][middle], self.landmarks[list(LOWER_OUTER_LIP)][middle]
-        ):
-            length = float(np.linalg.norm(bottom - top))
-            along = np.linspace(0.0, TEETH_BELOW_SEARCH, 2 * int(np.ceil(length)) + 1)  # every half pixel
-            points = (top + along[:, None] * (bottom - top)).astype(np.float32)
-            profile = cv2.remap(grey, points[None, :, 0], points[None, :, 1], cv2.INTER_LINEAR)[0]
-            lip = np.abs(profile - lips_grey) <= TEETH_LIGHTER
-            run = np.convolve(lip, np.ones(int(2 * LIP_RUN)), mode="valid") >= 2 * LIP_RUN  # the lips resume here
-            end = int(np.argmax(run)) if run.any() else len(profile)
-            teeth = np.nonzero(profile[:end] > lips_grey + TEETH_LIGHTER)[0]
-            extents.append(length * along[teeth[-1]] if len(teeth) else 0.0)
-        return float(np.median(extents)) / max(face_height(self.landmarks), 1e-6)
 
     @functools.cached_property
     def _hull(self):

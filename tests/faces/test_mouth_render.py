@@ -8,7 +8,6 @@ from keras_s2v.faces.landmarks import (
     FACE_BOTTOM,
     LOWER_INNER_LIP,
     LOWER_JAW,
-    LOWER_OUTER_LIP,
     MOUTH_CORNERS,
     NOSE_BASE,
     STABLE,
@@ -288,26 +287,6 @@ def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
     assert abs(sources[0].gap - wanted) == abs(sources[1].gap - wanted)
     assert MouthBank(sources).pick(landmarks, wanted) is sources[1]
     assert MouthBank(sources[::-1]).pick(landmarks, wanted) is sources[1]
-
-
-def test_teeth_under_the_meshs_lower_lip_make_a_source_the_last_to_press_shut(astronaut_mesh):
-    # On a mouth open over its lower teeth the mesh can put the lower lip's inner edge on the gap above them. Paint
-    # teeth into the top of the astronaut's lower lip: the source with them is told apart by its pixels alone (the
-    # same mesh, so the same gap), and a frame that wants the mouth shut gets the other, whichever comes first.
-    photo, landmarks = astronaut_mesh
-    plain = MouthSource.from_frame(photo, landmarks)
-    painted = photo.copy()
-    offset = np.asarray(plain.offset, np.float64)
-    inner, outer = (plain.landmarks[list(points)] + offset for points in (LOWER_INNER_LIP[1:-1], LOWER_OUTER_LIP))
-    for top, bottom in list(zip(inner, outer))[1:-1]:
-        column, depth = int(round(top[0])), 0.5 * (bottom[1] - top[1])
-        painted[int(np.ceil(top[1])) : int(top[1] + depth), column - 2 : column + 3] = 235
-    with_teeth = MouthSource.from_frame(painted, landmarks)
-    assert plain.teeth_below == 0.0 and with_teeth.teeth_below > 0.01
-    assert with_teeth.gap == plain.gap
-    shut = plain.gap / 2
-    assert MouthBank([with_teeth, plain]).pick(landmarks, shut) is plain
-    assert MouthBank([plain, with_teeth]).pick(landmarks, shut) is plain
 
 
 def test_a_source_whose_lips_do_not_show_is_never_picked(astronaut_mesh):
