@@ -62,6 +62,12 @@ def fill_polygon(shape, polygon, offset):
     return mask.astype(np.float32) / 255.0
 
 
+def morph_coverage(operation, coverage, kernel):
+    """`cv2.erode` or `cv2.dilate` (`operation`) of a coverage drawn in 8 bits, as `fill_polygon` gives it (and
+    the minimum or maximum of such), worked out in 8 bits: the same values, several times as fast as in float32."""
+    return operation(np.round(coverage * 255.0).astype(np.uint8), kernel).astype(np.float32) / 255.0
+
+
 def lower_face_outline(landmarks, under_chin=UNDER_CHIN, keep=NARROW):
     """The points that bound the lower face to replace: LOWER_FACE's and a line `under_chin` face heights below
     the jaw, drawn towards the mouth's centre line to `keep` of their distance sideways: the cheeks' outline,
@@ -94,7 +100,7 @@ def lower_face_mask(shape, offset, *landmark_sets, feather):
     """Soft mask of the lower face (`lower_face_outline`) of each set of landmarks, their hull, feathered inwards."""
     hard = fill_hull(shape, np.concatenate([lower_face_outline(points) for points in landmark_sets]), offset)
     # Shrink by the feather first, so the soft edge ends on the face's outline rather than past it.
-    inner = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
+    inner = morph_coverage(cv2.erode, hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(feather) + 1,) * 2))
     return np.clip(cv2.GaussianBlur(inner, (0, 0), max(feather / 2, 0.5)), 0.0, 1.0)
 
 
@@ -113,8 +119,8 @@ def lips_mask(shape, offset, *landmark_sets, margin):
     for outline in outlines:
         hard = np.maximum(hard, fill_polygon(box, outline, corner))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(np.ceil(1.5 * margin)) + 1,) * 2)
-    grown = cv2.dilate(hard, disc)
-    fade = cv2.GaussianBlur(cv2.dilate(grown, disc), (0, 0), max(margin / 3, 0.5))
+    grown = morph_coverage(cv2.dilate, hard, disc)
+    fade = cv2.GaussianBlur(morph_coverage(cv2.dilate, grown, disc), (0, 0), max(margin / 3, 0.5))
     mask[y0:y1, x0:x1] = np.maximum(grown, fade * (grown < 1))
     return mask
 

@@ -62,6 +62,7 @@ from keras_s2v.faces.mouth_masks import (
     lower_face_mask,
     lower_face_outline,
     match_colour,
+    morph_coverage,
     region_box,
     teeth_mask,
     tongue_mask,
@@ -167,9 +168,7 @@ class MouthSource:
     def _core(self):
         """The mesh's hull shrunk by SKIN_BAND: every pixel inside it is this face's."""
         hull = fill_hull(self.image.shape[:2], self.landmarks, np.zeros(2))
-        # Eroded as the 8-bit coverage it is drawn in: the same values, three times as fast as in float32.
-        coverage = np.round(hull * 255.0).astype(np.uint8)
-        return cv2.erode(coverage, _disc(SKIN_BAND * face_height(self.landmarks))).astype(np.float32) / 255.0
+        return morph_coverage(cv2.erode, hull, _disc(SKIN_BAND * face_height(self.landmarks)))
 
     def _chroma(self):
         return cv2.cvtColor(np.ascontiguousarray(self.image), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
@@ -226,7 +225,7 @@ class MouthSource:
         masks = self.__dict__.setdefault("_face_masks", {})
         key = int(feather), skin
         if key not in masks:
-            hull = cv2.erode(self._hull, _disc(key[0]))
+            hull = morph_coverage(cv2.erode, self._hull, _disc(key[0]))
             masks[key] = hull * self._skin(key[0]) if skin else hull
         return masks[key]
 
@@ -386,7 +385,7 @@ def render_mouth(
         on_face = np.maximum(on_face, dropped * _warped_face(source, mapx, mapy, feather, skin=False))
         # But not its chain or collar there (the boy's chain link on his jaw): what is not of the face's colour, shade
         # aside, is painted over from the skin around it. Only below the dub's jaw: the lips are not skin either.
-        under = (dropped > 0.05) & (cv2.erode(dub_jaw, _disc(feather)) < 0.5)
+        under = (dropped > 0.05) & (morph_coverage(cv2.erode, dub_jaw, _disc(feather)) < 0.5)
         warped = _skin_over_foreign(warped, under, source.face_chromaticity, feather)
     face = lower_face_mask(shape, offset, targets, frame_landmarks, feather=feather)
     face *= on_face  # never the background a source turned otherwise shows
@@ -475,7 +474,7 @@ def _under_the_chin(frame_jaw, dub_jaw, feather, chin_wide):
     """(H, W) bool: outside either jaw line (the frame's or the dub's lower face, less a feather), where the chin
     drops at least CHIN_REACH of its drop in the middle (`chin_wide`); not beside the cheeks, where a source and a
     frame differ when the head turns."""
-    return (cv2.erode(np.minimum(frame_jaw, dub_jaw), _disc(feather)) < 0.5) & chin_wide
+    return (morph_coverage(cv2.erode, np.minimum(frame_jaw, dub_jaw), _disc(feather)) < 0.5) & chin_wide
 
 
 def _below_the_jaw(shape, offset, landmarks):
