@@ -296,20 +296,14 @@ def _on_the_frames_nose(placed, frame_landmarks):
     lip's highest point, so that the lips keep their shape. A similarity cannot undo a head tilted otherwise: the
     man's sources placed up to 0.046 face heights low left their nostrils under the frame's (docs/experiments.md)."""
     _, along, down = mouth_axes(frame_landmarks)
-    base = placed[list(NOSE_BASE)]
-    order = np.argsort(base @ along)
-    base_across, base_height, shift = (
-        (base @ along)[order],
-        (base @ down)[order],
-        (frame_landmarks[list(NOSE_BASE)] - base)[order],
-    )
-
-    def below_the_base(points):
-        return points @ down - np.interp(points @ along, base_across, base_height)
-
-    philtrum = max(float(below_the_base(placed[list(UPPER_LIP)]).min()), 1e-6)
-    share = np.clip(1.0 - below_the_base(placed) / philtrum, 0.0, 1.0)
     across = placed @ along
+    base = list(NOSE_BASE)
+    order = np.argsort(across[base])
+    base_across = across[base][order]
+    shift = (frame_landmarks[base] - placed[base])[order]
+    below_the_base = placed @ down - np.interp(across, base_across, (placed[base] @ down)[order])
+    philtrum = max(float(below_the_base[list(UPPER_LIP)].min()), 1e-6)
+    share = np.clip(1.0 - below_the_base / philtrum, 0.0, 1.0)
     return placed + share[:, None] * np.stack([np.interp(across, base_across, shift[:, axis]) for axis in (0, 1)], axis=1)
 
 
@@ -458,9 +452,11 @@ def chromaticity(image):
 def _skin_over_foreign(warped, inside, face_chromaticity, feather):
     """`warped` with its pixels in `inside` that are not of the face's colour (NECK_SATURATION: greyer than it, or
     of another hue; a shade keeps it) painted over from the skin around them."""
-    if face_chromaticity is None or np.linalg.norm(face_chromaticity - 1.0 / 3.0) < 0.01:  # no colour to tell skin by
+    if face_chromaticity is None:
         return warped
     skin = face_chromaticity - 1.0 / 3.0  # from grey
+    if np.linalg.norm(skin) < 0.01:  # a grey face: no colour to tell skin by
+        return warped
     saturation = (chromaticity(warped) - 1.0 / 3.0) @ skin / float(skin @ skin)
     foreign = inside & (saturation < NECK_SATURATION)
     if not foreign.any():
