@@ -29,8 +29,9 @@ from keras_s2v.media import video
 from keras_s2v.models.mouth_motion import speech_openings
 from keras_s2v.saving import load_model
 
-# Source frames kept from a video: enough to span its openings and poses (with 24 the boy turned as no source was, and
-# the wall beside a source's cheek came onto his: docs/experiments.md), few enough to hold (a crop each).
+# Source frames spanning a video's openings and poses (with 24 the boy turned as no source was, and the wall beside a
+# source's cheek came onto his: docs/experiments.md), few enough to hold (a crop each); `choose_bank` adds to them a
+# shut one at each of their poses (at most as many again, about a third as many on real clips).
 BANK_SIZE = 48
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
 # video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
@@ -105,9 +106,9 @@ def _exact(detector, frame, tracked):
     return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks
 
 
-def _bank_sources(path, landmarks, is_image, detector):
+def _bank_sources(path, landmarks, is_image, detector, closed_gap):
     """The MouthSources of the frames `mouth_bank.choose_bank` takes."""
-    chosen = set(mouth_bank.choose_bank(landmarks, BANK_SIZE))
+    chosen = set(mouth_bank.choose_bank(landmarks, closed_gap, BANK_SIZE))
     frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
     return [
         mouth_warp.MouthSource.from_frame(frame, _exact(detector, frame, landmarks[index]), -1 if is_image else index)
@@ -172,8 +173,8 @@ def _prepare(face, detector, progress):
     landmarks = _track(face, detector, info.is_image, progress)
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
-    sources = _bank_sources(face, landmarks, info.is_image, detector)
     gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
+    sources = _bank_sources(face, landmarks, info.is_image, detector, closed_gap=gaps[0])
     return info, landmarks, sources, gaps
 
 

@@ -58,10 +58,13 @@ def gap_cost(source_gap, wanted):
     return (abs(source_gap - wanted) + DRAWN_EXTRA * drawn + PRESSED_EXTRA * shut * pressed) / GAP_SCALE
 
 
-def choose_bank(landmarks, size=16):
-    """Indices of at most `size` frames to draw mouths from: half span the clip's lip openings (each
-    the most typical head pose of its band of openings), half span its head poses (each the farthest
-    in pose from those chosen so far), so every frame finds a source turned as it is.
+def choose_bank(landmarks, closed_gap, size=16):
+    """Indices of the frames to draw mouths from: `size` of them, half spanning the clip's lip openings
+    (each the most typical head pose of its band of openings), half its head poses (each the farthest in
+    pose from those chosen so far), so every frame finds a source turned as it is; and for each of those,
+    the frame that a mouth shut to `closed_gap` (face heights) turned as it is would be given, so that a
+    silent frame finds a shut source at its pose instead of an open one pressed shut (whose teeth show as
+    a crack, and which the face mesh reads as open by more than a shut one: docs/experiments.md).
     `landmarks`: (468, 2) or None per frame."""
     found = [index for index, points in enumerate(landmarks) if points is not None]
     if not found:
@@ -72,15 +75,21 @@ def choose_bank(landmarks, size=16):
     order = np.argsort(gaps)
     chosen = [found[int(band[np.argmin(residual[band])])] for band in np.array_split(order, min(max(1, size // 2), len(order)))]
     # Pose distances to a subsample are enough to spread the rest: a few hundred frames at most.
-    candidates = found[:: max(1, len(found) // 300)]
-    distance = np.array([min(pose_residual(landmarks[index], landmarks[other]) for other in chosen) for index in candidates])
+    step = max(1, len(found) // 300)
+    candidates, candidate_gaps = found[::step], gaps[::step]
+    # Each chosen frame's pose residual from every candidate.
+    residuals = {other: np.array([pose_residual(landmarks[index], landmarks[other]) for index in candidates]) for other in chosen}
+    distance = np.min(list(residuals.values()), axis=0)
     # A frame's residual to itself need not come out exactly 0 (1e-16 on some meshes): each pick is marked 0,
     # or a clip with fewer distinct frames than `size` would loop for ever.
     while len(set(chosen)) < size and distance.max() > 0:
         pick = int(np.argmax(distance))
         chosen.append(candidates[pick])
-        distance = np.minimum(distance, [pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates])
+        residuals[candidates[pick]] = np.array([pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates])
+        distance = np.minimum(distance, residuals[candidates[pick]])
         distance[pick] = 0.0
+    shut_costs = np.array([gap_cost(gap, closed_gap) for gap in candidate_gaps])
+    chosen += [candidates[int(np.argmin(shut_costs + pose / POSE_SCALE))] for pose in residuals.values()]
     return sorted(set(chosen))
 
 

@@ -233,10 +233,11 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
         points = landmarks.copy()
         points[lower, 1] += opening * face_height(landmarks)
         sequence.append(points)
-    chosen = choose_bank(sequence, size=8)
+    chosen = choose_bank(sequence, lip_gap(sequence[0]), size=8)
     gaps = [lip_gap(sequence[index]) for index in chosen]
-    # One head pose throughout: only the half of the bank that spans the openings has anything to choose.
-    assert len(chosen) == 4 and min(gaps) < lip_gap(sequence[4]) and max(gaps) >= lip_gap(sequence[30])
+    # One head pose throughout: only the half of the bank that spans the openings has anything to choose, and the
+    # shut frame at that pose is the most shut.
+    assert 0 in chosen and len(chosen) <= 5 and max(gaps) >= lip_gap(sequence[30])
     bank = MouthBank([MouthSource(photo, sequence[index], index=index) for index in chosen])
     for index in range(40):
         picked = bank.pick(sequence[index], lip_gap(sequence[index]), index)
@@ -260,6 +261,23 @@ def test_a_pick_follows_the_head_when_a_frame_comes_round_again_turned(astronaut
         assert bank.pick(points, gap, 50) is MouthBank(sources).pick(points, gap, 50) is sources[points is turned]
 
 
+def test_a_bank_has_a_shut_mouth_at_each_pose_it_spans(astronaut_mesh):
+    # A silent frame turned as only open sources are would be given one pressed shut: its teeth show as a crack.
+    photo, landmarks = astronaut_mesh
+    centre = landmarks[:, 0].mean()
+    turned = landmarks.copy()
+    turned[turned[:, 0] > centre, 0] = centre + 0.7 * (turned[turned[:, 0] > centre, 0] - centre)
+    facing = _opened(landmarks, *np.linspace(0.0, 0.06, 30))  # most of the clip, so the openings' half faces front
+    turned_open = _opened(turned, *np.linspace(0.03, 0.06, 10))
+    sequence = facing + turned_open[:5] + _opened(turned, 0.0) + turned_open[5:]
+    shut_turned = 35
+    closed = lip_gap(sequence[0])
+    chosen = choose_bank(sequence, closed, size=4)
+    assert shut_turned in chosen
+    bank = MouthBank([MouthSource(photo, sequence[index], index=index) for index in chosen])
+    assert bank.pick(turned, closed).index == shut_turned
+
+
 def test_a_clip_with_fewer_frames_than_the_bank_gives_each_frame_once(astronaut_mesh, monkeypatch):
     # A frame's pose residual to itself comes out near 0, not 0: the pose half of the bank must still stop.
     _, landmarks = astronaut_mesh
@@ -275,7 +293,7 @@ def test_a_clip_with_fewer_frames_than_the_bank_gives_each_frame_once(astronaut_
         return real(*args)
 
     monkeypatch.setattr(mouth_bank, "pose_residual", counted)
-    assert choose_bank(sequence, 48) == list(range(40))
+    assert choose_bank(sequence, lip_gap(landmarks), 48) == list(range(40))
 
 
 def test_a_source_too_shut_costs_more_than_one_as_much_too_open(astronaut_mesh):
