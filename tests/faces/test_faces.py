@@ -7,7 +7,7 @@ import pytest
 from keras_s2v import faces
 from keras_s2v.errors import MediaError, NoFaceError
 from keras_s2v.faces.alignment import ALIGN_LANDMARKS, EYE_Y, apply_matrix
-from keras_s2v.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
+from keras_s2v.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, lip_gap
 from keras_s2v.lab.synth.animation import draw_face
 from keras_s2v.lab.synth.look import Look
 from keras_s2v.media.photos import PHOTO_FACES, line_path, photo_frames, real_photos
@@ -104,6 +104,22 @@ def test_tracking_keeps_a_moving_face_in_every_frame_and_detects_rarely(photos, 
         total += len(frames)
         assert tracker.detections <= 2 and tracker.tracked >= len(frames) - 2
     assert found / total >= 0.99
+
+
+def test_a_measured_mesh_moves_less_with_the_crop_than_a_tracked_one(photos, cnn):
+    # A mouth source's lip gap must not depend on where the last frame's mesh put the crop.
+    photo = photos["astronaut"]
+    points = cnn.detect(photo).landmarks
+    tracked, measured = [], []
+    for shift in np.linspace(-0.05, 0.05, 5):
+        for scale in (0.96, 1.0, 1.04):
+            moved = (points - points.mean(axis=0)) * scale + points.mean(axis=0) + shift * np.ptp(points, axis=0)
+            previous = faces.Face(np.r_[moved.min(axis=0), moved.max(axis=0)], moved)
+            tracked.append(lip_gap(cnn.track(photo, previous).landmarks))
+            measured.append(lip_gap(cnn.measure(photo, previous).landmarks))
+    assert np.std(measured) < 0.7 * np.std(tracked)
+    assert abs(np.mean(measured) - np.mean(tracked)) < 0.005  # face heights: the same mouth
+    assert cnn.measure(photo, faces.Face(np.array([0, 0, 1, 1]), None)) is None
 
 
 def test_tracker_detects_again_after_a_cut_and_lets_a_vanished_face_go(photos, cnn):
