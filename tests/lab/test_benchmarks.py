@@ -31,3 +31,19 @@ def test_the_soak_reads_a_straight_line_and_how_far_a_run_bends_from_it():
     slowing = [(frames, wall * (1 + 0.2 * (frames > 5000)), *rest) for frames, wall, *rest in straight]
     fps, deviation = linearity(slowing)
     assert fps < 50.0 and deviation > 0.02
+
+
+def test_the_dub_benchmarks_portrait_video_has_a_face_of_the_size_asked_at_the_size_asked(tmp_path):
+    import numpy as np
+
+    from keras_s2v import faces
+    from keras_s2v.lab.benchmarks.dubbing import PORTRAIT, _moving_photo
+    from keras_s2v.media import video
+
+    path = str(tmp_path / "portrait.mp4")
+    count = _moving_photo(path, 0.4, PORTRAIT, face_px=130)
+    frames = video.read_frames(path)
+    assert len(frames) == count == 10 and frames[0].shape == (1920, 1080, 3)
+    detector = faces.CNNDetector()
+    heights = [np.ptp(detector.detect(frame).landmarks[:, 1]) for frame in frames[::3]]
+    assert all(110 < height < 150 for height in heights), heights

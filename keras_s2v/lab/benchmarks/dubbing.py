@@ -1,4 +1,4 @@
-"""`bench dub`: `s2v dub` on a moving 720p photo, short and long."""
+"""`bench dub`: `s2v dub` on a moving photo at 720p, short and long, and at 1080x1920."""
 
 import functools
 import os
@@ -8,11 +8,12 @@ from keras_s2v.lab.benchmarks.export import exported
 from keras_s2v.speech import formant
 
 LOOP_FRAMES = 25 * 20  # the face's drift repeats every 20 s
+HD, PORTRAIT = (1280, 720), (1080, 1920)  # (width, height): the 720p rows, and a phone's full-body 1080p video
 
 
-def _moving_photo_720p(path, seconds, face_px=100):
-    """1280x720 25 fps video of a real photo whose face (`face_px` tall) drifts slowly, under synthetic speech
-    of `seconds`; returns the speech's length in frames.
+def _moving_photo(path, seconds, size=HD, face_px=100):
+    """`size` (width, height) 25 fps video of a real photo whose face (`face_px` tall) drifts slowly, under synthetic
+    speech of `seconds`; returns the speech's length in frames.
 
     The drift repeats every 20 s, so one loop is drawn and encoded and a longer video repeats its packets
     (an hour is made in a minute, not a quarter of an hour); the video may run up to a loop past the speech.
@@ -28,43 +29,45 @@ def _moving_photo_720p(path, seconds, face_px=100):
     waveform, _ = formant.synthesize_speech(formant.random_script(rng, seconds), synth.sample_speaker(0, "test", 0).voice, rng)
     count = int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS))
     if count <= LOOP_FRAMES:
-        with VideoWriter(path, 1280, 720, audio=waveform) as writer:
+        with VideoWriter(path, *size, audio=waveform) as writer:
             for index in range(count):
-                writer.write(_drifting_frame(index, face_px))
+                writer.write(_drifting_frame(index, face_px, size))
         return count
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as folder:
         loop = os.path.join(folder, "loop.mp4")
-        with VideoWriter(loop, 1280, 720) as writer:
+        with VideoWriter(loop, *size) as writer:
             for index in range(LOOP_FRAMES):
-                writer.write(_drifting_frame(index, face_px))
+                writer.write(_drifting_frame(index, face_px, size))
         _repeat_with_audio(loop, -(-count // LOOP_FRAMES), path, waveform)
     return count
 
 
 @functools.lru_cache(maxsize=1)
-def _scene(face_px):
+def _scene(face_px, size):
     import cv2
     import numpy as np
     import skimage.data
 
     from keras_s2v.media.photos import PHOTO_FACES
 
-    background = cv2.resize(skimage.data.coffee(), (1280, 720), interpolation=cv2.INTER_AREA)
+    background = cv2.resize(skimage.data.coffee(), size, interpolation=cv2.INTER_AREA)
     box = np.asarray(PHOTO_FACES["astronaut"], np.float64)
     scale = face_px / (box[3] - box[1])
     photo = cv2.resize(skimage.data.astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return background, photo, (box[:2] + box[2:]) / 2 * scale
 
 
-def _drifting_frame(index, face_px):
+def _drifting_frame(index, face_px, size=HD):
     import numpy as np
 
-    background, photo, face_center = _scene(face_px)
-    phase = 2 * np.pi * index / LOOP_FRAMES  # one slow loop every 20 s, about 15 px/s
-    x0, y0 = (np.array([1280 // 2 + 120 * np.sin(phase), 330 + 60 * np.sin(2 * phase)]) - face_center).round().astype(int)
+    width, height = size
+    background, photo, face_center = _scene(face_px, size)
+    phase = 2 * np.pi * index / LOOP_FRAMES  # one slow loop every 20 s, about 15 px/s at 720p
+    drift = np.array([120 * np.sin(phase), 60 * np.sin(2 * phase)]) * face_px / 100
+    x0, y0 = (np.array([width // 2, 0.46 * height]) + drift - face_center).round().astype(int)
     frame = background.copy()
     xs, ys = max(0, x0), max(0, y0)
-    xe, ye = min(1280, x0 + photo.shape[1]), min(720, y0 + photo.shape[0])
+    xe, ye = min(width, x0 + photo.shape[1]), min(height, y0 + photo.shape[0])
     frame[ys:ye, xs:xe] = photo[ys - y0 : ye - y0, xs - x0 : xe - x0]
     return frame
 
@@ -135,24 +138,29 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     os.makedirs(work, exist_ok=True)
     columns = ("setup", *STAGES[:-1], "rendering", STAGES[-1])  # own pixels renders where a generator generates and blends
     face = os.path.join(work, "face_720p.mp4")
-    frames = _moving_photo_720p(face, seconds)
+    frames = _moving_photo(face, seconds)
+    portrait = os.path.join(work, "face_1080x1920.mp4")
+    _moving_photo(portrait, seconds, PORTRAIT, face_px=130)
     generator = build_speech2vid("seed")
     keras_path = os.path.join(work, "seed.keras")
     generator.save(keras_path)
     models = {"Keras": keras_path, **exported(generator, work, ("fp32", "int8"))}
-    runs = {name: (model, DEFAULT_WINDOW_STEP, "auto") for name, model in models.items()}
+    runs = {name: (face, model, DEFAULT_WINDOW_STEP, "auto") for name, model in models.items()}
     if resolve_precision("auto") != "float32":  # where auto computes in bfloat16, what it gains
         for name in ("Keras", "SavedModel"):
-            runs[f"{name}, --precision float32"] = (models[name], DEFAULT_WINDOW_STEP, "float32")
-    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (models["TFLite int8"], WINDOW_FRAMES, "auto")
+            runs[f"{name}, --precision float32"] = (face, models[name], DEFAULT_WINDOW_STEP, "float32")
+    runs[f"TFLite int8, --window-step {WINDOW_FRAMES}"] = (face, models["TFLite int8"], WINDOW_FRAMES, "auto")
     motion_path = os.path.join(work, "mouth_motion.keras")
     build_mouth_motion("small").save(motion_path)
-    runs["mouth-motion `small`, own pixels"] = (motion_path, DEFAULT_WINDOW_STEP, "auto")
+    runs["mouth-motion `small`, own pixels"] = (face, motion_path, DEFAULT_WINDOW_STEP, "auto")
+    runs["SavedModel, 1080x1920"] = (portrait, models["SavedModel"], DEFAULT_WINDOW_STEP, "auto")
+    runs["mouth-motion `small`, own pixels, 1080x1920"] = (portrait, motion_path, DEFAULT_WINDOW_STEP, "auto")
     lines = [
         "## Dubbing end to end, streaming",
         "",
         f"Input: {frames} frames ({frames / 25:.0f} s) of 1280x720 25 fps video: skimage's astronaut photo, face about 100 px tall, "
-        "drifting slowly over a real background, under synthetic speech of the same length; `seed` preset (untrained weights: speed does not depend on them), "
+        "drifting slowly over a real background, under synthetic speech of the same length (the rows marked 1080x1920: "
+        "the same at 1080x1920, a phone's full-body video, with the face 130 px tall); `seed` preset (untrained weights: speed does not depend on them), "
         f"batch 4, window step {DEFAULT_WINDOW_STEP} and `--precision auto` ({resolve_precision('auto')} here) (the defaults) unless the row says otherwise, the `cnn` face detector; TFLite int8 is full-integer, calibrated on windows of the synthetic corpus. Each run is a fresh process (its peak RSS includes TensorFlow's runtime). "
         "The own-pixels row's mouth-motion model is untrained too; its setup also tracks the face in every frame and "
         "chooses the frames its mouths come from, and its rendering picks, warps and blends each frame's mouth. "
@@ -164,8 +172,8 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
     ]
     results = {}
     loads = [os.getloadavg()[0]]
-    for name, (model, step, precision) in runs.items():
-        repeated = [_dub_in_child(face, model, os.path.join(work, "out.mp4"), step, precision) for _ in range(repeats)]
+    for name, (video, model, step, precision) in runs.items():
+        repeated = [_dub_in_child(video, model, os.path.join(work, "out.mp4"), step, precision) for _ in range(repeats)]
         result = results[name] = sorted(repeated, key=lambda run: run["seconds"])[len(repeated) // 2]
         wall = result["seconds"]
         lines.append(
@@ -179,10 +187,10 @@ def bench_dub(work, repeats=1, seconds=60.0, long_factor=10):
         )
         loads.append(os.getloadavg()[0])
     if long_factor:
-        fastest = min(results, key=lambda name: results[name]["seconds"])
+        fastest = min((name for name in results if runs[name][0] == face), key=lambda name: results[name]["seconds"])
         long_face = os.path.join(work, "face_720p_long.mp4")
-        long_frames = _moving_photo_720p(long_face, seconds * long_factor)
-        model, step, precision = runs[fastest]
+        long_frames = _moving_photo(long_face, seconds * long_factor)
+        _, model, step, precision = runs[fastest]
         result = _dub_in_child(long_face, model, os.path.join(work, "out_long.mp4"), step, precision)
         lines += [
             "",

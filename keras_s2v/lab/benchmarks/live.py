@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from keras_s2v.geometry import SAMPLE_RATE
-from keras_s2v.lab.benchmarks.dubbing import _moving_photo_720p
+from keras_s2v.lab.benchmarks.dubbing import _moving_photo
 from keras_s2v.lab.benchmarks.export import exported
 from keras_s2v.speech import formant
 
@@ -30,7 +30,7 @@ def bench_live(work, repeats=1, seconds=300.0, face_seconds=10.0, chunk_seconds=
 
     os.makedirs(work, exist_ok=True)
     face = os.path.join(work, "face_720p.mp4")
-    _moving_photo_720p(face, face_seconds)
+    _moving_photo(face, face_seconds)
     waveform = _speech(seconds)
     generator = exported(build_speech2vid("small"), work, ("int8",))
     mouth = os.path.join(work, "mouth.keras")

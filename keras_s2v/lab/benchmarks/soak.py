@@ -7,7 +7,7 @@ its progress callback, so the figures are the engine's over the whole run, not j
 import os
 
 from keras_s2v.geometry import VIDEO_FPS
-from keras_s2v.lab.benchmarks.dubbing import _moving_photo_720p
+from keras_s2v.lab.benchmarks.dubbing import _moving_photo
 from keras_s2v.lab.benchmarks.export import exported
 
 _SOAK_CHILD = """
@@ -63,7 +63,7 @@ def bench_soak(work, repeats=1, minutes=60.0):
 
     os.makedirs(work, exist_ok=True)
     face = os.path.join(work, "face_720p_soak.mp4")
-    frames = _moving_photo_720p(face, 60.0 * minutes)
+    frames = _moving_photo(face, 60.0 * minutes)
     model = exported(build_speech2vid("seed"), work, ("int8",))["TFLite int8"]
     every = max(VIDEO_FPS, frames // 100)
     result = _dub_sampled(face, model, os.path.join(work, "soak.mp4"), WINDOW_FRAMES, every)
