@@ -56,7 +56,7 @@ def main(argv=None):
         for name in args.only or BENCHMARKS:
             print(f"benchmark: {name}", flush=True)
             heading, *body = BENCHMARKS[name](os.path.join(work, name), args.repeats, **options.get(name, {}))
-            runs = "one run each" if name in ONE_RUN else f"medians of {args.repeats} repeats"
+            runs = "one run each" if name in ONE_RUN or args.repeats == 1 else f"medians of {args.repeats} repeats"
             measured = f"Measured {datetime.date.today().isoformat()} on {describe_machine()}, {runs}."
             sections[name] = [heading, "", measured, *body]
     finally:
