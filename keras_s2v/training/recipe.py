@@ -206,7 +206,7 @@ recipes = {
     # that `make demo` fits 15 minutes on 2 cores. CHANGELOG.md says what each version changed.
     "synthetic-small": Recipe(
         name="synthetic-small",
-        version=15,
+        version=14,
         expert=SyncNetRecipe("small", steps=3000, clips="even"),
         evaluator=SyncNetRecipe("small", steps=1500, clips="odd", seed_offset=1),
         generator_preset="small",
@@ -215,9 +215,7 @@ recipes = {
         sync_weight=0.03,
         starved_sync_weight=5.0,
         phases=(
-            # Two epochs: the phase keeps its best epoch by validation, and in phase 1 that is the sync term
-            # near chance, so later epochs were mostly trained and thrown away (docs/experiments.md, version 15).
-            GeneratorPhase(epochs=2, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
+            GeneratorPhase(epochs=4, warmup_epochs=1, mouth_weight=2.0, motion_weight=10.0, learning_rate=1e-3),
             GeneratorPhase(epochs=6, warmup_epochs=0, mouth_weight=8.0, motion_weight=10.0, learning_rate=3e-4, gan_weight=0.07),
         ),
     ),
