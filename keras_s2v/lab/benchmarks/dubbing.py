@@ -57,7 +57,7 @@ def _scene(face_px, size):
     return background, photo, (box[:2] + box[2:]) / 2 * scale
 
 
-def _drifting_frame(index, face_px, size=HD):
+def _drifting_frame(index, face_px, size):
     import numpy as np
 
     width, height = size
