@@ -18,6 +18,7 @@ from keras_s2v.faces.mouth_masks import (
     cavity_mask,
     fill_polygon,
     lip_colour,
+    teeth_in_light,
 )
 from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 
@@ -130,10 +131,13 @@ def tongue_colour(sources, default=DEFAULT_TONGUE):
 
 def teeth_colour(sources, default=DEFAULT_TEETH):
     """The colour of the person's own upper teeth (the brighter half of them, in the most open source that shows
-    some), or `default`: drawn teeth in a source that shows none take it."""
+    some); where none shows any, teeth in the light of the most open one's face (`teeth_in_light`), or `default`
+    where its colour cannot be told. Drawn teeth in a source that shows none take it."""
     showing = [source for source in sources if source.shows_teeth]
     if not showing:
-        return default
+        widest = max(sources, key=lambda source: source.gap, default=None)
+        face = None if widest is None else widest.face_colour
+        return default if face is None else teeth_in_light(face)
     widest = max(showing, key=lambda source: source.gap)
     upper = widest.landmarks[list(UPPER_INNER_LIP[1:-1])]
     teeth = fill_polygon(widest.image.shape[:2], np.concatenate([upper, widest.split_line[::-1]]), np.zeros(2)) > 0.5

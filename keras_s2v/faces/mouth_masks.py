@@ -23,19 +23,26 @@ DEFAULT_TONGUE = (125, 55, 60)  # RGB of a tongue in a mouth's shade when the pe
 # A drawn opening is not a hole: the tongue lies behind the lower teeth and fills the lower part of it, this share
 # of its height in the middle and none at the corners, in the lips' own colour times TONGUE_SHADE (in the shade).
 TONGUE_SHARE = 0.35
-TONGUE_SHADE = 0.5
+TONGUE_SHADE = 0.75
 # Nor is it a hole under the upper lip: where the person's source shows no teeth of its own, the upper teeth show
 # below the lip, this share of the opening in the middle but at most TEETH_DEPTH face heights, and fade into
-# the shade towards the corners, where the mouth curves away.
-DEFAULT_TEETH = (205, 195, 180)  # RGB of teeth in a face's light when the person shows none to take it from
+# the shade towards the corners, where the mouth curves away: their light across the mouth is sin(pi x) ** TEETH_TURN
+# (x from corner to corner), none at the corners. Half lit there, teeth drawn from corner to corner read as a
+# mouthguard. Their colour is the face's own, TEETH_SATURATION as saturated, as bright as its brightest channel:
+# white teeth in a warm light are warm.
+DEFAULT_TEETH = (205, 195, 180)  # RGB of teeth where the face's colour cannot be told either
 TEETH_SHARE = 0.3
 TEETH_DEPTH = 0.03
+TEETH_TURN = 0.75
+TEETH_SATURATION = 0.3
 # The lower teeth likewise, up from the lower lip, where the source's lower lip brings none of its own: an opening
 # drawn with upper teeth alone read as a dark hole (a real mouth that opens wide shows the tips of its lower teeth).
-# Smaller than the upper ones, and in the upper lip's shade.
+# Smaller than the upper ones, in the upper lip's shade, and only in the middle of the mouth: a band as wide as
+# the upper teeth made a mouth of two rows of dentures.
 LOWER_TEETH_SHARE = 0.2
 LOWER_TEETH_DEPTH = 0.015
-LOWER_TEETH_SHADE = 0.8
+LOWER_TEETH_SHADE = 0.6
+LOWER_TEETH_TURN = 3.0
 # Drawn teeth are told from a pale band by the shade between them: a line every TOOTH_WIDTH of the mouth's width
 # (the lower incisors are narrower), from the midline out, darker by TOOTH_LINE_SHADE.
 TOOTH_WIDTH, LOWER_TOOTH_WIDTH = 0.14, 0.1
@@ -176,12 +183,14 @@ def tongue_mask(shape, offset, upper_edge, lower_edge, blur):
     return cv2.GaussianBlur(fill_polygon(shape, np.concatenate([top, lower_edge[::-1]]), offset), (0, 0), max(blur, 0.5))
 
 
-def teeth_mask(shape, offset, from_edge, to_edge, height, blur, share=TEETH_SHARE, depth=TEETH_DEPTH, width=TOOTH_WIDTH):
+def teeth_mask(
+    shape, offset, from_edge, to_edge, height, blur, share=TEETH_SHARE, depth=TEETH_DEPTH, width=TOOTH_WIDTH, turn=TEETH_TURN
+):
     """Soft mask of teeth that show from `from_edge` towards `to_edge` ((k, 2) each, corner to corner; the upper
     teeth from the upper edge of an opening, the lower ones from its lower edge), for a face `height` pixels
     tall: `share` of the opening but at most `depth` face heights deep in the middle, none at the corners; each
-    column's value falls towards the corners too, as the teeth turn away into the mouth's shade, and dips between
-    teeth `width` of the mouth's width apart."""
+    column's value falls towards the corners too (sin ** `turn`), as the teeth turn away into the mouth's shade, and
+    dips between teeth `width` of the mouth's width apart."""
     dome = np.sin(np.pi * np.arange(1, len(from_edge) + 1) / (len(from_edge) + 1))
     opening = np.linalg.norm(to_edge - from_edge, axis=1)
     reach = np.minimum(share * opening, depth * height) * np.sqrt(dome)
@@ -191,7 +200,7 @@ def teeth_mask(shape, offset, from_edge, to_edge, height, blur, share=TEETH_SHAR
     columns = np.arange(shape[1], dtype=np.float32) + offset[0]
     span = float(from_edge[-1, 0] - from_edge[0, 0])
     across = np.clip((columns - from_edge[0, 0]) / (span if abs(span) > 1e-6 else 1e-6), 0.0, 1.0)
-    light = 0.5 + 0.5 * np.sin(np.pi * across)
+    light = np.sin(np.pi * across) ** turn
     tooth = width * abs(span)
     from_line = ((across - 0.5) * abs(span) / max(tooth, 1e-6) + 0.5) % 1.0 - 0.5  # in teeth, a line at the midline
     light *= 1.0 - TOOTH_LINE_SHADE * np.exp(-0.5 * (from_line * tooth / max(0.6, 0.1 * tooth)) ** 2)
@@ -212,6 +221,15 @@ def lip_colour(image, landmarks):
     pixels to tell."""
     ring = lip_ring(image.shape[:2], landmarks)
     return tuple(float(value) for value in np.median(image[ring], axis=0)) if ring.sum() >= 8 else None
+
+
+def teeth_in_light(face_colour):
+    """The colour of teeth in the light of a face of `face_colour` (RGB): TEETH_SATURATION as saturated, as bright as
+    its brightest channel."""
+    face_colour = np.asarray(face_colour, np.float64)
+    grey = face_colour.mean()
+    teeth = grey + TEETH_SATURATION * (face_colour - grey)
+    return tuple(float(value) for value in teeth * face_colour.max() / max(float(teeth.max()), 1e-6))
 
 
 def cavity_image(shape, offset, landmarks, colour):

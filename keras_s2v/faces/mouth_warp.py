@@ -51,6 +51,7 @@ from keras_s2v.faces.mouth_masks import (
     LOWER_TEETH_DEPTH,
     LOWER_TEETH_SHADE,
     LOWER_TEETH_SHARE,
+    LOWER_TEETH_TURN,
     LOWER_TOOTH_WIDTH,
     agreeing_cheeks,
     cavity_image,
@@ -183,6 +184,11 @@ class MouthSource:
     def _face_chroma(self):
         """The face's median (Cr, Cb) in `_core`, or None where the core is too small to tell."""
         return self._median_in_core(self._chroma())
+
+    @functools.cached_property
+    def face_colour(self):
+        """The face's median RGB in `_core`, or None where it is too small to tell."""
+        return self._median_in_core(self.image.astype(np.float32))
 
     @functools.cached_property
     def face_chromaticity(self):
@@ -433,6 +439,7 @@ def render_mouth(
                 share=LOWER_TEETH_SHARE,
                 depth=LOWER_TEETH_DEPTH,
                 width=LOWER_TOOTH_WIDTH,
+                turn=LOWER_TEETH_TURN,
             )[..., None]
             inside = inside + teeth * (LOWER_TEETH_SHADE * teeth_colour - inside)
         warped += opened[..., None] * (inside - warped)

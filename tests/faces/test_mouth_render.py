@@ -2,6 +2,7 @@ import dataclasses
 
 import cv2
 import numpy as np
+import pytest
 
 from keras_s2v.faces import mouth_bank, mouth_masks, mouth_warp
 from keras_s2v.faces.landmarks import (
@@ -203,8 +204,14 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     rows, cols = np.nonzero(teeth)
     middle = np.abs(cols - targets[13, 0]) < 0.1 * np.ptp(targets[[78, 308], 0])
     assert middle.sum() > 5 and rows[middle].min() > (targets[13, 1] + targets[14, 1]) / 2  # the lower teeth only
-    # A bank takes the colour of the person's own teeth where a source shows them.
-    assert min(mouth_bank.teeth_colour([smile])) > 150 and mouth_bank.teeth_colour([source]) == mouth_masks.DEFAULT_TEETH
+    # Only in the middle of the mouth: as wide as the upper teeth, two rows of them read as a mouthguard.
+    assert not (np.abs(cols - targets[13, 0]) > 0.3 * np.ptp(targets[[78, 308], 0])).any()
+    # A bank takes the colour of the person's own teeth where a source shows them; where none does, teeth in the
+    # light of the face: warm on Grace Hopper's warm face, as bright as its brightest channel.
+    assert min(mouth_bank.teeth_colour([smile])) > 150
+    drawn, face = np.asarray(mouth_bank.teeth_colour([source])), np.asarray(source.face_colour)
+    assert drawn[0] > drawn[1] > drawn[2] and face[0] > face[1] > face[2]
+    assert np.ptp(drawn) < 0.5 * np.ptp(face) and drawn.max() == pytest.approx(face.max())
 
 
 def test_a_source_with_lower_teeth_of_its_own_gets_none_drawn(astronaut_mesh):
