@@ -55,6 +55,7 @@ from keras_s2v.faces.mouth_masks import (
     LOWER_TOOTH_WIDTH,
     agreeing_cheeks,
     cavity_image,
+    cavity_mask,
     fill_hull,
     fill_polygon,
     lip_colour,
@@ -75,6 +76,13 @@ MIN_SPLIT_SEARCH = 3.0  # pixels between the inner lips below which a mouth spli
 TEETH_EDGE = 12.0  # grey levels lost over a pixel going down: the lower edge of the upper teeth
 TEETH_LIGHTER = 25.0  # grey levels by which teeth above that edge are lighter than the lips at least
 UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
+# A mouth closed is left this far open between its inner lips: the source's inside, squeezed into it, is the dark line
+# between closed lips, and inner lips on each other make no triangles for the warp.
+MIN_CLOSED_PIXELS = 0.5
+MIN_PROFILE_OPENING = 1.0  # pixels: a mouth open less than this closes as a lens
+# Closed to a gap under this (face heights), the source's inside squeezed between the lips fades into the cavity's
+# colour, wholly at 0: squeezed, a smile's teeth left a white tangle on the lip line.
+SHUT_GAP = 0.02
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
 SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
 SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anything of another colour
@@ -255,13 +263,17 @@ def pose_transform(source_landmarks, target_landmarks):
     return matrix if matrix is not None else np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
-def jaw_weights(landmarks):
+def jaw_weights(landmarks, closing=False):
     """(468,) how far each mesh point moves down when the mouth opens, as a share of the change of gap.
 
     The inner lips split the face: below their midline (the lower lip, the chin, the jaw) points
     move with the jaw, fully in the middle and less towards the ears; above it the upper lip
     moves up by UPPER_LIP_SHARE, fading towards the nose. The inner lips' own points are told
     apart by their index, since on a closed mouth the two lines lie on each other.
+
+    Opening, the lips part as a lens. `closing`, each column of the mouth closes as much as it is open
+    (`_opening_profile`) and the two lips together by exactly the change: closed as a lens, a mouth open
+    wide at its corners closed there past shut, and the crossed lips sampled teeth and cavity into a tangle.
     """
     points = np.asarray(landmarks, np.float64)
     left, right = points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]
@@ -278,6 +290,9 @@ def jaw_weights(landmarks):
     weights = np.clip(0.5 + below / ramp, 0.0, 1.0) * sideways
     # The lips part as a lens, widest in the middle and shut at the corners; the chin drops as one.
     lens = np.sqrt(np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0))
+    profile = _opening_profile(points, centre, along, down) if closing else None
+    if profile is not None:  # divided by `sideways`, which the lips' weights are multiplied by: each column closes by its own
+        lens = np.interp(across, *profile, left=0.0, right=0.0) / np.maximum(sideways, 0.5)
     near_lips = np.clip(1.0 - np.abs(below) / (2.0 * lip_height), 0.0, 1.0)
     weights *= 1.0 - near_lips * (1.0 - lens)
     upper = (below < 0) & (np.abs(across) < 1.2 * half_mouth)
@@ -285,7 +300,19 @@ def jaw_weights(landmarks):
     weights[list(UPPER_INNER_LIP[1:-1])] = -UPPER_LIP_SHARE * sideways[list(UPPER_INNER_LIP[1:-1])]
     weights[list(LOWER_INNER_LIP[1:-1])] = (sideways * lens)[list(LOWER_INNER_LIP[1:-1])]
     weights[list(UPPER_INNER_LIP[1:-1])] *= lens[list(UPPER_INNER_LIP[1:-1])]
-    return weights
+    return weights / (1.0 + UPPER_LIP_SHARE) if profile is not None else weights
+
+
+def _opening_profile(points, centre, along, down):
+    """(across, share): along the mouth, how open each pair of inner-lip points is as a share of the widest
+    pair; None for a mouth open by less than MIN_PROFILE_OPENING pixels, whose shape cannot be told."""
+    upper, lower = points[list(UPPER_INNER_LIP)], points[list(LOWER_INNER_LIP)]
+    openings = np.maximum((lower - upper) @ down, 0.0)
+    if openings.max() < MIN_PROFILE_OPENING:
+        return None
+    across = ((upper + lower) / 2 - centre) @ along
+    order = np.argsort(across)
+    return across[order], openings[order] / openings.max()
 
 
 def target_landmarks(source, frame_landmarks, gap):
@@ -314,8 +341,15 @@ def _on_the_frames_nose(placed, frame_landmarks):
 
 
 def _opened_by(landmarks, change):
-    """`landmarks` with the lips opened by `change` face heights of gap (closed where negative), the jaw moving."""
-    return landmarks + change * face_height(landmarks) * jaw_weights(landmarks)[:, None] * mouth_axes(landmarks)[2]
+    """`landmarks` with the lips opened by `change` face heights of gap (closed where negative, never past
+    MIN_CLOSED_PIXELS apart), the jaw moving."""
+    height = face_height(landmarks)
+    if change < 0:
+        change = max(change, (MIN_CLOSED_PIXELS / height) - lip_gap(landmarks))
+        if change >= 0:
+            return np.array(landmarks, np.float64)
+    weights = jaw_weights(landmarks, closing=change < 0)
+    return landmarks + change * height * weights[:, None] * mouth_axes(landmarks)[2]
 
 
 def _backward_map(targets, sources, matrix, box):
@@ -443,6 +477,9 @@ def render_mouth(
             )[..., None]
             inside = inside + teeth * (LOWER_TEETH_SHADE * teeth_colour - inside)
         warped += opened[..., None] * (inside - warped)
+    elif gap < min(source.gap, SHUT_GAP):  # nearly shut: what of the inside was squeezed between the lips is their shadow
+        shut = (1.0 - gap / SHUT_GAP) * cavity_mask(shape, offset, targets, feather=max(0.5, 0.005 * height))
+        warped += shut[..., None] * (np.asarray(cavity_colour, np.float32) - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

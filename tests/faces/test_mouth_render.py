@@ -16,6 +16,7 @@ from keras_s2v.faces.landmarks import (
     UPPER_LIP,
     face_height,
     lip_gap,
+    mouth_axes,
     mouth_width,
 )
 from keras_s2v.faces.mouth_bank import MIN_DISTANCE, MouthBank, choose_bank
@@ -106,6 +107,32 @@ def test_a_closed_mouth_opens_to_the_gap_asked_for(detector):
     opened = render_mouth(photo, landmarks, source, source.gap + 0.08)
     # The mesh, run on the picture afresh, sees the mouth open by most of what was asked.
     assert lip_gap(detector.detect(opened).landmarks) > source.gap + 0.04
+
+
+def test_a_mouth_closed_shuts_in_every_column_without_its_lips_crossing(astronaut_mesh, detector):
+    # The astronaut's smile is open wider towards its corners than a lens: closed as a lens it shut past closed
+    # there, and the crossed lips drew a tangle of teeth and cavity.
+    photo, landmarks = astronaut_mesh
+    smile = MouthSource.from_frame(photo, landmarks)
+    down = mouth_axes(landmarks)[2]
+    pairs = [list(UPPER_INNER_LIP[1:-1]), list(LOWER_INNER_LIP[1:-1])]
+    for gap, share in ((0.0, 0.0), (smile.gap / 2, 0.5)):
+        targets = mouth_warp.target_landmarks(smile, landmarks, gap)[0]
+        openings = (targets[pairs[1]] - targets[pairs[0]]) @ down
+        assert openings.min() > 0  # never crossed
+        assert lip_gap(targets) == pytest.approx(max(gap, mouth_warp.MIN_CLOSED_PIXELS / face_height(targets)), rel=0.05)
+        # Each column keeps its share of its own opening.
+        own = (landmarks[pairs[1]] - landmarks[pairs[0]]) @ down
+        assert np.abs(openings - share * own).max() < 0.1 * own.max()
+    # Shut, what of her teeth was squeezed between the lips is their shadow: nothing between them is as light.
+    shut = render_mouth(photo, landmarks, smile, 0.0)
+    targets = mouth_warp.target_landmarks(smile, landmarks, 0.0)[0]
+    between = mouth_masks.cavity_mask(photo.shape[:2], np.zeros(2), targets, feather=0.5) > 0.5
+    grey = cv2.cvtColor(shut, cv2.COLOR_RGB2GRAY)
+    assert between.sum() > 5 and grey[between].max() < np.median(
+        cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[mouth_masks.lip_ring(photo.shape[:2], landmarks)]
+    )
+    assert lip_gap(detector.detect(shut).landmarks) < 0.5 * smile.gap  # and the mesh sees it shut
 
 
 def test_a_wider_gap_changes_the_mouth_and_leaves_the_rest(astronaut_mesh):
