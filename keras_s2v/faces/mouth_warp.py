@@ -80,7 +80,7 @@ UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); 
 # between closed lips, and inner lips on each other make no triangles for the warp.
 MIN_CLOSED_PIXELS = 0.5
 MIN_PROFILE_OPENING = 1.0  # pixels: a mouth open less than this closes as a lens
-# Closed to a gap under this (face heights), the source's inside squeezed between the lips fades into the cavity's
+# Closed to a gap under this (face heights, as rendered), the source's inside squeezed between the lips fades into the cavity's
 # colour, wholly at 0: squeezed, a smile's teeth left a white tangle on the lip line.
 SHUT_GAP = 0.02
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
@@ -271,9 +271,9 @@ def jaw_weights(landmarks, closing=False):
     moves up by UPPER_LIP_SHARE, fading towards the nose. The inner lips' own points are told
     apart by their index, since on a closed mouth the two lines lie on each other.
 
-    Opening, the lips part as a lens. `closing`, each column of the mouth closes as much as it is open
-    (`_opening_profile`) and the two lips together by exactly the change: closed as a lens, a mouth open
-    wide at its corners closed there past shut, and the crossed lips sampled teeth and cavity into a tangle.
+    Opening, the lips part as a lens. `closing`, each column of the mouth closes in proportion to how open it
+    is (`_opening_profile`): closed as a lens, a mouth open wide at its corners closed there past shut, and
+    the crossed lips sampled teeth and cavity into a tangle.
     """
     points = np.asarray(landmarks, np.float64)
     left, right = points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]
@@ -300,7 +300,7 @@ def jaw_weights(landmarks, closing=False):
     weights[list(UPPER_INNER_LIP[1:-1])] = -UPPER_LIP_SHARE * sideways[list(UPPER_INNER_LIP[1:-1])]
     weights[list(LOWER_INNER_LIP[1:-1])] = (sideways * lens)[list(LOWER_INNER_LIP[1:-1])]
     weights[list(UPPER_INNER_LIP[1:-1])] *= lens[list(UPPER_INNER_LIP[1:-1])]
-    return weights / (1.0 + UPPER_LIP_SHARE) if profile is not None else weights
+    return weights
 
 
 def _opening_profile(points, centre, along, down):
@@ -342,10 +342,11 @@ def _on_the_frames_nose(placed, frame_landmarks):
 
 def _opened_by(landmarks, change):
     """`landmarks` with the lips opened by `change` face heights of gap (closed where negative, never past
-    MIN_CLOSED_PIXELS apart), the jaw moving."""
+    MIN_CLOSED_PIXELS apart), the jaw moving. The lips part by (1 + UPPER_LIP_SHARE) times the change, each way:
+    the mouth-motion model's openings are mapped onto a clip's gaps through this renderer."""
     height = face_height(landmarks)
     if change < 0:
-        change = max(change, (MIN_CLOSED_PIXELS / height) - lip_gap(landmarks))
+        change = max(change, (MIN_CLOSED_PIXELS / height - lip_gap(landmarks)) / (1.0 + UPPER_LIP_SHARE))
         if change >= 0:
             return np.array(landmarks, np.float64)
     weights = jaw_weights(landmarks, closing=change < 0)
@@ -477,8 +478,8 @@ def render_mouth(
             )[..., None]
             inside = inside + teeth * (LOWER_TEETH_SHADE * teeth_colour - inside)
         warped += opened[..., None] * (inside - warped)
-    elif gap < min(source.gap, SHUT_GAP):  # nearly shut: what of the inside was squeezed between the lips is their shadow
-        shut = (1.0 - gap / SHUT_GAP) * cavity_mask(shape, offset, targets, feather=max(0.5, 0.005 * height))
+    elif gap < source.gap and lip_gap(targets) < SHUT_GAP:  # nearly shut: the inside squeezed between the lips is their shadow
+        shut = (1.0 - lip_gap(targets) / SHUT_GAP) * cavity_mask(shape, offset, targets, feather=max(0.5, 0.005 * height))
         warped += shut[..., None] * (np.asarray(cavity_colour, np.float32) - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()

@@ -116,11 +116,13 @@ def test_a_mouth_closed_shuts_in_every_column_without_its_lips_crossing(astronau
     smile = MouthSource.from_frame(photo, landmarks)
     down = mouth_axes(landmarks)[2]
     pairs = [list(UPPER_INNER_LIP[1:-1]), list(LOWER_INNER_LIP[1:-1])]
-    for gap, share in ((0.0, 0.0), (smile.gap / 2, 0.5)):
+    parting = 1.0 + mouth_warp.UPPER_LIP_SHARE  # the lips part by this times a change of gap, either way
+    for gap, share in ((0.0, 0.0), (smile.gap * (1.0 - 0.5 / parting), 0.5)):
         targets = mouth_warp.target_landmarks(smile, landmarks, gap)[0]
         openings = (targets[pairs[1]] - targets[pairs[0]]) @ down
         assert openings.min() > 0  # never crossed
-        assert lip_gap(targets) == pytest.approx(max(gap, mouth_warp.MIN_CLOSED_PIXELS / face_height(targets)), rel=0.05)
+        expected = max(share * smile.gap, mouth_warp.MIN_CLOSED_PIXELS / face_height(targets))
+        assert lip_gap(targets) == pytest.approx(expected, rel=0.05)
         # Each column keeps its share of its own opening.
         own = (landmarks[pairs[1]] - landmarks[pairs[0]]) @ down
         assert np.abs(openings - share * own).max() < 0.1 * own.max()
