@@ -80,7 +80,7 @@ TEETH_LIGHTER = 25.0  # grey levels by which teeth above that edge are lighter t
 # 0.25 on each of three real speakers, and 0.65 gives 0.49, 0.68, 0.85 and 0.96 (a square root, 0.58 at 0.86, drew
 # the corners open like a box).
 LENS_POWER = 0.65
-UPPER_LIP_SHARE = 0.2  # of a change of gap taken by the upper lip (moving up); the jaw takes the rest
+UPPER_LIP_SHARE = 0.2  # of a change of gap the upper lip moves the other way from the jaw, which moves by all of it
 # A mouth closed is left this far open between its inner lips: the source's inside, squeezed into it, is the dark line
 # between closed lips, and inner lips on each other make no triangles for the warp.
 MIN_CLOSED_PIXELS = 0.5
@@ -347,8 +347,9 @@ def _on_the_frames_nose(placed, frame_landmarks):
 
 def _opened_by(landmarks, change):
     """`landmarks` with the lips opened by `change` face heights of gap (closed where negative, never past
-    MIN_CLOSED_PIXELS apart), the jaw moving. The lips part by (1 + UPPER_LIP_SHARE) times the change, each way:
-    the mouth-motion model's openings are mapped onto a clip's gaps through this renderer."""
+    MIN_CLOSED_PIXELS apart), the jaw moving. The lips part by (1 + UPPER_LIP_SHARE) times the change either
+    way, as opening always did: closing by the change alone pressed open sources less shut, and a silent dub's lip
+    gap varied more (docs/experiments.md)."""
     height = face_height(landmarks)
     if change < 0:
         change = max(change, (MIN_CLOSED_PIXELS / height - lip_gap(landmarks)) / (1.0 + UPPER_LIP_SHARE))
