@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from keras_s2v import faces
+from keras_s2v.dubbing import own_pixels
 from keras_s2v.dubbing.dubber import load_dubber
 from keras_s2v.errors import NoFaceError
 from keras_s2v.evaluation.metrics import masked_psnr
@@ -304,15 +305,17 @@ def check_photos(model, out, seconds=4.0, seed=0, photos=None, speech="formant")
 
 def format_photo_check(report):
     """Lines to print: per photo, the PSNRs outside the lips and outside the lower face against the target and
-    the codec's ceiling, and the lip-gap correlation."""
+    the codec's ceiling, and the lip-gap correlation. The own-pixels mouth moves the chin and jaw as it opens, so
+    for it only the PSNR outside the lower face is held to the target."""
     target = report.get("psnr_target_db", PSNR_TARGET_DB)
+    moves_jaw = report.get("backend") == own_pixels.BACKEND
     lines = [
         f"  {'photo':14s} {'PSNR out. lips':>14s} {'out. lower face':>15s} {'codec ceiling':>13s} {'corr(gap, loud)':>15s} "
         f"{'gap min-max':>13s} {'landmarks':>10s}"
     ]
 
-    def psnr(value, width):
-        verdict = "ok" if value >= target else f"< {target:.0f}"
+    def psnr(value, width, judged=True):
+        verdict = ("ok" if value >= target else f"< {target:.0f}") if judged else ""
         return f"{value:{width}.2f} dB {verdict:>4s}"
 
     for name, result in report["photos"].items():
@@ -320,10 +323,12 @@ def format_photo_check(report):
         span = f"{gap['min']:.3f}-{gap['max']:.3f}" if gap["min"] is not None else "-"
         lower_face = result.get("psnr_outside_lower_face_db")  # not in reports written before 2026-12-06
         lines.append(
-            f"  {name:14s} {psnr(result['psnr_outside_lips_db'], 6)} "
+            f"  {name:14s} {psnr(result['psnr_outside_lips_db'], 6, judged=not moves_jaw)} "
             f"{psnr(lower_face, 7) if lower_face is not None else '-':>15s} "
             f"{result['baseline_photo_unchanged']['psnr_outside_lips_db']:10.2f} dB "
             f"{result['lip_gap_loudness_correlation']:15.3f} {span:>13s} "
             f"{result['frames_with_landmarks']:>4d}/{result['frames']:<5d}"
         )
+    if moves_jaw:
+        lines.append(f"  (the own-pixels mouth moves the chin: the {target:.0f} dB bar is outside the lower face)")
     return lines
