@@ -294,9 +294,10 @@ def jaw_weights(landmarks, closing=False):
     sideways = jaw_reach(points, points)
     weights = np.clip(0.5 + below / ramp, 0.0, 1.0) * sideways
     # The lips part as a lens, widest in the middle and shut at the corners; the chin drops as one.
-    lens = np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0) ** LENS_POWER
     profile = _opening_profile(points, centre, along, down) if closing else None
-    if profile is not None:  # divided by `sideways`, which the lips' weights are multiplied by: each column closes by its own
+    if profile is None:
+        lens = np.clip(1.0 - (across / (1.05 * half_mouth)) ** 2, 0.0, 1.0) ** LENS_POWER
+    else:  # divided by `sideways`, which the lips' weights are multiplied by: each column closes by its own
         lens = np.interp(across, *profile, left=0.0, right=0.0) / np.maximum(sideways, 0.5)
     near_lips = np.clip(1.0 - np.abs(below) / (2.0 * lip_height), 0.0, 1.0)
     weights *= 1.0 - near_lips * (1.0 - lens)
@@ -484,8 +485,9 @@ def render_mouth(
             )[..., None]
             inside = inside + teeth * (LOWER_TEETH_SHADE * teeth_colour - inside)
         warped += opened[..., None] * (inside - warped)
-    elif gap < source.gap and lip_gap(targets) < SHUT_GAP:  # nearly shut: the inside squeezed between the lips is their shadow
-        shut = (1.0 - lip_gap(targets) / SHUT_GAP) * cavity_mask(shape, offset, targets, feather=max(0.5, 0.005 * height))
+    elif gap < source.gap and (rendered_gap := lip_gap(targets)) < SHUT_GAP:
+        # Nearly shut: the inside squeezed between the lips is their shadow.
+        shut = (1.0 - rendered_gap / SHUT_GAP) * cavity_mask(shape, offset, targets, feather=max(0.5, 0.005 * height))
         warped += shut[..., None] * (np.asarray(cavity_colour, np.float32) - warped)
     blended = region + mask[..., None] * (warped - region)
     out = frame.copy()
