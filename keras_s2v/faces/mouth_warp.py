@@ -88,6 +88,9 @@ MIN_PROFILE_OPENING = 1.0  # pixels: a mouth open less than this closes as a len
 # Closed to a gap under this (face heights, as rendered), the source's inside squeezed between the lips fades into the cavity's
 # colour, wholly at 0: squeezed, a smile's teeth left a white tangle on the lip line.
 SHUT_GAP = 0.02
+# Face heights of blur on the drawn opening's edge. Twice as soft (0.01) bled its dark onto the lips round it, a smudge
+# like dark lipstick at a photo's mouth corners (docs/experiments.md); the teeth drawn inside it are crisper still.
+OPENING_BLUR = 0.006
 SKIN_BAND = 0.12  # face heights inside the mesh's outline where a source pixel must look like skin to be used
 SKIN_CHROMA = 14.0  # how far from the face's median (Cr, Cb) a pixel may be and still count as its skin
 SKIN_MARGIN = 0.02  # face heights between a source's skin that is used and anything of another colour
@@ -461,7 +464,7 @@ def render_mouth(
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips) * (1.0 - dropped) * away_from_the_jaw)
     if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
         polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
-        opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, 0.01 * height))
+        opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, OPENING_BLUR * height))
         inside = cavity_image(shape, offset, targets, cavity_colour)
         # Its soft upper edge is the tongue's back, curving away into the shade.
         tongue = tongue_mask(shape, offset, *split, blur=0.015 * height)[..., None]
