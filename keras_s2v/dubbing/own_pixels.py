@@ -84,12 +84,13 @@ def target_gaps(openings, closed, widest):
     return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
 
 
-def _track(path, detector, is_image, progress):
-    """Landmarks (468, 2) or None for every frame of the face video (or the one of an image)."""
+def _track(path, detector, info, progress):
+    """Landmarks (468, 2) or None for every frame of the face video (or the one of an image) `info` describes."""
     tracker = faces.FaceTracker(detector)
-    frames = [(0, video.read_image(path))] if is_image else video.FrameSource(path).frames()
+    frames = [(0, video.read_image(path))] if info.is_image else video.FrameSource(path).frames()
     landmarks = []
-    for _, frame in tqdm(frames, desc="faces", unit="frame", leave=False, disable=is_image or not progress):
+    bar = tqdm(frames, desc="faces", unit="frame", total=info.num_frames, leave=False, disable=info.is_image or not progress)
+    for _, frame in bar:
         face = tracker.update(frame)
         landmarks.append(None if face is None or face.landmarks is None or len(face.landmarks) != 468 else face.landmarks)
     return landmarks
@@ -171,7 +172,7 @@ def _file_key(face, detector):
 def _prepare(face, detector, progress):
     info = video.probe(face)
     detector = faces.make_detector(detector) if isinstance(detector, str) else detector
-    landmarks = _track(face, detector, info.is_image, progress)
+    landmarks = _track(face, detector, info, progress)
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
     gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
