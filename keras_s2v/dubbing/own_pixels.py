@@ -177,6 +177,12 @@ def _prepare(face, detector, progress):
         raise NoFaceError(face, "no face found in any frame")
     gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
     sources = _bank_sources(face, landmarks, info.is_image, detector, closed_gap=gaps[0])
+    if info.is_image:
+        # A photo is its own source, so its frame takes the source's exact mesh: opening 0 then gives back the photo
+        # itself. The tracking's mesh read the astronaut's smile 0.012 face heights wider, and every frame of her
+        # dub, shut ones too, was drawn open by that (docs/experiments.md).
+        landmarks = [sources[0].landmarks + sources[0].offset]
+        gaps = gap_range([sources[0].gap], still=True)
     return info, landmarks, sources, gaps
 
 

@@ -55,6 +55,17 @@ def test_a_photo_speaks_with_its_own_lips_where_the_network_opens_the_mouth(phot
     assert 10 * np.log10(255**2 / error) > 35
 
 
+def test_a_photo_at_opening_0_is_the_photo_itself(tmp_path):
+    import cv2
+
+    # The astronaut: the tracking's mesh reads her smile wider than the source's exact one (docs/experiments.md).
+    photo = real_photos()["astronaut"]
+    cv2.imwrite(str(tmp_path / "photo.png"), photo[..., ::-1])
+    _, landmarks, bank, (closed, widest) = mouth_dub.prepare_face(str(tmp_path / "photo.png"), progress=False)
+    assert np.array_equal(bank.render(photo, landmarks[0], closed), photo)
+    assert not np.array_equal(bank.render(photo, landmarks[0], closed + 0.02), photo)
+
+
 def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_speech):
     closed, widest = mouth_dub.gap_range([0.02, 0.03, np.nan, 0.05, 0.10, 0.01] * 10, still=False)
     assert 0.01 <= closed < 0.02 and 0.05 < widest <= 0.10
