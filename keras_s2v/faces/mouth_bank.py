@@ -24,7 +24,11 @@ from keras_s2v.faces.mouth_warp import pose_transform, render_mouth
 
 MIN_DISTANCE = 10  # frames between the frame dubbed and the source it is given: never its own mouth
 GAP_SCALE, POSE_SCALE = 0.02, 0.005  # what one unit of the pick's cost is worth, in face heights
-STAY = 0.5  # the last pick is kept unless another costs this much less: no flicker between sources
+# The last pick is kept unless another costs this much less. Each change of source is a jump in the lips (3 times a
+# frame's usual change, on a real clip's silent dub), and one frame's tracking noise moves two sources' cost
+# difference by up to 1.6-2.6 (the 90th percentile on three real clips): at 0.5 a silent dub changed source every 4
+# frames. At 2 the sources picked are turned from the frame by 0.001-0.002 face heights more, within that noise.
+STAY = 2.0
 # An opening wider than the source's is drawn (a dark cavity without teeth): a source too shut costs this much more.
 DRAWN_EXTRA = 1.0
 # A narrower one presses the source's lips together. Part-way, its teeth still show; pressed shut, they are
