@@ -39,6 +39,9 @@ PSNR_TARGET_DB = 32.0
 LOWER_FACE_GROW = 0.05  # of the face height, around the jaw-and-nose polygon (`outside_mouth_mask`)
 SHEET_HEIGHT = 192  # pixels of each contact-sheet tile
 SHEET_EXTREMES = 3  # frames with the lowest and with the highest lip gap per photo
+# At least this many frames apart, so that the sheet shows as many moments: the widest three were often one loud
+# syllable's three neighbouring frames.
+SHEET_SPACING = 5
 
 
 # --------------------------------------------------------------------------- measures
@@ -260,10 +263,21 @@ def labelled_tile(tile, text):
     return tile
 
 
+def apart(order, count, spacing=SHEET_SPACING):
+    """The first `count` indices of `order` that lie at least `spacing` from every one taken before."""
+    taken = []
+    for index in order:
+        if len(taken) < count and all(abs(index - other) >= spacing for other in taken):
+            taken.append(index)
+    return taken
+
+
 def contact_row(photo, box, frames, gaps):
-    """The photo's face, then the dubbed frames with the lowest and the highest lip gaps, side by side."""
-    order = [index for index in np.argsort(gaps) if not np.isnan(gaps[index])]
-    picks = order[:SHEET_EXTREMES] + order[-SHEET_EXTREMES:] if len(order) > 2 * SHEET_EXTREMES else order
+    """The photo's face, then the dubbed frames with the lowest and the highest lip gaps (each SHEET_SPACING frames
+    from the others of its kind), side by side."""
+    order = [int(index) for index in np.argsort(gaps) if not np.isnan(gaps[index])]
+    lowest = apart(order, SHEET_EXTREMES)
+    picks = lowest + apart([index for index in order[::-1] if index not in lowest], SHEET_EXTREMES)[::-1]
     tiles = [labelled_tile(face_crop(photo, box), "photo")]
     tiles += [labelled_tile(face_crop(frames[index], box), f"#{index} gap {gaps[index]:.3f}") for index in picks]
     return np.concatenate(tiles, axis=1)

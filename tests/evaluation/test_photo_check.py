@@ -10,7 +10,10 @@ from keras_s2v.dubbing import own_pixels
 from keras_s2v.errors import S2VError
 from keras_s2v.evaluation.metrics import masked_psnr
 from keras_s2v.evaluation.photo_check import (
+    SHEET_HEIGHT,
+    SHEET_SPACING,
     check_photo,
+    contact_row,
     format_photo_check,
     loudness_per_frame,
     outside_lips_mask,
@@ -38,6 +41,22 @@ def test_lip_gap_grows_when_the_lower_lip_moves_down(astronaut):
     assert lip_gap(landmarks) > closed + 0.01
     with pytest.raises(ValueError, match=r"\(10, 2\)"):
         lip_gap(np.zeros((10, 2)))
+
+
+def test_the_contact_sheet_shows_the_extremes_at_moments_apart():
+    # Frame k is a flat grey of level 8k, so a tile tells its frame. The widest three are one syllable's neighbours.
+    frames = [np.full((64, 64, 3), 8 * index, np.uint8) for index in range(30)]
+    gaps = np.linspace(0.02, 0.03, 30)
+    gaps[[10, 11, 12]] = [0.08, 0.09, 0.085]
+    gaps[[0, 1, 2]] = [0.003, 0.001, 0.002]
+    gaps[7] = np.nan  # no landmarks
+    row = contact_row(frames[0], (0, 0, 64, 64), frames, gaps)
+    shown = [int(row[SHEET_HEIGHT // 2, tile * SHEET_HEIGHT + SHEET_HEIGHT // 2, 0]) // 8 for tile in range(1, 7)]
+    lowest, highest = shown[:3], shown[3:]
+    assert lowest[0] == 1 and highest[-1] == 11  # the most shut and the widest first of all
+    for picks in (lowest, highest):
+        assert all(abs(a - b) >= SHEET_SPACING for i, a in enumerate(picks) for b in picks[i + 1 :]), shown
+    assert 7 not in shown and not set(lowest) & set(highest)
 
 
 def test_loudness_per_frame_is_zero_in_silence_and_positive_in_a_tone():
