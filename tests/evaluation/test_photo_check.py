@@ -123,10 +123,12 @@ def test_check_photo_dubs_a_real_photo_and_measures_it(astronaut, tmp_path):
     ]
     assert all(np.isfinite(numbers))
     assert -1.0 <= report["lip_gap_loudness_correlation"] <= 1.0 and 0 < report["correlation_chance_level"] < 1.0
-    # The unchanged photo only goes through the codec: the ceiling for the dub.
-    assert report["baseline_photo_unchanged"]["psnr_outside_lips_db"] > 35.0
-    for psnr in ("psnr_outside_lips_db", "psnr_outside_lower_face_db"):
-        assert report["baseline_photo_unchanged"][psnr] >= report[psnr]
+    # The unchanged photo only goes through the codec: the ceiling for the dub outside the lips, where the paste
+    # reaches. Outside the lower face the generator changes nothing, and the two differ by the encoder's noise only
+    # (either way: the dub was 0.002 dB above in one of 30 untrained generators).
+    baseline = report["baseline_photo_unchanged"]
+    assert baseline["psnr_outside_lips_db"] > 35.0 and baseline["psnr_outside_lips_db"] >= report["psnr_outside_lips_db"]
+    assert abs(baseline["psnr_outside_lower_face_db"] - report["psnr_outside_lower_face_db"]) < 0.2
     json.dumps(report, allow_nan=False)  # plain JSON
     lines = format_photo_check({"photos": {"astronaut": report}})
     assert len(lines) == 2 and "astronaut" in lines[1] and lines[1].count(" dB") == 3
