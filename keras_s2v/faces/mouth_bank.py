@@ -14,6 +14,7 @@ from keras_s2v.faces.mouth_masks import (
     DEFAULT_TEETH,
     DEFAULT_TONGUE,
     MAX_CAVITY_LEVEL,
+    TONGUE_GREEN_BLUE,
     TONGUE_SHADE,
     cavity_mask,
     fill_polygon,
@@ -127,10 +128,15 @@ def cavity_colour(sources, default=DEFAULT_CAVITY):
 
 
 def tongue_colour(sources, default=DEFAULT_TONGUE):
-    """The colour of a tongue in the shade of the mouth: the person's own lips' (of the most open source), darkened."""
+    """The colour of a tongue in the shade of the mouth: the person's own lips' (of the most open source), darkened
+    and no paler than a tongue."""
     widest = max(sources, key=lambda source: source.gap, default=None)
     lips = None if widest is None else lip_colour(widest.image, widest.landmarks)
-    return default if lips is None else tuple(TONGUE_SHADE * value for value in lips)
+    if lips is None:
+        return default
+    tongue = TONGUE_SHADE * np.asarray(lips, np.float64)
+    tongue[1:] = np.minimum(tongue[1:], TONGUE_GREEN_BLUE * tongue[0])
+    return tuple(float(value) for value in tongue)
 
 
 def teeth_colour(sources, default=DEFAULT_TEETH):

@@ -21,9 +21,13 @@ from keras_s2v.faces.landmarks import (
 DEFAULT_CAVITY = (45, 20, 22)  # RGB of a mouth's dark inside when the person shows none
 DEFAULT_TONGUE = (125, 55, 60)  # RGB of a tongue in a mouth's shade when the person shows no lips to take it from
 # A drawn opening is not a hole: the tongue lies behind the lower teeth and fills the lower part of it, this share
-# of its height in the middle and none at the corners, in the lips' own colour times TONGUE_SHADE (in the shade).
-TONGUE_SHARE = 0.35
+# of its height in the middle and none at the corners, in the lips' own colour times TONGUE_SHADE (in the shade),
+# its green and blue at most TONGUE_GREEN_BLUE of its red. In real open mouths (three clips, docs/experiments.md) the
+# lower 40% is tongue at 0.4-0.86 of the lips' red, green and blue 0.38-0.64 of its red; a third of the opening,
+# blurred, left it at 0.31-0.39 (a dark hole), and pale lips made a grey tongue.
+TONGUE_SHARE = 0.5
 TONGUE_SHADE = 0.75
+TONGUE_GREEN_BLUE = 0.62
 # Nor is it a hole under the upper lip: where the person's source shows no teeth of its own, the upper teeth show
 # below the lip, this share of the opening in the middle but at most TEETH_DEPTH face heights, and fade into
 # the shade towards the corners, where the mouth curves away: their light across the mouth is sin(pi x) ** TEETH_TURN

@@ -169,7 +169,8 @@ class MouthSource:
             inside = (along[1:-1] > 0.15) & (along[1:-1] < 0.9)  # not the lips' own edges
             best = int(np.argmax(np.where(inside, darkening, -np.inf)))
             if darkening[best] > TEETH_EDGE and profile[best] > lightest_lips:
-                shares[pair] = along[best + 1]
+                # Below the edge, not on it: cut at its middle, the upper teeth lost their lit lower half-pixel.
+                shares[pair] = along[best + 2]
                 teeth = True
             below = profile[(along > shares[pair] + 0.1) & (along < 0.9)]
             lower_teeth |= bool(below.size) and float(below.max()) > lightest_lips
@@ -463,11 +464,19 @@ def render_mouth(
     away_from_the_jaw = cv2.dilate(moved.astype(np.uint8), _disc(feather)) == 0  # 8-bit: the same pixels, faster
     warped = match_colour(warped, region, face * (1.0 - face) * (1.0 - lips) * (1.0 - dropped) * away_from_the_jaw)
     if split is not None:  # the new opening between the two halves of the source's mouth: dark inside, the tongue below
-        polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], split[0], targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
-        opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), max(0.5, OPENING_BLUR * height))
+        blur = max(0.5, OPENING_BLUR * height)
+        upper_edge = split[0]
+        if source.shows_teeth:
+            # The dark starts below the teeth's edge, not on it: `fill_polygon`'s anti-aliased edge lies up to a pixel
+            # outside the polygon and the blur reaches further, and the lit lower part of the teeth went dark.
+            across = split[1] - split[0]
+            length = np.maximum(np.linalg.norm(across, axis=1, keepdims=True), 1e-6)
+            upper_edge = split[0] + across / length * np.minimum(blur + 1.0, length / 2)
+        polygon = np.concatenate([targets[[UPPER_INNER_LIP[0]]], upper_edge, targets[[UPPER_INNER_LIP[-1]]], split[1][::-1]])
+        opened = cv2.GaussianBlur(fill_polygon(shape, polygon, offset), (0, 0), blur)
         inside = cavity_image(shape, offset, targets, cavity_colour)
         # Its soft upper edge is the tongue's back, curving away into the shade.
-        tongue = tongue_mask(shape, offset, *split, blur=0.015 * height)[..., None]
+        tongue = tongue_mask(shape, offset, *split, blur=0.01 * height)[..., None]
         inside = inside + tongue * (tongue * np.asarray(tongue_colour, np.float32) - inside)
         teeth_colour = np.asarray(teeth_colour, np.float32)
         if not source.shows_teeth:  # its own teeth, where it has them, came up with the upper lip

@@ -205,6 +205,16 @@ def test_a_drawn_opening_holds_a_tongue_below_the_dark(astronaut_mesh):
     assert red[darkest, column].max() < 60 and darkest < rows.mean() and not tongue[darkest, column]
 
 
+def test_a_drawn_tongue_is_the_lips_in_the_shade_and_never_grey(astronaut_mesh):
+    # The astronaut's pale lips, darkened, made a grey tongue: it keeps their red, with less green and blue.
+    source = MouthSource.from_frame(*astronaut_mesh)
+    lips = np.asarray(mouth_masks.lip_colour(source.image, source.landmarks))
+    tongue = np.asarray(mouth_bank.tongue_colour([source]))
+    assert lips[1] > mouth_masks.TONGUE_GREEN_BLUE * lips[0]  # pale: their green is most of their red
+    assert tongue[0] == pytest.approx(mouth_masks.TONGUE_SHADE * lips[0])
+    assert tongue[1:].max() <= mouth_masks.TONGUE_GREEN_BLUE * tongue[0] + 1e-6
+
+
 def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its_own(astronaut_mesh, detector):
     # Grace Hopper's closed mouth shows no teeth: opened, upper teeth are drawn under her upper lip. The astronaut's
     # smile brings its own teeth up with the upper lip, and nothing is drawn over them.
@@ -241,6 +251,30 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     drawn, face = np.asarray(mouth_bank.teeth_colour([source])), np.asarray(source.face_colour)
     assert drawn[0] > drawn[1] > drawn[2] and face[0] > face[1] > face[2]
     assert np.ptp(drawn) < 0.5 * np.ptp(face) and drawn.max() == pytest.approx(face.max())
+
+
+@pytest.mark.parametrize("wider", [0.03, 0.06])  # 3 and 6 pixels: an opening of one still darkens their last
+def test_a_smile_opened_keeps_its_upper_teeth_whole(astronaut_mesh, wider):
+    # The upper teeth go up with the upper lip as they are: their lit lower part is neither cut off nor darkened
+    # by the opening below them (before, it lost up to 100 grey levels a pixel above their edge).
+    photo, landmarks = astronaut_mesh
+    source = MouthSource.from_frame(photo, landmarks)
+    offset = np.asarray(source.offset, np.float64)
+    targets = mouth_warp.target_landmarks(source, landmarks, source.gap + wider)[0]
+    upper = list(UPPER_INNER_LIP[4:7])  # the middle three pairs, where the teeth are tallest
+    photo_grey, dubbed_grey = (
+        cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        for image in (photo, render_mouth(photo, landmarks, source, source.gap + wider))
+    )
+
+    def profile(image, start, end):  # from the lip's inner edge down to the teeth's lower edge
+        points = (start + np.linspace(0.0, 1.0, 9)[:, None] * (end - start)).astype(np.float32)
+        return cv2.remap(image, points[None, :, 0], points[None, :, 1], cv2.INTER_LINEAR)[0]
+
+    for point, edge, moved in zip(source.landmarks[upper] + offset, source.split_line[3:6] + offset, targets[upper]):
+        before, after = profile(photo_grey, point, edge), profile(dubbed_grey, moved, moved + edge - point)
+        assert before[-3:-1].min() > 200  # the teeth's lit lower part, above the edge itself
+        np.testing.assert_allclose(after[:-1], before[:-1], atol=20)
 
 
 def test_a_source_with_lower_teeth_of_its_own_gets_none_drawn(astronaut_mesh):
