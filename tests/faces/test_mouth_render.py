@@ -253,7 +253,7 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
     assert np.ptp(drawn) < 0.5 * np.ptp(face) and drawn.max() == pytest.approx(face.max())
 
 
-@pytest.mark.parametrize("wider", [0.03, 0.06])  # 3 and 6 pixels: an opening of one still darkens their last
+@pytest.mark.parametrize("wider", [0.03, 0.06])  # 3 and 6 pixels: an opening of one still darkens their last pixel
 def test_a_smile_opened_keeps_its_upper_teeth_whole(astronaut_mesh, wider):
     # The upper teeth go up with the upper lip as they are: their lit lower part is neither cut off nor darkened
     # by the opening below them (before, it lost up to 100 grey levels a pixel above their edge).
