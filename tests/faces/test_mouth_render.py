@@ -256,7 +256,7 @@ def test_a_drawn_opening_shows_upper_teeth_only_where_the_source_has_none_of_its
 @pytest.mark.parametrize("wider", [0.03, 0.06])  # 3 and 6 pixels: an opening of one still darkens their last pixel
 def test_a_smile_opened_keeps_its_upper_teeth_whole(astronaut_mesh, wider):
     # The upper teeth go up with the upper lip as they are: their lit lower part is neither cut off nor darkened
-    # by the opening below them (before, it lost up to 100 grey levels a pixel above their edge).
+    # by the opening below them (before, it lost up to 114 grey levels within a pixel above their edge).
     photo, landmarks = astronaut_mesh
     source = MouthSource.from_frame(photo, landmarks)
     offset = np.asarray(source.offset, np.float64)
