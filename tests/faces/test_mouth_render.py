@@ -43,6 +43,15 @@ def _opened(landmarks, *openings):
     return copies
 
 
+def _turned(landmarks, right, left=1.0):
+    """A copy of `landmarks` with the right half of the face scaled about its middle by `right` and the left by
+    `left`: a head turned (below 1, that half turns away)."""
+    centre = landmarks[:, 0].mean()
+    points = landmarks.copy()
+    points[:, 0] = centre + np.where(points[:, 0] > centre, right, left) * (points[:, 0] - centre)
+    return points
+
+
 def _with_link(source, below):
     """`source` with a bright chain link `below` face heights under its chin."""
     chain = source.image.copy()
@@ -320,13 +329,9 @@ def test_a_bank_spans_the_openings_and_never_gives_a_frame_its_own_mouth(astrona
 
 def test_the_trackings_noise_does_not_make_a_pick_flicker_between_sources(astronaut_mesh):
     photo, landmarks = astronaut_mesh
-    centre = landmarks[:, 0].mean()
 
     def turned(amount):
-        points = landmarks.copy()
-        right = points[:, 0] > centre
-        points[:, 0] = centre + np.where(right, 1.0 - amount, 1.0 + amount) * (points[:, 0] - centre)
-        return points
+        return _turned(landmarks, 1.0 - amount, 1.0 + amount)
 
     # Two sources turned a little either way, and a still head between them whose mesh turns by the tracking's
     # noise: one frame moves the two sources' cost difference by 0.7 (median) and 1.9 (90th percentile), as on
@@ -340,9 +345,7 @@ def test_the_trackings_noise_does_not_make_a_pick_flicker_between_sources(astron
 
 def test_a_pick_follows_the_head_when_a_frame_comes_round_again_turned(astronaut_mesh):
     photo, landmarks = astronaut_mesh
-    centre = landmarks[:, 0].mean()
-    turned = landmarks.copy()
-    turned[turned[:, 0] > centre, 0] = centre + 0.7 * (turned[turned[:, 0] > centre, 0] - centre)  # the right half turned away
+    turned = _turned(landmarks, 0.7)  # the right half turned away
     sources = [MouthSource(photo, landmarks, index=0), MouthSource(photo, turned, index=100)]
     bank = MouthBank(sources)
     gap = lip_gap(landmarks)
@@ -354,9 +357,7 @@ def test_a_pick_follows_the_head_when_a_frame_comes_round_again_turned(astronaut
 def test_a_bank_has_a_shut_mouth_at_each_pose_it_spans(astronaut_mesh):
     # A silent frame turned as only open sources are would be given one pressed shut: its teeth show as a crack.
     photo, landmarks = astronaut_mesh
-    centre = landmarks[:, 0].mean()
-    turned = landmarks.copy()
-    turned[turned[:, 0] > centre, 0] = centre + 0.7 * (turned[turned[:, 0] > centre, 0] - centre)
+    turned = _turned(landmarks, 0.7)
     facing = _opened(landmarks, *np.linspace(0.0, 0.06, 30))  # most of the clip, so the openings' half faces front
     turned_open = _opened(turned, *np.linspace(0.03, 0.06, 10))
     sequence = facing + turned_open[:5] + _opened(turned, 0.0) + turned_open[5:]
