@@ -81,7 +81,7 @@ def require_format(path, rate, channels):
     """MediaError unless the declared sample rate and channel count are ones speech can have."""
     if not rate or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise MediaError(path, f"the audio's sample rate is {rate} Hz; keras-s2v reads {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz")
-    if not channels:  # FFmpeg reports a header it cannot make sense of (say 1,000 channels) as none
+    if not channels:  # FFmpeg reports a header it cannot make sense of as none (1,000 channels, before FFmpeg 8.1.3)
         raise MediaError(path, "the audio's header gives no channel count that can be read")
     if channels > MAX_CHANNELS:
         raise MediaError(path, f"the audio has {channels} channels; keras-s2v reads 1 to {MAX_CHANNELS}")

@@ -13,7 +13,7 @@ from keras_s2v.models import build_speech2vid, build_syncnet
 from keras_s2v.saving import save_model
 from keras_s2v.speech import formant
 from tests.helpers import s2v, speech_like, write_raw_wav
-from tests.media.test_bad_audio import BAD_AUDIO
+from tests.media.test_bad_audio import BAD_AUDIO, expected_message
 
 
 def _dub_args(inputs, speech):
@@ -50,6 +50,7 @@ def test_dub_refuses_each_class_of_bad_audio_with_one_line_and_writes_nothing(
         "--out",
         out / "dubbed.mp4",
     )
+    message = expected_message(message, speech)
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"s2v: error: {speech}: {message}"), err
     assert list(out.iterdir()) == []
 

@@ -1,5 +1,6 @@
 """The audio front-end's one check: each class of bad audio is refused by `load_audio` with one line."""
 
+import av
 import numpy as np
 import pytest
 
@@ -16,7 +17,21 @@ def _with(values, at):
     return samples
 
 
-# (name, how the WAV is written, the error class, the message after "NAME.wav: ")
+def _too_many_channels(path):
+    """What a header declaring 1,000 channels is refused with: FFmpeg 8.1.2 and before read that count as none,
+    8.1.3 (PyAV 18.1.1) reads it."""
+    with av.open(str(path)) as container:
+        channels = container.streams.audio[0].codec_context.channels
+    return f"the audio has {channels} channels; keras-s2v reads 1 to 32" if channels else NO_CHANNEL_COUNT
+
+
+def expected_message(message, path):
+    """The message after "NAME.wav: " that BAD_AUDIO gives for the file at `path`."""
+    return message(path) if callable(message) else message
+
+
+NO_CHANNEL_COUNT = "the audio's header gives no channel count"
+# (name, how the WAV is written, the error class, the message after "NAME.wav: ", or what gives it for the file)
 BAD_AUDIO = [
     (
         "nan",
@@ -44,9 +59,9 @@ BAD_AUDIO = [
         "1000-channels",
         lambda p: write_raw_wav(p, SPEECH[:16000], channels=1000),
         MediaError,
-        "the audio's header gives no channel count",
+        _too_many_channels,
     ),
-    ("no-channels", lambda p: write_raw_wav(p, SPEECH, channels=0), MediaError, "the audio's header gives no channel count"),
+    ("no-channels", lambda p: write_raw_wav(p, SPEECH, channels=0), MediaError, NO_CHANNEL_COUNT),
 ]
 
 
@@ -55,7 +70,7 @@ def test_each_class_of_bad_audio_is_one_line(tmp_path, name, write, error, messa
     path = write(tmp_path / f"{name}.wav")
     with pytest.raises(error) as raised:
         audio.load_audio(path)
-    assert str(raised.value).startswith(f"{path}: {message}"), raised.value
+    assert str(raised.value).startswith(f"{path}: {expected_message(message, path)}"), raised.value
     assert "\n" not in str(raised.value)
 
 
