@@ -23,7 +23,7 @@ def main(argv=None) -> None:
     from keras_s2v.saving import save_model
     from keras_s2v.training.build import build_syncnet_model, syncnet_datasets, syncnet_schedule
     from keras_s2v.training.recipe import SyncNetRecipe, add_recipe_arguments, recipe_overrides, resolve_syncnet
-    from keras_s2v.training.syncnet_fit import RECALIBRATION_STEPS, recalibrate_batchnorm, sync_accuracy
+    from keras_s2v.training.syncnet_fit import RECALIBRATION_STEPS, recalibrate_batchnorm, sync_accuracy, validated_epochs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -45,7 +45,14 @@ def main(argv=None) -> None:
     train, val, recalibration = syncnet_datasets(args.data, syncnet, seed, args.split, args.val_split)
     epochs, epoch_steps = syncnet_schedule(args.data, manifest, syncnet, args.split)
     model = build_syncnet_model(syncnet, total_steps=epochs * epoch_steps)
-    model.fit(train, validation_data=val, epochs=epochs, steps_per_epoch=epoch_steps, verbose=2)
+    model.fit(
+        train,
+        validation_data=val,
+        epochs=epochs,
+        steps_per_epoch=epoch_steps,
+        validation_freq=validated_epochs(epochs, epoch_steps),  # validation only reports: every epoch is slow
+        verbose=2,
+    )
 
     # BatchNorm's moving statistics lag the weights: re-estimate them before saving.
     recalibrate_batchnorm(model, recalibration, RECALIBRATION_STEPS)

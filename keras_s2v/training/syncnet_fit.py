@@ -15,6 +15,17 @@ from keras_s2v.training.callbacks import ProgressLog
 from keras_s2v.training.recipe import SyncNetRecipe
 
 RECALIBRATION_STEPS = 50
+# About this many training steps between two passes over the validation windows. The demo's SyncNet epochs are 94
+# steps, and validating after each took a sixth of the training's time (docs/experiments.md); validation only reports,
+# so how often it runs changes no weight.
+STEPS_PER_VALIDATION = 750
+
+
+def validated_epochs(epochs: int, epoch_steps: int) -> list:
+    """The epochs (from 1) that end with a validation: about every STEPS_PER_VALIDATION steps (every epoch where
+    epochs are longer), and the last."""
+    every = max(1, round(STEPS_PER_VALIDATION / epoch_steps))
+    return [epoch for epoch in range(1, epochs + 1) if epoch % every == 0 or epoch == epochs]
 
 
 def recalibrate_batchnorm(model: keras.Model, dataset, steps: int) -> None:
@@ -54,7 +65,8 @@ def train_syncnet(
     `resolve_syncnet`) on one split, validating on another; returns (model, history).
 
     Its seed is `seed + syncnet.seed_offset`. One epoch sees every window of the chosen clips
-    of `split` once as a positive and once as a negative. No `syncnet`: the recipe's defaults.
+    of `split` once as a positive and once as a negative, and `validated_epochs` says which end with a validation.
+    No `syncnet`: the recipe's defaults.
     `precision` is one of keras_s2v.precision.CHOICES.
     """
     syncnet = syncnet or SyncNetRecipe()
@@ -69,6 +81,7 @@ def train_syncnet(
         validation_data=val,
         epochs=epochs,
         steps_per_epoch=epoch_steps,
+        validation_freq=validated_epochs(epochs, epoch_steps),
         callbacks=[ProgressLog("syncnet") if verbose else keras.callbacks.Callback(), *callbacks],
         verbose=0,
     )

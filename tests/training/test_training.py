@@ -19,10 +19,11 @@ from keras_s2v.models import build_quality_discriminator, build_speech2vid, buil
 from keras_s2v.models.speech2vid import blended_parts
 from keras_s2v.precision import computing_in
 from keras_s2v.saving import load_model
-from keras_s2v.training.build import plan_epochs
+from keras_s2v.training import syncnet_fit
+from keras_s2v.training.build import plan_epochs, syncnet_schedule
 from keras_s2v.training.callbacks import SyncWeightWarmup
 from keras_s2v.training.generator_fit import train_generator
-from keras_s2v.training.recipe import read_hparams, read_recipe, recipes, resolve_recipe
+from keras_s2v.training.recipe import SyncNetRecipe, read_hparams, read_recipe, recipes, resolve_recipe
 from keras_s2v.training.runs import phase_outputs, run_folder
 from keras_s2v.training.syncnet_fit import sync_accuracy
 from keras_s2v.training.trainer import BLEND_AREA_WEIGHT, GAN_TERMS, TERMS, WARP_BLUR, Speech2VidTrainer, edge_error
@@ -67,6 +68,37 @@ def test_syncnet_training_reports_validation_accuracy_and_saves(tiny_shards, tin
     assert "val_accuracy" in result.stdout and "held-out (test) accuracy" in result.stdout
     assert result.stderr.strip() == ""
     assert load_model(str(tmp_path / "eval.keras"), "SyncNet").get_layer("p_sync")
+
+
+def test_a_syncnet_validates_about_every_750_steps_and_at_its_last_epoch_and_validation_changes_no_weight(
+    tiny_shards, monkeypatch
+):
+    # The demo expert's 32 epochs of 94 steps, epochs too short to count, epochs longer than the spacing.
+    assert syncnet_fit.validated_epochs(32, 94) == [8, 16, 24, 32]
+    assert syncnet_fit.validated_epochs(7, 20) == [7]
+    assert syncnet_fit.validated_epochs(3, 2000) == [1, 2, 3]
+
+    class Weights(keras.callbacks.Callback):
+        """The weights after the last step of each epoch, and at its end (after its validation)."""
+
+        def on_train_begin(self, logs=None):
+            self.after_steps, self.at_end = [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == self.params["steps"] - 1:
+                self.after_steps.append([weight.numpy() for weight in self.model.weights])
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.at_end.append([weight.numpy() for weight in self.model.weights])
+
+    recipe = SyncNetRecipe("tiny", epochs=2, batch_size=32)
+    _, epoch_steps = syncnet_schedule(tiny_shards[0], tiny_shards[1], recipe)
+    monkeypatch.setattr(syncnet_fit, "STEPS_PER_VALIDATION", 4 * epoch_steps)
+    weights = Weights()
+    _, history = syncnet_fit.train_syncnet(*tiny_shards, recipe, callbacks=[weights], verbose=False)
+    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 1  # the last epoch's
+    for before, after in zip(weights.after_steps[-1], weights.at_end[-1], strict=True):
+        np.testing.assert_array_equal(before, after)
 
 
 def test_frozen_syncnet_is_not_trained_and_runs_batchnorm_in_inference_mode(tiny_shards, tiny_syncnet_path):
