@@ -17,7 +17,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from keras_s2v.export.savedmodel import SIGNATURES, serving_functions, staged, write_savedmodel
-from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, convert_tflite
+from keras_s2v.export.tflite import TFLITE_VARIANTS, TFLiteModel, tflite_variants
 from keras_s2v.model_versions import version_folder
 from keras_s2v.models import check_generator
 
@@ -123,12 +123,11 @@ def export(
             steps.update()
         os.makedirs(os.path.join(staging, "tflite"))
         for name in SIGNATURES:
-            for variant in variants:
-                # from_audio's int8 is calibrated on the shards' faces with synthetic speech: shards hold MFCC, not PCM.
-                representative = samples[name] if variant == "int8" else None
+            # from_audio's int8 is calibrated on the shards' faces with synthetic speech: shards hold MFCC, not PCM.
+            for variant, converted in tflite_variants(staging, name, variants, samples[name]):
                 relative = os.path.join("tflite", f"{name}_{variant}.tflite")
                 with open(os.path.join(staging, relative), "wb") as handle:
-                    handle.write(convert_tflite(staging, name, variant, representative))
+                    handle.write(converted)
                 run = TFLiteModel(os.path.join(staging, relative))
                 files.append(_measure(staging, relative, variant, name, run, samples[name], keras_outputs[name]))
                 steps.update()

@@ -63,23 +63,31 @@ def convert_tflite(
     representative_inputs: for int8 (required there), a list of {input name: array with
     batch 1}, real windows, on which the activation ranges are calibrated.
     """
-    if variant not in TFLITE_VARIANTS:
-        raise ValueError(f"`variant` must be one of {TFLITE_VARIANTS}; received {variant!r}")
-    if variant == "int8" and not representative_inputs:
+    return dict(tflite_variants(saved_model_dir, signature, (variant,), representative_inputs))[variant]
+
+
+def tflite_variants(saved_model_dir: str, signature: str, variants, representative_inputs=None):
+    """Yield (variant, .tflite bytes) for each of `variants`, as `convert_tflite` makes them, converted from one
+    batch-1 copy of the signature: each copy took 3 s of the demo's 6 conversions (docs/experiments.md)."""
+    for variant in variants:
+        if variant not in TFLITE_VARIANTS:
+            raise ValueError(f"`variant` must be one of {TFLITE_VARIANTS}; received {variant!r}")
+    if "int8" in variants and not representative_inputs:
         raise ValueError("int8 is full-integer and needs representative windows to calibrate on (--calibration SHARDS)")
     with tempfile.TemporaryDirectory() as folder:
         _save_at_batch_one(saved_model_dir, signature, folder)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[signature])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if variant in ("fp16", "int8"):
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if variant == "fp16":
-            converter.target_spec.supported_types = [tf.float16]
-        if variant == "int8":
-            converter.representative_dataset = lambda: iter(representative_inputs)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        with native_output_silenced():
-            return converter.convert()
+        for variant in variants:
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[signature])
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            if variant in ("fp16", "int8"):
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if variant == "fp16":
+                converter.target_spec.supported_types = [tf.float16]
+            if variant == "int8":
+                converter.representative_dataset = lambda: iter(representative_inputs)
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            with native_output_silenced():
+                yield variant, converter.convert()
 
 
 class TFLiteModel:
