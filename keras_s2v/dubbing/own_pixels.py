@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 import time
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -36,6 +37,11 @@ BANK_SIZE = 48
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
 # video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
+# But silence is shut: openings under QUIET_OPENING (silence, pauses: the network's own speech-time openings stay
+# above it) close further, to the clip's 1st percentile gap at 0. A speaker who talks throughout still shows her
+# teeth at her 5th (the 512 close-up's 0.024 face heights), and her silent dub showed them between parted lips.
+SHUT_PERCENTILE = 1
+QUIET_OPENING = 0.05
 # Also the least span of a video's: a silent clip (a drawn character, a listener) never opens its mouth,
 # and its own 95th percentile would keep every dub shut. Speaking clips span 0.075-0.085 (docs/experiments.md).
 PHOTO_OPEN_RANGE = 0.06
@@ -71,17 +77,32 @@ def is_motion_model(path):
     return [layer.get("name") for layer in layers if layer.get("class_name") == "InputLayer"] == ["mfcc"]
 
 
+class LipGaps(NamedTuple):
+    """The lip gaps (face heights) a face's dub spans, as `target_gaps` maps the network's openings to them."""
+
+    closed: float  # opening 0 in speech
+    widest: float  # opening OPENING_AT_WIDEST
+    shut: float  # opening 0 in silence: at most `closed`
+
+
 def gap_range(gaps, still):
-    """(closed, widest) lip gaps, in face heights, that openings 0 and OPENING_AT_WIDEST map to."""
+    """The LipGaps of a face video's frames' `gaps` (NaN where no face), or of a photo's one gap."""
     gaps = np.asarray([gap for gap in gaps if np.isfinite(gap)])
-    if still:
-        return float(gaps[0]), float(gaps[0]) + PHOTO_OPEN_RANGE
+    if still:  # a photo at rest is the photo: it shuts no further than it is
+        return LipGaps(float(gaps[0]), float(gaps[0]) + PHOTO_OPEN_RANGE, float(gaps[0]))
     closed = float(np.percentile(gaps, CLOSED_PERCENTILE))
-    return closed, max(float(np.percentile(gaps, OPEN_PERCENTILE)), closed + PHOTO_OPEN_RANGE)
+    widest = max(float(np.percentile(gaps, OPEN_PERCENTILE)), closed + PHOTO_OPEN_RANGE)
+    return LipGaps(closed, widest, float(np.percentile(gaps, SHUT_PERCENTILE)))
 
 
-def target_gaps(openings, closed, widest):
-    return closed + (widest - closed) * np.clip(np.asarray(openings) / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
+def target_gaps(openings, closed, widest, shut=None):
+    """The lip gap of each of the network's `openings`: `closed` to `widest` as they rise to OPENING_AT_WIDEST, and
+    under QUIET_OPENING down towards `shut` (None: `closed`) at 0."""
+    openings = np.asarray(openings)
+    gaps = closed + (widest - closed) * np.clip(openings / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
+    if shut is None:
+        return gaps
+    return gaps - (closed - shut) * (1.0 - np.clip(openings / QUIET_OPENING, 0.0, 1.0))
 
 
 def _track(path, detector, info, progress):
@@ -121,7 +142,7 @@ def _bank_sources(path, landmarks, is_image, detector, closed_gap):
 
 def prepare_face(face, detector="cnn", progress=True):
     """What the renderer needs of a face video or image before any speech: (VideoInfo, landmarks (468, 2) or
-    None per source frame, a MouthBank of its own, (closed, widest) lip gaps). Shared with live dubbing
+    None per source frame, a MouthBank of its own, its LipGaps). Shared with live dubbing
     (keras_s2v.live), so that both draw each frame alike. Raises NoFaceError when no frame has a face.
 
     Inside `keeping_faces`, the last file prepared with a named detector is kept for the next dub of it."""
@@ -176,7 +197,7 @@ def _prepare(face, detector, progress):
     if not any(points is not None for points in landmarks):
         raise NoFaceError(face, "no face found in any frame")
     gaps = gap_range([lip_gap(points) if points is not None else np.nan for points in landmarks], info.is_image)
-    sources = _bank_sources(face, landmarks, info.is_image, detector, closed_gap=gaps[0])
+    sources = _bank_sources(face, landmarks, info.is_image, detector, closed_gap=gaps.closed)
     if info.is_image:
         # A photo is its own source, so its frame takes the source's exact mesh: opening 0 then gives back the photo
         # itself. The tracking's mesh read the astronaut's smile 0.012 face heights wider, and every frame of her
@@ -197,8 +218,8 @@ def dub_own_pixels(face, audio, model, out, detector="cnn", progress=True, on_pr
     waveform = audio_lib.load_audio(audio)
     num_frames = max(1, int(round(len(waveform) / SAMPLE_RATE * VIDEO_FPS)))
 
-    def wanted(closed, widest):
-        return target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], closed, widest)
+    def wanted(lip_gaps):
+        return target_gaps(speech_openings(motion, waveform, num_frames + LEAD_FRAMES)[LEAD_FRAMES:], *lip_gaps)
 
     return _dub(face, waveform, num_frames, wanted, out, detector, progress, on_progress, start)
 
@@ -210,17 +231,17 @@ def dub_to_lip_gaps(face, audio, lip_gaps, out, detector="cnn", progress=True):
     start = time.perf_counter()
     lip_gaps = np.asarray(lip_gaps, np.float64)
 
-    def wanted(closed, widest):
-        return np.where(np.isfinite(lip_gaps), lip_gaps, closed)
+    def wanted(face_gaps):
+        return np.where(np.isfinite(lip_gaps), lip_gaps, face_gaps.closed)
 
     return _dub(face, audio_lib.load_audio(audio), len(lip_gaps), wanted, out, detector, progress, None, start)
 
 
 def _dub(face, waveform, num_frames, wanted, out, detector, progress, on_progress, start):
-    """Renders `num_frames` frames of `face` to the lip gaps `wanted(closed, widest)` gives, with `waveform`."""
+    """Renders `num_frames` frames of `face` to the lip gaps `wanted(LipGaps)` gives, with `waveform`."""
     timer = StageTimer()
-    info, landmarks, bank, (closed, widest) = prepare_face(face, detector, progress)
-    gaps = wanted(closed, widest)
+    info, landmarks, bank, lip_gaps = prepare_face(face, detector, progress)
+    gaps = wanted(lip_gaps)
     timer.add("setup", time.perf_counter() - start)
     if info.is_image:
         image = video.read_image(face)

@@ -61,24 +61,35 @@ def test_a_photo_at_opening_0_is_the_photo_itself(tmp_path):
     # The astronaut: the tracking's mesh reads her smile wider than the source's exact one (docs/experiments.md).
     photo = real_photos()["astronaut"]
     cv2.imwrite(str(tmp_path / "photo.png"), photo[..., ::-1])
-    _, landmarks, bank, (closed, widest) = mouth_dub.prepare_face(str(tmp_path / "photo.png"), progress=False)
-    assert np.array_equal(bank.render(photo, landmarks[0], closed), photo)
-    assert not np.array_equal(bank.render(photo, landmarks[0], closed + 0.02), photo)
+    _, landmarks, bank, gaps = mouth_dub.prepare_face(str(tmp_path / "photo.png"), progress=False)
+    at_rest = mouth_dub.target_gaps([0.0], *gaps)[0]  # silence: a photo shuts no further than it is
+    assert at_rest == gaps.closed and np.array_equal(bank.render(photo, landmarks[0], at_rest), photo)
+    assert not np.array_equal(bank.render(photo, landmarks[0], gaps.closed + 0.02), photo)
 
 
 def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_speech):
-    closed, widest = mouth_dub.gap_range([0.02, 0.03, np.nan, 0.05, 0.10, 0.01] * 10, still=False)
+    closed, widest, _ = mouth_dub.gap_range([0.02, 0.03, np.nan, 0.05, 0.10, 0.01] * 10, still=False)
     assert 0.01 <= closed < 0.02 and 0.05 < widest <= 0.10
-    closed, widest = mouth_dub.gap_range([0.010, 0.011, 0.012] * 10, still=False)  # a clip that never speaks
+    closed, widest, _ = mouth_dub.gap_range([0.010, 0.011, 0.012] * 10, still=False)  # a clip that never speaks
     assert widest == pytest.approx(closed + mouth_dub.PHOTO_OPEN_RANGE)
-    closed, widest = mouth_dub.gap_range([0.04], still=True)
-    assert closed == 0.04 and widest == pytest.approx(0.04 + mouth_dub.PHOTO_OPEN_RANGE)
+    closed, widest, shut = mouth_dub.gap_range([0.04], still=True)
+    assert closed == shut == 0.04 and widest == pytest.approx(0.04 + mouth_dub.PHOTO_OPEN_RANGE)
     gaps = mouth_dub.target_gaps([0.0, mouth_dub.OPENING_AT_WIDEST, 5.0], closed, widest)
     assert (
         gaps[0] == closed
         and gaps[1] == pytest.approx(widest)
         and gaps[2] == pytest.approx(closed + mouth_dub.MOST_OPEN * (widest - closed))
     )
+
+
+def test_silence_shuts_a_video_as_far_as_the_clip_does_and_speech_spans_it_as_before():
+    gaps = mouth_dub.gap_range(np.linspace(0.01, 0.11, 101), still=False)
+    assert gaps.shut == pytest.approx(0.011) and gaps.closed == pytest.approx(0.015)  # 1st and 5th percentiles
+    openings = [0.0, mouth_dub.QUIET_OPENING / 2, mouth_dub.QUIET_OPENING, 0.3, mouth_dub.OPENING_AT_WIDEST]
+    with_shut, without = mouth_dub.target_gaps(openings, *gaps), mouth_dub.target_gaps(openings, gaps.closed, gaps.widest)
+    assert with_shut[0] == pytest.approx(gaps.shut) and gaps.shut < with_shut[1] < without[1]
+    np.testing.assert_array_equal(with_shut[2:], without[2:])  # speech's openings are where they were
+    assert np.all(np.diff(with_shut) > 0)
 
 
 def test_a_generator_is_not_taken_for_a_motion_model(tmp_path):
