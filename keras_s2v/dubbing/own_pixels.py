@@ -37,17 +37,17 @@ BANK_SIZE = 48
 # The network's opening 0 gives the closed gap and OPENING_AT_WIDEST the wide one (face heights): for a
 # video the clip's own 5th and 95th percentile gaps, for a photo its gap and its gap plus PHOTO_OPEN_RANGE.
 CLOSED_PERCENTILE, OPEN_PERCENTILE = 5, 95
-# But silence is shut: openings under QUIET_OPENING (silence, pauses: the network's own speech-time openings stay
-# above it) close further, to the clip's 1st percentile gap at 0. A speaker who talks throughout still shows her
-# teeth at her 5th (the 512 close-up's 0.024 face heights), and her silent dub showed them between parted lips.
-SHUT_PERCENTILE = 1
-QUIET_OPENING = 0.05
 # Also the least span of a video's: a silent clip (a drawn character, a listener) never opens its mouth,
 # and its own 95th percentile would keep every dub shut. Speaking clips span 0.075-0.085 (docs/experiments.md).
 PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
 # How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
 MOST_OPEN = 1.2
+# Silence is shut: openings under QUIET_OPENING (silence, pauses: over speech the network's openings stay
+# above it) close further, to the clip's 1st percentile gap at 0. A speaker who talks throughout still shows her
+# teeth at her 5th (the 512 close-up's 0.024 face heights), and her silent dub showed them between parted lips.
+SHUT_PERCENTILE = 1
+QUIET_OPENING = 0.05
 BACKEND = "mouth-motion (own pixels)"  # how a DubSummary names this way of dubbing
 # Lips move before the sound they make: on real clips the lip gap follows the speech's opening
 # best 2 frames (80 ms) early (docs/experiments.md). The synthetic voices have none.
