@@ -46,10 +46,10 @@ def shard_files(shards_dir: str, split: str, clips: str = "all") -> list[str]:
     return files
 
 
-def _clips(files, shuffle, seed, deterministic, decode_frames=True):
+def _clips(files, shuffle, seed, deterministic, decode_frames=True, reshuffle=True):
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed)
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=reshuffle)
     dataset = dataset.interleave(
         tf.data.TFRecordDataset, cycle_length=min(4, len(files)), num_parallel_calls=AUTOTUNE, deterministic=deterministic
     )
@@ -202,8 +202,11 @@ def syncnet_dataset(
 
     clips = tf.data.Dataset.zip(_clips(files, shuffle, seed, deterministic), _seeds(seed))
     windows = clips.interleave(clip_windows, cycle_length=4, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    foreign = _clips(files, True, None if seed is None else seed + 1, deterministic, decode_frames=False)
-    foreign = foreign.flat_map(foreign_windows).repeat().shuffle(256, seed=None if seed is None else seed + 1)
+    # Unshuffled (validation), the other clips' audio is drawn alike on every pass, so that its figures depend on
+    # the weights alone: drawn anew, a SyncNet's validation loss at one epoch depended on how many came before.
+    foreign_seed = None if seed is None else seed + 1
+    foreign = _clips(files, True, foreign_seed, deterministic, decode_frames=False, reshuffle=shuffle)
+    foreign = foreign.flat_map(foreign_windows).repeat().shuffle(256, seed=foreign_seed, reshuffle_each_iteration=shuffle)
 
     def pair(window, other, pick_seed):
         mfcc, mouth_frames, shifted_mfcc, has_shift = window

@@ -170,6 +170,17 @@ def test_syncnet_dataset_is_balanced_and_negatives_are_shifted(corpus):
     assert clip["frames"].shape[1:] == (112, 112, 3)
 
 
+def test_syncnet_validation_windows_are_the_same_on_every_pass_and_training_draws_anew(corpus):
+    def passes(dataset):
+        return [np.concatenate([inputs["mfcc"].numpy() for inputs, _ in dataset.take(4)]) for _ in range(2)]
+
+    # Every negative from another clip, so the other clips' audio drawn is all that could differ.
+    first, second = passes(syncnet_dataset(corpus[1], batch_size=8, shuffle=False, foreign_fraction=1.0, deterministic=True))
+    np.testing.assert_array_equal(first, second)
+    first, second = passes(syncnet_dataset(corpus[1], batch_size=8, seed=0, foreign_fraction=1.0))
+    assert not np.array_equal(first, second)
+
+
 def test_deterministic_mode_repeats_and_augmentation_switches(corpus):
     def first(**kwargs):
         return next(iter(generator_dataset(corpus[1], batch_size=4, deterministic=True, **kwargs)))[1].numpy()
