@@ -43,8 +43,8 @@ PHOTO_OPEN_RANGE = 0.06
 OPENING_AT_WIDEST = 0.6  # the network's opening that a speaker's widest usual opening corresponds to
 # How far past that the mouth may open: beyond the clip's own openings the inside is a drawn cavity, no teeth.
 MOST_OPEN = 1.2
-# Silence is shut: openings under QUIET_OPENING (silence, pauses: over speech the network's openings stay
-# above it) close further, to the clip's 1st percentile gap at 0. A speaker who talks throughout still shows her
+# Silence is shut: openings under QUIET_OPENING (silence, pauses: over speech the network's openings are
+# mostly above it) close further, to the clip's 1st percentile gap at 0. A speaker who talks throughout still shows her
 # teeth at her 5th (the 512 close-up's 0.024 face heights), and her silent dub showed them between parted lips.
 SHUT_PERCENTILE = 1
 QUIET_OPENING = 0.05
