@@ -95,13 +95,11 @@ def gap_range(gaps, still):
     return LipGaps(closed, widest, float(np.percentile(gaps, SHUT_PERCENTILE)))
 
 
-def target_gaps(openings, closed, widest, shut=None):
-    """The lip gap of each of the network's `openings`: `closed` to `widest` as they rise to OPENING_AT_WIDEST, and
-    under QUIET_OPENING down towards `shut` (None: `closed`) at 0."""
+def target_gaps(openings, closed, widest, shut):
+    """The lip gap of each of the network's `openings` (a face's LipGaps after them): `closed` to `widest` as they
+    rise to OPENING_AT_WIDEST, and under QUIET_OPENING down towards `shut` at 0."""
     openings = np.asarray(openings)
     gaps = closed + (widest - closed) * np.clip(openings / OPENING_AT_WIDEST, 0.0, MOST_OPEN)
-    if shut is None:
-        return gaps
     return gaps - (closed - shut) * (1.0 - np.clip(openings / QUIET_OPENING, 0.0, 1.0))
 
 

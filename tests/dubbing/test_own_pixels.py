@@ -74,7 +74,7 @@ def test_gaps_span_the_clips_own_range_and_a_photo_opens_from_its_own(photo_and_
     assert widest == pytest.approx(closed + mouth_dub.PHOTO_OPEN_RANGE)
     closed, widest, shut = mouth_dub.gap_range([0.04], still=True)
     assert closed == shut == 0.04 and widest == pytest.approx(0.04 + mouth_dub.PHOTO_OPEN_RANGE)
-    gaps = mouth_dub.target_gaps([0.0, mouth_dub.OPENING_AT_WIDEST, 5.0], closed, widest)
+    gaps = mouth_dub.target_gaps([0.0, mouth_dub.OPENING_AT_WIDEST, 5.0], closed, widest, shut)
     assert (
         gaps[0] == closed
         and gaps[1] == pytest.approx(widest)
@@ -86,7 +86,8 @@ def test_silence_shuts_a_video_as_far_as_the_clip_does_and_speech_spans_it_as_be
     gaps = mouth_dub.gap_range(np.linspace(0.01, 0.11, 101), still=False)
     assert gaps.shut == pytest.approx(0.011) and gaps.closed == pytest.approx(0.015)  # 1st and 5th percentiles
     openings = [0.0, mouth_dub.QUIET_OPENING / 2, mouth_dub.QUIET_OPENING, 0.3, mouth_dub.OPENING_AT_WIDEST]
-    with_shut, without = mouth_dub.target_gaps(openings, *gaps), mouth_dub.target_gaps(openings, gaps.closed, gaps.widest)
+    # `without`: shut at the closed gap, every opening 0 mapped there as before silence shut further.
+    with_shut, without = mouth_dub.target_gaps(openings, *gaps), mouth_dub.target_gaps(openings, *gaps[:2], gaps.closed)
     assert with_shut[0] == pytest.approx(gaps.shut) and gaps.shut < with_shut[1] < without[1]
     np.testing.assert_array_equal(with_shut[2:], without[2:])  # speech's openings are where they were
     assert np.all(np.diff(with_shut) > 0)
