@@ -2,9 +2,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_s2v.geometry import MIN_REFERENCE_GAP, REFERENCE_GAP, WINDOW_FRAMES
+from keras_s2v.geometry import MIN_REFERENCE_GAP, MOUTH_ROW, REFERENCE_GAP, WINDOW_FRAMES
 from keras_s2v.windows import (
     REFERENCE_REACH,
+    frame_changes,
+    image_gradients,
+    mouths,
     pick_reference,
     reference_indices,
     stack_frames,
@@ -20,6 +23,33 @@ def test_stacking_frames_on_channels_round_trips():
     assert stacked.shape == (2, 8, 8, 15)
     np.testing.assert_array_equal(stacked[..., 3:6], frames[:, 1])
     np.testing.assert_array_equal(unstack_frames(stacked), frames)
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_the_parts_the_losses_take_are_the_slices_in_value_and_in_gradient(static):
+    def parts(x):
+        return mouths(x), frame_changes(x), *image_gradients(x)
+
+    def slices(x):
+        down, across = x[..., 1:, :, :] - x[..., :-1, :, :], x[..., :, 1:, :] - x[..., :, :-1, :]
+        return x[..., MOUTH_ROW:, :, :], x[..., 3:] - x[..., :-3], down, across
+
+    # Not static: every length unknown until the call, as in a graph traced for any window size.
+    @tf.function(input_signature=[tf.TensorSpec((2, 112, 112, 15) if static else (None,) * 4, tf.float32)])
+    def taken_and_gradients(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            taken = [take(x) for take in (parts, slices)]
+            # A loss that weighs each part differently and each value non-linearly: a misplaced gradient shows.
+            losses = [tf.add_n([(k + 1) * tf.reduce_sum(tf.sin(part)) for k, part in enumerate(each)]) for each in taken]
+        return taken, [tape.gradient(loss, x) for loss in losses]
+
+    (split, sliced), (split_gradient, sliced_gradient) = taken_and_gradients(tf.random.uniform((2, 112, 112, 15), seed=1))
+    for part, want in zip(split, sliced):
+        np.testing.assert_array_equal(part, want)
+    # The same terms, added in another order: equal to float32's rounding.
+    np.testing.assert_allclose(split_gradient, sliced_gradient, rtol=0, atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(split_gradient))) > 0
 
 
 def test_a_forward_video_takes_the_frame_10_away_never_closer_than_5():
