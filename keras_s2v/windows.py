@@ -34,34 +34,44 @@ def reversed_in_time(mfcc, windows):
     return tf.reverse(mfcc, axis=[2]), stack_frames(tf.reverse(unstack_frames(windows), axis=[-4]))
 
 
-def split_at(tensor, index, axis):
-    """(`tensor` before `index`, `tensor` from `index` on) along `axis` (`index` < 0 counts from the end): the
-    values of two slices. A split, because the losses take their parts of the generated frames this way and
-    TensorFlow's gradient of a strided slice (StridedSliceGrad) was 14% of the CPU time of a generator's training
-    step; a split's gradient is one concatenation (docs/experiments.md)."""
-    size = tensor.shape[axis]
-    size = tf.shape(tensor)[axis] if size is None else size
-    index = index if index >= 0 else size + index
-    return tf.split(tensor, [index, size - index], axis=axis)
+def take(tensor, start, stop, axis):
+    """`tensor[..., start:stop, ...]` along `axis` (counted from the end: < 0), whose gradient is a pad. The losses
+    take their parts of the generated frames this way: TensorFlow's own gradient of a slice (StridedSliceGrad) was
+    14% of the CPU time of a generator's training step, and a pad is a copy. The same values and gradients; a
+    gradient's terms may be added up in another order, which float32 rounds otherwise (docs/experiments.md)."""
+
+    @tf.custom_gradient
+    def sliced(whole):
+        index = [slice(None)] * -axis
+        index[0] = slice(start, stop)
+        part = whole[(Ellipsis, *index)]
+
+        def gradient(upstream):
+            size, taken = tf.shape(whole)[axis], tf.shape(part)[axis]
+            before = 0 if start is None else start if start >= 0 else size + start
+            padding = tf.stack([before, size - before - taken])
+            rank = len(whole.shape)
+            return tf.pad(upstream, tf.one_hot(rank + axis, rank, dtype=tf.int32)[:, None] * padding[None, :])
+
+        return part, gradient
+
+    return sliced(tensor)
 
 
 def frame_changes(windows):
     """(..., WINDOW_CHANNELS) windows -> (..., WINDOW_CHANNELS - 3): frame t+1 minus frame t, for t = 0..WINDOW_FRAMES - 2."""
-    return split_at(windows, FRAME_CHANNELS, -1)[1] - split_at(windows, -FRAME_CHANNELS, -1)[0]
+    return take(windows, FRAME_CHANNELS, None, -1) - take(windows, None, -FRAME_CHANNELS, -1)
 
 
 def image_gradients(windows):
     """(down, across) of (..., H, W, C) windows: each pixel minus the one above it, and minus the one
     to its left. Per channel, so never across frames; (..., H - 1, W, C) and (..., H, W - 1, C)."""
-    return (
-        split_at(windows, 1, -3)[1] - split_at(windows, -1, -3)[0],
-        split_at(windows, 1, -2)[1] - split_at(windows, -1, -2)[0],
-    )
+    return take(windows, 1, None, -3) - take(windows, None, -1, -3), take(windows, 1, None, -2) - take(windows, None, -1, -2)
 
 
 def mouths(frames):
     """The lower half (rows MOUTH_ROW..) of (..., FACE_SIZE, FACE_SIZE, WINDOW_CHANNELS) windows: SyncNet's visual input."""
-    return split_at(frames, MOUTH_ROW, -3)[1]
+    return take(frames, MOUTH_ROW, None, -3)
 
 
 # Frames played on either side of a frame among which its reference is picked. Enough for a

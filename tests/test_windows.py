@@ -39,17 +39,17 @@ def test_the_parts_the_losses_take_are_the_slices_in_value_and_in_gradient(stati
     def taken_and_gradients(x):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
-            taken = [take(x) for take in (parts, slices)]
+            taken = [part_of(x) for part_of in (parts, slices)]
             # A loss that weighs each part differently and each value non-linearly: a misplaced gradient shows.
             losses = [tf.add_n([(k + 1) * tf.reduce_sum(tf.sin(part)) for k, part in enumerate(each)]) for each in taken]
         return taken, [tape.gradient(loss, x) for loss in losses]
 
-    (split, sliced), (split_gradient, sliced_gradient) = taken_and_gradients(tf.random.uniform((2, 112, 112, 15), seed=1))
-    for part, want in zip(split, sliced):
+    (taken, sliced), (taken_gradient, sliced_gradient) = taken_and_gradients(tf.random.uniform((2, 112, 112, 15), seed=1))
+    for part, want in zip(taken, sliced):
         np.testing.assert_array_equal(part, want)
-    # The same terms, added in another order: equal to float32's rounding.
-    np.testing.assert_allclose(split_gradient, sliced_gradient, rtol=0, atol=1e-5)
-    assert float(tf.reduce_max(tf.abs(split_gradient))) > 0
+    # The same terms, which the tape may add up in another order: equal to float32's rounding.
+    np.testing.assert_allclose(taken_gradient, sliced_gradient, rtol=0, atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(taken_gradient))) > 0
 
 
 def test_a_forward_video_takes_the_frame_10_away_never_closer_than_5():
