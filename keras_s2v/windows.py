@@ -49,9 +49,8 @@ def take(tensor, start, stop, axis):
         def gradient(upstream):
             size, taken = tf.shape(whole)[axis], tf.shape(part)[axis]
             before = 0 if start is None else start if start >= 0 else size + start
-            padding = tf.stack([before, size - before - taken])
             rank = len(whole.shape)
-            return tf.pad(upstream, tf.one_hot(rank + axis, rank, dtype=tf.int32)[:, None] * padding[None, :])
+            return tf.pad(upstream, [[0, 0]] * (rank + axis) + [[before, size - before - taken]] + [[0, 0]] * (-axis - 1))
 
         return part, gradient
 
